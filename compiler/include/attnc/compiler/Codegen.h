@@ -1,0 +1,60 @@
+//===- Codegen.h - From a checked program to kernel hooks --------*- C++ -*-===//
+//
+// The compiler's product: CUDA C++ device functions (see
+// runtime/include/attnc/runtime/KernelArgs.h for their signatures) plus the metadata
+// the runtime needs to bind arguments. The runtime pastes `source` into a kernel
+// template and compiles the result with NVRTC.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_COMPILER_CODEGEN_H
+#define ATTNC_COMPILER_CODEGEN_H
+
+#include "attnc/dsl/AST.h"
+
+#include <string>
+#include <vector>
+
+namespace attnc::compiler {
+
+/// Where a `param` lives in AttncArgs: iparam[slot] (Int, Bool) or fparam[slot] (Float).
+struct ParamSlot {
+  std::string name;
+  dsl::Type type = dsl::Type::Int;
+  int slot = 0;
+  bool hasDefault = false;
+  dsl::ConstValue defaultValue;
+};
+
+/// Where an `input` lives in AttncArgs: input[slot].
+struct InputSlot {
+  std::string name;
+  dsl::ElementType elementType = dsl::ElementType::F32;
+  int rank = 1;
+  int slot = 0;
+  bool summarized = false; ///< needs a per-block min/max summary pre-pass
+};
+
+struct GeneratedHooks {
+  std::string source; ///< the device functions and feature macros
+  std::string mlir;   ///< the final IR, for --emit=mlir-opt and debugging
+  std::vector<ParamSlot> params;
+  std::vector<InputSlot> inputs;
+  bool hasScore = false;
+  bool hasOut = false;
+  bool hasRoute = false;
+  bool maskAlwaysTrue = false;
+  bool hasKvBounds = false; ///< attnc_kv_ranges is tighter than [0, kv_len)
+};
+
+struct CodegenOptions {
+  bool runCanonicalize = true;
+};
+
+/// Lowers one checked attention through the attn dialect to hooks. Returns false and
+/// sets `error` on failure (an internal compiler error: checked programs should not fail).
+bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                   const CodegenOptions &options, GeneratedHooks &out, std::string &error);
+
+} // namespace attnc::compiler
+
+#endif // ATTNC_COMPILER_CODEGEN_H

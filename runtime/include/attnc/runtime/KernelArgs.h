@@ -1,0 +1,76 @@
+//===- KernelArgs.h - The contract between generated hooks and kernels ----===//
+//
+// Compiled by both the host compiler and NVRTC (the runtime pastes it into every
+// generated kernel), so it uses only plain C types.
+//
+// The compiler (compiler/) generates, for one attention program, these device functions,
+// all `static __device__ __forceinline__`, into the kernel source ahead of the template
+// body (runtime/kernels/):
+//
+//   bool  attnc_mask(const AttncArgs &a, int b, int h, int q, int k);
+//   float attnc_score(const AttncArgs &a, float s, int b, int h, int q, int k);
+//         // s = scale * dot(Q[q], K[k]) in fp32; returns the modified score
+//   float attnc_out(const AttncArgs &a, float o, int b, int h, int q, int c);
+//         // o = normalised output element O[b,h,q,c]; returns the gated value
+//   int   attnc_classify(const AttncArgs &a, int b, int h,
+//                        int q_lo, int q_hi, int k_lo, int k_hi);
+//         // inclusive token ranges of one tile; ATTNC_TILE_EMPTY / _PARTIAL / _FULL,
+//         // sound: EMPTY only if no pair is kept, FULL only if every pair is kept
+//   int   attnc_kv_ranges(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
+//                         int *lo, int *hi);
+//         // up to ATTNC_MAX_KV_RANGES half-open key intervals [lo[i], hi[i]), sorted
+//         // and disjoint, outside which every key is masked for all q in [q_lo, q_hi];
+//         // returns the count (the whole [0, kv_len) when no bound is known)
+//
+// and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
+// ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_KERNELARGS_H
+#define ATTNC_RUNTIME_KERNELARGS_H
+
+#define ATTNC_MAX_PARAMS 16
+#define ATTNC_MAX_INPUTS 8
+#define ATTNC_MAX_KV_RANGES 4
+#define ATTNC_MAX_RANK 4
+
+#define ATTNC_TILE_EMPTY 0
+#define ATTNC_TILE_PARTIAL 1
+#define ATTNC_TILE_FULL 2
+
+/// Element type codes of AttncTensor::dtype (match dsl::ElementType).
+#define ATTNC_DT_I32 0
+#define ATTNC_DT_I64 1
+#define ATTNC_DT_F32 2
+#define ATTNC_DT_F16 3
+#define ATTNC_DT_BF16 4
+#define ATTNC_DT_U8 5
+
+/// An input tensor read by the hooks: element (i0, i1, ...) is at
+/// data + sum(i_n * stride[n]) elements.
+typedef struct AttncTensor {
+  const void *data;
+  long long stride[ATTNC_MAX_RANK];
+  int dim[ATTNC_MAX_RANK];
+  int rank;
+  int dtype;
+} AttncTensor;
+
+/// Run-time values the hooks may read; passed by value to every kernel.
+typedef struct AttncArgs {
+  int batch, heads, kv_heads, q_len, kv_len, head_dim;
+  float scale;                    ///< softmax scale (default 1/sqrt(head_dim))
+  int iparam[ATTNC_MAX_PARAMS];   ///< Int and Bool params, in declaration order
+  float fparam[ATTNC_MAX_PARAMS]; ///< Float params, in declaration order
+  AttncTensor input[ATTNC_MAX_INPUTS];
+  /// Per-block min/max summaries of token-indexed inputs read by the mask (computed by
+  /// a pre-pass kernel; layout defined by the compiler's summary plan).
+  const int *summary[ATTNC_MAX_INPUTS];
+  int summary_block; ///< tokens per summary block
+  /// Block routing results (ATTNC_HAS_ROUTE): per selection unit, a bitmask of
+  /// selected KV blocks, `route_words` 32-bit words per unit.
+  const unsigned *route_mask;
+  int route_words;
+} AttncArgs;
+
+#endif // ATTNC_RUNTIME_KERNELARGS_H

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: builds attnc, compiles an example to CUDA and a cubin, and runs it on the
+# GPU, or, with no GPU here, says so and runs the CPU reference instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+BUILD_DIR=${BUILD_DIR:-build}
+ATTNC="$BUILD_DIR/tools/attnc/attnc"
+EXAMPLE=${1:-examples/sink4_w1024.attn}
+"$ATTNC" check "$EXAMPLE"
+"$ATTNC" compile "$EXAMPLE" --emit=cubin --arch=sm_90a -o "$BUILD_DIR/demo.cubin"
+echo "demo: wrote $BUILD_DIR/demo.cubin ($(stat -c %s "$BUILD_DIR/demo.cubin") bytes)"
+"$ATTNC" run "$EXAMPLE" --q-len 1024 --heads 4 --check

@@ -1,0 +1,18 @@
+//===- ExplainCommand.cpp - attnc explain ---------------------------------------===//
+// Not implemented yet: registered so the CLI's shape is fixed; it reports that plainly.
+#include "Commands.h"
+
+#include <iostream>
+
+namespace attnc::tools {
+
+void registerExplainCommand(CLI::App &app, int &exitCode) {
+  auto *cmd = app.add_subcommand("explain", "(not implemented yet)");
+  cmd->allow_extras();
+  cmd->callback([&exitCode] {
+    std::cerr << "attnc: error: 'explain' is not implemented yet\n";
+    exitCode = kExitUsage;
+  });
+}
+
+} // namespace attnc::tools

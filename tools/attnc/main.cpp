@@ -1,0 +1,24 @@
+//===- main.cpp - The attnc command-line compiler -------------------------===//
+#include "Commands.h"
+
+#include <iostream>
+
+int main(int argc, char **argv) {
+  CLI::App app{"attnc: JIT compiler for attention patterns"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("attnc ") + ATTNC_VERSION_STRING);
+  int exitCode = attnc::tools::kExitOk;
+  attnc::tools::registerCheckCommand(app, exitCode);
+  attnc::tools::registerCompileCommand(app, exitCode);
+  attnc::tools::registerRunCommand(app, exitCode);
+  attnc::tools::registerExplainCommand(app, exitCode);
+  attnc::tools::registerVizCommand(app, exitCode);
+  attnc::tools::registerCacheCommand(app, exitCode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : attnc::tools::kExitUsage;
+  }
+  return exitCode;
+}
