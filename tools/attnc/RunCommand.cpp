@@ -1,18 +1,321 @@
-//===- RunCommand.cpp - attnc run ---------------------------------------===//
-// Not implemented yet: registered so the CLI's shape is fixed; it reports that plainly.
+//===- RunCommand.cpp - attnc run -----------------------------------------===//
+//
+// Runs an attention program on seeded random inputs, on the GPU or the CPU reference;
+// `--check` compares the GPU result with the float64 reference at the same size and
+// `--bench` times the kernel.
+//
+//===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "ToolSupport.h"
 
+#include "attnc/reference/Random.h"
+#include "attnc/reference/Reference.h"
+#include "attnc/runtime/Device.h"
+#include "attnc/runtime/Runtime.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <iostream>
 
 namespace attnc::tools {
+namespace {
+
+using reference::DType;
+
+struct RunOptions {
+  std::string file;
+  std::string attention;
+  std::string backend = "auto";
+  int batch = 1, heads = 4, kvHeads = 0, qLen = 1024, kvLen = 0, headDim = 128;
+  std::string dtype = "bf16";
+  std::vector<std::string> defines, params;
+  uint64_t seed = 1;
+  bool check = false, bench = false;
+  int iterations = 20;
+  double tolerance = 2e-2;
+};
+
+double seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The relative L2 error and max abs error of a device result against the reference,
+// plus whether every element was written (O is poisoned with NaN before the run).
+struct Comparison {
+  double relL2 = 0, maxAbs = 0, lseMaxAbs = 0;
+  size_t unwritten = 0;
+};
+
+Comparison compare(const reference::OwnedTensor &out, const std::vector<float> &lse,
+                   const reference::ReferenceResult &ref) {
+  Comparison c;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < out.numElements(); ++i) {
+    double got = out.loadDouble(i), want = ref.out[static_cast<size_t>(i)];
+    if (!std::isfinite(got)) {
+      ++c.unwritten;
+      continue;
+    }
+    num += (got - want) * (got - want);
+    den += want * want;
+    c.maxAbs = std::max(c.maxAbs, std::abs(got - want));
+  }
+  c.relL2 = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  for (size_t i = 0; i < lse.size(); ++i) {
+    double want = ref.lse[i];
+    if (std::isinf(want) && std::isinf(lse[i]) && lse[i] < 0)
+      continue;
+    c.lseMaxAbs = std::max(c.lseMaxAbs, std::abs(double(lse[i]) - want));
+  }
+  return c;
+}
+
+int runCommand(const RunOptions &o) {
+  ProgramBundle bundle;
+  if (!loadProgram(o.file, o.defines, o.attention, bundle))
+    return kExitInputError;
+  const dsl::AttentionDecl &attention = *bundle.attention;
+
+  reference::ProblemShape shape;
+  shape.batch = o.batch;
+  shape.heads = o.heads;
+  shape.kvHeads = o.kvHeads > 0 ? o.kvHeads : o.heads;
+  shape.qLen = o.qLen;
+  shape.kvLen = o.kvLen > 0 ? o.kvLen : o.qLen;
+  shape.headDim = o.headDim;
+  if (shape.batch < 1 || shape.heads < 1 || shape.qLen < 1 || shape.kvLen < 1 ||
+      shape.heads % shape.kvHeads != 0) {
+    std::cerr << "attnc: error: need batch, heads, lengths >= 1 and heads divisible by "
+                 "kv-heads\n";
+    return kExitUsage;
+  }
+  std::vector<reference::ParamBinding> params;
+  if (!parseParamBindings(attention, o.params, params))
+    return kExitUsage;
+
+  std::string error;
+  bool useGpu = o.backend == "gpu";
+  if (o.backend == "auto") {
+    useGpu = runtime::deviceAvailable(error);
+    if (!useGpu)
+      std::cerr << "attnc: note: no GPU (" << error << "); running the CPU reference\n";
+  }
+  if (o.check && !useGpu) {
+    std::cerr << "attnc: note: --check compares the GPU with the CPU reference; no GPU run, "
+                 "nothing to check\n";
+  }
+
+  reference::InputOptions inputOptions;
+  inputOptions.qkvType = !useGpu ? DType::F32 : o.dtype == "fp16" ? DType::F16 : DType::BF16;
+  reference::ProblemInputs inputs;
+  if (!reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error,
+                                    inputOptions)) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return kExitInputError;
+  }
+  reference::ReferenceProblem problem = inputs.problem();
+  problem.params = params;
+
+  auto runRef = [&](reference::ReferenceResult &ref, double &elapsed) {
+    auto start = std::chrono::steady_clock::now();
+    bool ok = reference::runReference(*bundle.program, attention, problem, ref, error);
+    elapsed = seconds(start);
+    if (!ok)
+      std::cerr << "attnc: error: " << error << "\n";
+    return ok;
+  };
+  auto printDensity = [&](const reference::ReferenceResult &ref) {
+    double pairs = double(shape.batch) * shape.heads * shape.qLen * shape.kvLen;
+    fmt::print("kept pairs: {} of {:.0f} (density {:.4f})\n", ref.keptPairs, pairs,
+               ref.keptPairs / pairs);
+  };
+
+  if (!useGpu) {
+    reference::ReferenceResult ref;
+    double elapsed = 0;
+    fmt::print("{}: cpu reference, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n",
+               attention.name, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
+               shape.headDim, o.seed);
+    if (!runRef(ref, elapsed))
+      return kExitInputError;
+    printDensity(ref);
+    double sum = 0;
+    for (double x : ref.out)
+      sum += x;
+    fmt::print("reference: {:.3f} s, sum(O) = {:.9g}\n", elapsed, sum);
+    return kExitOk;
+  }
+
+  // GPU: compile (or fetch from the cache), bind device copies, run.
+  runtime::Context context;
+  runtime::CompileOptions compileOptions;
+  compileOptions.dtype = o.dtype == "fp16" ? runtime::DataType::F16 : runtime::DataType::BF16;
+  compileOptions.headDim = o.headDim;
+  compileOptions.attention = o.attention;
+  for (const auto &d : bundle.overrides)
+    compileOptions.defines.push_back(d);
+  std::shared_ptr<runtime::Kernel> kernel;
+  std::string diagnostics;
+  auto start = std::chrono::steady_clock::now();
+  runtime::Status status = context.compileFile(o.file, compileOptions, kernel, diagnostics);
+  double compileSeconds = seconds(start);
+  if (!status.ok()) {
+    std::cerr << (diagnostics.empty() ? "attnc: error: " + status.message() + "\n" : diagnostics);
+    return status.code() == runtime::StatusCode::ParseError ? kExitInputError : kExitCompileError;
+  }
+  const runtime::CacheStats stats = context.cache().stats();
+  fmt::print("{}: {} on GPU, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n", attention.name,
+             o.dtype, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
+             shape.headDim, o.seed);
+  fmt::print("compile: {:.1f} ms ({})\n", compileSeconds * 1e3,
+             stats.compilations ? "NVRTC"
+             : stats.diskHits   ? "disk cache"
+                                : "memory cache");
+
+  DeviceBuffers buffers;
+  auto upload = [&](const reference::OwnedTensor &t) -> void * {
+    return buffers.upload(t.bytes.data(), t.bytes.size());
+  };
+  runtime::Arguments args;
+  auto elementType = o.dtype == "fp16" ? dsl::ElementType::F16 : dsl::ElementType::BF16;
+  void *dq = upload(inputs.q), *dk = upload(inputs.k), *dv = upload(inputs.v);
+  size_t outBytes = inputs.q.bytes.size();
+  void *dout = buffers.allocate(outBytes);
+  float *dlse = static_cast<float *>(
+      buffers.allocate(sizeof(float) * size_t(shape.batch) * shape.heads * shape.qLen));
+  if (!buffers.ok()) {
+    std::cerr << "attnc: error: " << buffers.error() << "\n";
+    return kExitRuntimeError;
+  }
+  args.q = runtime::QkvTensor::bhsd(dq, shape.batch, shape.heads, shape.qLen, shape.headDim,
+                                    elementType);
+  args.k = runtime::QkvTensor::bhsd(dk, shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
+                                    elementType);
+  args.v = runtime::QkvTensor::bhsd(dv, shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
+                                    elementType);
+  args.o = runtime::QkvTensor::bhsd(dout, shape.batch, shape.heads, shape.qLen, shape.headDim,
+                                    elementType);
+  args.lse.data = dlse;
+  args.lse.strideHead = shape.qLen;
+  args.lse.strideBatch = int64_t(shape.heads) * shape.qLen;
+  for (const auto &input : inputs.inputs) {
+    runtime::InputTensor t;
+    t.data = upload(input.tensor);
+    t.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
+    t.dims = input.tensor.dims;
+    args.inputs[input.name] = t;
+  }
+  for (const auto &p : params)
+    args.params[p.name] = p.value;
+  if (!buffers.ok()) {
+    std::cerr << "attnc: error: " << buffers.error() << "\n";
+    return kExitRuntimeError;
+  }
+
+  // Poison O (all-ones bytes are NaN in bf16 and fp16) so unwritten elements show.
+  if (!runtime::deviceMemset(dout, 0xff, outBytes, error) ||
+      !runtime::deviceMemset(
+          dlse, 0xff, sizeof(float) * size_t(shape.batch) * shape.heads * shape.qLen, error)) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return kExitRuntimeError;
+  }
+  status = context.launch(*kernel, args, nullptr);
+  if (status.ok() && !runtime::streamSynchronize(nullptr, error))
+    status = runtime::Status(runtime::StatusCode::CudaError, error);
+  if (!status.ok()) {
+    std::cerr << "attnc: error: " << status.message() << "\n";
+    return kExitRuntimeError;
+  }
+
+  int rc = kExitOk;
+  if (o.check) {
+    reference::OwnedTensor out(inputs.q.dtype, inputs.q.dims);
+    std::vector<float> lse(size_t(shape.batch) * shape.heads * shape.qLen);
+    if (!runtime::copyToHost(out.bytes.data(), dout, outBytes, error) ||
+        !runtime::copyToHost(lse.data(), dlse, lse.size() * sizeof(float), error)) {
+      std::cerr << "attnc: error: " << error << "\n";
+      return kExitRuntimeError;
+    }
+    reference::ReferenceResult ref;
+    double elapsed = 0;
+    if (!runRef(ref, elapsed))
+      return kExitInputError;
+    printDensity(ref);
+    Comparison c = compare(out, lse, ref);
+    bool pass = c.unwritten == 0 && c.relL2 <= o.tolerance && c.lseMaxAbs <= 0.05;
+    fmt::print("check: rel L2 {:.3e}, max |dO| {:.3e}, max |dLSE| {:.3e}, unwritten {} "
+               "(reference {:.2f} s): {}\n",
+               c.relL2, c.maxAbs, c.lseMaxAbs, c.unwritten, elapsed, pass ? "PASS" : "FAIL");
+    if (!pass)
+      rc = kExitCheckFailed;
+  }
+
+  if (o.bench) {
+    // Each launch is synchronised and timed on the host clock; the median discards
+    // outliers (launch latency, a few microseconds, is included).
+    std::vector<double> times;
+    for (int i = 0; i < o.iterations + 3; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      status = context.launch(*kernel, args, nullptr);
+      if (!status.ok() || !runtime::streamSynchronize(nullptr, error)) {
+        std::cerr << "attnc: error: " << (status.ok() ? error : status.message()) << "\n";
+        return kExitRuntimeError;
+      }
+      if (i >= 3)
+        times.push_back(seconds(t0));
+      if (o.iterations > 5 && (i + 1) % 10 == 0 && isTerminal(stderr))
+        std::cerr << "\rbench: " << i + 1 << "/" << o.iterations + 3 << std::flush;
+    }
+    if (isTerminal(stderr))
+      std::cerr << "\r" << std::string(30, ' ') << "\r";
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    reference::ReferenceResult counts;
+    uint64_t kept = 0;
+    if (countKeptPairs(*bundle.program, attention, problem, kept, error)) {
+      fmt::print("bench: median {:.3f} ms over {} runs, {:.1f} useful TFLOP/s (density "
+                 "{:.4f})\n",
+                 median * 1e3, times.size(), 4.0 * shape.headDim * double(kept) / median / 1e12,
+                 double(kept) / (double(shape.batch) * shape.heads * shape.qLen * shape.kvLen));
+    } else {
+      fmt::print("bench: median {:.3f} ms over {} runs\n", median * 1e3, times.size());
+    }
+  }
+  return rc;
+}
+
+} // namespace
 
 void registerRunCommand(CLI::App &app, int &exitCode) {
-  auto *cmd = app.add_subcommand("run", "(not implemented yet)");
-  cmd->allow_extras();
-  cmd->callback([&exitCode] {
-    std::cerr << "attnc: error: 'run' is not implemented yet\n";
-    exitCode = kExitUsage;
-  });
+  auto options = std::make_shared<RunOptions>();
+  auto *cmd = app.add_subcommand("run", "Run a program on seeded random inputs (GPU or CPU)");
+  cmd->add_option("file", options->file, "The .attn file")->required();
+  cmd->add_option("--attention", options->attention, "Which attention (default: the only one)");
+  cmd->add_option("--backend", options->backend, "gpu, cpu, or auto (GPU when present)")
+      ->check(CLI::IsMember({"auto", "gpu", "cpu"}));
+  cmd->add_option("--batch", options->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--heads", options->heads, "Query heads")->capture_default_str();
+  cmd->add_option("--kv-heads", options->kvHeads, "Key/value heads (default: heads)");
+  cmd->add_option("--q-len", options->qLen, "Query length")->capture_default_str();
+  cmd->add_option("--kv-len", options->kvLen, "Key length (default: q-len)");
+  cmd->add_option("--head-dim", options->headDim, "Head dimension (64, 128, 256)")
+      ->check(CLI::IsMember({64, 128, 256}))
+      ->capture_default_str();
+  cmd->add_option("--dtype", options->dtype, "bf16 or fp16")
+      ->check(CLI::IsMember({"bf16", "fp16"}));
+  cmd->add_option("-D", options->defines, "Override a const: -D name=value");
+  cmd->add_option("-P", options->params, "Set a param: -P name=value");
+  cmd->add_option("--seed", options->seed, "Seed of the input generator")->capture_default_str();
+  cmd->add_flag("--check", options->check, "Compare the GPU result with the CPU reference");
+  cmd->add_flag("--bench", options->bench, "Time the kernel (median)");
+  cmd->add_option("--iterations", options->iterations, "Timed runs for --bench")
+      ->capture_default_str();
+  cmd->add_option("--tolerance", options->tolerance, "Max relative L2 error for --check")
+      ->capture_default_str();
+  cmd->callback([options, &exitCode] { exitCode = runCommand(*options); });
 }
 
 } // namespace attnc::tools

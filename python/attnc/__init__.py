@@ -1,0 +1,417 @@
+"""attnc: compile attention patterns and run them on torch tensors (GPU) or NumPy arrays
+(the float64 CPU reference).
+
+    import attnc
+    kern = attnc.compile("examples/sink4_w1024.attn", dtype="bf16", head_dim=128)
+    o = kern(q, k, v, window=512)                 # torch CUDA tensors [B, H, S, D]
+    o, lse = kern(q, k, v, return_lse=True)
+
+Pure Python over the C ABI (include/attnc/attnc.h) through ctypes: no compiled extension,
+so it works with any Python 3. Tensors are passed as pointers and strides: any layout whose
+last dimension is contiguous works (BHSD, or BSHD viewed as q.transpose(1, 2)).
+"""
+import ctypes
+import ctypes.util
+import os
+
+__all__ = ["compile", "Kernel", "Context", "Error", "CompileError", "DeviceError",
+           "device_available", "library_path"]
+
+# attnc_status codes
+_OK, _INVALID, _PARSE, _COMPILE, _NO_DEVICE, _CUDA, _UNSUPPORTED, _IO, _INTERNAL = range(9)
+# attnc_dtype codes
+_I32, _I64, _F32, _F16, _BF16, _U8 = range(6)
+_ROLE_Q, _ROLE_K, _ROLE_V, _ROLE_O = range(4)
+
+
+class Error(RuntimeError):
+    """An attnc failure; the message is attnc's."""
+
+
+class CompileError(Error):
+    """The program has errors (diagnostics in the message) or could not be compiled."""
+
+
+class DeviceError(Error):
+    """No CUDA driver or GPU, or a CUDA call failed."""
+
+
+def _find_library():
+    env = os.environ.get("ATTNC_LIBRARY")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for rel in ("../../lib/libattnc.so",      # installed: PREFIX/python/attnc
+                "../../build/libattnc.so",    # source tree: python/attnc
+                "libattnc.so"):
+        p = os.path.normpath(os.path.join(here, rel))
+        if os.path.exists(p):
+            return p
+    found = ctypes.util.find_library("attnc")
+    if found:
+        return found
+    raise ImportError("attnc: cannot find libattnc.so; set ATTNC_LIBRARY to its path")
+
+
+library_path = _find_library()
+_lib = ctypes.CDLL(library_path)
+
+_vp = ctypes.c_void_p
+_cp = ctypes.c_char_p
+_i64 = ctypes.c_int64
+
+
+def _sig(name, res, *args):
+    f = getattr(_lib, name)
+    f.restype = res
+    f.argtypes = list(args)
+    return f
+
+
+_sig("attnc_version", _cp)
+_sig("attnc_last_error", _cp)
+_sig("attnc_status_string", _cp, ctypes.c_int)
+_sig("attnc_context_create", ctypes.c_int, _cp, ctypes.POINTER(_vp))
+_sig("attnc_context_destroy", None, _vp)
+_sig("attnc_context_last_error", _cp, _vp)
+_sig("attnc_context_diagnostics", _cp, _vp)
+_sig("attnc_context_cache_stats", ctypes.c_int, _vp, ctypes.POINTER(ctypes.c_uint64),
+     ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64))
+_sig("attnc_context_cache_dir", _cp, _vp)
+_sig("attnc_options_create", ctypes.c_int, ctypes.POINTER(_vp))
+_sig("attnc_options_destroy", None, _vp)
+_sig("attnc_options_set_dtype", ctypes.c_int, _vp, ctypes.c_int)
+_sig("attnc_options_set_head_dim", ctypes.c_int, _vp, ctypes.c_int)
+_sig("attnc_options_set_arch", ctypes.c_int, _vp, _cp)
+_sig("attnc_options_define", ctypes.c_int, _vp, _cp, _cp)
+_sig("attnc_options_set_attention", ctypes.c_int, _vp, _cp)
+_sig("attnc_compile", ctypes.c_int, _vp, _cp, _cp, _vp, ctypes.POINTER(_vp))
+_sig("attnc_compile_file", ctypes.c_int, _vp, _cp, _vp, ctypes.POINTER(_vp))
+_sig("attnc_kernel_release", None, _vp)
+_sig("attnc_kernel_name", _cp, _vp)
+_sig("attnc_kernel_arch", _cp, _vp)
+_sig("attnc_kernel_cuda_source", _cp, _vp)
+_sig("attnc_kernel_param_count", ctypes.c_int, _vp)
+_sig("attnc_kernel_param_name", _cp, _vp, ctypes.c_int, ctypes.POINTER(ctypes.c_int))
+_sig("attnc_kernel_input_count", ctypes.c_int, _vp)
+_sig("attnc_kernel_input_name", _cp, _vp, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+     ctypes.POINTER(ctypes.c_int))
+_sig("attnc_args_create", ctypes.c_int, ctypes.POINTER(_vp))
+_sig("attnc_args_destroy", None, _vp)
+_sig("attnc_args_set_tensor", ctypes.c_int, _vp, ctypes.c_int, _vp, ctypes.c_int, ctypes.c_int,
+     ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64)
+_sig("attnc_args_set_lse", ctypes.c_int, _vp, _vp, _i64, _i64, _i64)
+_sig("attnc_args_set_input", ctypes.c_int, _vp, _cp, _vp, ctypes.c_int, ctypes.c_int,
+     ctypes.POINTER(_i64), ctypes.POINTER(_i64))
+_sig("attnc_args_set_param_int", ctypes.c_int, _vp, _cp, _i64)
+_sig("attnc_args_set_param_float", ctypes.c_int, _vp, _cp, ctypes.c_double)
+_sig("attnc_args_set_param_bool", ctypes.c_int, _vp, _cp, ctypes.c_int)
+_sig("attnc_args_set_scale", ctypes.c_int, _vp, ctypes.c_float)
+_sig("attnc_run", ctypes.c_int, _vp, _vp, _vp, _vp)
+_sig("attnc_run_reference", ctypes.c_int, _vp, _vp, _vp, ctypes.c_int)
+_sig("attnc_device_available", ctypes.c_int)
+
+__version__ = _lib.attnc_version().decode()
+
+
+def _message(ctx=None):
+    msg = b""
+    if ctx:
+        msg = _lib.attnc_context_last_error(ctx) or b""
+    if not msg:
+        msg = _lib.attnc_last_error() or b""
+    return msg.decode(errors="replace")
+
+
+def _check(status, ctx=None):
+    if status == _OK:
+        return
+    msg = _message(ctx) or _lib.attnc_status_string(status).decode()
+    if status == _INVALID:
+        raise ValueError(msg)
+    if status in (_PARSE, _COMPILE):
+        raise CompileError(msg)
+    if status in (_NO_DEVICE, _CUDA):
+        raise DeviceError(msg)
+    if status == _IO:
+        raise OSError(msg)
+    raise Error(msg)
+
+
+def device_available():
+    """True when a CUDA driver and GPU are present."""
+    return _lib.attnc_device_available() == _OK
+
+
+class Context:
+    """A kernel cache (memory + disk). `cache_dir`: None for the default location
+    ($ATTNC_CACHE_DIR, else the XDG cache dir), "" for memory only."""
+
+    def __init__(self, cache_dir=None):
+        h = _vp()
+        _check(_lib.attnc_context_create(None if cache_dir is None else cache_dir.encode(),
+                                         ctypes.byref(h)))
+        self._h = h
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            _lib.attnc_context_destroy(self._h)
+            self._h = None
+
+    def cache_stats(self):
+        """dict(compilations, memory_hits, disk_hits)."""
+        c, m, d = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.attnc_context_cache_stats(self._h, ctypes.byref(c), ctypes.byref(m),
+                                              ctypes.byref(d)), self._h)
+        return {"compilations": c.value, "memory_hits": m.value, "disk_hits": d.value}
+
+    @property
+    def cache_dir(self):
+        return _lib.attnc_context_cache_dir(self._h).decode()
+
+
+_default_context = None
+
+
+def _context(ctx):
+    global _default_context
+    if ctx is not None:
+        return ctx
+    if _default_context is None:
+        _default_context = Context()
+    return _default_context
+
+
+_DTYPES = {"bf16": _BF16, "bfloat16": _BF16, "fp16": _F16, "float16": _F16, "half": _F16}
+
+
+def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
+            attention=None, context=None):
+    """Compiles an attnc program (a path to a .attn file, or source text).
+
+    arch: "auto" (this GPU), "sm_80", "sm_90a", or "none" (CPU reference only); the
+    default is "auto" when a GPU is present and "none" otherwise."""
+    ctx = _context(context)
+    opts = _vp()
+    _check(_lib.attnc_options_create(ctypes.byref(opts)))
+    try:
+        if dtype not in _DTYPES:
+            raise ValueError(f"attnc: dtype must be one of bf16, fp16 (got {dtype!r})")
+        _check(_lib.attnc_options_set_dtype(opts, _DTYPES[dtype]))
+        _check(_lib.attnc_options_set_head_dim(opts, int(head_dim)))
+        if arch is None:
+            arch = "auto" if device_available() else "none"
+        _check(_lib.attnc_options_set_arch(opts, arch.encode()))
+        for name, value in (defines or {}).items():
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            _check(_lib.attnc_options_define(opts, name.encode(), text.encode()))
+        if attention:
+            _check(_lib.attnc_options_set_attention(opts, attention.encode()))
+        h = _vp()
+        is_path = "\n" not in source_or_path and "{" not in source_or_path
+        if is_path:
+            if not os.path.exists(source_or_path):
+                raise FileNotFoundError(f"attnc: no such file: {source_or_path}")
+            st = _lib.attnc_compile_file(ctx._h, source_or_path.encode(), opts, ctypes.byref(h))
+        else:
+            st = _lib.attnc_compile(ctx._h, source_or_path.encode(), b"<string>", opts,
+                                    ctypes.byref(h))
+        if st == _PARSE:
+            raise CompileError(_lib.attnc_context_diagnostics(ctx._h).decode() or _message(ctx._h))
+        _check(st, ctx._h)
+        return Kernel(h, ctx, dtype, int(head_dim))
+    finally:
+        _lib.attnc_options_destroy(opts)
+
+
+def _is_torch(x):
+    return type(x).__module__.startswith("torch")
+
+
+def _is_numpy(x):
+    return type(x).__module__.startswith("numpy")
+
+
+_TORCH_DT = {"torch.bfloat16": _BF16, "torch.float16": _F16, "torch.float32": _F32,
+             "torch.int32": _I32, "torch.int64": _I64, "torch.uint8": _U8, "torch.bool": _U8}
+_NP_DT = {"float32": _F32, "float16": _F16, "int32": _I32, "int64": _I64, "uint8": _U8,
+          "bool": _U8}
+
+
+class Kernel:
+    """A compiled attention. Call it with q, k, v ([B, H, S, D]) and the program's declared
+    inputs and params as keyword arguments."""
+
+    def __init__(self, handle, ctx, dtype, head_dim):
+        self._h = handle
+        self._ctx = ctx
+        self.dtype = dtype
+        self.head_dim = head_dim
+        self.name = _lib.attnc_kernel_name(handle).decode()
+        self.arch = _lib.attnc_kernel_arch(handle).decode()
+        self.params = {}
+        for i in range(_lib.attnc_kernel_param_count(handle)):
+            kind = ctypes.c_int()
+            n = _lib.attnc_kernel_param_name(handle, i, ctypes.byref(kind)).decode()
+            self.params[n] = ("int", "float", "bool")[kind.value]
+        self.inputs = {}
+        for i in range(_lib.attnc_kernel_input_count(handle)):
+            dt, rank = ctypes.c_int(), ctypes.c_int()
+            n = _lib.attnc_kernel_input_name(handle, i, ctypes.byref(dt), ctypes.byref(rank))
+            self.inputs[n.decode()] = (dt.value, rank.value)
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            _lib.attnc_kernel_release(self._h)
+            self._h = None
+
+    @property
+    def cuda_source(self):
+        return _lib.attnc_kernel_cuda_source(self._h).decode()
+
+    def __call__(self, q, k, v, out=None, return_lse=False, scale=None, **named):
+        if _is_torch(q):
+            return self._run_torch(q, k, v, out, return_lse, scale, named)
+        if _is_numpy(q):
+            return self._run_numpy(q, k, v, out, return_lse, scale, named)
+        raise TypeError("attnc: q, k, v must be torch tensors or NumPy arrays")
+
+    # -- shared argument binding
+    def _bind_named(self, args, named, tensor_info):
+        for name, value in named.items():
+            if name in self.params:
+                kind = self.params[name]
+                if kind == "int":
+                    _check(_lib.attnc_args_set_param_int(args, name.encode(), int(value)))
+                elif kind == "float":
+                    _check(_lib.attnc_args_set_param_float(args, name.encode(), float(value)))
+                else:
+                    _check(_lib.attnc_args_set_param_bool(args, name.encode(), int(bool(value))))
+            elif name in self.inputs:
+                ptr, dt, shape, strides = tensor_info(name, value)
+                rank = len(shape)
+                dims = (_i64 * rank)(*shape)
+                strd = (_i64 * rank)(*strides)
+                _check(_lib.attnc_args_set_input(args, name.encode(), ptr, dt, rank, dims, strd),
+                       self._ctx._h)
+            else:
+                known = sorted(list(self.params) + list(self.inputs))
+                raise TypeError(f"attnc: {self.name} has no param or input named {name!r}"
+                                f" (declared: {', '.join(known) or 'none'})")
+
+    @staticmethod
+    def _check_qkv_shapes(q, k, v):
+        for n, t in (("q", q), ("k", k), ("v", v)):
+            if len(t.shape) != 4:
+                raise ValueError(f"attnc: {n} must have 4 dims [batch, heads, tokens, head_dim],"
+                                 f" got shape {tuple(t.shape)}")
+        if k.shape != v.shape:
+            raise ValueError(f"attnc: k and v shapes differ: {tuple(k.shape)} vs {tuple(v.shape)}")
+        if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
+            raise ValueError(f"attnc: q {tuple(q.shape)} and k {tuple(k.shape)} disagree on batch"
+                             " or head_dim")
+        if k.shape[1] == 0 or q.shape[1] % k.shape[1] != 0:
+            raise ValueError(f"attnc: q heads ({q.shape[1]}) must be a multiple of kv heads"
+                             f" ({k.shape[1]})")
+
+    def _run_torch(self, q, k, v, out, return_lse, scale, named):
+        import torch
+        self._check_qkv_shapes(q, k, v)
+        for n, t in (("q", q), ("k", k), ("v", v)):
+            if not t.is_cuda:
+                raise ValueError(f"attnc: {n} must be a CUDA tensor (use NumPy arrays for the CPU"
+                                 " reference)")
+            if t.device != q.device:
+                raise ValueError(f"attnc: {n} is on {t.device}, q on {q.device}")
+            if t.dtype not in (torch.bfloat16, torch.float16):
+                raise ValueError(f"attnc: {n} must be bf16 or fp16, got {t.dtype}")
+            if t.dtype != q.dtype:
+                raise ValueError(f"attnc: {n} is {t.dtype} but q is {q.dtype}")
+            if t.stride(3) != 1:
+                raise ValueError(f"attnc: {n} must be contiguous in its last dim")
+        want = torch.bfloat16 if self.dtype in ("bf16", "bfloat16") else torch.float16
+        if q.dtype != want:
+            raise ValueError(f"attnc: kernel was compiled for {self.dtype}, tensors are {q.dtype}")
+        if q.shape[3] != self.head_dim:
+            raise ValueError(f"attnc: kernel was compiled for head_dim {self.head_dim},"
+                             f" tensors have {q.shape[3]}")
+        if out is None:
+            out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = None
+        if return_lse:
+            lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+
+        def info(name, t):
+            if not _is_torch(t):
+                t = torch.as_tensor(t, device=q.device)
+            if not t.is_cuda or t.device != q.device:
+                raise ValueError(f"attnc: input {name!r} must be on {q.device}")
+            dt = _TORCH_DT.get(str(t.dtype))
+            if dt is None:
+                raise ValueError(f"attnc: input {name!r} has unsupported dtype {t.dtype}")
+            return _vp(t.data_ptr()), dt, tuple(t.shape), tuple(t.stride())
+
+        args = _vp()
+        _check(_lib.attnc_args_create(ctypes.byref(args)))
+        try:
+            dt = _TORCH_DT[str(q.dtype)]
+            for role, t in ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)):
+                _check(_lib.attnc_args_set_tensor(args, role, _vp(t.data_ptr()), dt, t.shape[0],
+                                                  t.shape[1], t.shape[2], t.shape[3],
+                                                  t.stride(0), t.stride(1), t.stride(2)))
+            if lse is not None:
+                _check(_lib.attnc_args_set_lse(args, _vp(lse.data_ptr()), lse.stride(0),
+                                               lse.stride(1), lse.stride(2)))
+            if scale is not None:
+                _check(_lib.attnc_args_set_scale(args, float(scale)))
+            self._bind_named(args, named, info)
+            stream = torch.cuda.current_stream(q.device).cuda_stream
+            _check(_lib.attnc_run(self._ctx._h, self._h, args, _vp(stream)), self._ctx._h)
+        finally:
+            _lib.attnc_args_destroy(args)
+        return (out, lse) if return_lse else out
+
+    def _run_numpy(self, q, k, v, out, return_lse, scale, named):
+        import numpy as np
+        self._check_qkv_shapes(q, k, v)
+        arrs = []
+        for n, t in (("q", q), ("k", k), ("v", v)):
+            if t.dtype not in (np.float32, np.float16):
+                raise ValueError(f"attnc: {n} must be float32 or float16, got {t.dtype}")
+            t = np.ascontiguousarray(t, dtype=np.float32)
+            arrs.append(t)
+        q, k, v = arrs
+        if out is None:
+            out = np.empty(q.shape, dtype=np.float32)
+        elif out.dtype != np.float32 or out.shape != q.shape or not out.flags.c_contiguous:
+            raise ValueError("attnc: out must be a C-contiguous float32 array shaped like q")
+        lse = np.empty(q.shape[:3], dtype=np.float32) if return_lse else None
+        keep = []
+
+        def info(name, t):
+            a = np.ascontiguousarray(t)
+            dt = _NP_DT.get(str(a.dtype))
+            if dt is None:
+                raise ValueError(f"attnc: input {name!r} has unsupported dtype {a.dtype}")
+            keep.append(a)
+            strides = tuple(s // a.itemsize for s in a.strides)
+            return _vp(a.ctypes.data), dt, a.shape, strides
+
+        args = _vp()
+        _check(_lib.attnc_args_create(ctypes.byref(args)))
+        try:
+            for role, t in ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)):
+                st = [s // t.itemsize for s in t.strides]
+                _check(_lib.attnc_args_set_tensor(args, role, _vp(t.ctypes.data), _F32,
+                                                  t.shape[0], t.shape[1], t.shape[2], t.shape[3],
+                                                  st[0], st[1], st[2]))
+            if lse is not None:
+                st = [s // 4 for s in lse.strides]
+                _check(_lib.attnc_args_set_lse(args, _vp(lse.ctypes.data), st[0], st[1], st[2]))
+            if scale is not None:
+                _check(_lib.attnc_args_set_scale(args, float(scale)))
+            self._bind_named(args, named, info)
+            _check(_lib.attnc_run_reference(self._ctx._h, self._h, args, 0), self._ctx._h)
+        finally:
+            _lib.attnc_args_destroy(args)
+        return (out, lse) if return_lse else out

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The GPU run: executed on the GPU machine from the repository root, with the tree built
+# and installed on the build machine in .gpu/ (scripts/make-gpu-tree.sh). It runs the GPU
+# tests, every example against the CPU reference, compute-sanitizer on small cases and the
+# side-by-side benchmark; logs go to $OUT, a short table comes last.
+#   usage: scripts/gpu-job.sh [tests] [examples] [sanitize] [bench]   (default: all)
+set -uo pipefail
+ROOT=$(pwd)
+OUT=${OUT:-/tmp/attnc-gpu-out}
+mkdir -p "$OUT"
+export PATH="$ROOT/.gpu/bin:$PATH"
+export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so"
+export PYTHONPATH="$ROOT/python"
+export PYTHONUNBUFFERED=1
+export ATTNC_CACHE_DIR=/tmp/attnc-cache
+steps=${*:-tests examples sanitize bench}
+summary="$OUT/summary.txt"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv \
+  | tee "$OUT/gpu.txt"
+python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)' \
+  | tee -a "$OUT/gpu.txt"
+
+if [[ " $steps " == *" tests "* ]]; then
+  for t in .gpu/bin/attnc_*tests; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    if "$t" >"$OUT/$name.log" 2>&1; then note "tests $name: pass"; else note "tests $name: FAIL (rc $?)"; fi
+    tail -3 "$OUT/$name.log"
+  done
+fi
+
+if [[ " $steps " == *" examples "* ]]; then
+  # Odd lengths, GQA and q_len != kv_len, each against the float64 reference.
+  for f in examples/*.attn; do
+    n=$(basename "$f" .attn)
+    for shape in "--q-len 1000 --heads 4" "--q-len 257 --kv-len 700 --heads 4 --kv-heads 2" \
+                 "--q-len 1 --kv-len 129 --heads 2 --head-dim 64"; do
+      if attnc run "$f" $shape --check >>"$OUT/examples.log" 2>&1; then r=pass; else r=FAIL; fi
+      note "example $n [$shape]: $r"
+    done
+  done
+fi
+
+if [[ " $steps " == *" sanitize "* ]]; then
+  for f in examples/causal.attn examples/document_causal.attn examples/gated_causal.attn \
+           examples/natten2d_17.attn examples/moba_bs512_top3.attn; do
+    n=$(basename "$f" .attn)
+    for tool in memcheck racecheck; do
+      if compute-sanitizer --tool $tool --error-exitcode 9 \
+           attnc run "$f" --q-len 300 --heads 2 --head-dim 64 >"$OUT/sanitize-$n-$tool.log" 2>&1; then
+        note "sanitize $n $tool: clean"
+      else
+        note "sanitize $n $tool: ERRORS (see sanitize-$n-$tool.log)"
+      fi
+    done
+  done
+fi
+
+if [[ " $steps " == *" bench "* ]]; then
+  python3 bench/compare.py --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -25
+fi
+echo "==== summary"
+grep -c pass "$summary" | sed 's/^/passed: /'
+grep -E 'FAIL|ERRORS' "$summary" || echo "no failures"

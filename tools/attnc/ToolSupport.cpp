@@ -1,0 +1,134 @@
+//===- ToolSupport.cpp - Helpers shared by attnc subcommands --------------===//
+#include "ToolSupport.h"
+
+#include "attnc/runtime/Device.h"
+
+#include <iostream>
+#include <unistd.h>
+
+namespace attnc::tools {
+
+bool isTerminal(FILE *stream) { return isatty(fileno(stream)) != 0; }
+
+bool loadProgram(const std::string &path, const std::vector<std::string> &defines,
+                 const std::string &attentionName, ProgramBundle &bundle) {
+  for (const std::string &d : defines) {
+    size_t eq = d.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == d.size()) {
+      std::cerr << "attnc: error: -D expects name=value, got '" << d << "'\n";
+      return false;
+    }
+    bundle.overrides.push_back({d.substr(0, eq), d.substr(eq + 1)});
+  }
+  bundle.source = std::make_unique<dsl::SourceFile>("", "");
+  std::string error;
+  if (!dsl::SourceFile::load(path, *bundle.source, error)) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return false;
+  }
+  dsl::DiagnosticEngine diags(bundle.source.get());
+  bundle.program = dsl::parseAndCheck(*bundle.source, diags, bundle.overrides);
+  if (!diags.diagnostics().empty())
+    diags.print(std::cerr, isTerminal(stderr));
+  if (!bundle.program)
+    return false;
+  bundle.attention = bundle.program->find(attentionName);
+  if (!bundle.attention) {
+    std::cerr << "attnc: error: ";
+    if (attentionName.empty())
+      std::cerr << path << " declares " << bundle.program->attentions.size()
+                << " attentions; choose one with --attention";
+    else
+      std::cerr << path << " has no attention named '" << attentionName << "'";
+    std::cerr << "\n";
+    return false;
+  }
+  return true;
+}
+
+bool parseParamBindings(const dsl::AttentionDecl &attention,
+                        const std::vector<std::string> &assignments,
+                        std::vector<reference::ParamBinding> &params) {
+  for (const std::string &a : assignments) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "attnc: error: -P expects name=value, got '" << a << "'\n";
+      return false;
+    }
+    std::string name = a.substr(0, eq);
+    const dsl::ParamDecl *decl = nullptr;
+    for (const dsl::ParamDecl &p : attention.params)
+      if (p.name == name)
+        decl = &p;
+    if (!decl) {
+      std::cerr << "attnc: error: " << attention.name << " has no param '" << name << "'";
+      if (!attention.params.empty()) {
+        std::cerr << " (params:";
+        for (const dsl::ParamDecl &p : attention.params)
+          std::cerr << " " << p.name;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
+      return false;
+    }
+    reference::ParamBinding binding;
+    binding.name = name;
+    std::string error;
+    if (!reference::parseParamValue(decl->type, a.substr(eq + 1), binding.value, error)) {
+      std::cerr << "attnc: error: -P " << name << ": " << error << "\n";
+      return false;
+    }
+    params.push_back(binding);
+  }
+  return true;
+}
+
+bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                    const reference::ReferenceProblem &problem, uint64_t &kept, std::string &error,
+                    double limit) {
+  const reference::ProblemShape &s = problem.shape;
+  double pairs = double(s.batch) * s.heads * s.qLen * s.kvLen;
+  if (pairs > limit) {
+    error = "too many pairs to count exactly";
+    return false;
+  }
+  kept = 0;
+  std::vector<uint8_t> keep;
+  for (int b = 0; b < s.batch; ++b)
+    for (int h = 0; h < s.heads; ++h) {
+      if (!reference::evaluateKeepMatrix(program, attention, problem, b, h, keep, error))
+        return false;
+      for (uint8_t x : keep)
+        kept += x;
+    }
+  return true;
+}
+
+DeviceBuffers::~DeviceBuffers() {
+  std::string ignored;
+  for (void *p : pointers_)
+    runtime::deviceFree(p, ignored);
+}
+
+void *DeviceBuffers::allocate(size_t bytes) {
+  if (!ok())
+    return nullptr;
+  void *p = nullptr;
+  std::string error;
+  if (!runtime::deviceAlloc(&p, bytes ? bytes : 1, error)) {
+    error_ = error;
+    return nullptr;
+  }
+  pointers_.push_back(p);
+  return p;
+}
+
+void *DeviceBuffers::upload(const void *host, size_t bytes) {
+  void *p = allocate(bytes);
+  std::string error;
+  if (p && bytes && !runtime::copyToDevice(p, host, bytes, error))
+    error_ = error;
+  return p;
+}
+
+} // namespace attnc::tools

@@ -1,0 +1,62 @@
+//===- ToolSupport.h - Helpers shared by attnc subcommands -------*- C++ -*-===//
+#ifndef ATTNC_TOOLS_TOOLSUPPORT_H
+#define ATTNC_TOOLS_TOOLSUPPORT_H
+
+#include "attnc/dsl/Frontend.h"
+#include "attnc/reference/Reference.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attnc::tools {
+
+/// A parsed and checked program with the attention selected on the command line.
+struct ProgramBundle {
+  std::unique_ptr<dsl::SourceFile> source;
+  std::unique_ptr<dsl::Program> program;
+  const dsl::AttentionDecl *attention = nullptr;
+  std::vector<dsl::ConstOverride> overrides;
+};
+
+/// Reads, parses and checks `path` with `-D name=value` overrides, and selects
+/// `attentionName` (empty: the only one). Prints diagnostics to stderr (colour on a
+/// terminal) and returns false on any error.
+bool loadProgram(const std::string &path, const std::vector<std::string> &defines,
+                 const std::string &attentionName, ProgramBundle &bundle);
+
+/// Parses `-P name=value` strings against the attention's params. Prints an error and
+/// returns false on unknown names or malformed values.
+bool parseParamBindings(const dsl::AttentionDecl &attention,
+                        const std::vector<std::string> &assignments,
+                        std::vector<reference::ParamBinding> &params);
+
+/// Counts kept (b, h, q, k) pairs with the reference's structural mask. Returns false
+/// when the problem has more than `limit` pairs (counting would take too long).
+bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                    const reference::ReferenceProblem &problem, uint64_t &kept, std::string &error,
+                    double limit = 1.5e8);
+
+bool isTerminal(FILE *stream);
+
+/// Device allocations freed on destruction; the first failure is remembered.
+class DeviceBuffers {
+public:
+  DeviceBuffers() = default;
+  DeviceBuffers(const DeviceBuffers &) = delete;
+  DeviceBuffers &operator=(const DeviceBuffers &) = delete;
+  ~DeviceBuffers();
+  void *allocate(size_t bytes);
+  void *upload(const void *host, size_t bytes);
+  bool ok() const { return error_.empty(); }
+  const std::string &error() const { return error_; }
+
+private:
+  std::vector<void *> pointers_;
+  std::string error_;
+};
+
+} // namespace attnc::tools
+
+#endif // ATTNC_TOOLS_TOOLSUPPORT_H
