@@ -1,17 +1,66 @@
 //===- CheckCommand.cpp - attnc check ---------------------------------------===//
-// Not implemented yet: registered so the CLI's shape is fixed; it reports that plainly.
+//
+// `attnc check FILE...`: parses and checks each file. Silent with exit 0 when all are
+// valid; otherwise the diagnostics go to stderr and the exit code is kExitInputError.
+//
+//===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "attnc/dsl/Frontend.h"
+
 #include <iostream>
+#include <unistd.h>
 
 namespace attnc::tools {
 
+namespace {
+
+/// Splits `NAME=VALUE`; false when there is no '=' or no name.
+bool parseDefine(const std::string &text, dsl::ConstOverride &out) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return false;
+  out.name = text.substr(0, eq);
+  out.value = text.substr(eq + 1);
+  return true;
+}
+
+} // namespace
+
 void registerCheckCommand(CLI::App &app, int &exitCode) {
-  auto *cmd = app.add_subcommand("check", "(not implemented yet)");
-  cmd->allow_extras();
+  auto *cmd = app.add_subcommand("check", "Parse and type-check .attn files (silent when valid)");
+  static std::vector<std::string> files;
+  static std::vector<std::string> defines;
+  cmd->add_option("files", files, "Files to check")->required();
+  cmd->add_option("-D,--define", defines, "Override a const: -D NAME=VALUE");
   cmd->callback([&exitCode] {
-    std::cerr << "attnc: error: 'check' is not implemented yet\n";
-    exitCode = kExitUsage;
+    bool color = isatty(STDERR_FILENO) != 0;
+    std::vector<dsl::ConstOverride> overrides;
+    for (const std::string &text : defines) {
+      dsl::ConstOverride o;
+      if (!parseDefine(text, o)) {
+        std::cerr << "attnc: error: -D expects NAME=VALUE, got '" << text << "'\n";
+        exitCode = kExitUsage;
+        return;
+      }
+      overrides.push_back(o);
+    }
+    bool ok = true;
+    for (const std::string &path : files) {
+      dsl::SourceFile file(path, "");
+      std::string error;
+      if (!dsl::SourceFile::load(path, file, error)) {
+        std::cerr << "attnc: error: " << error << '\n';
+        ok = false;
+        continue;
+      }
+      dsl::DiagnosticEngine diags(&file);
+      if (!dsl::parseAndCheck(file, diags, overrides)) {
+        diags.print(std::cerr, color);
+        ok = false;
+      }
+    }
+    exitCode = ok ? kExitOk : kExitInputError;
   });
 }
 

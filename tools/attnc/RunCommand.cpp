@@ -98,6 +98,10 @@ int runCommand(const RunOptions &o) {
 
   std::string error;
   bool useGpu = o.backend == "gpu";
+  if (useGpu && !runtime::deviceAvailable(error)) {
+    std::cerr << "attnc: error: --backend gpu, but no GPU: " << error << "\n";
+    return kExitRuntimeError;
+  }
   if (o.backend == "auto") {
     useGpu = runtime::deviceAvailable(error);
     if (!useGpu)

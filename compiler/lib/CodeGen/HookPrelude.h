@@ -1,0 +1,17 @@
+//===- HookPrelude.h - Helpers the generated hooks call ----------*- C++ -*-===//
+//
+// The generated device functions call these helpers (by name, through
+// emitc.call_opaque). The text is pasted ahead of the hooks; it is valid both as CUDA
+// (NVRTC) and as host C++, so the tests compile and run the very code the GPU runs.
+// It needs AttncArgs (runtime/include/attnc/runtime/KernelArgs.h) to be defined first.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_COMPILER_CODEGEN_HOOKPRELUDE_H
+#define ATTNC_COMPILER_CODEGEN_HOOKPRELUDE_H
+
+namespace attnc::compiler {
+/// The helper library text (ATTNC_HD functions, interval domain, loaders).
+const char *hookPrelude();
+} // namespace attnc::compiler
+
+#endif

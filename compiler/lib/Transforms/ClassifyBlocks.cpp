@@ -1,0 +1,82 @@
+//===- ClassifyBlocks.cpp - Derive the tile classifier from the mask ------===//
+//
+// Adds
+//   func.func @attnc_classify(%a: !emitc.opaque<"const AttncArgs &">, %b: i32,
+//       %h: i32, %q_lo: i32, %q_hi: i32, %k_lo: i32, %k_hi: i32) -> i32
+// which evaluates the mask by interval abstract interpretation over the tile
+// [q_lo, q_hi] x [k_lo, k_hi] (clipped to the sequence lengths) with b, h, params and
+// shapes exact, and returns ATTNC_TILE_EMPTY / _FULL only when the three-valued
+// result is definitely false / true. Each mask op becomes one call of an
+// attnc_iv_* / attnc_tv_* prelude helper (see IntervalEmitter and HookPrelude).
+//
+//===----------------------------------------------------------------------===//
+#include "IntervalEmitter.h"
+
+#include "attnc/compiler/Dialect/Attn/AttnDialect.h"
+#include "attnc/compiler/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+using namespace mlir;
+
+namespace attnc::compiler {
+namespace {
+
+struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ClassifyBlocksPass)
+  StringRef getArgument() const final { return "attn-classify-blocks"; }
+  StringRef getDescription() const final {
+    return "Generate @attnc_classify (EMPTY/PARTIAL/FULL tiles) from the mask by "
+           "interval abstract interpretation";
+  }
+  void getDependentDialects(DialectRegistry &registry) const final {
+    registry.insert<arith::ArithDialect, func::FuncDialect, emitc::EmitCDialect>();
+  }
+  void runOnOperation() final {
+    ModuleOp module = getOperation();
+    SmallVector<attn::SpecOp> specs(module.getOps<attn::SpecOp>());
+    if (specs.size() > 1) {
+      module.emitError("attn-classify-blocks expects one attn.spec per module");
+      return signalPassFailure();
+    }
+    for (attn::SpecOp spec : specs) {
+      MLIRContext *ctx = &getContext();
+      OpBuilder b(ctx);
+      b.setInsertionPointAfter(spec);
+      Location loc = spec.getLoc();
+      Type i32 = b.getI32Type();
+      auto type =
+          b.getFunctionType({IntervalEmitter::argsType(ctx), i32, i32, i32, i32, i32, i32}, {i32});
+      auto func = b.create<func::FuncOp>(loc, "attnc_classify", type);
+      Block *entry = func.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      Value args = entry->getArgument(0);
+      Type iv = IntervalEmitter::ivType(ctx);
+      IntervalEnv env;
+      env.args = args;
+      env.batch = entry->getArgument(1);
+      env.head = entry->getArgument(2);
+      IntervalEmitter emitter(b, loc, env);
+      Value qLen = emitter.call("attnc_q_len", i32, {args});
+      Value kvLen = emitter.call("attnc_kv_len", i32, {args});
+      env.qIv =
+          emitter.call("attnc_iv_tokens", iv, {entry->getArgument(3), entry->getArgument(4), qLen});
+      env.kIv = emitter.call("attnc_iv_tokens", iv,
+                             {entry->getArgument(5), entry->getArgument(6), kvLen});
+      IntervalEmitter tileEmitter(b, loc, env);
+      auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
+      Value truth = tileEmitter.eval(yield.getValues()[0]);
+      Value tile = tileEmitter.call("attnc_tv_tile", i32, {truth});
+      b.create<func::ReturnOp>(loc, tile);
+    }
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createClassifyBlocksPass() { return std::make_unique<ClassifyBlocksPass>(); }
+
+} // namespace attnc::compiler

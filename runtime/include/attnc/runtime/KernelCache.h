@@ -1,0 +1,127 @@
+//===- KernelCache.h - In-memory and on-disk cache of compiled kernels -*- C++ -*-===//
+//
+// Compiled kernels (cubins) are cached in memory per process and on disk across
+// processes. Keys are SHA-256 hashes of everything that determines the binary
+// (makeKernelCacheKey). Disk entries are written atomically (temporary file + rename)
+// and carry a checksum, so a torn or corrupted entry is detected, recompiled and
+// rewritten. When the directory is missing and cannot be created, or is read-only, the
+// cache keeps working in memory only and warns once. Threads asking for the same key
+// at the same time compile it once; the others wait for that result.
+//
+// Disk layout: <dir>/<key>.cubin, each a text header followed by the binary:
+//   ATTNC-KERNEL-CACHE 1\n key <64 hex>\n arch <sm_XX>\n name <attention>\n
+//   size <bytes>\n sha256 <64 hex of the payload>\n created <unix seconds>\n end\n <payload>
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_KERNELCACHE_H
+#define ATTNC_RUNTIME_KERNELCACHE_H
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace attnc::runtime {
+
+/// Counters for tests and `attnc cache`; they only ever grow.
+struct CacheStats {
+  uint64_t compilations = 0;   ///< the compile callback ran (successfully or not)
+  uint64_t memoryHits = 0;     ///< found in memory (including waiting for another thread)
+  uint64_t diskHits = 0;       ///< loaded from a valid disk entry
+  uint64_t diskWrites = 0;     ///< entries written to disk
+  uint64_t corruptEntries = 0; ///< disk entries rejected (bad header, size or checksum)
+};
+
+/// One entry on disk, as listed by `attnc cache list`.
+struct CacheEntryInfo {
+  std::string path;
+  std::string key;
+  std::string arch;
+  std::string name;
+  uint64_t fileSize = 0;
+  int64_t createdUnix = 0; ///< from the header; 0 when unreadable
+  bool valid = false;      ///< header and checksum verified
+};
+
+/// What a cache entry describes (stored in its header; not part of the key).
+struct CacheEntryMeta {
+  std::string arch;
+  std::string name;
+};
+
+/// Hashes the fields that determine a compiled kernel (generated source, options, arch,
+/// NVRTC version, attnc version...). Every field is length-prefixed.
+std::string makeKernelCacheKey(const std::vector<std::string> &fields);
+
+/// The default directory: $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else
+/// $HOME/.cache/attnc. ATTNC_CACHE_DIR=off (or an empty HOME and no other variable)
+/// gives "" (memory only).
+std::string defaultCacheDirectory();
+
+class KernelCache {
+public:
+  /// Produces the binary for a key on a miss. Returns false and sets `error` on failure;
+  /// `log` receives diagnostics (NVRTC's log) either way.
+  using CompileFn = std::function<bool(std::string &binary, std::string &log, std::string &error)>;
+
+  /// `directory` empty: memory only.
+  explicit KernelCache(std::string directory);
+  KernelCache(const KernelCache &) = delete;
+  KernelCache &operator=(const KernelCache &) = delete;
+
+  /// Returns the binary for `key`, from memory, disk, or by calling `compile` (once per
+  /// key at a time across threads). Failures are not cached: a later call retries.
+  bool getOrCompile(const std::string &key, const CacheEntryMeta &meta, const CompileFn &compile,
+                    std::shared_ptr<const std::string> &binary, std::string &log,
+                    std::string &error);
+
+  CacheStats stats() const;
+  const std::string &directory() const { return directory_; }
+  /// False when entries are kept in memory only (no directory, or it is not writable).
+  bool diskEnabled() const;
+  /// The warning issued when the disk cache was disabled (empty if it never was).
+  std::string diskWarning() const;
+  /// Drops the in-memory entries (disk entries stay); for tests.
+  void clearMemory();
+
+  /// Entries of a cache directory, sorted by path.
+  static std::vector<CacheEntryInfo> listDirectory(const std::string &directory);
+  /// Deletes every cache entry (and stale temporary file) in a directory; returns the count.
+  static bool clearDirectory(const std::string &directory, size_t &removed, std::string &error);
+  /// Reads and verifies one entry; false (with a reason) when missing or corrupted.
+  static bool readEntry(const std::string &path, const std::string &expectedKey,
+                        std::string &payload, std::string &reason);
+  /// Writes one entry atomically; false (with a reason) when it cannot.
+  static bool writeEntry(const std::string &path, const std::string &key,
+                         const CacheEntryMeta &meta, const std::string &payload,
+                         std::string &reason);
+  /// The path of a key's entry inside a directory.
+  static std::string entryPath(const std::string &directory, const std::string &key);
+
+private:
+  struct Outcome {
+    bool ok = false;
+    std::shared_ptr<const std::string> binary;
+    std::string log;
+    std::string error;
+  };
+  void disableDisk(const std::string &warning);
+  bool ensureDirectory();
+
+  std::string directory_;
+  mutable std::mutex mutex_;
+  bool diskEnabled_ = false;
+  bool directoryChecked_ = false;
+  std::string diskWarning_;
+  std::map<std::string, std::shared_ptr<const std::string>> memory_;
+  std::map<std::string, std::shared_future<Outcome>> inFlight_;
+  CacheStats stats_;
+};
+
+} // namespace attnc::runtime
+
+#endif // ATTNC_RUNTIME_KERNELCACHE_H

@@ -1,0 +1,56 @@
+//===- KernelSource.h - Assembling the CUDA source of one kernel --*- C++ -*-===//
+//
+// The source NVRTC compiles is self-contained text:
+//   1. configuration macros (dtype, head dim, target arch),
+//   2. KernelArgs.h (the hook contract) and the forward params struct,
+//   3. the generated hooks (compiler::GeneratedHooks::source),
+//   4. the forward kernel template (runtime/kernels/, embedded in the library),
+//   5. the runtime's summary pre-pass kernel (per-block min/max of summarized inputs).
+// Nested #includes of embedded files resolve through kernelHeaders().
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_KERNELSOURCE_H
+#define ATTNC_RUNTIME_KERNELSOURCE_H
+
+#include "attnc/runtime/Nvrtc.h"
+#include "attnc/runtime/RouteSource.h"
+
+#include <string>
+#include <vector>
+
+namespace attnc::runtime {
+
+struct KernelConfig {
+  bool bf16 = true;  ///< false: fp16
+  int headDim = 128; ///< 64, 128, 256
+  std::string arch;  ///< "sm_80", "sm_90a", ...
+};
+
+/// Name of the summary pre-pass entry point (extern "C").
+inline constexpr const char *kSummaryKernelName = "attnc_summarize_input";
+
+/// Name of the forward kernel entry point of the template for a configuration
+/// (forward_sm80.cuh: attnc_forward_sm80_d<D>_<bf16|f16>); its launch table is the
+/// __constant__ int <entry>_config[6] = {block_m, block_n, threads, stages,
+/// dynamic_smem_bytes, head_dim}.
+std::string forwardKernelName(const KernelConfig &config);
+
+/// The summary pre-pass source alone (needs KernelArgs.h before it).
+const char *summaryKernelSource();
+
+/// Builds the full kernel source around `hooksSource` (and the routing code, for
+/// attentions with a route). False with `error` when the kernel template is not embedded
+/// in this build.
+bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &config,
+                          std::string &source, std::string &error,
+                          const RouteSource *route = nullptr);
+
+/// The embedded files, under every name a template may #include them by.
+std::vector<NvrtcHeader> kernelHeaders();
+
+/// A digest of every embedded file (part of the cache key).
+std::string embeddedSourcesDigest();
+
+} // namespace attnc::runtime
+
+#endif // ATTNC_RUNTIME_KERNELSOURCE_H

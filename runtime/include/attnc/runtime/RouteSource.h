@@ -1,0 +1,63 @@
+//===- RouteSource.h - CUDA source for block routing (MoBA, VMoBA) -*- C++ -*-===//
+//
+// The compiler's hooks cover mask, score and output; block routing (`route { ... }`) is
+// generated here, from the checked AST, as a pre-pass that writes AttncArgs::route_mask:
+//
+//   attnc_route_pool_keys     mean K of every (b, kv_h, KV block) over tokens < kv_len,
+//                             in float64, summed in token order (as the reference does)
+//   attnc_route_pool_queries  mean Q of every (b, h, unit) for per = query_block / head
+//   attnc_route_select        per (b, h, unit): gates (float64), forced (`always` for ANY
+//                             token of the unit) and forbidden (`never` for EVERY token)
+//                             blocks, then top(n) or threshold(m), written as a bitmask of
+//                             route_words 32-bit words
+//
+// and wraps the generated hooks: attnc_mask becomes routed && mask, attnc_classify
+// downgrades tiles that routing cuts (EMPTY when no (q, k) pair of the tile is routed,
+// PARTIAL when only some are). Gate expressions are evaluated in float64 so that the
+// selection agrees with the float64 reference (ties aside).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_ROUTESOURCE_H
+#define ATTNC_RUNTIME_ROUTESOURCE_H
+
+#include "attnc/compiler/Codegen.h"
+#include "attnc/dsl/AST.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnc::runtime {
+
+struct RouteSource {
+  std::string beforeHooks; ///< renames the generated attnc_mask / attnc_classify
+  std::string afterHooks;  ///< route functions, pre-pass kernels and the wrappers
+};
+
+/// Entry points of the routing pre-pass (extern "C").
+inline constexpr const char *kRoutePoolKeysName = "attnc_route_pool_keys";
+inline constexpr const char *kRoutePoolQueriesName = "attnc_route_pool_queries";
+inline constexpr const char *kRouteSelectName = "attnc_route_select";
+
+/// Generates the routing source for `attention` (which must have a route). False with
+/// `error` for constructs the generator does not support.
+bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                         const compiler::GeneratedHooks &hooks, RouteSource &out,
+                         std::string &error);
+
+/// The host-side shape of the routing problem for one call.
+struct RoutePlan {
+  int numBlocks = 0; ///< 1 + the largest block_of(t) over t < kv_len
+  int unitSize = 1;  ///< query tokens per selection unit
+  int units = 0;     ///< ceil(q_len / unitSize)
+  int words = 0;     ///< 32-bit words per unit bitmask
+  bool pooledQueries = false;
+};
+
+/// Computes the plan with the language's block_of (1-D blocks or N-D tiles of the layout).
+RoutePlan planRoute(const dsl::Program &program, const dsl::AttentionDecl &attention, int qLen,
+                    int kvLen);
+
+} // namespace attnc::runtime
+
+#endif // ATTNC_RUNTIME_ROUTESOURCE_H

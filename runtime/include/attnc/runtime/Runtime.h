@@ -1,0 +1,209 @@
+//===- Runtime.h - Compile and run attention programs (C++ API) --*- C++ -*-===//
+//
+// The embeddable C++ API; include/attnc/attnc.h is the stable C ABI over it.
+//
+//   attnc::runtime::Context context;                      // cache, device
+//   attnc::runtime::CompileOptions options;               // bf16, d = 128, arch auto
+//   std::shared_ptr<attnc::runtime::Kernel> kernel;
+//   std::string diagnostics;
+//   Status status = context.compile(sourceText, "mine.attn", options, kernel, diagnostics);
+//   attnc::runtime::Arguments args;
+//   args.q = QkvTensor::bhsd(q, B, H, N, 128);  ...  args.setParam("window", 1024);
+//   status = context.launch(*kernel, args, stream);       // CUstream as void*
+//
+// Sequence lengths, batch, heads, strides, params and the scale are run-time arguments:
+// changing them never recompiles. The dtype, head dim, arch, -D constants and the
+// source do (each combination is one cache entry). docs/api.md has the full reference.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_RUNTIME_H
+#define ATTNC_RUNTIME_RUNTIME_H
+
+#include "attnc/compiler/Codegen.h"
+#include "attnc/dsl/AST.h"
+#include "attnc/dsl/Frontend.h"
+#include "attnc/runtime/KernelCache.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnc::runtime {
+
+/// Error codes; the numeric values are the C ABI's attnc_status values.
+enum class StatusCode : int {
+  Ok = 0,
+  InvalidArgument = 1, ///< null pointers, bad shapes/strides/dtypes, unknown names
+  ParseError = 2,      ///< the program has errors (see the diagnostics text)
+  CompileError = 3,    ///< code generation or NVRTC failed
+  NoDevice = 4,        ///< no CUDA driver or GPU
+  CudaError = 5,       ///< a driver call failed (module load, launch, ...)
+  Unsupported = 6,     ///< valid request the runtime cannot serve (yet)
+  IoError = 7,         ///< a file could not be read
+  Internal = 8,        ///< a bug in attnc
+};
+
+const char *statusCodeName(StatusCode code);
+
+/// The outcome of an operation: a code and, on failure, a message for the user.
+class Status {
+public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  static Status success() { return Status(); }
+  bool ok() const { return code_ == StatusCode::Ok; }
+  StatusCode code() const { return code_; }
+  const std::string &message() const { return message_; }
+
+private:
+  StatusCode code_ = StatusCode::Ok;
+  std::string message_;
+};
+
+/// Element type of Q, K, V and O on the GPU.
+enum class DataType { BF16, F16 };
+const char *dataTypeName(DataType type);
+
+struct CompileOptions {
+  DataType dtype = DataType::BF16;
+  int headDim = 128; ///< 64, 128 or 256
+  /// "auto" (the current device), "sm_80", "sm_90a", ... or "none": parse, check and
+  /// generate only, for the CPU reference on machines without NVRTC use.
+  std::string arch = "auto";
+  std::vector<dsl::ConstOverride> defines; ///< -D NAME=VALUE
+  std::string attention;                   ///< which attention; empty: the only one
+  int device = 0; ///< device whose primary context is used when none is current
+};
+
+/// A compiled attention: the checked program, its hooks, the full CUDA source and the
+/// cubin. Immutable and shareable across threads; GPU modules are loaded lazily, once
+/// per CUDA context.
+class Kernel {
+public:
+  ~Kernel();
+  const std::string &name() const { return attention_->name; }
+  const dsl::Program &program() const { return *program_; }
+  const dsl::AttentionDecl &attention() const { return *attention_; }
+  const compiler::GeneratedHooks &hooks() const { return hooks_; }
+  const CompileOptions &options() const { return options_; }
+  const std::string &arch() const { return arch_; }
+  /// The full CUDA source given to NVRTC (empty when arch is "none").
+  const std::string &cudaSource() const { return cudaSource_; }
+  const std::string &cubin() const;
+  const std::string &cacheKey() const { return cacheKey_; }
+  /// NVRTC's log (warnings), if any.
+  const std::string &compileLog() const { return compileLog_; }
+  bool hasBinary() const { return binary_ != nullptr; }
+
+private:
+  friend class Context;
+  Kernel();
+  std::unique_ptr<dsl::SourceFile> source_;
+  std::unique_ptr<dsl::Program> program_;
+  const dsl::AttentionDecl *attention_ = nullptr;
+  compiler::GeneratedHooks hooks_;
+  CompileOptions options_;
+  std::string arch_;
+  std::string cudaSource_;
+  std::string cacheKey_;
+  std::string compileLog_;
+  std::shared_ptr<const std::string> binary_;
+  struct Modules;
+  std::unique_ptr<Modules> modules_;
+};
+
+/// Q, K, V or O: logical dims [batch, heads, tokens, headDim], the last dim contiguous,
+/// the others at any element strides (BHSD and BSHD are both just strides).
+struct QkvTensor {
+  void *data = nullptr;
+  int batch = 0, heads = 0, tokens = 0, headDim = 0;
+  int64_t strideBatch = 0, strideHead = 0, strideToken = 0; ///< in elements
+  /// Element type: for the GPU it must be the compiled dtype; the CPU reference also
+  /// accepts F32 (and F64) host buffers. Codes are dsl::ElementType values.
+  dsl::ElementType dtype = dsl::ElementType::BF16;
+  bool isSet() const { return data != nullptr; }
+  /// [batch, heads, tokens, d] contiguous.
+  static QkvTensor bhsd(void *data, int batch, int heads, int tokens, int headDim,
+                        dsl::ElementType dtype = dsl::ElementType::BF16);
+  /// [batch, tokens, heads, d] contiguous.
+  static QkvTensor bshd(void *data, int batch, int heads, int tokens, int headDim,
+                        dsl::ElementType dtype = dsl::ElementType::BF16);
+};
+
+/// Optional log-sum-exp output, float32 [batch, heads, q_len] at element strides.
+struct LseTensor {
+  float *data = nullptr;
+  int64_t strideBatch = 0, strideHead = 0, strideToken = 1;
+};
+
+/// A tensor bound to a declared `input`.
+struct InputTensor {
+  const void *data = nullptr;
+  dsl::ElementType dtype = dsl::ElementType::F32;
+  std::vector<int64_t> dims;
+  std::vector<int64_t> strides; ///< in elements; empty: contiguous (row-major)
+};
+
+/// Everything one launch reads. For the GPU the pointers are device pointers; for
+/// Context::runReference they are host pointers.
+struct Arguments {
+  QkvTensor q, k, v, o;
+  LseTensor lse;
+  std::map<std::string, InputTensor> inputs;
+  std::map<std::string, dsl::ConstValue> params;
+  std::optional<float> scale; ///< default 1/sqrt(head dim)
+
+  void setParam(const std::string &name, int value);
+  void setParam(const std::string &name, double value);
+  void setParam(const std::string &name, bool value);
+};
+
+struct ContextOptions {
+  /// Disk cache directory; unset: defaultCacheDirectory(); "": memory only.
+  std::optional<std::string> cacheDirectory;
+};
+
+/// Holds the kernel cache. Thread-safe: compile and launch may be called from several
+/// threads. Scratch memory (input summaries) is allocated stream-ordered per launch.
+class Context {
+public:
+  explicit Context(ContextOptions options = {});
+  ~Context();
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+
+  /// Parses, checks, generates and compiles (or fetches from the cache). On a parse
+  /// error returns ParseError with the rendered diagnostics in `diagnostics` (warnings
+  /// are rendered there too on success).
+  Status compile(const std::string &sourceText, const std::string &fileName,
+                 const CompileOptions &options, std::shared_ptr<Kernel> &kernel,
+                 std::string &diagnostics);
+  Status compileFile(const std::string &path, const CompileOptions &options,
+                     std::shared_ptr<Kernel> &kernel, std::string &diagnostics);
+
+  /// Validates `args` against the kernel and launches it on `stream` (a CUstream; null
+  /// is the legacy default stream). Asynchronous: errors of the kernel itself appear at
+  /// the next synchronisation.
+  Status launch(const Kernel &kernel, const Arguments &args, void *stream);
+
+  /// Runs the float64 CPU reference on host buffers bound in `args` (O gets the result
+  /// converted to its dtype: F32, F64, F16 or BF16; LSE as float32).
+  Status runReference(const Kernel &kernel, const Arguments &args, int threads = 0);
+
+  /// Checks `args` against the kernel without launching (`forGpu`: also device rules:
+  /// dtype, head dim, alignment).
+  Status validate(const Kernel &kernel, const Arguments &args, bool forGpu) const;
+
+  KernelCache &cache() { return *cache_; }
+
+private:
+  std::unique_ptr<KernelCache> cache_;
+};
+
+} // namespace attnc::runtime
+
+#endif // ATTNC_RUNTIME_RUNTIME_H

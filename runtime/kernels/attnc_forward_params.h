@@ -1,0 +1,33 @@
+//===- attnc_forward_params.h - Tensor arguments of the forward kernels ---===//
+//
+// Plain C, shared by the host runtime (to fill it) and the kernel templates (NVRTC).
+// Passed by value as the first kernel parameter, before AttncArgs (KernelArgs.h), which
+// carries the lengths, head counts and the softmax scale.
+//
+// Tensors are 16-bit (bf16 or fp16, the same for Q, K, V, O), unit stride along the head
+// dimension; the other strides are in ELEMENTS, so BHSD, BSHD and padded layouts all work:
+//   Q[b, h, t, c]    at q + b*q_stride[0] + h*q_stride[1] + t*q_stride[2] + c
+//   K/V[b, kh, t, c] likewise with the kv head kh = h / (heads / kv_heads)
+//   O[b, h, t, c]    likewise with o_stride
+//   LSE[b, h, t]     at lse + b*lse_stride[0] + h*lse_stride[1] + t   (fp32, natural log)
+// Alignment requirement (16-byte vector loads/stores): q, k, v, o 16-byte aligned and
+// every stride a multiple of 8 elements. lse may be null (not written).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_ATTNC_FORWARD_PARAMS_H
+#define ATTNC_KERNELS_ATTNC_FORWARD_PARAMS_H
+
+typedef struct AttncForwardParams {
+  const void *q;
+  const void *k;
+  const void *v;
+  void *o;
+  float *lse;
+  long long q_stride[3]; ///< batch, head, token
+  long long k_stride[3];
+  long long v_stride[3];
+  long long o_stride[3];
+  long long lse_stride[2]; ///< batch, head (token stride is 1)
+} AttncForwardParams;
+
+#endif // ATTNC_KERNELS_ATTNC_FORWARD_PARAMS_H

@@ -1,0 +1,616 @@
+//===- forward_sm80.cuh - Block-sparse attention forward for sm_80 and newer ===//
+//
+// FlashAttention-2 style forward pass driven by the generated hooks of KernelArgs.h.
+// Portable tensor-core code (mma.sync m16n8k16, ldmatrix, cp.async): runs on sm_80, sm_86,
+// sm_89, sm_90 and newer.
+//
+// HOW THE RUNTIME USES IT (NVRTC)
+//   source = KernelArgs.h contents + generated hooks (with their ATTNC_HAS_* macros)
+//            + "#define ATTNC_HEAD_DIM 128\n#define ATTNC_DTYPE_BF16 1\n"
+//            + "#include \"forward_sm80.cuh\"\n"
+//   This header includes "attnc_tile.cuh" and "attnc_forward_params.h" (same folder): give
+//   NVRTC `-I<runtime/kernels>` or pass the three files as named headers. No other header.
+//   Options: --gpu-architecture=sm_XX -std=c++17 (plus -default-device if wished).
+//
+// MACROS the runtime defines before including
+//   ATTNC_HEAD_DIM      64, 128 or 256 (required for the default entry)
+//   ATTNC_DTYPE_BF16 1  or  ATTNC_DTYPE_F16 1   (exactly one; default bf16)
+//   optional tuning: ATTNC_BLOCK_M, ATTNC_BLOCK_N, ATTNC_NUM_WARPS, ATTNC_STAGES,
+//                    ATTNC_MIN_BLOCKS, ATTNC_PIPELINED (defaults per head dim below)
+//     valid: block_m / num_warps = 16 or 32 rows per warp; block_n % 16 == 0; stages 2..8
+//     (ATTNC_PIPELINED 1 needs >= 3); 32*num_warps / (D/8) a multiple of 8 (D=256: 8 warps).
+//   ATTNC_NO_DEFAULT_ENTRY: define to instantiate entries yourself with
+//                    ATTNC_DEFINE_FORWARD_KERNEL (the dev harness does).
+//   The hook feature macros ATTNC_HAS_SCORE / ATTNC_HAS_OUT default to 0 when undefined.
+//
+// ENTRY (default instantiation)
+//   extern "C" __global__ void attnc_forward_sm80_d<D>_<bf16|f16>(
+//       const AttncForwardParams p, const AttncArgs args)     (both __grid_constant__)
+//   extern "C" { __constant__ int attnc_forward_sm80_d<D>_<bf16|f16>_config[6]; }
+//       = {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}
+//       (readable with cuModuleGetGlobal; use it rather than re-deriving the numbers)
+//
+// LAUNCH
+//   grid  = (ceil(q_len / block_m), heads, batch)     one CTA per (q tile, head, batch)
+//   block = (threads, 1, 1)                            threads = 32 * num_warps
+//   dynamic shared memory = block_m*D*2 + 4*stages*block_n*D + 128 bytes
+//       (Q tile + K and V stages, 16-bit elements, + 128 bytes of bookkeeping); above
+//       48 KB, set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first.
+//   defaults: D=64  : block 128 x 64, 4 warps, 2 stages ->  48 KB + 128
+//             D=128 : block 128 x 64, 4 warps, 2 stages ->  96 KB + 128
+//             D=256 : block 128 x 64, 8 warps, 2 stages -> 192 KB + 128   (sm_90, sm_100)
+//                     block  64 x 64, 4 warps, 2 stages -> 160 KB + 128   (sm_80, sm_87)
+//                     block  64 x 32, 4 warps, 2 stages ->  96 KB + 128   (99 KB parts)
+//   (chosen with __CUDA_ARCH__, so compile the default entry for one architecture at a time,
+//   as NVRTC does.)
+//   Requirements: heads % kv_heads == 0; q, k, v, o 16-byte aligned, all their strides
+//   multiples of 8 elements (see attnc_forward_params.h); heads, batch <= 65535.
+//   Choice of block_m: 128 is best for long kv ranges (dense, causal); for sparse patterns
+//   whose kv ranges cover only ~1-2K keys per q tile (sliding windows), block_m 64
+//   (ATTNC_BLOCK_M 64, 4 warps) was 8% faster on H100 (bench/kernel_dev/NOTES.md).
+//
+// SEMANTICS (runtime/reference defines them; see KernelArgs.h for the hooks)
+//   One thread-0 call of attnc_kv_ranges per CTA gives the key intervals; keys are visited in
+//   block_n-aligned tiles inside them (a tile shared by two intervals is visited once), and
+//   attnc_classify labels each: EMPTY tiles are skipped before any load, FULL tiles skip the
+//   per-element mask (and without ATTNC_HAS_SCORE take the fast path: no per-element work
+//   but one FFMA + EX2), PARTIAL tiles evaluate attnc_mask per element. Keys >= kv_len and
+//   scores that come out -inf are dropped. attnc_mask is taken as the whole keep predicate
+//   (routing included when ATTNC_HAS_ROUTE: the template cannot evaluate route_mask itself).
+//   A row with nothing kept gets O = 0 exactly and LSE = -inf, without attnc_out. scale <= 0
+//   is allowed (the general path is then taken).
+//   Hooks must be pure: in non-fast tiles attnc_mask and attnc_score are evaluated for every
+//   element of the tile without branches, also for padding rows (q >= q_len) and keys
+//   (k >= kv_len) whose results are then discarded; the language's clamped tensor reads make
+//   that safe. attnc_out is called only for rows q < q_len that kept something.
+//   Softmax: fp32, exp2 with scale*log2(e) folded into one FFMA; the running max is updated
+//   lazily (only when it grows by more than 2^8), which skips the O rescale on most tiles.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_FORWARD_SM80_CUH
+#define ATTNC_KERNELS_FORWARD_SM80_CUH
+
+#include "attnc_forward_params.h"
+#include "attnc_tile.cuh"
+
+#ifndef ATTNC_HAS_SCORE
+#define ATTNC_HAS_SCORE 0
+#endif
+#ifndef ATTNC_HAS_OUT
+#define ATTNC_HAS_OUT 0
+#endif
+
+namespace attnc {
+
+/// One instantiation of the forward kernel: kBlockM query rows per CTA, split over kWarps
+/// warps (16 or 32 rows each), keys streamed in tiles of kBlockN through kStages
+/// shared-memory stages.
+template <int kHeadDim, class Kind, int kBlockM, int kBlockN, int kWarps, int kStages,
+          bool kPipelined = false>
+struct ForwardSm80 {
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kWarpM = kBlockM / kWarps;
+  static constexpr int kMTiles = kWarpM / 16;  // 16-row mma tiles per warp
+  static constexpr int kNTiles = kBlockN / 8;  // 8-key score tiles
+  static constexpr int kDTiles = kHeadDim / 8; // 8-column output tiles
+  static constexpr int kChunks = kHeadDim / 8; // 16-byte chunks per row
+  static constexpr bool kQInRegisters = kMTiles == 1 && kHeadDim <= 128;
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kTileBytes = kBlockN * kHeadDim * 2;
+  static constexpr int kAuxOffset = kQBytes + 2 * kStages * kTileBytes;
+  static constexpr int kSmemBytes = kAuxOffset + 128;
+
+  static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
+  static_assert(kWarpM == 16 || kWarpM == 32, "16 or 32 query rows per warp");
+  static_assert(kBlockM % kWarps == 0, "rows split evenly over warps");
+  static_assert(kBlockN % 16 == 0, "key tile a multiple of 16");
+  static_assert(kStages >= 2 && kStages <= 8, "2..8 pipeline stages");
+  static_assert(!kPipelined || kStages >= 3, "the software pipeline needs 3 stages");
+  static_assert(2 * kStages + 2 * ATTNC_MAX_KV_RANGES + 1 <= 32, "bookkeeping fits 128 B");
+
+  /// Bookkeeping in shared memory after the tiles: the pipeline ring (which key tile and
+  /// class each stage holds) and the kv intervals of this q tile.
+  struct Aux {
+    int tileStart[kStages];
+    int tileClass[kStages];
+    int rangeLo[ATTNC_MAX_KV_RANGES];
+    int rangeHi[ATTNC_MAX_KV_RANGES];
+    int rangeCount;
+  };
+
+  /// Walks the block_n-aligned key tiles of the kv intervals, skipping EMPTY ones.
+  struct TileCursor {
+    int range = 0; // current interval
+    int next = 0;  // first key of the next candidate tile (never revisits a tile)
+
+    /// Finds the next non-empty tile; returns false when none is left.
+    __device__ __forceinline__ bool advance(const Aux &aux, const AttncArgs &a, int b, int h,
+                                            int qLo, int qHi, int &start, int &cls) {
+      while (range < aux.rangeCount) {
+        int lo = aux.rangeLo[range] / kBlockN * kBlockN;
+        if (lo > next)
+          next = lo;
+        if (next >= aux.rangeHi[range]) {
+          ++range;
+          continue;
+        }
+        start = next;
+        next += kBlockN;
+        int kHi = min(start + kBlockN, a.kv_len) - 1;
+        cls = attnc_classify(a, b, h, qLo, qHi, start, kHi);
+        if (cls != ATTNC_TILE_EMPTY)
+          return true;
+      }
+      return false;
+    }
+  };
+
+  /// Issues the cp.async copies of rows [row0, row0 + kRows) of one 16-bit tensor slice
+  /// (token stride `stride`, elements) into a swizzled tile; rows at or past `limit` are
+  /// zero-filled (so padding keys and values contribute exact zeros, never NaN garbage).
+  /// Each thread copies one fixed chunk column, its rows stepping by kRowStep. With a step
+  /// that is a multiple of 8 the swizzle is the same for all its copies; with a step of 4
+  /// (D = 256 on 4 warps; then row < 4) it alternates between two values, since
+  /// (row + 4) & 7 == row ^ 4.
+  template <int kRows>
+  static __device__ __forceinline__ void loadTile(unsigned dst, const unsigned char *base,
+                                                  long long stride, int row0, int limit) {
+    constexpr int kRowStep = kThreads / kChunks;
+    static_assert(kThreads % kChunks == 0 && (kRowStep % 8 == 0 || kRowStep == 4),
+                  "row step of the tile copies: 4 or a multiple of 8");
+    static_assert(kRows % kRowStep == 0, "tile copies split evenly over threads");
+    const int row = (int)threadIdx.x / kChunks, chunk = (int)threadIdx.x % kChunks;
+    const unsigned char *src = base + ((long long)(row0 + row) * stride + chunk * 8) * 2;
+    const long long srcStep = (long long)kRowStep * stride * 2;
+    dst += (unsigned)(row * kChunks * 16);
+    const unsigned swizzle0 = tile::swizzledOffset<kChunks>(0, chunk ^ (row & 7));
+    const unsigned swizzle1 = swizzle0 ^ 64u;
+#pragma unroll
+    for (int i = 0; i < kRows / kRowStep; ++i) {
+      const bool valid = row0 + row + i * kRowStep < limit;
+      const unsigned swizzle = (kRowStep % 8 == 0 || i % 2 == 0) ? swizzle0 : swizzle1;
+      tile::copyAsync16(dst + i * kRowStep * kChunks * 16 + swizzle, valid ? src : base, valid);
+      src += srcStep;
+    }
+  }
+
+  /// Turns raw dot products into log2-unit scores, -inf where dropped: out of bounds (only
+  /// when `bounds`: the tile crosses q_len or kv_len), masked (kMask: PARTIAL tiles) or
+  /// given -inf by the score hook. The hooks are pure and read inputs with clamped indices,
+  /// so they are evaluated for every element without branches and the results selected.
+  /// (qRow, kCol) = this thread's first row and column.
+  template <bool kMask>
+  static __device__ __forceinline__ void scoreTile(float (&s)[kMTiles][kNTiles][4],
+                                                   const AttncArgs &a, int b, int h, int qRow,
+                                                   int kCol, bool bounds) {
+    const float kLog2e = 1.4426950408889634f;
+#if !ATTNC_HAS_SCORE
+    const float scaleLog2 = a.scale * kLog2e;
+#endif
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int q = qRow + mt * 16 + half * 8;
+        const bool rowIn = !bounds || q < a.q_len;
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int k = kCol + nt * 8 + j;
+            float &x = s[mt][nt][half * 2 + j];
+            bool keep = rowIn && (!bounds || k < a.kv_len);
+            if (kMask)
+              keep = keep & attnc_mask(a, b, h, q, k);
+#if ATTNC_HAS_SCORE
+            const float v = attnc_score(a, x * a.scale, b, h, q, k) * kLog2e;
+#else
+            const float v = x * scaleLog2;
+#endif
+            x = keep ? v : tile::negInf();
+          }
+      }
+  }
+
+  static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
+                                             unsigned char *smem) {
+    const Kind kind{};
+    const int qTiles = (a.q_len + kBlockM - 1) / kBlockM;
+    // Highest q tiles first: under causal-like masks they carry the most keys.
+    const int qTile = qTiles - 1 - (int)blockIdx.x;
+    const int h = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int kvh = h / (a.heads / a.kv_heads);
+    const int q0 = qTile * kBlockM;
+    const int qHi = min(q0 + kBlockM, a.q_len) - 1;
+    const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int g = lane / 4, t = lane % 4;
+
+    const unsigned char *qBase =
+        (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
+    const unsigned char *kBase =
+        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
+    const unsigned char *vBase =
+        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+
+    const unsigned sQ = tile::sharedAddress(smem);
+    const unsigned sK = sQ + kQBytes;
+    const unsigned sV = sK + kStages * kTileBytes;
+    Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
+
+    if (tid == 0) {
+      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+      int n = attnc_kv_ranges(a, b, h, q0, qHi, lo, hi);
+      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        aux.rangeLo[i] = max(lo[i], 0);
+        aux.rangeHi[i] = min(hi[i], a.kv_len);
+      }
+      aux.rangeCount = n;
+    }
+    loadTile<kBlockM>(sQ, qBase, p.q_stride[2], q0, a.q_len);
+    __syncthreads(); // the intervals
+
+    // Prologue: the first kStages-1 tiles, one commit group each (Q rides in group 0).
+    TileCursor producer;
+    int produced = 0;
+    bool producerDone = false;
+    auto produce = [&](int stage) {
+      int start, cls;
+      if (!producerDone && producer.advance(aux, a, b, h, q0, qHi, start, cls)) {
+        loadTile<kBlockN>(sK + stage * kTileBytes, kBase, p.k_stride[2], start, a.kv_len);
+        loadTile<kBlockN>(sV + stage * kTileBytes, vBase, p.v_stride[2], start, a.kv_len);
+        if (tid == 0) {
+          aux.tileStart[stage] = start;
+          aux.tileClass[stage] = cls;
+        }
+        ++produced;
+      } else {
+        producerDone = true;
+      }
+      tile::copyAsyncCommit(); // always, so group counting stays uniform
+    };
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s)
+      produce(s);
+
+    const int warpRow0 = warp * kWarpM; // first row of this warp inside the tile
+    tile::copyAsyncWait<kStages - 2>();
+    __syncthreads();
+
+    // ldmatrix lane addresses. Q (A operand) and V (.trans B operand): lane supplies row
+    // lane % 16, chunk half lane / 16; K (B operand): row lane % 8 + 8 * (lane / 16), chunk
+    // half (lane / 8) % 2. Rows advance in multiples of 16, which keeps the swizzle.
+    constexpr unsigned kRowBytes = kChunks * 16;
+    const unsigned qvXor = tile::pairXor(lane & 7, lane >> 4);
+    const unsigned kXor = tile::pairXor(lane & 7, (lane >> 3) & 1);
+    const unsigned qRowAddr = sQ + (warpRow0 + (lane & 15)) * kRowBytes;
+    const unsigned kRowOff = ((lane & 7) + ((lane >> 4) << 3)) * kRowBytes;
+    const unsigned vRowOff = (lane & 15) * kRowBytes;
+
+    // Q fragments stay in registers when a warp owns 16 rows and D <= 128.
+    unsigned qFrag[kQInRegisters ? kHeadDim / 16 : 1][4];
+    if (kQInRegisters) {
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk)
+        tile::loadMatrixX4(qFrag[kk], qRowAddr + tile::pairChunkOffset(kk, qvXor));
+    }
+
+    float o[kMTiles][kDTiles][4];
+    float rowMax[kMTiles][2], rowSum[kMTiles][2]; // log2 units; per-thread partial sums
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          o[mt][dt][j] = 0.f;
+      rowMax[mt][0] = rowMax[mt][1] = tile::negInf();
+      rowSum[mt][0] = rowSum[mt][1] = 0.f;
+    }
+
+    const float kLog2e = 1.4426950408889634f;
+    const float scaleLog2 = a.scale * kLog2e;
+
+    using ScoreTile = float[kMTiles][kNTiles][4];
+    // S = Q K^T for the key tile in shared memory at tK (raw dot products, fp32).
+    auto computeScores = [&](ScoreTile &s, unsigned tK) {
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            s[mt][nt][j] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        unsigned qa[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          if (kQInRegisters) {
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+              qa[mt][j] = qFrag[kQInRegisters ? kk : 0][j];
+          } else {
+            tile::loadMatrixX4(qa[mt],
+                               qRowAddr + mt * 16 * kRowBytes + tile::pairChunkOffset(kk, qvXor));
+          }
+        }
+#pragma unroll
+        for (int nn = 0; nn < kBlockN / 16; ++nn) {
+          unsigned kb[4];
+          tile::loadMatrixX4(kb,
+                             tK + kRowOff + nn * 16 * kRowBytes + tile::pairChunkOffset(kk, kXor));
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            tile::mma16816(kind, s[mt][2 * nn], qa[mt], kb[0], kb[1]);
+            tile::mma16816(kind, s[mt][2 * nn + 1], qa[mt], kb[2], kb[3]);
+          }
+        }
+      }
+    };
+    // Mask / score hook / online softmax of one tile: s becomes P (unnormalised, fp32).
+    auto softmaxTile = [&](ScoreTile &s, int k0, int cls) {
+      // Fast path: a FULL tile inside kv_len without score modifier needs no per-element
+      // work; the scale is folded into the exponent's FFMA. Otherwise turn s into log2-unit
+      // scores with dropped pairs at -inf.
+      const bool fast =
+          !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
+      float factor = scaleLog2;
+      if (!fast) {
+        factor = 1.f;
+        const bool bounds = k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len;
+        if (cls != ATTNC_TILE_FULL)
+          scoreTile<true>(s, a, b, h, q0 + warpRow0 + g, k0 + 2 * t, bounds);
+        else
+          scoreTile<false>(s, a, b, h, q0 + warpRow0 + g, k0 + 2 * t, bounds);
+      }
+
+      // Online softmax in log2 units with lazy rescaling: rowMax is the reference the
+      // accumulators are scaled to. It moves only when some row of the warp sees a max more
+      // than kRescaleSlack above it; otherwise p = exp2(s - rowMax) stays <= 2^kRescaleSlack,
+      // harmless in fp32 sums and 16-bit P, and the O rescale (a multiply per accumulator)
+      // is skipped. LSE = rowMax + log2(l) stays exact either way.
+      constexpr float kRescaleSlack = 8.f;
+      float tileMax[kMTiles][2];
+      bool grow = false;
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          float mx = tile::negInf();
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt)
+            mx = fmaxf(mx, fmaxf(s[mt][nt][half * 2], s[mt][nt][half * 2 + 1]));
+          mx = tile::quadMax(mx) * factor;
+          tileMax[mt][half] = mx;
+          grow = grow || mx > rowMax[mt][half] + kRescaleSlack; // false while mx is -inf
+        }
+      if (__any_sync(0xffffffffu, grow)) {
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const float mNew = fmaxf(rowMax[mt][half], tileMax[mt][half]);
+            // Still all -inf: subtract 0 instead, so exp2(-inf - -inf) never makes a NaN.
+            const float alpha =
+                tile::fastExp2(rowMax[mt][half] - (mNew == tile::negInf() ? 0.f : mNew));
+            rowMax[mt][half] = mNew;
+            rowSum[mt][half] *= alpha;
+#pragma unroll
+            for (int dt = 0; dt < kDTiles; ++dt) {
+              o[mt][dt][half * 2] *= alpha;
+              o[mt][dt][half * 2 + 1] *= alpha;
+            }
+          }
+      }
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const float mUse = rowMax[mt][half] == tile::negInf() ? 0.f : rowMax[mt][half];
+          float sum = 0.f;
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+              float &x = s[mt][nt][half * 2 + j];
+              x = tile::fastExp2(fmaf(x, factor, -mUse));
+              sum += x;
+            }
+          rowSum[mt][half] += sum;
+        }
+    };
+    auto accumulatePV = [&](ScoreTile &s, unsigned tV) {
+    // O += P V: P straight from the score accumulators (C layout == A layout per k16).
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        unsigned pa[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          pa[mt][0] = tile::pack2(kind, s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          pa[mt][1] = tile::pack2(kind, s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          pa[mt][2] = tile::pack2(kind, s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          pa[mt][3] = tile::pack2(kind, s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int dd = 0; dd < kHeadDim / 16; ++dd) {
+          unsigned vb[4];
+          tile::loadMatrixX4Trans(vb, tV + vRowOff + kk * 16 * kRowBytes +
+                                          tile::pairChunkOffset(dd, qvXor));
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            tile::mma16816(kind, o[mt][2 * dd], pa[mt], vb[0], vb[1]);
+            tile::mma16816(kind, o[mt][2 * dd + 1], pa[mt], vb[2], vb[3]);
+          }
+        }
+      }
+    };
+
+    if constexpr (!kPipelined) {
+      for (int i = 0; i < produced; ++i) {
+        tile::copyAsyncWait<kStages - 2>();
+        __syncthreads(); // tile i landed; everyone is done with the stage refilled next
+        const int stage = i % kStages;
+        const int k0 = aux.tileStart[stage];
+        const int cls = aux.tileClass[stage];
+        produce((i + kStages - 1) % kStages);
+        ScoreTile s;
+        computeScores(s, sK + stage * kTileBytes);
+        softmaxTile(s, k0, cls);
+        accumulatePV(s, sV + stage * kTileBytes);
+      }
+    } else {
+      // Software pipeline across tiles: the tensor cores compute S for tile i+1 while the
+      // same warp runs the softmax of tile i (independent instructions for the scheduler to
+      // interleave). Needs kStages >= 3: K(i+1), V(i) and the load of tile i+2 coexist.
+      ScoreTile sA, sB;
+      if (produced > 0)
+        computeScores(sA, sK);
+      auto step = [&](ScoreTile &cur, ScoreTile &next, int i) {
+        tile::copyAsyncWait<kStages - 3>();
+        __syncthreads(); // tile i+1 landed; everyone is done with tile i-1's stage
+        const int stage = i % kStages;
+        const int k0 = aux.tileStart[stage];
+        const int cls = aux.tileClass[stage];
+        produce((i + kStages - 1) % kStages);
+        // Unconditional (no branch between the HMMAs and the softmax, so ptxas may
+        // interleave them); past the last tile it reads a stage nobody writes now and the
+        // result is unused.
+        computeScores(next, sK + ((i + 1) % kStages) * kTileBytes);
+        softmaxTile(cur, k0, cls);
+        accumulatePV(cur, sV + stage * kTileBytes);
+      };
+      for (int i = 0; i < produced; i += 2) { // unrolled by two: no register copies
+        step(sA, sB, i);
+        if (i + 1 >= produced)
+          break;
+        step(sB, sA, i + 1);
+      }
+    }
+
+    // Epilogue: normalise, LSE, optional out hook; stage O through this warp's own Q rows
+    // (only this warp ever read them) for 16-byte coalesced stores.
+    tile::copyAsyncWait<0>();
+    __syncthreads(); // with no tile at all, Q copies may still have been in flight
+    const float kLn2 = 0.6931471805599453f;
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = warpRow0 + mt * 16 + g + half * 8;
+        const int q = q0 + row;
+        const float l = tile::quadSum(rowSum[mt][half]);
+        const bool empty = !(l > 0.f);
+        const float inv = empty ? 0.f : 1.f / l;
+        if (p.lse != nullptr && t == 0 && q < a.q_len)
+          p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
+              empty ? tile::negInf() : (rowMax[mt][half] + log2f(l)) * kLn2;
+#pragma unroll
+        for (int dt = 0; dt < kDTiles; ++dt) {
+          // +0 exactly for empty rows (a -0 product could otherwise survive).
+          float v0 = empty ? 0.f : o[mt][dt][half * 2] * inv;
+          float v1 = empty ? 0.f : o[mt][dt][half * 2 + 1] * inv;
+#if ATTNC_HAS_OUT
+          if (!empty && q < a.q_len) {
+            v0 = attnc_out(a, v0, b, h, q, dt * 8 + 2 * t);
+            v1 = attnc_out(a, v1, b, h, q, dt * 8 + 2 * t + 1);
+          }
+#endif
+          const unsigned addr = sQ + tile::swizzledOffset<kChunks>(row, dt) + 4 * t;
+          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(tile::pack2(kind, v0, v1)));
+        }
+      }
+    __syncwarp();
+    unsigned char *oBase = (unsigned char *)p.o + (b * p.o_stride[0] + h * p.o_stride[1]) * 2;
+#pragma unroll
+    for (int i = 0; i < kWarpM * kChunks / 32; ++i) {
+      const int idx = i * 32 + lane;
+      const int row = warpRow0 + idx / kChunks, chunk = idx % kChunks;
+      const int q = q0 + row;
+      if (q < a.q_len) {
+        unsigned v0, v1, v2, v3;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=r"(v0), "=r"(v1), "=r"(v2), "=r"(v3)
+                     : "r"(sQ + tile::swizzledOffset<kChunks>(row, chunk)));
+        unsigned char *dst = oBase + ((long long)q * p.o_stride[2] + chunk * 8) * 2;
+        asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(dst), "r"(v0), "r"(v1),
+                     "r"(v2), "r"(v3)
+                     : "memory");
+      }
+    }
+  }
+};
+
+} // namespace attnc
+
+/// Defines one extern "C" entry (and its config table) for the given instantiation; NAME may
+/// itself be a macro (it is expanded before pasting).
+#define ATTNC_DEFINE_FORWARD_KERNEL(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)   \
+  ATTNC_DEFINE_FORWARD_KERNEL_(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)
+#define ATTNC_DEFINE_FORWARD_KERNEL_(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)  \
+  extern "C" {                                                                                     \
+  __constant__ int NAME##_config[6] = {                                                            \
+      BM,                                                                                          \
+      BN,                                                                                          \
+      (WARPS)*32,                                                                                  \
+      STAGES,                                                                                      \
+      attnc::ForwardSm80<D, attnc::tile::KIND, BM, BN, WARPS, STAGES, PIPELINED>::kSmemBytes,      \
+      D};                                                                                          \
+  }                                                                                                \
+  extern "C" __global__ void __launch_bounds__((WARPS)*32, MIN_BLOCKS)                             \
+      NAME(const __grid_constant__ AttncForwardParams p, const __grid_constant__ AttncArgs a) {    \
+    extern __shared__ __align__(128) unsigned char attnc_smem[];                                   \
+    attnc::ForwardSm80<D, attnc::tile::KIND, BM, BN, WARPS, STAGES, PIPELINED>::run(p, a,          \
+                                                                                    attnc_smem);   \
+  }
+
+#ifndef ATTNC_NO_DEFAULT_ENTRY
+#ifndef ATTNC_HEAD_DIM
+#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including forward_sm80.cuh"
+#endif
+#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
+#define ATTNC_FWD_KIND F16
+#define ATTNC_FWD_SUFFIX f16
+#else
+#define ATTNC_FWD_KIND BF16
+#define ATTNC_FWD_SUFFIX bf16
+#endif
+// Defaults by head dim and by the target's shared memory per block: 227 KB (sm_90, sm_100),
+// 163 KB (sm_80, sm_87), 99 KB (sm_86, sm_89, sm_120 and others). Only D = 256 needs to
+// shrink: 128x64 on 8 warps (192 KB), 64x64 on 4 warps (160 KB) or 64x32 on 4 warps (96 KB).
+#if defined(__CUDA_ARCH__) &&                                                                      \
+    (__CUDA_ARCH__ == 900 || __CUDA_ARCH__ == 1000 || __CUDA_ARCH__ == 1030)
+#define ATTNC_FWD_SMEM_KB 227
+#elif defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 800 || __CUDA_ARCH__ == 870)
+#define ATTNC_FWD_SMEM_KB 163
+#else
+#define ATTNC_FWD_SMEM_KB 99
+#endif
+#define ATTNC_FWD_D256_SMALL (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 227)
+#ifndef ATTNC_BLOCK_M
+#define ATTNC_BLOCK_M (ATTNC_FWD_D256_SMALL ? 64 : 128)
+#endif
+#ifndef ATTNC_BLOCK_N
+#define ATTNC_BLOCK_N (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 163 ? 32 : 64)
+#endif
+#ifndef ATTNC_NUM_WARPS
+#define ATTNC_NUM_WARPS (ATTNC_HEAD_DIM == 256 && !ATTNC_FWD_D256_SMALL ? 8 : 4)
+#endif
+#ifndef ATTNC_STAGES
+#define ATTNC_STAGES 2
+#endif
+#ifndef ATTNC_PIPELINED
+#define ATTNC_PIPELINED 0
+#endif
+#ifndef ATTNC_MIN_BLOCKS
+#define ATTNC_MIN_BLOCKS (ATTNC_HEAD_DIM == 256 ? 1 : 2)
+#endif
+#define ATTNC_FWD_NAME3(D, S) attnc_forward_sm80_d##D##_##S
+#define ATTNC_FWD_NAME2(D, S) ATTNC_FWD_NAME3(D, S)
+ATTNC_DEFINE_FORWARD_KERNEL(ATTNC_FWD_NAME2(ATTNC_HEAD_DIM, ATTNC_FWD_SUFFIX), ATTNC_HEAD_DIM,
+                            ATTNC_FWD_KIND, ATTNC_BLOCK_M, ATTNC_BLOCK_N, ATTNC_NUM_WARPS,
+                            ATTNC_STAGES, ATTNC_MIN_BLOCKS, ATTNC_PIPELINED)
+#endif // ATTNC_NO_DEFAULT_ENTRY
+
+#endif // ATTNC_KERNELS_FORWARD_SM80_CUH

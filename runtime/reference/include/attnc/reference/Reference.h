@@ -1,0 +1,104 @@
+//===- Reference.h - The float64 CPU reference executor ----------*- C++ -*-===//
+//
+// An interpreter over the checked AST (dsl/AST.h) that executes any attention program
+// exactly as docs/language.md defines it, in float64, independently of the MLIR code
+// generator. It is the semantic ground truth for the GPU kernels (`attnc run --check`),
+// the golden-output regression tests (tests/golden) and the compiler's tests.
+// docs/reference.md describes the API and the semantic choices in detail.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_REFERENCE_REFERENCE_H
+#define ATTNC_REFERENCE_REFERENCE_H
+
+#include "attnc/dsl/AST.h"
+#include "attnc/reference/HostTensor.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnc::reference {
+
+/// The run-time shape of one attention call.
+struct ProblemShape {
+  int batch = 1;
+  int heads = 1;
+  int kvHeads = 1; ///< heads % kvHeads == 0 (GQA); equal to heads for MHA
+  int qLen = 1;
+  int kvLen = 1;
+  int headDim = 64;
+};
+
+/// A tensor bound to a declared `input` by name.
+struct NamedTensor {
+  std::string name;
+  TensorView tensor;
+};
+
+/// A run-time value for a declared `param` (overrides its default). `value.type` must be
+/// the param's type, except that an Int value is accepted for a Float param.
+struct ParamBinding {
+  std::string name;
+  dsl::ConstValue value;
+};
+
+/// Everything one reference execution reads. Q is [batch, heads, qLen, d]; K and V are
+/// [batch, kvHeads, kvLen, d] (logical dims; any strides, see makeQkvView).
+struct ReferenceProblem {
+  ProblemShape shape;
+  std::optional<double> scale; ///< default 1/sqrt(d)
+  TensorView q, k, v;
+  std::vector<NamedTensor> inputs;
+  std::vector<ParamBinding> params;
+  int threads = 0; ///< worker threads; 0 = std::thread::hardware_concurrency()
+  /// When non-empty, only these query rows are computed (for every b and h), e.g. to
+  /// spot-check a GPU result at a shape too large for the reference; the rows not computed
+  /// are NaN in O and LSE so they cannot pass for results. Routing is still exact.
+  std::vector<int> onlyQueries;
+};
+
+/// O [batch, heads, qLen, d] and LSE [batch, heads, qLen], row-major, float64.
+/// Rows without any kept key have O = 0 and LSE = -inf.
+struct ReferenceResult {
+  ProblemShape shape;
+  std::vector<double> out;
+  std::vector<double> lse;
+  uint64_t keptPairs = 0; ///< (b, h, q, k) pairs that contributed (finite score)
+
+  double outAt(int b, int h, int q, int c) const {
+    return out[((static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q) * shape.headDim + c];
+  }
+  double lseAt(int b, int h, int q) const {
+    return lse[(static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q];
+  }
+};
+
+/// Executes `attention` (an attention of the checked `program`) on `problem`.
+/// Returns false and sets `error` for binding errors: bad shapes, a missing or
+/// mis-shaped input tensor, a param without value, a wrong element type.
+bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                  const ReferenceProblem &problem, ReferenceResult &result, std::string &error);
+
+/// The structural keep-matrix of one (b, h): keep[q * kvLen + k] = 1 when key k is routed
+/// to query q and the mask holds (score values are not considered, so Q/K matter only
+/// through routing gates). For the compiler's soundness tests and visualisation.
+bool evaluateKeepMatrix(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                        const ReferenceProblem &problem, int b, int h, std::vector<uint8_t> &keep,
+                        std::string &error);
+
+/// The evaluated dims of the `input` declarations of `attention` for `shape`
+/// (dims are Int expressions of shape built-ins and consts). Returns false and sets
+/// `error` when a dim is not positive.
+bool evaluateInputDims(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                       const ProblemShape &shape, std::vector<std::vector<int64_t>> &dims,
+                       std::string &error);
+
+/// Parses a param value written as source text (`64`, `0.5`, `true`) for a param of type
+/// `type` (Int accepts decimal integers, Float any number, Bool true/false/1/0).
+bool parseParamValue(dsl::Type type, const std::string &text, dsl::ConstValue &value,
+                     std::string &error);
+
+} // namespace attnc::reference
+
+#endif // ATTNC_REFERENCE_REFERENCE_H

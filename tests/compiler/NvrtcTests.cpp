@@ -1,0 +1,101 @@
+//===- NvrtcTests.cpp - Generated hooks compile with NVRTC -----------------===//
+//
+// Wraps the hooks of every example in a small __global__ kernel that calls each of
+// them and compiles it with NVRTC for sm_80 and sm_90a. NVRTC needs no GPU, so this
+// runs in CI.
+//
+//===----------------------------------------------------------------------===//
+#include "HookHarness.h"
+
+#include <catch2/catch.hpp>
+#include <nvrtc.h>
+
+#include <string>
+#include <vector>
+
+using namespace attnc;
+using namespace attnc::test;
+
+namespace {
+
+/// A kernel calling every hook of one program (inside namespace `ns`).
+std::string probeKernel(const std::string &ns) {
+  return "extern \"C\" __global__ void probe_" + ns + R"((AttncArgs a, int *out) {
+  using namespace )" +
+         ns + R"(;
+  int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
+  int b = blockIdx.x, h = blockIdx.y;
+  int q = threadIdx.x, k = threadIdx.y;
+  int r = attnc_classify(a, b, h, q * 128, q * 128 + 127, k * 64, k * 64 + 63);
+  int n = attnc_kv_ranges(a, b, h, q * 128, q * 128 + 127, lo, hi);
+  for (int i = 0; i < n; ++i) r += hi[i] - lo[i];
+  r += attnc_mask(a, b, h, q, k) ? 1 : 0;
+  float s = attnc_score(a, 0.5f * q, b, h, q, k);
+  float o = attnc_out(a, 0.25f * k, b, h, q, k);
+  out[threadIdx.x + 32 * threadIdx.y] = r + (int)(s * 16.0f) + (int)(o * 16.0f);
+}
+)";
+}
+
+/// Compiles `source` for `arch`; returns the NVRTC log on failure.
+bool nvrtcCompile(const std::string &source, const std::string &arch, std::string &log,
+                  size_t &binarySize) {
+  nvrtcProgram prog;
+  if (nvrtcCreateProgram(&prog, source.c_str(), "hooks.cu", 0, nullptr, nullptr) != NVRTC_SUCCESS) {
+    log = "nvrtcCreateProgram failed";
+    return false;
+  }
+  std::string archOption = "--gpu-architecture=" + arch;
+  std::vector<const char *> options{archOption.c_str(), "--std=c++17"};
+  nvrtcResult result = nvrtcCompileProgram(prog, static_cast<int>(options.size()), options.data());
+  size_t logSize = 0;
+  nvrtcGetProgramLogSize(prog, &logSize);
+  log.assign(logSize, '\0');
+  if (logSize)
+    nvrtcGetProgramLog(prog, &log[0]);
+  binarySize = 0;
+  if (result == NVRTC_SUCCESS)
+    nvrtcGetCUBINSize(prog, &binarySize);
+  nvrtcDestroyProgram(&prog);
+  return result == NVRTC_SUCCESS;
+}
+
+} // namespace
+
+TEST_CASE("generated hooks of every example compile with NVRTC", "[nvrtc]") {
+  int major = 0, minor = 0;
+  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
+    WARN("NVRTC is not usable here; skipping");
+    return;
+  }
+  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  REQUIRE_FALSE(kernelArgs.empty());
+  std::vector<std::string> files = exampleFiles();
+  REQUIRE_FALSE(files.empty());
+  std::vector<CompiledProgram> programs;
+  for (const std::string &path : files)
+    programs.push_back(compileSource(path.substr(path.find_last_of('/') + 1), readFile(path)));
+
+  // One translation unit per architecture: the prelude once, each example's hooks in
+  // its own namespace with a probe kernel (NVRTC start-up dominates small programs).
+  std::string all = kernelArgs + "\n" + hookPreludeText(programs[0].hooks.source);
+  for (size_t i = 0; i < programs.size(); ++i) {
+    std::string ns = "p" + std::to_string(i);
+    all += "namespace " + ns + " {\n" + hookFunctions(programs[i].hooks.source) + "}\n" +
+           probeKernel(ns);
+  }
+  // And one complete hook source exactly as the runtime pastes it (macros included).
+  const CompiledProgram &full = programs.back();
+  std::string single =
+      kernelArgs + "\n" + full.hooks.source + "\nnamespace whole {}\n" + probeKernel("whole");
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    for (const std::string *source : {&all, &single}) {
+      std::string log;
+      size_t size = 0;
+      bool ok = nvrtcCompile(*source, arch, log, size);
+      INFO((source == &all ? "all examples" : full.name) << " for " << arch << ":\n" << log);
+      CHECK(ok);
+      CHECK(size > 0);
+    }
+  }
+}

@@ -1,0 +1,362 @@
+//===- SoundnessTests.cpp - The tile classifier and key ranges are sound ---===//
+//
+// Brute force against the independent AST evaluator (MaskEvaluator): for random tiles
+// of every example and of random generated programs, ATTNC_TILE_EMPTY must mean no pair
+// of the tile is kept and ATTNC_TILE_FULL that every pair is; every kept key of a
+// query range must lie inside the intervals of attnc_kv_ranges; the generated
+// attnc_mask must agree with the evaluator on every pair checked. The hooks run as
+// host code compiled from the generated source (see HookHarness.h).
+//
+//===----------------------------------------------------------------------===//
+#include "HookHarness.h"
+#include "MaskEvaluator.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <sstream>
+
+using namespace attnc;
+using namespace attnc::test;
+
+namespace {
+
+struct TileStats {
+  long tiles = 0, empty = 0, full = 0, partial = 0, truePartial = 0;
+};
+
+/// Checks one tile exhaustively; returns the truth (0 none kept, 2 all kept, 1 mixed).
+int bruteForceTile(MaskEvaluator &eval, const HostHookTable *hooks, const AttncArgs &a, int b,
+                   int h, int qLo, int qHi, int kLo, int kHi, bool checkMask,
+                   const std::string &what) {
+  bool anyTrue = false, anyFalse = false;
+  for (int q = qLo; q <= qHi; ++q)
+    for (int k = kLo; k <= kHi; ++k) {
+      bool truth = eval.mask(b, h, q, k);
+      if (checkMask && hooks) {
+        bool generated = hooks->mask(a, b, h, q, k);
+        if (generated != truth) {
+          INFO(what << ": attnc_mask(b=" << b << ", h=" << h << ", q=" << q << ", k=" << k
+                    << ") = " << generated << ", evaluator says " << truth);
+          REQUIRE(generated == truth);
+        }
+      }
+      (truth ? anyTrue : anyFalse) = true;
+    }
+  return anyTrue && anyFalse ? 1 : anyTrue ? 2 : 0;
+}
+
+void checkTiles(const std::string &what, MaskEvaluator &eval, const HostHookTable &hooks,
+                const AttncArgs &a, std::mt19937_64 &rng, int count, int maxTile,
+                TileStats &stats) {
+  for (int i = 0; i < count; ++i) {
+    int b = static_cast<int>(rng() % a.batch), h = static_cast<int>(rng() % a.heads);
+    auto pick = [&](int len, int &lo, int &hi) {
+      int size = 1 + static_cast<int>(rng() % maxTile);
+      if (rng() % 2) // aligned tiles, as the kernels use them
+        size = rng() % 2 ? 64 : 128;
+      size = std::min(size, len);
+      lo = static_cast<int>(rng() % (len - size + 1));
+      if (rng() % 2)
+        lo -= lo % size;
+      hi = lo + size - 1;
+    };
+    int qLo, qHi, kLo, kHi;
+    pick(a.q_len, qLo, qHi);
+    pick(a.kv_len, kLo, kHi);
+    int verdict = hooks.classify(a, b, h, qLo, qHi, kLo, kHi);
+    int truth = bruteForceTile(eval, &hooks, a, b, h, qLo, qHi, kLo, kHi, i < count / 4, what);
+    ++stats.tiles;
+    stats.truePartial += truth == 1;
+    if (verdict == ATTNC_TILE_EMPTY)
+      ++stats.empty;
+    else if (verdict == ATTNC_TILE_FULL)
+      ++stats.full;
+    else
+      ++stats.partial;
+    if (verdict != ATTNC_TILE_PARTIAL && verdict != truth) {
+      INFO(what << ": attnc_classify(b=" << b << ", h=" << h << ", q=[" << qLo << ", " << qHi
+                << "], k=[" << kLo << ", " << kHi << "]) = " << verdict << " but the truth is "
+                << truth << " (0 empty, 1 mixed, 2 full)");
+      REQUIRE(verdict == truth);
+    }
+    REQUIRE(verdict >= 0);
+    REQUIRE(verdict <= 2);
+  }
+}
+
+void checkKvRanges(const std::string &what, MaskEvaluator &eval, const HostHookTable &hooks,
+                   const AttncArgs &a, std::mt19937_64 &rng, int count) {
+  for (int i = 0; i < count; ++i) {
+    int b = static_cast<int>(rng() % a.batch), h = static_cast<int>(rng() % a.heads);
+    int size = std::min(a.q_len, 1 + static_cast<int>(rng() % 128));
+    int qLo = static_cast<int>(rng() % (a.q_len - size + 1)), qHi = qLo + size - 1;
+    int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
+    int n = hooks.kvRanges(a, b, h, qLo, qHi, lo, hi);
+    REQUIRE(n >= 0);
+    REQUIRE(n <= ATTNC_MAX_KV_RANGES);
+    for (int r = 0; r < n; ++r) {
+      REQUIRE(lo[r] < hi[r]);
+      REQUIRE(lo[r] >= 0);
+      REQUIRE(hi[r] <= a.kv_len);
+      if (r > 0)
+        REQUIRE(hi[r - 1] < lo[r]);
+    }
+    int probes[] = {qLo, qHi, qLo + size / 2, qLo + static_cast<int>(rng() % size)};
+    for (int q : probes)
+      for (int k = 0; k < a.kv_len; ++k) {
+        bool inside = false;
+        for (int r = 0; r < n; ++r)
+          inside = inside || (k >= lo[r] && k < hi[r]);
+        if (!inside && eval.mask(b, h, q, k)) {
+          INFO(what << ": key " << k << " is kept for q=" << q << " (b=" << b << ", h=" << h
+                    << ") but lies outside attnc_kv_ranges of q=[" << qLo << ", " << qHi << "]");
+          REQUIRE_FALSE(true);
+        }
+      }
+  }
+}
+
+} // namespace
+
+TEST_CASE("classifier and key ranges are sound on every example", "[soundness]") {
+  std::vector<CompiledProgram> programs;
+  for (const std::string &path : exampleFiles()) {
+    std::string name = path.substr(path.find_last_of('/') + 1);
+    programs.push_back(compileSource(name, readFile(path)));
+  }
+  if (programs.empty())
+    WARN("no examples found in " ATTNC_EXAMPLES_DIR);
+  std::vector<const compiler::GeneratedHooks *> hooks;
+  for (const auto &p : programs)
+    hooks.push_back(&p.hooks);
+  HostHooks host;
+  std::string error;
+  if (!programs.empty())
+    REQUIRE(host.build(hooks, error));
+  INFO(error);
+
+  struct Shape {
+    int batch, heads, kvHeads, qLen, kvLen;
+  };
+  const Shape shapes[] = {{2, 4, 2, 4096, 4096}, {1, 4, 4, 3000, 4400}};
+  TileStats total;
+  for (size_t i = 0; i < programs.size(); ++i) {
+    for (const Shape &s : shapes) {
+      const CompiledProgram &p = programs[i];
+      AttncArgs a = makeArgs(p.hooks, s.batch, s.heads, s.kvHeads, s.qLen, s.kvLen);
+      HostInputs inputs;
+      inputs.bind(*p.attention, p.hooks, a, 1234 + i, 64);
+      MaskEvaluator eval(*p.program, *p.attention, a);
+      std::mt19937_64 rng(99 + i);
+      checkTiles(p.name, eval, host[i], a, rng, 60, 160, total);
+      checkKvRanges(p.name, eval, host[i], a, rng, 12);
+    }
+  }
+  std::printf("examples: %ld tiles checked: %ld empty, %ld full, %ld partial (%ld truly "
+              "mixed)\n",
+              total.tiles, total.empty, total.full, total.partial, total.truePartial);
+}
+
+namespace {
+
+/// Random well-typed masks over the whole Int/Bool language (no floats: fp32 and the
+/// evaluator's float64 may legitimately differ).
+class ProgramGenerator {
+public:
+  explicit ProgramGenerator(uint64_t seed) : rng(seed) {}
+
+  std::string program(int index) {
+    std::ostringstream os;
+    os << "attention random" << index << " {\n"
+       << "  param p0: int = " << literal() << ";\n"
+       << "  param p1: int = " << (1 + rng() % 300) << ";\n"
+       << "  input doc: i32[batch, kv_len];\n"
+       << "  input flag: u8[heads];\n"
+       << "  let l0 = " << intExpr(2, /*allowLet=*/false) << ";\n"
+       << "  mask = " << boolExpr(4) << ";\n}\n";
+    return os.str();
+  }
+
+private:
+  std::mt19937_64 rng;
+  int pick(int n) { return static_cast<int>(rng() % n); }
+  std::string literal() {
+    static const char *values[] = {"0",  "1",  "-1",  "2",  "3",          "7",    "31",
+                                   "32", "64", "100", "-5", "2147483647", "1000", "128"};
+    return values[pick(14)];
+  }
+  std::string intAtom() {
+    static const char *atoms[] = {"q",  "k",  "h",         "b",         "kv_h", "q_len", "kv_len",
+                                  "p0", "p1", "doc[b, q]", "doc[b, k]", "l0",   "heads"};
+    int choice = pick(17);
+    if (choice >= 13)
+      return choice == 16 ? "(q - k)" : literal();
+    return atoms[choice];
+  }
+  std::string intExpr(int depth, bool allowLet = true) {
+    if (depth <= 0 || pick(4) == 0) {
+      std::string atom = intAtom();
+      return (!allowLet && atom == "l0") ? "q" : atom;
+    }
+    static const char *ops[] = {"+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"};
+    switch (pick(9)) {
+    case 0:
+      return "(-" + intExpr(depth - 1, allowLet) + ")";
+    case 1:
+      return "abs(" + intExpr(depth - 1, allowLet) + ")";
+    case 2:
+      return "bit_length(" + intExpr(depth - 1, allowLet) + ")";
+    case 3:
+      return std::string(pick(2) ? "min(" : "max(") + intExpr(depth - 1, allowLet) + ", " +
+             intExpr(depth - 1, allowLet) + ")";
+    case 4:
+      return "clamp(" + intExpr(depth - 1, allowLet) + ", " + intExpr(depth - 1, allowLet) + ", " +
+             intExpr(depth - 1, allowLet) + ")";
+    case 5:
+      return "select(" + boolExpr(depth - 1, allowLet) + ", " + intExpr(depth - 1, allowLet) +
+             ", " + intExpr(depth - 1, allowLet) + ")";
+    case 6:
+      return "(~" + intExpr(depth - 1, allowLet) + ")";
+    default:
+      return "(" + intExpr(depth - 1, allowLet) + " " + ops[pick(10)] + " " +
+             intExpr(depth - 1, allowLet) + ")";
+    }
+  }
+  std::string boolExpr(int depth, bool allowLet = true) {
+    if (depth <= 0 || pick(5) == 0) {
+      switch (pick(4)) {
+      case 0:
+        return "causal";
+      case 1:
+        return "flag[h]";
+      case 2:
+        return pick(2) ? "true" : "false";
+      default:
+        break;
+      }
+    }
+    static const char *cmps[] = {"<", "<=", ">", ">=", "==", "!="};
+    switch (pick(6)) {
+    case 0:
+      return "(" + boolExpr(depth - 1, allowLet) + " && " + boolExpr(depth - 1, allowLet) + ")";
+    case 1:
+      return "(" + boolExpr(depth - 1, allowLet) + " || " + boolExpr(depth - 1, allowLet) + ")";
+    case 2:
+      return "(!" + boolExpr(depth - 1, allowLet) + ")";
+    default:
+      return "(" + intExpr(depth - 1, allowLet) + " " + cmps[pick(6)] + " " +
+             intExpr(depth - 1, allowLet) + ")";
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("classifier and key ranges are sound on random programs", "[soundness]") {
+  const int kPrograms = 60;
+  ProgramGenerator gen(20261122);
+  std::vector<CompiledProgram> programs;
+  for (int i = 0; i < kPrograms; ++i) {
+    std::string text = gen.program(i);
+    programs.push_back(compileSource("random" + std::to_string(i), text));
+  }
+  std::vector<const compiler::GeneratedHooks *> hooks;
+  for (const auto &p : programs)
+    hooks.push_back(&p.hooks);
+  HostHooks host;
+  std::string error;
+  bool built = host.build(hooks, error);
+  INFO(error);
+  REQUIRE(built);
+  std::mt19937_64 rng(7);
+  TileStats total;
+  for (int i = 0; i < kPrograms; ++i) {
+    const CompiledProgram &p = programs[i];
+    INFO("program:\n" << p.text);
+    for (int round = 0; round < 3; ++round) {
+      int qLen = 1 + static_cast<int>(rng() % 300), kvLen = 1 + static_cast<int>(rng() % 300);
+      AttncArgs a = makeArgs(p.hooks, 2, 4, round == 0 ? 4 : 2, qLen, kvLen);
+      static const int edgeValues[] = {0, -1, 1, 5, 64, -7, 2147483647, -2147483647 - 1, 300};
+      a.iparam[0] = edgeValues[rng() % 9];
+      HostInputs inputs;
+      inputs.bind(*p.attention, p.hooks, a, 31 * i + round, 1 + static_cast<int>(rng() % 64));
+      MaskEvaluator eval(*p.program, *p.attention, a);
+      checkTiles(p.name + " (iparam[0]=" + std::to_string(a.iparam[0]) + ")", eval, host[i], a, rng,
+                 40, 48, total);
+      checkKvRanges(p.name, eval, host[i], a, rng, 6);
+    }
+  }
+  std::printf("random programs: %ld tiles checked: %ld empty, %ld full, %ld partial (%ld "
+              "truly mixed)\n",
+              total.tiles, total.empty, total.full, total.partial, total.truePartial);
+}
+
+namespace {
+
+/// Exhaustive truth of one tile with the compiled mask (fast), early exit when mixed.
+int tileTruth(const HostHookTable &hooks, const AttncArgs &a, int b, int h, int qLo, int qHi,
+              int kLo, int kHi) {
+  bool anyTrue = false, anyFalse = false;
+  for (int q = qLo; q <= qHi; ++q)
+    for (int k = kLo; k <= kHi; ++k) {
+      (hooks.mask(a, b, h, q, k) ? anyTrue : anyFalse) = true;
+      if (anyTrue && anyFalse)
+        return 1;
+    }
+  return anyTrue ? 2 : 0;
+}
+
+} // namespace
+
+// Not part of CI (hidden tag): the tightness table of docs/compiler.md, at the benchmark
+// shape N = 16384 with 128 x 64 tiles, b = 0, h = 0 and h = 5, every tile. The truth is the
+// compiled mask (checked against the evaluator by the tests above).
+TEST_CASE("tightness at the benchmark shape", "[.tightness]") {
+  std::vector<CompiledProgram> programs;
+  for (const std::string &path : exampleFiles())
+    programs.push_back(compileSource(path.substr(path.find_last_of('/') + 1), readFile(path)));
+  std::vector<const compiler::GeneratedHooks *> hooks;
+  for (const auto &p : programs)
+    hooks.push_back(&p.hooks);
+  HostHooks host;
+  std::string error;
+  REQUIRE(host.build(hooks, error));
+  const int N = 16384, TQ = 128, TK = 64;
+  std::printf("| example | h | tiles | truly partial | classified partial | classified "
+              "empty | classified full | excess partial | key-range tiles | non-empty tiles |\n");
+  for (size_t i = 0; i < programs.size(); ++i) {
+    const CompiledProgram &p = programs[i];
+    AttncArgs a = makeArgs(p.hooks, 1, 16, 16, N, N);
+    HostInputs inputs;
+    inputs.bind(*p.attention, p.hooks, a, 42, 64, 16);
+    for (int h : {0, 5}) {
+      long tiles = 0, truePartial = 0, partial = 0, empty = 0, full = 0, inRange = 0, nonEmpty = 0;
+      for (int qLo = 0; qLo < N; qLo += TQ) {
+        int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
+        int n = host[i].kvRanges(a, 0, h, qLo, qLo + TQ - 1, lo, hi);
+        for (int kLo = 0; kLo < N; kLo += TK) {
+          int verdict = host[i].classify(a, 0, h, qLo, qLo + TQ - 1, kLo, kLo + TK - 1);
+          int truth = tileTruth(host[i], a, 0, h, qLo, qLo + TQ - 1, kLo, kLo + TK - 1);
+          REQUIRE((verdict == ATTNC_TILE_PARTIAL || verdict == truth));
+          ++tiles;
+          truePartial += truth == 1;
+          nonEmpty += truth != 0;
+          partial += verdict == ATTNC_TILE_PARTIAL;
+          empty += verdict == ATTNC_TILE_EMPTY;
+          full += verdict == ATTNC_TILE_FULL;
+          bool overlaps = false;
+          for (int r = 0; r < n; ++r)
+            overlaps = overlaps || (kLo < hi[r] && kLo + TK > lo[r]);
+          inRange += overlaps;
+        }
+      }
+      std::printf("| %s | %d | %ld | %ld | %ld | %ld | %ld | %ld | %ld | %ld |\n", p.name.c_str(),
+                  h, tiles, truePartial, partial, empty, full, partial - truePartial, inRange,
+                  nonEmpty);
+      std::fflush(stdout);
+    }
+  }
+}

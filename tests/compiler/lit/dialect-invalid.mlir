@@ -1,0 +1,76 @@
+// RUN: %attnc-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{the mask region must not be empty}}
+attn.spec @no_mask mask {
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}
+
+// -----
+
+attn.spec @bad_index mask {
+  // expected-error @+1 {{unknown index 'z'}}
+  %z = attn.index "z" : i32
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}
+
+// -----
+
+attn.spec @key_in_out mask {
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  // expected-error @+1 {{'k' is not available in the out region}}
+  %k = attn.index "k" : i32
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}
+
+// -----
+
+attn.spec @bad_elem mask {
+  %q = attn.index "q" : i32
+  // expected-error @+1 {{element type f32 reads as 'f32', not 'i32'}}
+  %d = attn.input_read "x" slot 0 elem "f32" [%q] : i32
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}
+
+// -----
+
+attn.spec @score_type mask {
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %t = arith.constant true
+  // expected-error @+1 {{in the score region yields the wrong types}}
+  attn.yield %t : i1
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}

@@ -1,0 +1,13 @@
+# lit configuration for the attnc compiler's IR tests (attn dialect and passes).
+import os
+import lit.formats
+
+config.name = "attnc-compiler"
+config.test_format = lit.formats.ShTest(True)
+config.suffixes = [".mlir", ".attn"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attnc_binary_dir, "tests", "compiler", "lit")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
+config.substitutions.append(("%attnc-opt", config.attnc_opt))
+config.substitutions.append(("%FileCheck", config.filecheck))
+config.substitutions.append(("%examples", os.path.join(config.attnc_source_dir, "examples")))

@@ -1,0 +1,330 @@
+//===- SemaTests.cpp - Types, names, contexts and folding -------------------===//
+#include "TestUtil.h"
+
+#include "attnc/dsl/Sema.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace attnc::dsl;
+using attnc::dsl::test::checkText;
+
+namespace {
+
+/// Folds `const v = EXPR;` and returns its value; the program must check.
+ConstValue fold(const std::string &expr) {
+  auto r = checkText("attention a { const v = " + expr + "; }");
+  INFO(expr << "\n" << r.rendered);
+  REQUIRE(r.program);
+  return r.program->attentions[0].consts[0].folded;
+}
+
+int64_t foldInt(const std::string &expr) {
+  ConstValue v = fold(expr);
+  REQUIRE(v.type == Type::Int);
+  return v.i;
+}
+
+double foldFloat(const std::string &expr) {
+  ConstValue v = fold(expr);
+  REQUIRE(v.type == Type::Float);
+  return v.f;
+}
+
+} // namespace
+
+TEST_CASE("sema: names resolve to built-ins, consts, params, inputs and lets", "[sema]") {
+  auto r = checkText("attention a {\n"
+                     "  const c0 = 3; param p: int = 1; input t: i32[kv_len];\n"
+                     "  let l = t[k] + p;\n"
+                     "  mask = l > c0 && causal && kv_h >= 0;\n"
+                     "}");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const AttentionDecl &a = r.program->attentions[0];
+  const Expr &l = *a.lets[0].value; // t[k] + p
+  CHECK(l.type == Type::Int);
+  CHECK(l.operands[0]->ref.kind == SymbolRef::Input);
+  CHECK(l.operands[0]->ref.index == 0);
+  CHECK(l.operands[0]->operands[0]->ref.kind == SymbolRef::Builtin);
+  CHECK(l.operands[0]->operands[0]->ref.index == static_cast<int>(Builtin::Key));
+  CHECK(l.operands[1]->ref.kind == SymbolRef::Param);
+  const Expr &mask = *a.mask; // ((l > c0) && causal) && (kv_h >= 0)
+  const Expr &cmp = *mask.operands[0]->operands[0];
+  CHECK(cmp.operands[0]->ref.kind == SymbolRef::Let);
+  CHECK(cmp.operands[1]->ref.kind == SymbolRef::Const);
+  CHECK(mask.operands[0]->operands[1]->ref.index == static_cast<int>(Builtin::Causal));
+  CHECK(mask.operands[1]->operands[0]->ref.index == static_cast<int>(Builtin::KvHead));
+  CHECK(mask.type == Type::Bool);
+}
+
+TEST_CASE("sema: every expression gets a type", "[sema]") {
+  auto r = checkText("attention a { input g: bf16[batch, heads, q_len, d]; input f: u8[heads];\n"
+                     "  mask = f[h]; score = score * 2; out = out * g[b, h, q, c]; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const AttentionDecl &a = r.program->attentions[0];
+  CHECK(a.mask->type == Type::Bool);
+  CHECK(a.score->type == Type::Float);
+  CHECK(a.out->type == Type::Float);
+  CHECK(a.out->operands[1]->type == Type::Float);
+}
+
+TEST_CASE("sema: Int operands promoted to Float get an explicit float() node", "[sema]") {
+  auto r = checkText("attention a { score = score - 0.5 * (q - k); }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const Expr &product = *r.program->attentions[0].score->operands[1];
+  CHECK(product.type == Type::Float);
+  const Expr &promoted = *product.operands[1];
+  CHECK(promoted.kind == ExprKind::Call);
+  REQUIRE(promoted.func);
+  CHECK(*promoted.func == Func::ToFloat);
+  CHECK(promoted.operands[0]->type == Type::Int);
+}
+
+TEST_CASE("sema: an Int score or out statement is promoted", "[sema]") {
+  auto r = checkText("attention a { score = q - k; out = c; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  CHECK(r.program->attentions[0].score->type == Type::Float);
+  CHECK(*r.program->attentions[0].score->func == Func::ToFloat);
+  CHECK(*r.program->attentions[0].out->func == Func::ToFloat);
+}
+
+TEST_CASE("sema: built-in function typing", "[sema]") {
+  auto r = checkText("attention a { let i = abs(q - k) + min(q, k) + clamp(q, 0, 4) + "
+                     "bit_length(q) + int(2.5);\n"
+                     "  let f = exp(q) + floor(1.5) + max(q, 1.5) + select(q > k, 1, 2.0);\n"
+                     "  let z = select(q > k, true, false);\n"
+                     "  mask = float(i) < f && z; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const AttentionDecl &a = r.program->attentions[0];
+  CHECK(a.lets[0].value->type == Type::Int);
+  CHECK(a.lets[1].value->type == Type::Float);
+  CHECK(a.lets[2].value->type == Type::Bool);
+}
+
+TEST_CASE("sema: Int constant arithmetic wraps and never traps", "[sema][fold]") {
+  CHECK(foldInt("2147483647 + 1") == -2147483648LL);
+  CHECK(foldInt("7 / 0") == 0);
+  CHECK(foldInt("7 % 0") == 0);
+  CHECK(foldInt("-2147483648 / -1") == -2147483648LL);
+  CHECK(foldInt("-2147483648 % -1") == 0);
+  CHECK(foldInt("-7 / 2") == -3);
+  CHECK(foldInt("-7 % 2") == -1);
+  CHECK(foldInt("7 % -2") == 1);
+  CHECK(foldInt("1 << 33") == 2);
+  CHECK(foldInt("-8 >> 1") == -4);
+  CHECK(foldInt("-1 >> 40") == -1);
+  CHECK(foldInt("65536 * 65536") == 0);
+  CHECK(foldInt("~0") == -1);
+  CHECK(foldInt("6 & 3 | 8 ^ 1") == 11);
+  CHECK(foldInt("abs(-2147483648)") == -2147483648LL);
+}
+
+TEST_CASE("sema: bit_length and int() follow the reference semantics", "[sema][fold]") {
+  CHECK(foldInt("bit_length(0)") == 0);
+  CHECK(foldInt("bit_length(1)") == 1);
+  CHECK(foldInt("bit_length(2)") == 2);
+  CHECK(foldInt("bit_length(3)") == 2);
+  CHECK(foldInt("bit_length(4)") == 3);
+  CHECK(foldInt("bit_length(-4)") == 3);
+  CHECK(foldInt("bit_length(-2147483648)") == 32);
+  CHECK(foldInt("int(2.9)") == 2);
+  CHECK(foldInt("int(-2.9)") == -2);
+  CHECK(foldInt("int(1e30)") == 2147483647);
+  CHECK(foldInt("int(-1e30)") == -2147483648LL);
+  CHECK(foldInt("int(sqrt(-1.0))") == 0);
+}
+
+TEST_CASE("sema: Float constant folding", "[sema][fold]") {
+  CHECK(foldFloat("1 + 0.5") == 1.5);
+  CHECK(foldFloat("sigmoid(0)") == 0.5);
+  CHECK(foldFloat("floor(-1.5)") == -2.0);
+  CHECK(foldFloat("exp2(-8.0 * 2 / 16)") == 0.5);
+  CHECK(foldFloat("30.0 * tanh(0.0)") == 0.0);
+  CHECK(std::isinf(foldFloat("log(0.0)")));
+  CHECK(fold("3 > 2.5").type == Type::Bool);
+  CHECK(fold("3 > 2.5").b);
+}
+
+TEST_CASE("sema: consts see earlier consts and layout axis sizes", "[sema][fold]") {
+  auto r = checkText("layout g = grid(y: 4 * 8, x: 16);\n"
+                     "attention a over g { const n = g.y * g.x; const half: float = n / 2;\n"
+                     "  mask = q < n; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  CHECK(r.program->layouts[0].axes[0].value == 32);
+  const AttentionDecl &a = r.program->attentions[0];
+  CHECK(a.consts[0].folded.i == 512);
+  CHECK(a.consts[1].folded.type == Type::Float);
+  CHECK(a.consts[1].folded.f == 256.0);
+}
+
+TEST_CASE("sema: param defaults are folded and converted", "[sema][fold]") {
+  auto r = checkText("attention a { const w = 512; param p: float = w * 2; param on: bool = true;\n"
+                     "  param n: int; mask = on && q - k < p; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const AttentionDecl &a = r.program->attentions[0];
+  REQUIRE(a.params[0].folded);
+  CHECK(a.params[0].folded->type == Type::Float);
+  CHECK(a.params[0].folded->f == 1024.0);
+  CHECK(a.params[1].folded->b);
+  CHECK_FALSE(a.params[2].folded);
+}
+
+TEST_CASE("sema: -D overrides replace const values", "[sema][overrides]") {
+  auto r = checkText("attention a { const w = 1024; const s: float = 1; const on = true;\n"
+                     "  const n = w * 2; mask = on && q - k < n; }",
+                     {{"w", "64"}, {"s", "3"}, {"on", "false"}});
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const AttentionDecl &a = r.program->attentions[0];
+  CHECK(a.consts[0].folded.i == 64);
+  CHECK(a.consts[1].folded.type == Type::Float);
+  CHECK(a.consts[1].folded.f == 3.0);
+  CHECK_FALSE(a.consts[2].folded.b);
+  CHECK(a.consts[3].folded.i == 128);
+  CHECK(a.consts[0].value->kind == ExprKind::IntLiteral);
+  CHECK(a.consts[0].value->intValue == 64);
+}
+
+TEST_CASE("sema: -D accepts negative and float literals", "[sema][overrides]") {
+  auto r = checkText("attention a { const x = 1.0; const y = 2; mask = x > 0.0 && y < 0; }",
+                     {{"x", "-2.5e-1"}, {"y", "-3"}});
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  CHECK(r.program->attentions[0].consts[0].folded.f == -0.25);
+  CHECK(r.program->attentions[0].consts[1].folded.i == -3);
+}
+
+TEST_CASE("sema: lets are usable where everything they use is available", "[sema][context]") {
+  auto ok = checkText("attention a { input g: f32[heads]; let gh = sigmoid(g[h]);\n"
+                      "  let near = q - k < 8; mask = near; out = out * gh; }");
+  INFO(ok.rendered);
+  CHECK(ok.program);
+  auto bad = checkText("attention a { let s = score * 2; mask = s > 0.0; }");
+  REQUIRE(bad.errors().size() == 1);
+  CHECK(bad.errors()[0].message ==
+        "let 's' uses 'score', which is only available in 'score = ...'");
+}
+
+TEST_CASE("sema: a let using another let inherits what it uses", "[sema][context]") {
+  auto r = checkText("attention a { let x = k + 1; let y = x * 2; out = out * y; }");
+  REQUIRE(r.errors().size() == 1);
+  CHECK(r.errors()[0].message == "let 'y' cannot be used in 'out': it uses 'k'");
+}
+
+TEST_CASE("sema: route defaults and folding", "[sema][route]") {
+  auto r = checkText("attention a { route { block = 256; per = query_block(64); select = top(2); }"
+                     " mask = causal; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const RouteSpec &route = *r.program->attentions[0].route;
+  CHECK(route.blockShape == std::vector<int64_t>{256});
+  CHECK(route.per == RouteSpec::Granularity::QueryBlock);
+  CHECK(route.queryBlock == 64);
+  REQUIRE(route.gate);
+  CHECK(route.gate->kind == ExprKind::Call);
+  CHECK(*route.gate->func == Func::Dot);
+  CHECK(route.gate->operands[0]->ref.kind == SymbolRef::RouteQuery);
+  CHECK(route.gate->operands[1]->ref.kind == SymbolRef::RouteKey);
+  CHECK(route.gate->type == Type::Float);
+  CHECK(route.selectArg->kind == ExprKind::IntLiteral);
+  CHECK(route.selectArg->intValue == 2);
+}
+
+TEST_CASE("sema: route conditions use blk, num_blocks and block_of", "[sema][route]") {
+  auto r = checkText("attention a { const bs = 128; route { block = bs; select = threshold(1);\n"
+                     "  always = blk == block_of(q) || blk == 0; never = blk >= num_blocks; }"
+                     " }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const RouteSpec &route = *r.program->attentions[0].route;
+  CHECK(route.blockShape == std::vector<int64_t>{128});
+  CHECK(route.selectArg->kind == ExprKind::FloatLiteral);
+  CHECK(route.selectArg->floatValue == 1.0);
+  const Expr &call = *route.always->operands[0]->operands[1];
+  CHECK(*call.func == Func::BlockOf);
+  CHECK(route.never->operands[1]->ref.index == static_cast<int>(Builtin::NumBlocks));
+}
+
+TEST_CASE("sema: layout coordinates and axis sizes", "[sema]") {
+  auto r = checkText("layout v = grid(t: 2, y: 3, x: 4);\n"
+                     "attention a over v { mask = q.t == k.x && v.y > 0; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  const Expr &mask = *r.program->attentions[0].mask;
+  const Expr &qt = *mask.operands[0]->operands[0];
+  CHECK(qt.ref.kind == SymbolRef::Coordinate);
+  CHECK(qt.ref.index == 0);
+  CHECK(qt.ref.token == Builtin::Query);
+  const Expr &kx = *mask.operands[0]->operands[1];
+  CHECK(kx.ref.index == 2);
+  CHECK(kx.ref.token == Builtin::Key);
+  const Expr &vy = *mask.operands[1]->operands[0];
+  CHECK(vy.ref.kind == SymbolRef::AxisSize);
+  CHECK(vy.ref.index == 1);
+}
+
+TEST_CASE("sema: clone copies the whole checked tree", "[ast]") {
+  auto r = checkText("attention a { let x = q - k; mask = abs(x) < 4 || causal; }");
+  REQUIRE(r.program);
+  ExprPtr copy = r.program->attentions[0].mask->clone();
+  const Expr &original = *r.program->attentions[0].mask;
+  CHECK(copy.get() != &original);
+  CHECK(copy->type == Type::Bool);
+  CHECK(copy->operands[0]->operands[0]->func == original.operands[0]->operands[0]->func);
+  CHECK(copy->operands[0]->operands[0]->operands[0]->ref.kind == SymbolRef::Let);
+}
+
+TEST_CASE("sema: Program::find", "[ast]") {
+  auto r = checkText("attention a { } attention b { mask = causal; }");
+  REQUIRE(r.program);
+  CHECK(r.program->find("b") == &r.program->attentions[1]);
+  CHECK(r.program->find("c") == nullptr);
+  CHECK(r.program->find("") == nullptr);
+  auto one = checkText("attention only { }");
+  REQUIRE(one.program);
+  CHECK(one.program->find("") == &one.program->attentions[0]);
+}
+
+TEST_CASE("ast: type names", "[ast]") {
+  CHECK(std::string(typeName(Type::Float)) == "float");
+  CHECK(std::string(elementTypeName(ElementType::BF16)) == "bf16");
+  CHECK(scalarTypeOf(ElementType::I64) == Type::Int);
+  CHECK(scalarTypeOf(ElementType::U8) == Type::Bool);
+  CHECK(scalarTypeOf(ElementType::F16) == Type::Float);
+}
+
+TEST_CASE("sema: closestName suggests plausible typos only", "[sema]") {
+  CHECK(closestName("windw", {"window", "sinks"}) == "window");
+  CHECK(closestName("xyz", {"window", "sinks"}).empty());
+  CHECK(closestName("k", {"q"}).empty());
+}
+
+TEST_CASE("sema: a per-token gate may use q, lets and inputs", "[sema][route]") {
+  auto r = checkText("attention a { input bias: f32[heads, kv_len]; let own = block_of(q);\n"
+                     "  route { block = 64; gate = dot(query, key) + bias[h, blk] - float(own);\n"
+                     "          select = top(2); always = blk == own; } mask = causal; }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  CHECK(r.program->attentions[0].route->gate->type == Type::Float);
+}
+
+TEST_CASE("sema: several errors in one run, each reported once", "[sema]") {
+  auto r = checkText("attention a {\n"
+                     "  mask = q < windw;\n"
+                     "  score = score + causal;\n"
+                     "  out = out * k;\n"
+                     "}\n");
+  auto errors = r.errors();
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].range.begin.line == 2);
+  CHECK(errors[1].range.begin.line == 3);
+  CHECK(errors[2].range.begin.line == 4);
+}

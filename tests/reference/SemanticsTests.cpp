@@ -1,0 +1,308 @@
+//===- SemanticsTests.cpp - Language corner cases in the reference ------===//
+#include "TestSupport.h"
+
+#include <cstring>
+
+using namespace attnc;
+using namespace attnc::testing;
+
+namespace {
+
+/// Evaluates a Bool expression as the mask of a 1x1 problem (q = k = 0).
+bool evalMask(const std::string &expr) {
+  auto program = compileSource("attention t { mask = " + expr + "; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 1, 1, 1, 1, 4), 1);
+  std::vector<uint8_t> keep;
+  std::string error;
+  REQUIRE(reference::evaluateKeepMatrix(*program, *program->find(""), inputs.problem(), 0, 0, keep,
+                                        error));
+  return keep.at(0) != 0;
+}
+
+} // namespace
+
+TEST_CASE("Int semantics: wrapping, division, remainder, shifts", "[reference][semantics]") {
+  CHECK(evalMask("2147483647 + 1 == -2147483647 - 1"));
+  CHECK(evalMask("65536 * 65536 == 0"));
+  CHECK(evalMask("-7 / 2 == -3"));
+  CHECK(evalMask("-7 % 2 == -1"));
+  CHECK(evalMask("7 % -2 == 1"));
+  CHECK(evalMask("5 / (q - q) == 0"));
+  CHECK(evalMask("5 % (q - q) == 0"));
+  CHECK(evalMask("(-2147483647 - 1) / -1 == -2147483647 - 1"));
+  CHECK(evalMask("(-2147483647 - 1) % -1 == 0"));
+  CHECK(evalMask("1 << 33 == 2"));
+  CHECK(evalMask("-8 >> 1 == -4"));
+  CHECK(evalMask("-1 >> 31 == -1"));
+  CHECK(evalMask("(6 & 3) == 2 && (6 | 3) == 7 && (6 ^ 3) == 5 && ~0 == -1"));
+  CHECK(evalMask("1 | 2 == 3")); // bitwise binds tighter than ==
+  CHECK(evalMask("bit_length(0) == 0 && bit_length(1) == 1 && bit_length(3) == 2 &&"
+                 " bit_length(4) == 3 && bit_length(-4) == 3"));
+  CHECK(evalMask("abs(-5) == 5 && min(3, -2) == -2 && max(3, -2) == 3 && clamp(9, 0, 4) == 4"));
+}
+
+TEST_CASE("Float semantics and conversions", "[reference][semantics]") {
+  CHECK(evalMask("int(2.9) == 2 && int(-2.9) == -2"));
+  CHECK(evalMask("int(1e20) == 2147483647 && int(-1e20) == -2147483647 - 1"));
+  CHECK(evalMask("int(sqrt(-1.0)) == 0"));         // NaN -> 0
+  CHECK(evalMask("1 / 2 == 0 && 1 / 2.0 == 0.5")); // Int -> Float promotion only when mixed
+  CHECK(evalMask("floor(-1.5) == -2.0 && exp2(3) == 8.0 && log2(8.0) == 3.0"));
+  CHECK(evalMask("sigmoid(0.0) == 0.5 && tanh(0.0) == 0.0"));
+  CHECK(evalMask("select(q == 0, 1, 2.5) == 1.0 && select(false, 1, 2) == 2"));
+  CHECK(evalMask("log(0.0) < -1e308"));
+  CHECK_FALSE(evalMask("sqrt(-1.0) == sqrt(-1.0)"));
+}
+
+TEST_CASE("empty rows: O = 0, LSE = -inf, no epilogue, no NaN", "[reference][semantics]") {
+  auto program = compileSource("attention t { mask = q >= 3; out = out + 1.0; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 2, 2, 6, 6, 4), 1);
+  auto r = runChecked(*program, inputs);
+  for (int h = 0; h < 2; ++h)
+    for (int q = 0; q < 6; ++q) {
+      if (q < 3) {
+        CHECK(r.lseAt(0, h, q) == -std::numeric_limits<double>::infinity());
+        for (int c = 0; c < 4; ++c)
+          CHECK(r.outAt(0, h, q, c) == 0.0);
+      } else {
+        CHECK(std::isfinite(r.lseAt(0, h, q)));
+        CHECK(r.outAt(0, h, q, 0) != 0.0);
+      }
+    }
+}
+
+TEST_CASE("a -inf score drops the key like the mask", "[reference][semantics]") {
+  auto byScore = compileSource("attention t { score = select(k % 3 == 0, log(0.0), score); }");
+  auto byMask = compileSource("attention t { mask = k % 3 != 0; }");
+  auto inputs = makeInputs(*byScore, shapeOf(1, 1, 1, 10, 10, 8), 2);
+  auto a = runChecked(*byScore, inputs);
+  auto b = runChecked(*byMask, inputs);
+  CHECK(a.out == b.out);
+  CHECK(a.lse == b.lse);
+  CHECK(a.keptPairs == 10u * 6u);
+}
+
+TEST_CASE("LSE is the natural log-sum-exp of the modified scores", "[reference][semantics]") {
+  auto program = compileSource("attention t { mask = k < 2; score = float(k); }");
+  auto inputs = makeInputs(*program, shapeOf(1, 1, 1, 3, 5, 4), 3);
+  auto r = runChecked(*program, inputs);
+  CHECK(r.lseAt(0, 0, 1) == Approx(std::log(std::exp(0.0) + std::exp(1.0))).epsilon(1e-14));
+}
+
+TEST_CASE("tensor reads clamp every index", "[reference][semantics]") {
+  auto program = compileSource("attention t { input w: f32[4]; score = w[q - 2] + w[k * 100]; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 1, 1, 8, 8, 4), 4);
+  const auto &w = inputs.inputs.at(0).tensor;
+  auto want = naiveAttention(inputs, {[](int, int, int, int) { return true; },
+                                      [&](int, int, int q, int k, double) {
+                                        return w.loadDouble(std::clamp(q - 2, 0, 3)) +
+                                               w.loadDouble(std::clamp(k * 100, 0, 3));
+                                      }});
+  requireMatches(runChecked(*program, inputs), want);
+}
+
+TEST_CASE("layout coordinates keep counting in the first axis beyond the grid",
+          "[reference][semantics]") {
+  auto program = compileSource("layout g = grid(y: 2, x: 3);"
+                               " attention t over g { mask = k.y == q.y - 2 && k.x == q.x; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 1, 1, 20, 20, 4), 5);
+  auto want = naiveAttention(
+      inputs, {[](int, int, int q, int k) { return k / 3 == q / 3 - 2 && k % 3 == q % 3; }});
+  requireMatches(runChecked(*program, inputs), want);
+}
+
+TEST_CASE("BSHD, BHSD, bf16/f16 storage and thread count give the same result",
+          "[reference][semantics]") {
+  auto program = compileSource("attention t { mask = causal; }");
+  ProblemShape shape = shapeOf(2, 4, 2, 19, 23, 8);
+  auto inputs = makeInputs(*program, shape, 6);
+  auto base = runChecked(*program, inputs, {}, 1);
+  CHECK(runChecked(*program, inputs, {}, 4).out == base.out);
+
+  // Re-pack Q/K/V as BSHD float64 and bind with strided views.
+  auto toBshd = [](const reference::OwnedTensor &t, std::vector<double> &store) {
+    int B = t.dims[0], H = t.dims[1], S = t.dims[2], D = t.dims[3];
+    store.resize(size_t(B) * H * S * D);
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < H; ++h)
+        for (int s = 0; s < S; ++s)
+          for (int c = 0; c < D; ++c)
+            store[((size_t(b) * S + s) * H + h) * D + c] = at(t, b, h, s, c);
+    return reference::makeQkvView(reference::DType::F64, store.data(), B, H, S, D,
+                                  reference::QkvLayout::BSHD);
+  };
+  std::vector<double> qs, ks, vs;
+  reference::ReferenceProblem problem = inputs.problem();
+  problem.q = toBshd(inputs.q, qs);
+  problem.k = toBshd(inputs.k, ks);
+  problem.v = toBshd(inputs.v, vs);
+  reference::ReferenceResult r;
+  std::string error;
+  REQUIRE(reference::runReference(*program, *program->find(""), problem, r, error));
+  CHECK(r.out == base.out);
+
+  for (auto dtype : {reference::DType::BF16, reference::DType::F16}) {
+    reference::InputOptions options;
+    options.qkvType = dtype;
+    reference::ProblemInputs low;
+    REQUIRE(
+        reference::makeProblemInputs(*program, *program->find(""), shape, 6, low, error, options));
+    auto lowResult = runChecked(*program, low);
+    auto want = naiveAttention(low, {[&](int, int, int q, int k) { return q + 4 >= k; }});
+    requireMatches(lowResult, want);
+    // Rounded inputs: close to, but not exactly, the f32 result.
+    CHECK(toleranceRatio(lowResult.out, base.out, 0.05, 0.0) <= 1.0);
+    CHECK(lowResult.out != base.out);
+  }
+}
+
+TEST_CASE("binding errors are reported, not crashes", "[reference][semantics]") {
+  auto program = compileSource("attention t { input doc: i32[q_len]; param w: int;"
+                               " mask = doc[q] == doc[k] && q - k < w; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 2, 2, 8, 8, 4), 7);
+  const auto *attention = program->find("");
+  reference::ReferenceResult r;
+  std::string error;
+
+  reference::ReferenceProblem p = inputs.problem();
+  CHECK_FALSE(reference::runReference(*program, *attention, p, r, error));
+  CHECK(error.find("'w'") != std::string::npos); // param without default
+
+  p.params = {intParam("w", 3)};
+  REQUIRE(reference::runReference(*program, *attention, p, r, error));
+
+  auto bad = p;
+  bad.inputs.clear();
+  CHECK_FALSE(reference::runReference(*program, *attention, bad, r, error));
+  CHECK(error.find("doc") != std::string::npos);
+
+  bad = p;
+  bad.inputs[0].tensor.dims = {7};
+  CHECK_FALSE(reference::runReference(*program, *attention, bad, r, error));
+
+  bad = p;
+  bad.inputs[0].tensor.dtype = reference::DType::F32;
+  CHECK_FALSE(reference::runReference(*program, *attention, bad, r, error));
+
+  bad = p;
+  bad.shape.kvHeads = 3;
+  CHECK_FALSE(reference::runReference(*program, *attention, bad, r, error));
+
+  bad = p;
+  bad.params.push_back(intParam("nope", 1));
+  CHECK_FALSE(reference::runReference(*program, *attention, bad, r, error));
+}
+
+TEST_CASE("SplitMix64 is the published generator and the derived values are exact",
+          "[reference][random]") {
+  // First outputs for seed 0 (reference implementation by Vigna).
+  reference::SplitMix64 rng(0);
+  CHECK(rng.next() == 0xE220A8397B1DCDAFull);
+  CHECK(rng.next() == 0x6E789E6AA1B965F4ull);
+  CHECK(rng.next() == 0x06C45D188009454Full);
+
+  reference::SplitMix64 a(42);
+  double sum = 0, sumSq = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    double u = a.uniformSigned();
+    REQUIRE(u != 0.0);
+    REQUIRE(u > -1.0);
+    REQUIRE(u < 1.0);
+    REQUIRE(double(float(u)) == u); // exact in float32
+    double g = a.normalish();
+    REQUIRE(g != 0.0);
+    sum += g;
+    sumSq += g * g;
+  }
+  CHECK(std::fabs(sum / n) < 0.02);
+  CHECK(std::fabs(sumSq / n - 1.0) < 0.02);
+
+  reference::SplitMix64 c(9);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(c.below(7) < 7);
+  for (int64_t length : {1, 2, 15, 16, 127, 257, 5000}) {
+    auto ids = reference::segmentIds(length, c);
+    REQUIRE(ids.size() == size_t(length));
+    REQUIRE(ids.front() == 0);
+    for (size_t i = 1; i < ids.size(); ++i)
+      REQUIRE((ids[i] == ids[i - 1] || ids[i] == ids[i - 1] + 1));
+    CHECK(ids.back() + 1 == std::min<int64_t>(16, std::max<int64_t>(1, length / 16)));
+  }
+}
+
+TEST_CASE("makeProblemInputs is deterministic and streams are independent", "[reference][random]") {
+  auto one = compileSource("attention t { input doc: i32[batch, kv_len]; input g: f32[heads];"
+                           " mask = doc[b, q] == doc[b, k]; }");
+  auto two = compileSource("attention t { input g: f32[heads]; }");
+  ProblemShape shape = shapeOf(2, 2, 2, 64, 64, 8);
+  auto a = makeInputs(*one, shape, 99), b = makeInputs(*one, shape, 99);
+  auto c = makeInputs(*two, shape, 99), d = makeInputs(*one, shape, 100);
+  CHECK(a.q.bytes == b.q.bytes);
+  CHECK(a.inputs[0].tensor.bytes == b.inputs[0].tensor.bytes);
+  CHECK(a.q.bytes == c.q.bytes); // adding an input does not change Q/K/V
+  CHECK(a.v.bytes == c.v.bytes);
+  CHECK(a.inputs[1].tensor.bytes == c.inputs[0].tensor.bytes); // same name, same stream
+  CHECK(a.q.bytes != d.q.bytes);
+  CHECK(a.q.bytes != a.k.bytes);
+  // Different batches get different document boundaries.
+  std::vector<int32_t> ids(2 * 64);
+  std::memcpy(ids.data(), a.inputs[0].tensor.bytes.data(), ids.size() * 4);
+  CHECK(std::vector<int32_t>(ids.begin(), ids.begin() + 64) !=
+        std::vector<int32_t>(ids.begin() + 64, ids.end()));
+  // A fixed value pins the algorithm (platform independence): Q[0] for seed 99.
+  float q0;
+  std::memcpy(&q0, a.q.bytes.data(), 4);
+  reference::SplitMix64 rng(reference::mixSeed(99, reference::fnv1a64("Q")));
+  CHECK(q0 == float(rng.normalish()));
+}
+
+TEST_CASE("half and bfloat16 conversions round to nearest even", "[reference][random]") {
+  using reference::bfloat16ToDouble;
+  using reference::floatToBFloat16;
+  using reference::floatToHalf;
+  using reference::halfToDouble;
+  CHECK(floatToHalf(1.0f) == 0x3c00);
+  CHECK(floatToHalf(-2.0f) == 0xc000);
+  CHECK(floatToHalf(65504.0f) == 0x7bff);
+  CHECK(floatToHalf(65520.0f) == 0x7c00);
+  CHECK(floatToHalf(std::ldexp(1.0f, -24)) == 0x0001);
+  CHECK(floatToHalf(std::ldexp(1.0f, -25)) == 0x0000);        // tie to even (0)
+  CHECK(floatToHalf(std::ldexp(3.0f, -26)) == 0x0001);        // above the tie
+  CHECK(floatToHalf(1.0f + std::ldexp(1.0f, -11)) == 0x3c00); // tie -> even
+  CHECK(floatToHalf(1.0f + std::ldexp(3.0f, -11)) == 0x3c02); // tie -> even (up)
+  CHECK(halfToDouble(0x0001) == std::ldexp(1.0, -24));
+  CHECK(halfToDouble(0x7bff) == 65504.0);
+  CHECK(std::isinf(halfToDouble(0x7c00)));
+  CHECK(floatToBFloat16(1.0f) == 0x3f80);
+  CHECK(floatToBFloat16(1.0f + std::ldexp(1.0f, -8)) == 0x3f80); // tie -> even
+  CHECK(floatToBFloat16(1.0f + std::ldexp(3.0f, -8)) == 0x3f82);
+  CHECK(bfloat16ToDouble(0xc040) == -3.0);
+  for (uint32_t bits = 0; bits < 0x7c00; bits += 7) // every finite half round-trips
+    REQUIRE(floatToHalf(float(halfToDouble(uint16_t(bits)))) == bits);
+}
+
+TEST_CASE("onlyQueries computes exactly the requested rows", "[reference][semantics]") {
+  auto program = compileSource("attention t { mask = causal && q - k < 5; }");
+  auto inputs = makeInputs(*program, shapeOf(2, 2, 1, 40, 40, 8), 8);
+  auto full = runChecked(*program, inputs);
+  reference::ReferenceProblem problem = inputs.problem();
+  problem.onlyQueries = {0, 17, 39};
+  reference::ReferenceResult part;
+  std::string error;
+  REQUIRE(reference::runReference(*program, *program->find(""), problem, part, error));
+  for (int b = 0; b < 2; ++b)
+    for (int h = 0; h < 2; ++h)
+      for (int q = 0; q < 40; ++q) {
+        bool wanted = q == 0 || q == 17 || q == 39;
+        if (wanted) {
+          CHECK(part.lseAt(b, h, q) == full.lseAt(b, h, q));
+          CHECK(part.outAt(b, h, q, 3) == full.outAt(b, h, q, 3));
+        } else {
+          CHECK(std::isnan(part.lseAt(b, h, q)));
+          CHECK(std::isnan(part.outAt(b, h, q, 0)));
+        }
+      }
+  CHECK(part.keptPairs == 4u * (1 + 5 + 5));
+  problem.onlyQueries = {40};
+  CHECK_FALSE(reference::runReference(*program, *program->find(""), problem, part, error));
+}

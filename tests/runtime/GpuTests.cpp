@@ -1,0 +1,364 @@
+//===- GpuTests.cpp - Kernels on the GPU against the CPU reference ----------===//
+//
+// Every test prints "skipped: <reason>" and returns when there is no CUDA driver or GPU;
+// ctest reports those as skipped (SKIP_REGULAR_EXPRESSION). Outputs are poisoned (NaN)
+// before each launch so rows the kernel forgets to write fail.
+//
+//===----------------------------------------------------------------------===//
+#include "TestUtil.h"
+
+#include "attnc/reference/Random.h"
+#include "attnc/reference/Reference.h"
+#include "attnc/runtime/Device.h"
+#include "attnc/runtime/Runtime.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+using namespace attnc;
+using namespace attnc::runtime;
+
+namespace {
+
+/// Prints the reason and returns from the test when no GPU is usable.
+#define ATTNC_REQUIRE_GPU()                                                                        \
+  do {                                                                                             \
+    std::string gpuReason;                                                                         \
+    if (!deviceAvailable(gpuReason)) {                                                             \
+      std::cout << "skipped: " << gpuReason << std::endl;                                          \
+      WARN("skipped: " << gpuReason);                                                              \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+/// Device memory freed at scope exit.
+class DeviceBuffer {
+public:
+  explicit DeviceBuffer(size_t bytes) : bytes_(bytes) {
+    std::string error;
+    if (!deviceAlloc(&pointer_, bytes, error))
+      FAIL("deviceAlloc: " << error);
+  }
+  ~DeviceBuffer() {
+    std::string ignored;
+    deviceFree(pointer_, ignored);
+  }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+  void *get() const { return pointer_; }
+  void upload(const void *host, size_t bytes) {
+    std::string error;
+    REQUIRE(bytes <= bytes_);
+    if (!copyToDevice(pointer_, host, bytes, error))
+      FAIL("copyToDevice: " << error);
+  }
+  void download(void *host, size_t bytes) const {
+    std::string error;
+    if (!copyToHost(host, pointer_, bytes, error))
+      FAIL("copyToHost: " << error);
+  }
+  void poison() {
+    std::string error;
+    if (!deviceMemset(pointer_, 0xff, bytes_, error)) // NaN in bf16, fp16 and fp32
+      FAIL("deviceMemset: " << error);
+  }
+
+private:
+  void *pointer_ = nullptr;
+  size_t bytes_;
+};
+
+enum class Layout { BHSD, BSHD };
+
+struct Case {
+  reference::ProblemShape shape;
+  Layout layout = Layout::BHSD;
+  DataType dtype = DataType::BF16;
+  std::map<std::string, dsl::ConstValue> params;
+  uint64_t seed = 1;
+};
+
+/// [b][h][t][c] contiguous (BHSD bytes) -> the requested layout, 16-bit elements.
+std::vector<uint8_t> toLayout(const reference::OwnedTensor &t, Layout layout) {
+  if (layout == Layout::BHSD)
+    return t.bytes;
+  int64_t B = t.dims[0], H = t.dims[1], S = t.dims[2], D = t.dims[3];
+  std::vector<uint8_t> out(t.bytes.size());
+  size_t element = reference::dtypeSize(t.dtype);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s)
+        std::memcpy(&out[size_t(((b * S + s) * H + h) * D) * element],
+                    &t.bytes[size_t(((b * H + h) * S + s) * D) * element], size_t(D) * element);
+  return out;
+}
+
+QkvTensor qkvView(void *data, int batch, int heads, int tokens, int d, Layout layout,
+                  DataType dtype) {
+  dsl::ElementType type = dtype == DataType::BF16 ? dsl::ElementType::BF16 : dsl::ElementType::F16;
+  return layout == Layout::BHSD ? QkvTensor::bhsd(data, batch, heads, tokens, d, type)
+                                : QkvTensor::bshd(data, batch, heads, tokens, d, type);
+}
+
+double decode(uint16_t bits, DataType dtype) {
+  return dtype == DataType::BF16 ? reference::bfloat16ToDouble(bits)
+                                 : reference::halfToDouble(bits);
+}
+
+/// Runs `kernel` on the GPU and the reference on the same inputs and compares O and LSE.
+void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
+  const reference::ProblemShape &s = c.shape;
+  INFO("attention " << kernel.name() << ": batch " << s.batch << ", heads " << s.heads
+                    << ", kv_heads " << s.kvHeads << ", q_len " << s.qLen << ", kv_len " << s.kvLen
+                    << ", d " << s.headDim << (c.layout == Layout::BSHD ? ", BSHD" : ", BHSD"));
+  reference::ProblemInputs inputs;
+  reference::InputOptions inputOptions;
+  inputOptions.qkvType = c.dtype == DataType::BF16 ? reference::DType::BF16 : reference::DType::F16;
+  std::string error;
+  if (!reference::makeProblemInputs(kernel.program(), kernel.attention(), s, c.seed, inputs, error,
+                                    inputOptions))
+    FAIL("makeProblemInputs: " << error);
+
+  DeviceBuffer q(inputs.q.bytes.size()), k(inputs.k.bytes.size()), v(inputs.v.bytes.size());
+  q.upload(toLayout(inputs.q, c.layout).data(), inputs.q.bytes.size());
+  k.upload(toLayout(inputs.k, c.layout).data(), inputs.k.bytes.size());
+  v.upload(toLayout(inputs.v, c.layout).data(), inputs.v.bytes.size());
+  size_t rows = size_t(s.batch) * s.heads * s.qLen;
+  DeviceBuffer o(rows * s.headDim * 2), lse(rows * sizeof(float));
+  o.poison();
+  lse.poison();
+
+  Arguments args;
+  args.q = qkvView(q.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.k = qkvView(k.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.v = qkvView(v.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.o = qkvView(o.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.lse.data = static_cast<float *>(lse.get());
+  args.lse.strideBatch = int64_t(s.heads) * s.qLen;
+  args.lse.strideHead = s.qLen;
+  args.params = c.params;
+  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers;
+  for (const auto &input : inputs.inputs) {
+    inputBuffers.push_back(std::make_unique<DeviceBuffer>(input.tensor.bytes.size()));
+    inputBuffers.back()->upload(input.tensor.bytes.data(), input.tensor.bytes.size());
+    InputTensor tensor;
+    tensor.data = inputBuffers.back()->get();
+    tensor.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
+    tensor.dims = input.tensor.dims;
+    args.inputs[input.name] = tensor;
+  }
+
+  Status status = context.launch(kernel, args, nullptr);
+  INFO(status.message());
+  REQUIRE(status.ok());
+  if (!streamSynchronize(nullptr, error))
+    FAIL("the kernel failed: " << error);
+
+  std::vector<uint16_t> gpuOut(rows * s.headDim);
+  std::vector<float> gpuLse(rows);
+  o.download(gpuOut.data(), gpuOut.size() * 2);
+  lse.download(gpuLse.data(), gpuLse.size() * sizeof(float));
+
+  reference::ReferenceProblem problem = inputs.problem();
+  for (const auto &[name, value] : c.params)
+    problem.params.push_back({name, value});
+  reference::ReferenceResult expected;
+  if (!reference::runReference(kernel.program(), kernel.attention(), problem, expected, error))
+    FAIL("runReference: " << error);
+
+  const double atol = 2e-2, rtol = 2e-2;
+  size_t mismatches = 0;
+  std::string first;
+  double worst = 0;
+  for (int b = 0; b < s.batch; ++b)
+    for (int h = 0; h < s.heads; ++h)
+      for (int t = 0; t < s.qLen; ++t) {
+        size_t row = (size_t(b) * s.heads + h) * s.qLen + t;
+        size_t base = c.layout == Layout::BHSD
+                          ? row * s.headDim
+                          : ((size_t(b) * s.qLen + t) * s.heads + h) * s.headDim;
+        double refLse = expected.lseAt(b, h, t);
+        double gotLse = gpuLse[row];
+        bool lseOk = std::isinf(refLse)
+                         ? (std::isinf(gotLse) && gotLse < 0)
+                         : std::fabs(gotLse - refLse) <= 5e-3 + 1e-3 * std::fabs(refLse);
+        if (!lseOk && mismatches++ == 0) {
+          std::ostringstream text;
+          text << "LSE[" << b << "," << h << "," << t << "] = " << gotLse << ", expected "
+               << refLse;
+          first = text.str();
+        }
+        for (int col = 0; col < s.headDim; ++col) {
+          double got = decode(gpuOut[base + col], c.dtype);
+          double want = expected.outAt(b, h, t, col);
+          bool ok = std::isinf(refLse) ? got == 0.0
+                                       : std::fabs(got - want) <= atol + rtol * std::fabs(want);
+          if (std::isfinite(got))
+            worst = std::max(worst, std::fabs(got - want));
+          if (!ok && mismatches++ == 0) {
+            std::ostringstream text;
+            text << "O[" << b << "," << h << "," << t << "," << col << "] = " << got
+                 << ", expected " << want;
+            first = text.str();
+          }
+        }
+      }
+  INFO("first mismatch: " << first << "; largest finite |error| " << worst);
+  CHECK(mismatches == 0);
+}
+
+std::shared_ptr<Kernel> compileExample(Context &context, const std::string &name, int headDim,
+                                       DataType dtype = DataType::BF16) {
+  CompileOptions options;
+  options.headDim = headDim;
+  options.dtype = dtype;
+  std::shared_ptr<Kernel> kernel;
+  std::string diagnostics;
+  std::string path = attnc::test::examplesDirectory() + "/" + name + ".attn";
+  Status status = context.compileFile(path, options, kernel, diagnostics);
+  INFO(path << ": " << status.message() << "\n" << diagnostics);
+  REQUIRE(status.ok());
+  return kernel;
+}
+
+reference::ProblemShape shape(int batch, int heads, int kvHeads, int qLen, int kvLen, int d) {
+  reference::ProblemShape s;
+  s.batch = batch;
+  s.heads = heads;
+  s.kvHeads = kvHeads;
+  s.qLen = qLen;
+  s.kvLen = kvLen;
+  s.headDim = d;
+  return s;
+}
+
+/// Each example at an odd GQA shape (q_len != kv_len) and at a larger square one.
+void checkExample(const std::string &name) {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  std::shared_ptr<Kernel> small = compileExample(context, name, 64);
+  if (small->hooks().hasRoute) {
+    // Enough KV blocks (4 of 512 tokens; 8 tiles of 16 x 16 on the 128-wide grid) that
+    // the selection has to choose, with GQA.
+    Case routed;
+    routed.shape = shape(1, 4, 2, 2048, 2048, 64);
+    routed.seed = 4;
+    runAndCompare(context, *small, routed);
+  }
+  Case odd;
+  odd.shape = shape(2, 4, 2, 77, 133, 64);
+  runAndCompare(context, *small, odd);
+  Case square;
+  square.shape = shape(1, 2, 1, 333, 333, 64);
+  square.seed = 2;
+  runAndCompare(context, *small, square);
+  std::shared_ptr<Kernel> large = compileExample(context, name, 128);
+  Case bigger;
+  bigger.shape = shape(1, 2, 2, 1031, 1031, 128);
+  bigger.seed = 3;
+  runAndCompare(context, *large, bigger);
+}
+
+} // namespace
+
+#define ATTNC_EXAMPLE_TEST(name)                                                                   \
+  TEST_CASE("example " #name " matches the CPU reference on the GPU", "[gpu][example]") {          \
+    checkExample(#name);                                                                           \
+  }
+
+ATTNC_EXAMPLE_TEST(dense)
+ATTNC_EXAMPLE_TEST(causal)
+ATTNC_EXAMPLE_TEST(sliding_w1024)
+ATTNC_EXAMPLE_TEST(sink4_w1024)
+ATTNC_EXAMPLE_TEST(prefix_lm_2048)
+ATTNC_EXAMPLE_TEST(document_causal)
+ATTNC_EXAMPLE_TEST(s2_shards)
+ATTNC_EXAMPLE_TEST(radial_video)
+ATTNC_EXAMPLE_TEST(radial_decay)
+ATTNC_EXAMPLE_TEST(natten2d_17)
+ATTNC_EXAMPLE_TEST(natten3d_dilated)
+ATTNC_EXAMPLE_TEST(natten2d_gna_stride)
+ATTNC_EXAMPLE_TEST(moba_bs512_top3)
+ATTNC_EXAMPLE_TEST(vmoba_2d_threshold)
+ATTNC_EXAMPLE_TEST(gated_causal)
+ATTNC_EXAMPLE_TEST(head_gate)
+ATTNC_EXAMPLE_TEST(softcap_causal)
+ATTNC_EXAMPLE_TEST(alibi_causal)
+ATTNC_EXAMPLE_TEST(forgetting_gate)
+ATTNC_EXAMPLE_TEST(duo_attention)
+ATTNC_EXAMPLE_TEST(bias_causal)
+
+TEST_CASE("BSHD strides give the same results as the reference", "[gpu]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  for (const char *name : {"causal", "gated_causal"}) {
+    std::shared_ptr<Kernel> kernel = compileExample(context, name, 128);
+    Case c;
+    c.shape = shape(2, 4, 2, 129, 257, 128);
+    c.layout = Layout::BSHD;
+    runAndCompare(context, *kernel, c);
+  }
+}
+
+TEST_CASE("fp16 and head dim 256 kernels match the reference", "[gpu]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  std::shared_ptr<Kernel> fp16 = compileExample(context, "causal", 64, DataType::F16);
+  Case c;
+  c.shape = shape(1, 2, 2, 200, 200, 64);
+  c.dtype = DataType::F16;
+  runAndCompare(context, *fp16, c);
+  std::shared_ptr<Kernel> wide = compileExample(context, "sliding_w1024", 256);
+  Case w;
+  w.shape = shape(1, 2, 1, 300, 300, 256);
+  w.params["window"] = dsl::ConstValue{dsl::Type::Int, 100, 0.0, false};
+  runAndCompare(context, *wide, w);
+}
+
+TEST_CASE("changing lengths, batch, heads and params never recompiles", "[gpu]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  std::shared_ptr<Kernel> kernel = compileExample(context, "sliding_w1024", 64);
+  uint64_t compilations = context.cache().stats().compilations;
+  CHECK(compilations == 1);
+  struct Run {
+    reference::ProblemShape shape;
+    int window;
+  } runs[] = {{shape(1, 1, 1, 64, 64, 64), 16},
+              {shape(2, 4, 2, 200, 300, 64), 1},
+              {shape(1, 2, 2, 513, 513, 64), 300},
+              {shape(3, 2, 1, 7, 1000, 64), 5}};
+  for (const Run &run : runs) {
+    Case c;
+    c.shape = run.shape;
+    c.params["window"] = dsl::ConstValue{dsl::Type::Int, run.window, 0.0, false};
+    runAndCompare(context, *kernel, c);
+  }
+  // Compiling the same program again is a cache hit, not a compilation.
+  std::shared_ptr<Kernel> again = compileExample(context, "sliding_w1024", 64);
+  CHECK(context.cache().stats().compilations == compilations);
+  CHECK(again->cacheKey() == kernel->cacheKey());
+}
+
+TEST_CASE("launch validation rejects misaligned tensors", "[gpu]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  std::shared_ptr<Kernel> kernel = compileExample(context, "causal", 64);
+  DeviceBuffer buffer(1 << 20);
+  Arguments args;
+  for (QkvTensor *t : {&args.q, &args.k, &args.v, &args.o})
+    *t = QkvTensor::bhsd(buffer.get(), 1, 1, 16, 64);
+  args.q.data = static_cast<char *>(buffer.get()) + 2;
+  Status status = context.launch(*kernel, args, nullptr);
+  CHECK(status.code() == StatusCode::InvalidArgument);
+  CHECK(status.message().find("not 16-byte aligned") != std::string::npos);
+  args.q.data = buffer.get();
+  args.k.strideToken = 68;
+  status = context.launch(*kernel, args, nullptr);
+  CHECK(status.code() == StatusCode::InvalidArgument);
+  CHECK(status.message().find("multiple of 8 elements") != std::string::npos);
+}

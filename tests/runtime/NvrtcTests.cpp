@@ -1,0 +1,136 @@
+//===- NvrtcTests.cpp - NVRTC compilation and kernel source assembly -------===//
+//
+// None of this needs a GPU: NVRTC and the CUDA headers suffice.
+//
+//===----------------------------------------------------------------------===//
+#include "attnc/runtime/EmbeddedSources.h"
+#include "attnc/runtime/KernelSource.h"
+#include "attnc/runtime/Nvrtc.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+using namespace attnc::runtime;
+
+namespace {
+bool isElf(const std::string &binary) {
+  return binary.size() > 4 && std::memcmp(binary.data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0;
+}
+
+/// Hand-written hooks for a causal mask, in the form the compiler generates them
+/// (KernelArgs.h), so the template can be compiled independently of the compiler.
+const char *kCausalHooks = R"cuda(
+#define ATTNC_HAS_SCORE 0
+#define ATTNC_HAS_OUT 0
+#define ATTNC_HAS_ROUTE 0
+#define ATTNC_MASK_ALWAYS_TRUE 0
+#define ATTNC_HAS_SUMMARIES 0
+static __device__ __forceinline__ bool attnc_mask(const AttncArgs &a, int b, int h, int q, int k) {
+  return q + (a.kv_len - a.q_len) >= k;
+}
+static __device__ __forceinline__ float attnc_score(const AttncArgs &a, float s, int b, int h,
+                                                    int q, int k) {
+  return s;
+}
+static __device__ __forceinline__ float attnc_out(const AttncArgs &a, float o, int b, int h,
+                                                  int q, int c) {
+  return o;
+}
+static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, int h, int q_lo,
+                                                     int q_hi, int k_lo, int k_hi) {
+  int shift = a.kv_len - a.q_len;
+  if (q_hi + shift < k_lo) return ATTNC_TILE_EMPTY;
+  if (q_lo + shift >= k_hi) return ATTNC_TILE_FULL;
+  return ATTNC_TILE_PARTIAL;
+}
+static __device__ __forceinline__ int attnc_kv_ranges(const AttncArgs &a, int b, int h, int q_lo,
+                                                      int q_hi, int *lo, int *hi) {
+  lo[0] = 0;
+  hi[0] = min(a.kv_len, q_hi + (a.kv_len - a.q_len) + 1);
+  return 1;
+}
+)cuda";
+} // namespace
+
+TEST_CASE("architecture names are validated", "[nvrtc]") {
+  CHECK(isValidArch("sm_80"));
+  CHECK(isValidArch("sm_86"));
+  CHECK(isValidArch("sm_90a"));
+  CHECK(isValidArch("sm_100a"));
+  CHECK_FALSE(isValidArch("sm_75"));
+  CHECK_FALSE(isValidArch("compute_80"));
+  CHECK_FALSE(isValidArch("sm_90b"));
+  CHECK_FALSE(isValidArch(""));
+  NvrtcResult result = compileToCubin("__global__ void f() {}", "sm_70");
+  CHECK_FALSE(result.ok);
+  CHECK(result.error.find("unsupported GPU architecture 'sm_70'") != std::string::npos);
+}
+
+TEST_CASE("a small kernel compiles to a cubin for sm_80 and sm_90a", "[nvrtc]") {
+  const char *source = R"cuda(
+#include <cuda_bf16.h>
+extern "C" __global__ void scale(__nv_bfloat16 *x, float s, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = __float2bfloat16(__bfloat162float(x[i]) * s);
+}
+)cuda";
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    INFO(arch);
+    NvrtcResult result = compileToCubin(source, arch);
+    INFO(result.error << "\n" << result.log);
+    REQUIRE(result.ok);
+    CHECK(isElf(result.binary));
+  }
+  NvrtcResult ptx = compileCuda(source, "scale.cu", "sm_90a", NvrtcOutput::Ptx);
+  REQUIRE(ptx.ok);
+  CHECK(ptx.binary.find(".entry scale") != std::string::npos);
+  CHECK(!nvrtcVersionString().empty());
+}
+
+TEST_CASE("compile errors come back with NVRTC's log", "[nvrtc]") {
+  NvrtcResult result = compileToCubin("__global__ void f() { undeclared_name = 1; }", "sm_80");
+  CHECK_FALSE(result.ok);
+  CHECK(result.error.find("NVRTC compilation for sm_80 failed") != std::string::npos);
+  CHECK(result.log.find("undeclared_name") != std::string::npos);
+}
+
+TEST_CASE("the kernel templates are embedded in the library", "[nvrtc]") {
+  const char *args = embeddedFile("KernelArgs.h");
+  REQUIRE(args);
+  CHECK(std::strstr(args, "typedef struct AttncArgs") != nullptr);
+  CHECK(embeddedFile("runtime/include/attnc/runtime/KernelArgs.h") == args);
+  CHECK(embeddedFile("forward_sm80.cuh") != nullptr);
+  CHECK(embeddedFile("attnc_tile.cuh") != nullptr);
+  CHECK(embeddedFile("no_such_file.cuh") == nullptr);
+  CHECK(embeddedSourcesDigest().size() == 64);
+}
+
+TEST_CASE("the assembled forward kernel compiles for sm_80 and sm_90a", "[nvrtc]") {
+  struct Case {
+    const char *arch;
+    bool bf16;
+    int headDim;
+  } cases[] = {{"sm_80", true, 128}, {"sm_90a", true, 128}, {"sm_80", false, 64}};
+  for (const Case &c : cases) {
+    KernelConfig config;
+    config.arch = c.arch;
+    config.bf16 = c.bf16;
+    config.headDim = c.headDim;
+    INFO(c.arch << (c.bf16 ? " bf16" : " fp16") << " d" << c.headDim);
+    std::string source, error;
+    REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
+    CHECK(source.find("#define ATTNC_HEAD_DIM " + std::to_string(c.headDim)) != std::string::npos);
+    NvrtcResult result =
+        compileCuda(source, "causal.cu", c.arch, NvrtcOutput::Cubin, {}, kernelHeaders());
+    INFO(result.error << "\n" << result.log);
+    REQUIRE(result.ok);
+    CHECK(isElf(result.binary));
+    // The entry and the runtime's summary pre-pass are both in the module.
+    CHECK(result.binary.find(forwardKernelName(config)) != std::string::npos);
+    CHECK(result.binary.find(kSummaryKernelName) != std::string::npos);
+  }
+}
