@@ -277,8 +277,11 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
 static __device__ __forceinline__ bool attnc_route_bit(const AttncArgs &a, int b, int h, int unit,
                                                        int blk) {
   const int units = (a.q_len + attnc_route_unit_size(a) - 1) / attnc_route_unit_size(a);
+  // The kernel also evaluates the mask on padding rows (q >= q_len): those have no unit.
+  if (unit < 0 || unit >= units || blk < 0 || (blk >> 5) >= a.route_words)
+    return false;
   const unsigned *mask = a.route_mask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
-  return blk >= 0 && (blk >> 5) < a.route_words && ((mask[blk >> 5] >> (blk & 31)) & 1u);
+  return (mask[blk >> 5] >> (blk & 31)) & 1u;
 }
 
 /// The whole keep predicate: key k's block is selected for q's unit, and the mask holds.
