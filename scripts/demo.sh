@@ -10,4 +10,4 @@ EXAMPLE=${1:-examples/sink4_w1024.attn}
 "$ATTNC" check "$EXAMPLE"
 "$ATTNC" compile "$EXAMPLE" --emit=cubin --arch=sm_90a -o "$BUILD_DIR/demo.cubin"
 echo "demo: wrote $BUILD_DIR/demo.cubin ($(stat -c %s "$BUILD_DIR/demo.cubin") bytes)"
-"$ATTNC" run "$EXAMPLE" --q-len 1024 --heads 4 --check
+"$ATTNC" run "$EXAMPLE" --q-len 2048 --heads 4 -P window=256 --check

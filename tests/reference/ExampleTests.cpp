@@ -208,6 +208,7 @@ TEST_CASE("example vmoba_2d_threshold: 16x16 tiles, chunks of 64, mass 0.25",
   r.unitSize = 64;
   r.topK = false;
   r.mass = 0.25;
+  r.always = [&](int q, int blk) { return blk == r.blockOf(q); }; // the chunk's own blocks
   auto sel = naiveRouting(inputs, r);
   auto got = runChecked(*program, inputs);
   requireMatches(got, naiveAttention(inputs, {[&](int b, int h, int q, int k) {

@@ -29,23 +29,6 @@ struct ExplainOptions {
   uint64_t seed = 1;
 };
 
-bool readsHeadOrData(const dsl::AttentionDecl &a, const dsl::Expr *e) {
-  if (!e)
-    return false;
-  if (e->ref.kind == dsl::SymbolRef::Input)
-    return true;
-  if (e->ref.kind == dsl::SymbolRef::Builtin &&
-      (e->ref.index == int(dsl::Builtin::Head) || e->ref.index == int(dsl::Builtin::KvHead) ||
-       e->ref.index == int(dsl::Builtin::Batch)))
-    return true;
-  if (e->ref.kind == dsl::SymbolRef::Let && readsHeadOrData(a, a.lets[e->ref.index].value.get()))
-    return true;
-  for (const auto &op : e->operands)
-    if (readsHeadOrData(a, op.get()))
-      return true;
-  return false;
-}
-
 std::string humanBytes(double bytes) {
   if (bytes < 1024)
     return fmt::format("{:.0f} B", bytes);
@@ -85,7 +68,7 @@ int explainCommand(const ExplainOptions &o) {
   }
 
   // Exact tile classes: evaluate every pair of each distinct (b, h).
-  bool varies = attention.route || readsHeadOrData(attention, attention.mask.get());
+  bool varies = variesPerBatchOrHead(attention);
   int evalBatch = varies ? shape.batch : 1, evalHeads = varies ? shape.heads : 1;
   double pairsPerHead = double(shape.qLen) * shape.kvLen;
   if (pairsPerHead * evalBatch * evalHeads > 1.2e9) {

@@ -277,7 +277,6 @@ int runCommand(const RunOptions &o) {
       std::cerr << "\r" << std::string(30, ' ') << "\r";
     std::sort(times.begin(), times.end());
     double median = times[times.size() / 2];
-    reference::ReferenceResult counts;
     uint64_t kept = 0;
     if (countKeptPairs(*bundle.program, attention, problem, kept, error)) {
       fmt::print("bench: median {:.3f} ms over {} runs, {:.1f} useful TFLOP/s (density "

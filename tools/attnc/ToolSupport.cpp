@@ -83,24 +83,49 @@ bool parseParamBindings(const dsl::AttentionDecl &attention,
   return true;
 }
 
+static bool readsBatchHeadOrData(const dsl::AttentionDecl &a, const dsl::Expr *e) {
+  if (!e)
+    return false;
+  if (e->ref.kind == dsl::SymbolRef::Input)
+    return true;
+  if (e->ref.kind == dsl::SymbolRef::Builtin &&
+      (e->ref.index == int(dsl::Builtin::Head) || e->ref.index == int(dsl::Builtin::KvHead) ||
+       e->ref.index == int(dsl::Builtin::Batch)))
+    return true;
+  if (e->ref.kind == dsl::SymbolRef::Let &&
+      readsBatchHeadOrData(a, a.lets[e->ref.index].value.get()))
+    return true;
+  for (const auto &op : e->operands)
+    if (readsBatchHeadOrData(a, op.get()))
+      return true;
+  return false;
+}
+
+bool variesPerBatchOrHead(const dsl::AttentionDecl &attention) {
+  return attention.route || readsBatchHeadOrData(attention, attention.mask.get());
+}
+
 bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,
                     const reference::ReferenceProblem &problem, uint64_t &kept, std::string &error,
                     double limit) {
   const reference::ProblemShape &s = problem.shape;
-  double pairs = double(s.batch) * s.heads * s.qLen * s.kvLen;
-  if (pairs > limit) {
+  bool varies = variesPerBatchOrHead(attention);
+  int batches = varies ? s.batch : 1, heads = varies ? s.heads : 1;
+  if (double(batches) * heads * s.qLen * s.kvLen > limit) {
     error = "too many pairs to count exactly";
     return false;
   }
   kept = 0;
   std::vector<uint8_t> keep;
-  for (int b = 0; b < s.batch; ++b)
-    for (int h = 0; h < s.heads; ++h) {
+  for (int b = 0; b < batches; ++b)
+    for (int h = 0; h < heads; ++h) {
       if (!reference::evaluateKeepMatrix(program, attention, problem, b, h, keep, error))
         return false;
       for (uint8_t x : keep)
         kept += x;
     }
+  if (!varies)
+    kept *= uint64_t(s.batch) * s.heads;
   return true;
 }
 

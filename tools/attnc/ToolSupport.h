@@ -32,8 +32,13 @@ bool parseParamBindings(const dsl::AttentionDecl &attention,
                         const std::vector<std::string> &assignments,
                         std::vector<reference::ParamBinding> &params);
 
-/// Counts kept (b, h, q, k) pairs with the reference's structural mask. Returns false
-/// when the problem has more than `limit` pairs (counting would take too long).
+/// True when the kept pairs may differ between (b, h): the mask reads b, h, kv_h or an
+/// input tensor (directly or through lets), or the attention routes blocks.
+bool variesPerBatchOrHead(const dsl::AttentionDecl &attention);
+
+/// Counts kept (b, h, q, k) pairs with the reference's structural mask, evaluating one
+/// (b, h) when the pattern is the same for all. Returns false when more than `limit`
+/// pairs would have to be evaluated (counting would take too long).
 bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,
                     const reference::ReferenceProblem &problem, uint64_t &kept, std::string &error,
                     double limit = 1.5e8);

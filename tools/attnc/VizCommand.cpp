@@ -81,24 +81,6 @@ private:
   std::vector<uint8_t> pixels_;
 };
 
-// True when an expression (following lets) reads something that may differ per head:
-// h, kv_h, an input tensor, or routing.
-bool dependsOnHead(const dsl::AttentionDecl &a, const dsl::Expr *e) {
-  if (!e)
-    return false;
-  if (e->ref.kind == dsl::SymbolRef::Builtin &&
-      (e->ref.index == int(dsl::Builtin::Head) || e->ref.index == int(dsl::Builtin::KvHead)))
-    return true;
-  if (e->ref.kind == dsl::SymbolRef::Input)
-    return true;
-  if (e->ref.kind == dsl::SymbolRef::Let && dependsOnHead(a, a.lets[e->ref.index].value.get()))
-    return true;
-  for (const auto &op : e->operands)
-    if (dependsOnHead(a, op.get()))
-      return true;
-  return false;
-}
-
 int vizCommand(const VizOptions &o) {
   ProgramBundle bundle;
   if (!loadProgram(o.file, o.defines, o.attention, bundle))
@@ -136,7 +118,7 @@ int vizCommand(const VizOptions &o) {
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
 
-  bool perHead = attention.route || dependsOnHead(attention, attention.mask.get());
+  bool perHead = variesPerBatchOrHead(attention);
   int panels = perHead ? std::min(shape.heads, o.maxHeads) : 1;
   int columns = std::min(panels, 4), rows = (panels + columns - 1) / columns;
 
