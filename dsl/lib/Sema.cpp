@@ -1,6 +1,8 @@
 //===- Sema.cpp - The attnc checker -----------------------------------------===//
 #include "attnc/dsl/Sema.h"
 
+#include "attnc/dsl/IntSemantics.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -198,41 +200,11 @@ SourceRange nameRangeOf(const Expr &e) {
 // Constant evaluation (exact language semantics)
 //===----------------------------------------------------------------------===//
 
-int32_t wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
-
-int32_t divInt(int32_t a, int32_t b) {
-  if (b == 0)
-    return 0;
-  if (a == std::numeric_limits<int32_t>::min() && b == -1)
-    return a;
-  return a / b;
-}
-
-int32_t remInt(int32_t a, int32_t b) {
-  if (b == 0 || b == -1)
-    return 0;
-  return a % b;
-}
-
-int32_t toIntSaturating(double x) {
-  if (std::isnan(x))
-    return 0;
-  if (x >= 2147483647.0)
-    return std::numeric_limits<int32_t>::max();
-  if (x <= -2147483648.0)
-    return std::numeric_limits<int32_t>::min();
-  return static_cast<int32_t>(x); // truncates toward zero
-}
-
-int32_t bitLength(int32_t x) {
-  uint32_t magnitude = x < 0 ? 0u - static_cast<uint32_t>(x) : static_cast<uint32_t>(x);
-  int32_t bits = 0;
-  while (magnitude) {
-    ++bits;
-    magnitude >>= 1;
-  }
-  return bits;
-}
+using semantics::bitLength;
+using semantics::toIntSaturating;
+using semantics::wrap;
+constexpr auto divInt = semantics::intDiv;
+constexpr auto remInt = semantics::intRem;
 
 ConstValue makeInt(int64_t v) {
   ConstValue c;

@@ -58,24 +58,6 @@ void registerAttncDialects(DialectRegistry &registry) {
 
 namespace {
 
-const char *elemName(dsl::ElementType t) {
-  switch (t) {
-  case dsl::ElementType::I32:
-    return "i32";
-  case dsl::ElementType::I64:
-    return "i64";
-  case dsl::ElementType::F32:
-    return "f32";
-  case dsl::ElementType::F16:
-    return "f16";
-  case dsl::ElementType::BF16:
-    return "bf16";
-  case dsl::ElementType::U8:
-    return "u8";
-  }
-  return "f32";
-}
-
 /// Thrown-free error reporting: the first problem is recorded, building goes on
 /// with placeholder values so that no null Value is ever used.
 class SpecBuilder {
@@ -468,8 +450,8 @@ Value SpecBuilder::inputRead(const dsl::Expr &e) {
     fail("input '" + e.name + "' must have rank 1 to 4");
     return constInt(0);
   }
-  return b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot, elemName(slot.elementType),
-                                     indices);
+  return b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot,
+                                     dsl::elementTypeName(slot.elementType), indices);
 }
 
 Value SpecBuilder::expr(const dsl::Expr &e) {

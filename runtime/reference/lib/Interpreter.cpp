@@ -1,6 +1,8 @@
 //===- Interpreter.cpp - Expression evaluation over the checked AST -----===//
 #include "Interpreter.h"
 
+#include "attnc/dsl/IntSemantics.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -18,50 +20,16 @@ using dsl::UnaryOp;
 
 namespace {
 
-int32_t wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
-int32_t wrapAdd(int32_t a, int32_t b) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
-}
-int32_t wrapSub(int32_t a, int32_t b) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b));
-}
-int32_t wrapMul(int32_t a, int32_t b) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) * static_cast<uint32_t>(b));
-}
-// C division: truncation toward zero; x / 0 = 0; INT_MIN / -1 = INT_MIN.
-int32_t intDiv(int32_t a, int32_t b) {
-  if (b == 0)
-    return 0;
-  if (a == std::numeric_limits<int32_t>::min() && b == -1)
-    return a;
-  return a / b;
-}
-// C remainder: sign of the dividend; x % 0 = 0; INT_MIN % -1 = 0.
-int32_t intRem(int32_t a, int32_t b) {
-  if (b == 0 || b == -1)
-    return 0;
-  return a % b;
-}
-int32_t intAbs(int32_t a) { return a < 0 ? wrapSub(0, a) : a; }
-int32_t bitLength(int32_t a) {
-  uint32_t magnitude = a < 0 ? 0u - static_cast<uint32_t>(a) : static_cast<uint32_t>(a);
-  int32_t bits = 0;
-  while (magnitude) {
-    ++bits;
-    magnitude >>= 1;
-  }
-  return bits;
-}
-// int(x): truncation toward zero, saturating, NaN -> 0.
-int32_t toInt(double x) {
-  if (std::isnan(x))
-    return 0;
-  if (x >= 2147483647.0)
-    return std::numeric_limits<int32_t>::max();
-  if (x <= -2147483648.0)
-    return std::numeric_limits<int32_t>::min();
-  return static_cast<int32_t>(x);
-}
+using dsl::semantics::bitLength;
+using dsl::semantics::intAbs;
+using dsl::semantics::intDiv;
+using dsl::semantics::intRem;
+using dsl::semantics::wrap;
+using dsl::semantics::wrapAdd;
+using dsl::semantics::wrapMul;
+using dsl::semantics::wrapSub;
+constexpr auto toInt = dsl::semantics::toIntSaturating;
+
 // Float min/max ignore a NaN operand (C's fmin/fmax, CUDA's fminf/fmaxf).
 double floatMin(double a, double b) { return std::fmin(a, b); }
 double floatMax(double a, double b) { return std::fmax(a, b); }

@@ -47,24 +47,6 @@ bool dtypeMatches(dsl::ElementType declared, DType given) {
   return false;
 }
 
-const char *elementText(dsl::ElementType t) {
-  switch (t) {
-  case dsl::ElementType::I32:
-    return "i32";
-  case dsl::ElementType::I64:
-    return "i64";
-  case dsl::ElementType::F32:
-    return "f32";
-  case dsl::ElementType::F16:
-    return "f16";
-  case dsl::ElementType::BF16:
-    return "bf16";
-  case dsl::ElementType::U8:
-    return "u8";
-  }
-  return "?";
-}
-
 std::string dimsText(const std::vector<int64_t> &dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i)
@@ -388,7 +370,7 @@ bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
     }
     const TensorView &t = found->tensor;
     if (!dtypeMatches(decl.elementType, t.dtype)) {
-      error = "input '" + decl.name + "' is declared " + elementText(decl.elementType) +
+      error = "input '" + decl.name + "' is declared " + dsl::elementTypeName(decl.elementType) +
               " but was bound to " + dtypeName(t.dtype) + " data";
       return false;
     }

@@ -57,37 +57,62 @@ enum class ExprKind : uint8_t {
 enum class UnaryOp : uint8_t { Neg, Not, BitNot };
 
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Rem,      // arithmetic; Int/Int division truncates, Rem is C's %
-  Shl, Shr,                     // Int only; Shr is arithmetic
-  BitAnd, BitOr, BitXor,        // Int only
-  Lt, Le, Gt, Ge, Eq, Ne,       // comparisons -> Bool
-  And, Or,                      // Bool only, short-circuit semantics (no side effects)
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Rem, // arithmetic; Int/Int division truncates, Rem is C's %
+  Shl,
+  Shr, // Int only; Shr is arithmetic
+  BitAnd,
+  BitOr,
+  BitXor, // Int only
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne, // comparisons -> Bool
+  And,
+  Or, // Bool only, short-circuit semantics (no side effects)
 };
 
 /// Built-in names. Index variables are Int; `Score` and `Out` are Float; `Causal` Bool.
 enum class Builtin : uint8_t {
-  Batch,       ///< b: batch index
-  Head,        ///< h: query head index
-  KvHead,      ///< kv_h: h / (heads / kv_heads)
-  Query,       ///< q: query token index, 0 <= q < q_len
-  Key,         ///< k: key token index, 0 <= k < kv_len
-  Score,       ///< score: scale * dot(Q[q], K[k]) (only in `score`)
-  Out,         ///< out: the output element O[b,h,q,c] before the epilogue (only in `out`)
-  Column,      ///< c: the output column (only in `out`; also written `:` in an index)
-  Causal,      ///< causal: q + (kv_len - q_len) >= k (bottom-right aligned)
-  NumBatch,    ///< batch
-  NumHeads,    ///< heads
-  NumKvHeads,  ///< kv_heads
-  QLen,        ///< q_len
-  KvLen,       ///< kv_len
-  HeadDim,     ///< d
-  Block,       ///< blk: KV block index (only in `route`)
-  NumBlocks,   ///< num_blocks: number of KV blocks (only in `route`)
+  Batch,      ///< b: batch index
+  Head,       ///< h: query head index
+  KvHead,     ///< kv_h: h / (heads / kv_heads)
+  Query,      ///< q: query token index, 0 <= q < q_len
+  Key,        ///< k: key token index, 0 <= k < kv_len
+  Score,      ///< score: scale * dot(Q[q], K[k]) (only in `score`)
+  Out,        ///< out: the output element O[b,h,q,c] before the epilogue (only in `out`)
+  Column,     ///< c: the output column (only in `out`; also written `:` in an index)
+  Causal,     ///< causal: q + (kv_len - q_len) >= k (bottom-right aligned)
+  NumBatch,   ///< batch
+  NumHeads,   ///< heads
+  NumKvHeads, ///< kv_heads
+  QLen,       ///< q_len
+  KvLen,      ///< kv_len
+  HeadDim,    ///< d
+  Block,      ///< blk: KV block index (only in `route`)
+  NumBlocks,  ///< num_blocks: number of KV blocks (only in `route`)
 };
 
 /// Built-in functions. Arity and typing are in docs/language.md.
 enum class Func : uint8_t {
-  Abs, Min, Max, Clamp, Exp, Exp2, Log, Log2, Tanh, Sigmoid, Sqrt, Floor, BitLength,
+  Abs,
+  Min,
+  Max,
+  Clamp,
+  Exp,
+  Exp2,
+  Log,
+  Log2,
+  Tanh,
+  Sigmoid,
+  Sqrt,
+  Floor,
+  BitLength,
   Select,  ///< select(cond, a, b)
   ToFloat, ///< float(x)
   ToInt,   ///< int(x): truncation toward zero
@@ -99,15 +124,15 @@ enum class Func : uint8_t {
 struct SymbolRef {
   enum Kind : uint8_t {
     None,
-    Builtin,     ///< index = static_cast<int>(dsl::Builtin)
-    Const,       ///< index into AttentionDecl::consts
-    Param,       ///< index into AttentionDecl::params
-    Let,         ///< index into AttentionDecl::lets
-    Input,       ///< index into AttentionDecl::inputs (Index expressions)
-    Coordinate,  ///< Member: token coordinate; index = axis, token = Query or Key
-    AxisSize,    ///< Member: layout axis size (image.y); index = axis
-    RouteQuery,  ///< `query` inside dot(): the pooled query vector
-    RouteKey,    ///< `key` inside dot(): the mean key of block blk
+    Builtin,    ///< index = static_cast<int>(dsl::Builtin)
+    Const,      ///< index into AttentionDecl::consts
+    Param,      ///< index into AttentionDecl::params
+    Let,        ///< index into AttentionDecl::lets
+    Input,      ///< index into AttentionDecl::inputs (Index expressions)
+    Coordinate, ///< Member: token coordinate; index = axis, token = Query or Key
+    AxisSize,   ///< Member: layout axis size (image.y); index = axis
+    RouteQuery, ///< `query` inside dot(): the pooled query vector
+    RouteKey,   ///< `key` inside dot(): the mean key of block blk
   };
   Kind kind = None;
   int index = -1;
@@ -130,8 +155,8 @@ struct Expr {
   BinaryOp binaryOp = BinaryOp::Add;
   std::vector<ExprPtr> operands;
 
-  SymbolRef ref;              ///< Name, Index, Member (set by the checker)
-  std::optional<Func> func;   ///< Call (set by the checker)
+  SymbolRef ref;            ///< Name, Index, Member (set by the checker)
+  std::optional<Func> func; ///< Call (set by the checker)
 
   ExprPtr clone() const;
 };
@@ -177,7 +202,7 @@ struct ConstDecl {
 struct ParamDecl {
   std::string name;
   Type type = Type::Invalid;
-  ExprPtr defaultValue; ///< may be null
+  ExprPtr defaultValue;             ///< may be null
   std::optional<ConstValue> folded; ///< folded default
   SourceRange range;
 };
@@ -208,14 +233,14 @@ struct RouteSpec {
   std::vector<int64_t> blockShape; ///< folded: {512} or {2, 16, 16}
   enum class Granularity : uint8_t { Token, QueryBlock, Head };
   Granularity per = Granularity::Token;
-  ExprPtr queryBlockSize;          ///< for `per = query_block(64);`
-  int64_t queryBlock = 1;          ///< folded (1 for Token)
-  ExprPtr gate;                    ///< Float, built from dot(query, key)
+  ExprPtr queryBlockSize; ///< for `per = query_block(64);`
+  int64_t queryBlock = 1; ///< folded (1 for Token)
+  ExprPtr gate;           ///< Float, built from dot(query, key)
   enum class Selection : uint8_t { TopK, Threshold };
   Selection select = Selection::TopK;
-  ExprPtr selectArg;               ///< top(k): Int >= 1; threshold(m): Float in (0, 1]
-  ExprPtr always;                  ///< Bool or null: blocks always selected
-  ExprPtr never;                   ///< Bool or null: blocks never selected
+  ExprPtr selectArg; ///< top(k): Int >= 1; threshold(m): Float in (0, 1]
+  ExprPtr always;    ///< Bool or null: blocks always selected
+  ExprPtr never;     ///< Bool or null: blocks never selected
   SourceRange range;
 };
 
