@@ -33,26 +33,33 @@
 // LAUNCH
 //   grid  = (ceil(q_len / block_m), heads, batch)     one CTA per (q tile, head, batch)
 //   block = (threads, 1, 1)                            threads = 32 * num_warps
-//   dynamic shared memory = block_m*D*2 + 4*stages*block_n*D + 128 bytes
-//       (Q tile + K and V stages, 16-bit elements, + 128 bytes of bookkeeping); above
-//       48 KB, set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first.
-//   defaults: D=64  : block 128 x 64, 4 warps, 2 stages ->  48 KB + 128
-//             D=128 : block 128 x 64, 4 warps, 2 stages ->  96 KB + 128
-//             D=256 : block 128 x 64, 8 warps, 2 stages -> 192 KB + 128   (sm_90, sm_100)
-//                     block  64 x 64, 4 warps, 2 stages -> 160 KB + 128   (sm_80, sm_87)
-//                     block  64 x 32, 4 warps, 2 stages ->  96 KB + 128   (99 KB parts)
+//   dynamic shared memory = block_m*D*2 + 4*stages*block_n*D + bookkeeping bytes
+//       (Q tile + K and V stages, 16-bit elements, + the Aux struct rounded up to 128 B:
+//       640 B with 4 warps and 2 stages, 1152 B with 8); the _config table holds the exact
+//       total. Above 48 KB, set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first.
+//   defaults: D=64  : block 128 x 64, 4 warps, 2 stages ->  48 KB + 640
+//             D=128 : block 128 x 64, 4 warps, 2 stages ->  96 KB + 640
+//             D=256 : block 128 x 64, 8 warps, 2 stages -> 192 KB + 1152  (sm_90, sm_100)
+//                     block  64 x 64, 4 warps, 2 stages -> 160 KB + 640   (sm_80, sm_87)
+//                     block  64 x 32, 4 warps, 2 stages ->  96 KB + 640   (99 KB parts)
 //   (chosen with __CUDA_ARCH__, so compile the default entry for one architecture at a time,
 //   as NVRTC does.)
 //   Requirements: heads % kv_heads == 0; q, k, v, o 16-byte aligned, all their strides
 //   multiples of 8 elements (see attnc_forward_params.h); heads, batch <= 65535.
 //   Choice of block_m: 128 is best for long kv ranges (dense, causal); for sparse patterns
 //   whose kv ranges cover only ~1-2K keys per q tile (sliding windows), block_m 64
-//   (ATTNC_BLOCK_M 64, 4 warps) was 8% faster on H100 (bench/kernel_dev/NOTES.md).
+//   (ATTNC_BLOCK_M 64, 4 warps) was 8% faster on H100 with per-tile classification; with
+//   the batched classification below, 128 is faster for windows too, and 64 is the
+//   default only for masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: document
+//   masks), see bench/kernel_dev/NOTES.md.
 //
 // SEMANTICS (runtime/reference defines them; see KernelArgs.h for the hooks)
 //   One thread-0 call of attnc_kv_ranges per CTA gives the key intervals; keys are visited in
 //   block_n-aligned tiles inside them (a tile shared by two intervals is visited once), and
-//   attnc_classify labels each: EMPTY tiles are skipped before any load, FULL tiles skip the
+//   attnc_classify labels each (all threads classify a batch of candidate tiles in
+//   parallel, one each, and keep the non-empty ones in a shared-memory list; so the kernel
+//   source defines ATTNC_KERNEL_CLASSIFIES_TILES and kv_ranges need not refine its
+//   intervals): EMPTY tiles are skipped before any load, FULL tiles skip the
 //   per-element mask (and without ATTNC_HAS_SCORE take the fast path: no per-element work
 //   but one FFMA + EX2), PARTIAL tiles evaluate attnc_mask per element. Keys >= kv_len and
 //   scores that come out -inf are dropped. attnc_mask is taken as the whole keep predicate
@@ -98,7 +105,6 @@ struct ForwardSm80 {
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kTileBytes = kBlockN * kHeadDim * 2;
   static constexpr int kAuxOffset = kQBytes + 2 * kStages * kTileBytes;
-  static constexpr int kSmemBytes = kAuxOffset + 128;
 
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
   static_assert(kWarpM == 16 || kWarpM == 32, "16 or 32 query rows per warp");
@@ -106,42 +112,96 @@ struct ForwardSm80 {
   static_assert(kBlockN % 16 == 0, "key tile a multiple of 16");
   static_assert(kStages >= 2 && kStages <= 8, "2..8 pipeline stages");
   static_assert(!kPipelined || kStages >= 3, "the software pipeline needs 3 stages");
-  static_assert(2 * kStages + 2 * ATTNC_MAX_KV_RANGES + 1 <= 32, "bookkeeping fits 128 B");
+  static_assert(kWarps <= 8, "at most 8 warps (tile-list compaction)");
 
   /// Bookkeeping in shared memory after the tiles: the pipeline ring (which key tile and
-  /// class each stage holds) and the kv intervals of this q tile.
+  /// class each stage holds), the kv intervals of this q tile and the current batch of
+  /// classified non-empty key tiles (entry = tile start | class; starts are multiples of
+  /// 16, classes fit in the two low bits).
   struct Aux {
     int tileStart[kStages];
     int tileClass[kStages];
     int rangeLo[ATTNC_MAX_KV_RANGES];
     int rangeHi[ATTNC_MAX_KV_RANGES];
     int rangeCount;
+    int warpCount[8];
+    int list[kThreads];
   };
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
 
-  /// Walks the block_n-aligned key tiles of the kv intervals, skipping EMPTY ones.
+  /// Walks the block_n-aligned key tiles of the kv intervals, skipping EMPTY ones. The
+  /// candidate tiles are classified kThreads at a time, one per thread, and the non-empty
+  /// ones compacted into Aux::list: attnc_classify (which may read input summaries from
+  /// global memory) runs in parallel instead of once per tile on the critical path. Every
+  /// thread holds the same cursor, and advance() must be called by all threads together
+  /// (it synchronises the block when it refills the list).
   struct TileCursor {
-    int range = 0; // current interval
-    int next = 0;  // first key of the next candidate tile (never revisits a tile)
+    int range = 0; // interval of the next unclassified candidate
+    int next = 0;  // first key of the next unclassified candidate (never revisits a tile)
+    int pos = 0;   // next entry of Aux::list
+    int count = 0; // entries in Aux::list
+
+    /// Moves (r, nx) forward by j candidate tiles: then nx is the start of that tile, or
+    /// r == rangeCount when there are no more than j candidates.
+    static __device__ __forceinline__ void walk(const Aux &aux, int j, int &r, int &nx) {
+      while (r < aux.rangeCount) {
+        const int lo = max(aux.rangeLo[r] / kBlockN * kBlockN, nx);
+        const int hi = aux.rangeHi[r];
+        const int n = lo < hi ? (hi - lo + kBlockN - 1) / kBlockN : 0;
+        if (j < n) {
+          nx = lo + j * kBlockN;
+          return;
+        }
+        j -= n;
+        nx = max(nx, lo + n * kBlockN);
+        ++r;
+      }
+    }
+
+    /// Classifies the next kThreads candidates and compacts the non-empty ones.
+    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
+                                           int qHi) {
+      const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
+      int r = range, start = next;
+      walk(aux, tid, r, start);
+      int cls = ATTNC_TILE_EMPTY;
+      if (r < aux.rangeCount)
+        cls = attnc_classify(a, b, h, qLo, qHi, start, min(start + kBlockN, a.kv_len) - 1);
+      const bool keep = cls != ATTNC_TILE_EMPTY;
+      const unsigned ballot = __ballot_sync(0xffffffffu, keep);
+      // No barrier needed before these writes: every thread has read all of the previous
+      // batch (the cursors agree) and passed the previous refill's last barrier, after
+      // which nobody reads warpCount.
+      if (lane == 0)
+        aux.warpCount[warp] = __popc(ballot);
+      __syncthreads();
+      int base = 0, total = 0;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const int c = aux.warpCount[w];
+        base += w < warp ? c : 0;
+        total += c;
+      }
+      if (keep)
+        aux.list[base + __popc(ballot & ((1u << lane) - 1u))] = start | cls;
+      walk(aux, kThreads, range, next);
+      pos = 0;
+      count = total;
+      __syncthreads(); // the new batch is visible
+    }
 
     /// Finds the next non-empty tile; returns false when none is left.
-    __device__ __forceinline__ bool advance(const Aux &aux, const AttncArgs &a, int b, int h,
-                                            int qLo, int qHi, int &start, int &cls) {
-      while (range < aux.rangeCount) {
-        int lo = aux.rangeLo[range] / kBlockN * kBlockN;
-        if (lo > next)
-          next = lo;
-        if (next >= aux.rangeHi[range]) {
-          ++range;
-          continue;
-        }
-        start = next;
-        next += kBlockN;
-        int kHi = min(start + kBlockN, a.kv_len) - 1;
-        cls = attnc_classify(a, b, h, qLo, qHi, start, kHi);
-        if (cls != ATTNC_TILE_EMPTY)
-          return true;
+    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
+                                            int qHi, int &start, int &cls) {
+      while (pos >= count) {
+        if (range >= aux.rangeCount)
+          return false;
+        refill(aux, a, b, h, qLo, qHi);
       }
-      return false;
+      const int entry = aux.list[pos++];
+      start = entry & ~3;
+      cls = entry & 3;
+      return true;
     }
   };
 
@@ -588,8 +648,18 @@ struct ForwardSm80 {
 #define ATTNC_FWD_SMEM_KB 99
 #endif
 #define ATTNC_FWD_D256_SMALL (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 227)
+// Masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: documents, ...) get 64-row q
+// tiles: their structure is only known per summary block, and finer q tiles waste fewer
+// keys at data-dependent boundaries and balance better (document_causal 1.30 -> 1.18 ms on
+// H100). Everything else keeps 128 rows (32 per warp: half the shared-memory traffic per
+// flop); with the parallel tile classification, windows measured faster at 128 rows too
+// (sliding 1.02 -> 0.94 ms, sink 1.11 -> 1.04 ms; bench/kernel_dev/NOTES.md).
+#ifndef ATTNC_HAS_SUMMARIES
+#define ATTNC_HAS_SUMMARIES 0
+#endif
 #ifndef ATTNC_BLOCK_M
-#define ATTNC_BLOCK_M (ATTNC_FWD_D256_SMALL ? 64 : 128)
+#define ATTNC_BLOCK_M                                                                              \
+  (ATTNC_FWD_D256_SMALL || (ATTNC_HAS_SUMMARIES && ATTNC_HEAD_DIM <= 128) ? 64 : 128)
 #endif
 #ifndef ATTNC_BLOCK_N
 #define ATTNC_BLOCK_N (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 163 ? 32 : 64)

@@ -4,6 +4,7 @@
 #include "attnc/runtime/EmbeddedSources.h"
 #include "attnc/runtime/Hash.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -108,6 +109,17 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
       << "#define ATTNC_DTYPE_BF16 " << (config.bf16 ? 1 : 0) << "\n"
       << "#define ATTNC_DTYPE_F16 " << (config.bf16 ? 0 : 1) << "\n"
       << "#define ATTNC_TARGET_SM " << archNumber(config.arch) << "\n";
+  // forward_sm80.cuh classifies every candidate key tile itself (in parallel), so the hooks'
+  // attnc_kv_ranges may stay coarse and cheap (see the hook prelude).
+  out << "#define ATTNC_KERNEL_CLASSIFIES_TILES 1\n";
+  // Tuning experiments: ATTNC_BLOCK_M=64|128 overrides the template's choice of query tile
+  // rows for head dims up to 128 (4 warps: 16 or 32 rows each). Part of the source, so
+  // of the cache key too.
+  if (const char *blockM = std::getenv("ATTNC_BLOCK_M"); blockM && config.headDim <= 128) {
+    const std::string value = blockM;
+    if (value == "64" || value == "128")
+      out << "#define ATTNC_BLOCK_M " << value << "\n";
+  }
   for (const char *name : kPastedFiles) {
     const char *text = requireEmbedded(name, error);
     if (!text)

@@ -301,7 +301,9 @@ static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, 
   q_hi = min(q_hi, a.q_len - 1);
   k_hi = min(k_hi, a.kv_len - 1);
   bool any = false, all = true;
-  for (int unit = q_lo / unitSize; unit <= q_hi / unitSize; ++unit) {
+  // Stops as soon as the answer is PARTIAL (some bit set, some clear): with per-token units
+  // a 128-row tile has 128 bitmasks to look at, and most tiles are decided after a few.
+  for (int unit = q_lo / unitSize; unit <= q_hi / unitSize && !(any && !all); ++unit) {
 #if ATTNC_ROUTE_TILED
     for (int k = k_lo; k <= k_hi; ++k) {
       bool bit = attnc_route_bit(a, b, h, unit, attnc_route_block_of(a, k));

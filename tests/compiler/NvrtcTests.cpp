@@ -99,3 +99,62 @@ TEST_CASE("generated hooks of every example compile with NVRTC", "[nvrtc]") {
     }
   }
 }
+
+TEST_CASE("generated route functions compile with NVRTC", "[nvrtc][route]") {
+  int major = 0, minor = 0;
+  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
+    WARN("NVRTC is not usable here; skipping");
+    return;
+  }
+  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  REQUIRE_FALSE(kernelArgs.empty());
+  std::vector<CompiledProgram> programs;
+  for (const std::string &path : exampleFiles()) {
+    CompiledProgram p = compileSource(path.substr(path.find_last_of('/') + 1), readFile(path));
+    if (p.attention->route)
+      programs.push_back(std::move(p));
+  }
+  REQUIRE(programs.size() >= 2);
+  // Every float64 function, conversion and operator of the route lowering.
+  programs.push_back(compileSource("route_functions.attn", R"(
+layout g = grid(t: 4, y: 6, x: 10);
+attention route_functions over g {
+  param w: float = 0.5;
+  input bias: bf16[heads];
+  route {
+    block = tile(t: 2, y: 4, x: 3);
+    gate = exp(dot(query, key) * w) + log(abs(dot(query, key)) + 1.0) - exp2(float(blk))
+         + log2(2.0 + float(num_blocks)) * tanh(float(q.x)) / sqrt(1.0 + float(h))
+         + floor(sigmoid(bias[h])) + min(w, 3.0) - max(float(int(dot(query, key))), -4.5)
+         + clamp(float(q % 7), 0.5, 2.5) + select(q > blk, -w, w);
+    select = top(2);
+    always = blk == block_of(q) || float(blk) * w > 7.5;
+    never = blk > block_of(q + 3) && int(float(q) / 3.0) != 2;
+  }
+}
+)"));
+  std::string all = kernelArgs + "\n" + hookPreludeText(programs[0].hooks.source);
+  for (size_t i = 0; i < programs.size(); ++i) {
+    std::string ns = "r" + std::to_string(i);
+    all += "namespace " + ns + " {\n" + hookFunctions(programs[i].hooks.source) + "}\n";
+    all += "extern \"C\" __global__ void probe_" + ns + R"((AttncArgs a, double *out) {
+  using namespace )" +
+           ns + R"(;
+  int b = blockIdx.x, h = blockIdx.y, q = threadIdx.x, blk = threadIdx.y;
+  double g = attnc_route_gate(a, b, h, q, blk, 0.25 * q);
+  g += attnc_route_always(a, b, h, q, blk) ? 1.0 : 0.0;
+  g += attnc_route_never(a, b, h, q, blk) ? 2.0 : 0.0;
+  g += attnc_route_block_of(a, q) + attnc_route_num_blocks(a);
+  out[threadIdx.x + 32 * threadIdx.y] = g;
+}
+)";
+  }
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    std::string log;
+    size_t size = 0;
+    bool ok = nvrtcCompile(all, arch, log, size);
+    INFO("route functions for " << arch << ":\n" << log);
+    CHECK(ok);
+    CHECK(size > 0);
+  }
+}

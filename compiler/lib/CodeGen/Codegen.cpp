@@ -8,6 +8,7 @@
 #include "attnc/compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -15,7 +16,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
 
 using namespace mlir;
 
@@ -26,6 +30,54 @@ namespace {
 template <typename IncomingOp> bool isIdentityRegion(Region &region) {
   auto yield = cast<attn::YieldOp>(region.front().getTerminator());
   return yield.getValues()[0].getDefiningOp<IncomingOp>() != nullptr;
+}
+
+/// Float math on the GPU is fp32 with approximate functions (docs/compiler.md): the CUDA
+/// math calls become the prelude's fast helpers (MUFU-based __expf, tanh.approx, ...),
+/// division by a constant becomes a multiply by its reciprocal and other divisions
+/// __fdividef. On the host the helpers are libm, so the tests see the same code. The
+/// routing functions (attnc_route_*) keep exact math: their gates decide selections.
+void useFastFloatMath(emitc::FuncOp func) {
+  func.walk([](emitc::CallOpaqueOp call) {
+    StringRef fast = llvm::StringSwitch<StringRef>(call.getCallee())
+                         .Case("expf", "attnc_fexp")
+                         .Case("exp2f", "attnc_fexp2")
+                         .Case("logf", "attnc_flog")
+                         .Case("log2f", "attnc_flog2")
+                         .Case("tanhf", "attnc_ftanh")
+                         .Default("");
+    if (!fast.empty())
+      call.setCallee(fast);
+  });
+  SmallVector<emitc::DivOp> divisions;
+  func.walk([&](emitc::DivOp div) {
+    if (div.getType().isF32())
+      divisions.push_back(div);
+  });
+  for (emitc::DivOp div : divisions) {
+    OpBuilder b(div);
+    Value lhs = div.getOperand(0), rhs = div.getOperand(1);
+    Operation *result = nullptr;
+    auto constant = rhs.getDefiningOp<emitc::ConstantOp>();
+    auto value = constant ? dyn_cast<FloatAttr>(constant.getValue()) : FloatAttr();
+    double divisor = value ? value.getValueAsDouble() : 0.0;
+    if (value && divisor != 0.0 && std::isfinite(divisor) && std::isfinite(float(1.0 / divisor))) {
+      auto reciprocal = b.create<emitc::ConstantOp>(div.getLoc(), div.getType(),
+                                                    b.getF32FloatAttr(float(1.0 / divisor)));
+      result = b.create<emitc::MulOp>(div.getLoc(), div.getType(), lhs, reciprocal);
+    } else {
+      result = b.create<emitc::CallOpaqueOp>(div.getLoc(), TypeRange{div.getType()}, "attnc_fdiv",
+                                             ValueRange{lhs, rhs});
+    }
+    div->replaceAllUsesWith(result->getResults());
+    div->erase();
+  }
+}
+
+void useFastFloatMath(ModuleOp module) {
+  for (auto func : module.getOps<emitc::FuncOp>())
+    if (!func.getName().starts_with("attnc_route_"))
+      useFastFloatMath(func);
 }
 
 } // namespace
@@ -51,6 +103,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   // Stage 1: simplify the attn IR, then read the metadata off it.
   PassManager simplify(&context);
   simplify.addPass(createLowerCoordsPass());
+  simplify.addPass(createRouteGeometryPass());
   if (options.runCanonicalize) {
     simplify.addPass(createCanonicalizerPass());
     simplify.addPass(createCSEPass());
@@ -88,16 +141,22 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     error = "internal error while lowering to EmitC: " + diagnostics;
     return false;
   }
+  useFastFloatMath(*module);
   {
     llvm::raw_string_ostream os(out.mlir);
     module->print(os);
   }
 
-  std::string functions;
-  llvm::raw_string_ostream fos(functions);
-  if (failed(emitc::translateToCpp(*module, fos))) {
-    error = "internal error in translateToCpp: " + diagnostics;
-    return false;
+  // The routing functions (attnc_route_*) get a section of their own after the hooks.
+  std::string functions, routeFunctions;
+  llvm::raw_string_ostream fos(functions), ros(routeFunctions);
+  for (Operation &op : module->getBody()->getOperations()) {
+    auto func = dyn_cast<emitc::FuncOp>(op);
+    bool route = func && func.getName().starts_with("attnc_route_");
+    if (failed(emitc::translateToCpp(&op, route ? ros : fos))) {
+      error = "internal error in translateToCpp: " + diagnostics;
+      return false;
+    }
   }
 
   bool hasSummaries = false;
@@ -127,6 +186,12 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << "\n";
   os << hookPrelude();
   os << functions;
+  if (!routeFunctions.empty()) {
+    os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";
+    // TRANSITION: the runtime's RouteSource.cpp still prints its own route functions and
+    // renames attnc_mask before the hooks; leave these out there until it calls them.
+    os << "#ifndef attnc_mask\n" << routeFunctions << "#endif\n";
+  }
   out.source = std::move(source);
   return true;
 }

@@ -74,7 +74,53 @@ static ATTNC_HD int attnc_f2i(float x) {
   if (x <= -2147483648.0f) return ATTNC_I32_MIN;
   return (int)x;
 }
-static ATTNC_HD float attnc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+// int() of the route's float64 values (same rule: truncate, saturate, NaN -> 0).
+static ATTNC_HD int attnc_d2i(double x) {
+  if (x != x) return 0;
+  if (x >= 2147483648.0) return ATTNC_I32_MAX;
+  if (x <= -2147483648.0) return ATTNC_I32_MIN;
+  return (int)x;
+}
+// The route's float64 + - *, rounded one at a time: never contracted into an FMA on the
+// GPU (NVRTC contracts by default), so a gate's value is the float64 reference's.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+static ATTNC_HD double attnc_dadd(double x, double y) { return __dadd_rn(x, y); }
+static ATTNC_HD double attnc_dsub(double x, double y) { return __dsub_rn(x, y); }
+static ATTNC_HD double attnc_dmul(double x, double y) { return __dmul_rn(x, y); }
+#else
+static ATTNC_HD double attnc_dadd(double x, double y) { return x + y; }
+static ATTNC_HD double attnc_dsub(double x, double y) { return x - y; }
+static ATTNC_HD double attnc_dmul(double x, double y) { return x * y; }
+#endif
+// ---- Float math: fp32 with approximate (fast) functions on the GPU ----
+// The language's Float is fp32 on the GPU with approximate transcendental functions and
+// division (a few ulp; tanh ~2^-11 relative); the float64 CPU reference defines the
+// values and GPU checks compare with a tolerance (docs/compiler.md). On the host these
+// are the ordinary libm functions.
+#if defined(__CUDA_ARCH__)
+static ATTNC_HD float attnc_fexp(float x) { return __expf(x); }
+static ATTNC_HD float attnc_fexp2(float x) { return exp2f(x); }
+static ATTNC_HD float attnc_flog(float x) { return __logf(x); }
+static ATTNC_HD float attnc_flog2(float x) { return __log2f(x); }
+static ATTNC_HD float attnc_fdiv(float x, float y) { return __fdividef(x, y); }
+static ATTNC_HD float attnc_ftanh(float x) {
+#if __CUDA_ARCH__ >= 750
+  float r;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return tanhf(x);
+#endif
+}
+#else
+static ATTNC_HD float attnc_fexp(float x) { return expf(x); }
+static ATTNC_HD float attnc_fexp2(float x) { return exp2f(x); }
+static ATTNC_HD float attnc_flog(float x) { return logf(x); }
+static ATTNC_HD float attnc_flog2(float x) { return log2f(x); }
+static ATTNC_HD float attnc_fdiv(float x, float y) { return x / y; }
+static ATTNC_HD float attnc_ftanh(float x) { return tanhf(x); }
+#endif
+static ATTNC_HD float attnc_sigmoid(float x) { return attnc_fdiv(1.0f, 1.0f + attnc_fexp(-x)); }
 
 // ---- input tensors: indices clamped to [0, dim - 1] ----
 static ATTNC_HD long long attnc_off(const AttncTensor &t, int n, int i) {
@@ -302,6 +348,11 @@ static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
   long long lo = tok.lo < 0 ? 0 : (tok.lo > last - 1 ? last - 1 : tok.lo);
   long long hi = tok.hi < 0 ? 0 : (tok.hi > last - 1 ? last - 1 : tok.hi);
   long long nblocks = (last + a.summary_block - 1) / a.summary_block;
+#ifdef ATTNC_KERNEL_CLASSIFIES_TILES
+  // The kernel classifies each key tile itself (a block or two per summary), so a long
+  // serial scan for a coarse interval is not worth its latency: unknown is always sound.
+  if (hi / a.summary_block - lo / a.summary_block >= 16) return attnc_iv_unknown();
+#endif
   long long mn = ATTNC_I32_MAX, mx = ATTNC_I32_MIN;
   for (long long blk = lo / a.summary_block; blk <= hi / a.summary_block; ++blk) {
     const int *s = a.summary[slot] + (outer * nblocks + blk) * 2;
@@ -417,10 +468,16 @@ static ATTNC_HD AttncKr attnc_kr_and(AttncKr x, AttncKr y) {
 /// Drops the chunks of `set` (at most 32 per interval, >= 64 keys each) that the tile
 /// classifier proves EMPTY for the query range: sound because the classifier is; it
 /// tightens masks without a closed form (N-D windows, documents) at the cost of up to
-/// 32 classifier calls per interval.
+/// 32 classifier calls per interval. Skipped when the kernel classifies every candidate
+/// tile itself in parallel (ATTNC_KERNEL_CLASSIFIES_TILES): there the 32 serial calls of
+/// one thread would only delay the CTA.
 template <typename Classify>
 static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
                                         AttncKr set, Classify classify) {
+#ifdef ATTNC_KERNEL_CLASSIFIES_TILES
+  (void)a; (void)b; (void)h; (void)q_lo; (void)q_hi; (void)classify;
+  return set;
+#else
   AttncKr r = attnc_kr_none();
   for (int i = 0; i < set.n; ++i) {
     long long len = set.hi[i] - set.lo[i];
@@ -436,6 +493,7 @@ static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_
     if (runLo >= 0) { AttncKr p; p.n = 1; p.lo[0] = runLo; p.hi[0] = runHi; r = attnc_kr_or(r, p); }
   }
   return r;
+#endif
 }
 static ATTNC_HD int attnc_kr_store(const AttncArgs &a, AttncKr x, int *lo, int *hi) {
   x = attnc_kr_and(x, attnc_kr_all(a));

@@ -4,11 +4,19 @@
 //      attnc_mask(a, b, h, q, k) -> i1
 //      attnc_score(a, s, b, h, q, k) -> f32
 //      attnc_out(a, o, b, h, q, c) -> f32
-//    (KernelArgs.h signatures; `a` is `const AttncArgs &`). The route region has no
-//    hook in the contract yet and is dropped here (see docs/compiler.md).
+//    (KernelArgs.h signatures; `a` is `const AttncArgs &`), and, when there is a
+//    route, each value the route region yields into
+//      attnc_route_gate(a, b, h, q, blk, dot: f64) -> f64
+//      attnc_route_always(a, b, h, q, blk) -> i1
+//      attnc_route_never(a, b, h, q, blk) -> i1
+//    where attn.route_dot is the `dot` argument, attn.block_of calls
+//    @attnc_route_block_of and num_blocks @attnc_route_num_blocks (both added by
+//    attn-route-geometry). Each function gets only the ops its result needs.
 // 2. Rewrites attn ops, math ops and the arith ops ArithToEmitC lacks into
-//    emitc.call_opaque of CUDA math functions (expf, tanhf, ...) and prelude helpers
-//    (attnc_read_*, attnc_iparam, attnc_f2i, ...).
+//    emitc.call_opaque of CUDA math functions (expf, tanhf, ... for f32; exp,
+//    tanh, ... for the route's f64) and prelude helpers (attnc_read_*,
+//    attnc_iparam, attnc_f2i, attnc_d2i, ...; f64 + - * become attnc_dadd/dsub/dmul,
+//    which the GPU never contracts into FMAs); arith.extf becomes emitc.cast.
 // 3. Runs ArithToEmitC + FuncToEmitC and marks every function
 //    `static __device__ __forceinline__`.
 //
@@ -25,6 +33,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -34,54 +43,98 @@ namespace {
 
 Type argsType(MLIRContext *ctx) { return emitc::OpaqueType::get(ctx, "const AttncArgs &"); }
 
-/// Clones one region body into a new func.func, mapping the built-in index variables
-/// to function arguments named by `argKinds` ("s" and "o" are the score/out values).
+Type argKindType(OpBuilder &b, StringRef kind) {
+  if (kind == "s" || kind == "o")
+    return b.getF32Type();
+  if (kind == "dot")
+    return b.getF64Type();
+  return b.getI32Type();
+}
+
+/// Clones what value `result` of the region's attn.yield needs into a new func.func,
+/// mapping the built-in index variables to function arguments named by `argKinds`
+/// ("s" and "o" are the score/out values, "dot" the route's dot(query, key)).
 LogicalResult outline(OpBuilder &b, Region &region, StringRef name, ArrayRef<StringRef> argKinds,
-                      Type resultType) {
+                      unsigned result = 0) {
   MLIRContext *ctx = b.getContext();
+  auto yield = cast<attn::YieldOp>(region.front().getTerminator());
+  if (result >= yield.getValues().size())
+    return yield.emitError("no value ") << result << " to outline into " << name;
+  Value yielded = yield.getValues()[result];
   SmallVector<Type> inputs{argsType(ctx)};
   for (StringRef kind : argKinds)
-    inputs.push_back(kind == "s" || kind == "o" ? Type(b.getF32Type()) : b.getI32Type());
+    inputs.push_back(argKindType(b, kind));
   auto func =
-      b.create<func::FuncOp>(region.getLoc(), name, b.getFunctionType(inputs, {resultType}));
+      b.create<func::FuncOp>(region.getLoc(), name, b.getFunctionType(inputs, {yielded.getType()}));
   Block *entry = func.addEntryBlock();
   OpBuilder body = OpBuilder::atBlockBegin(entry);
+  Value args = entry->getArgument(0);
   auto argOf = [&](StringRef kind) -> Value {
     for (size_t i = 0; i < argKinds.size(); ++i)
       if (argKinds[i] == kind)
         return entry->getArgument(i + 1);
     return nullptr;
   };
+  // The ops `yielded` depends on (regions hold one block of flat ops).
+  llvm::SetVector<Operation *> needed;
+  SmallVector<Value> work{yielded};
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (def && def->getBlock() == &region.front() && needed.insert(def))
+      work.append(def->operand_begin(), def->operand_end());
+  }
+  auto call = [&](Location loc, StringRef callee, ValueRange operands) {
+    return body.create<func::CallOp>(loc, callee, TypeRange{body.getI32Type()}, operands)
+        .getResult(0);
+  };
   IRMapping map;
-  for (Operation &op : region.front()) {
-    if (auto yield = dyn_cast<attn::YieldOp>(op)) {
-      body.create<func::ReturnOp>(yield.getLoc(), map.lookup(yield.getValues()[0]));
-      break;
-    }
+  for (Operation &op : region.front().without_terminator()) {
+    if (!needed.contains(&op))
+      continue;
     Value replacement;
+    StringRef missing;
     if (auto index = dyn_cast<attn::IndexOp>(op)) {
-      if (index.getKind() == "kv_h")
-        replacement = body.create<emitc::CallOpaqueOp>(
-                              op.getLoc(), TypeRange{body.getI32Type()}, "attnc_kv_head",
-                              ValueRange{entry->getArgument(0), argOf("h")})
-                          .getResult(0);
+      if (index.getKind() == "kv_h" && argOf("h"))
+        replacement =
+            body.create<emitc::CallOpaqueOp>(op.getLoc(), TypeRange{body.getI32Type()},
+                                             "attnc_kv_head", ValueRange{args, argOf("h")})
+                .getResult(0);
       else
         replacement = argOf(index.getKind());
-      if (!replacement)
-        return op.emitError("index '") << index.getKind() << "' is not available in " << name;
+      missing = index.getKind();
     } else if (isa<attn::ScoreOp>(op)) {
       replacement = argOf("s");
+      missing = "score";
     } else if (isa<attn::OutOp>(op)) {
       replacement = argOf("o");
+      missing = "out";
+    } else if (isa<attn::RouteDotOp>(op)) {
+      replacement = argOf("dot");
+      missing = "dot";
+    } else if (auto blockOf = dyn_cast<attn::BlockOfOp>(op)) {
+      replacement =
+          call(op.getLoc(), "attnc_route_block_of", {args, map.lookup(blockOf.getToken())});
+    } else if (auto shape = dyn_cast<attn::ShapeOp>(op); shape && shape.getKind() == "num_blocks") {
+      replacement = call(op.getLoc(), "attnc_route_num_blocks", {args});
     }
-    if ((isa<attn::ScoreOp, attn::OutOp>(op)) && !replacement)
-      return op.emitError("not available in ") << name;
+    if (!missing.empty() && !replacement)
+      return op.emitError("'") << missing << "' is not available in " << name;
     if (replacement) {
       map.map(op.getResult(0), replacement);
       continue;
     }
     body.clone(op, map);
   }
+  body.create<func::ReturnOp>(yield.getLoc(), map.lookupOrDefault(yielded));
+  return success();
+}
+
+/// The routing functions call these; attn-route-geometry adds them.
+LogicalResult checkRouteGeometry(ModuleOp module, attn::SpecOp spec) {
+  for (StringRef name : {"attnc_route_block_of", "attnc_route_num_blocks"})
+    if (!module.lookupSymbol<func::FuncOp>(name))
+      return spec.emitOpError("has a route but no @")
+             << name << " (run attn-route-geometry before attn-to-emitc)";
   return success();
 }
 
@@ -98,31 +151,46 @@ LogicalResult lowerToCalls(func::FuncOp func) {
       op->replaceAllUsesWith(call.getResults());
       op->erase();
     };
+    // f32 (mask, score, out) or f64 (route) flavour of a float function.
+    bool f64 = op->getNumOperands() > 0 && op->getOperand(0).getType().isF64();
+    auto pick = [f64](StringRef f32Name, StringRef f64Name) { return f64 ? f64Name : f32Name; };
     StringRef mathName = llvm::TypeSwitch<Operation *, StringRef>(op)
-                             .Case([](math::ExpOp) { return "expf"; })
-                             .Case([](math::Exp2Op) { return "exp2f"; })
-                             .Case([](math::LogOp) { return "logf"; })
-                             .Case([](math::Log2Op) { return "log2f"; })
-                             .Case([](math::TanhOp) { return "tanhf"; })
-                             .Case([](math::SqrtOp) { return "sqrtf"; })
-                             .Case([](math::FloorOp) { return "floorf"; })
-                             .Case([](math::AbsFOp) { return "fabsf"; })
+                             .Case([&](math::ExpOp) { return pick("expf", "exp"); })
+                             .Case([&](math::Exp2Op) { return pick("exp2f", "exp2"); })
+                             .Case([&](math::LogOp) { return pick("logf", "log"); })
+                             .Case([&](math::Log2Op) { return pick("log2f", "log2"); })
+                             .Case([&](math::TanhOp) { return pick("tanhf", "tanh"); })
+                             .Case([&](math::SqrtOp) { return pick("sqrtf", "sqrt"); })
+                             .Case([&](math::FloorOp) { return pick("floorf", "floor"); })
+                             .Case([&](math::AbsFOp) { return pick("fabsf", "fabs"); })
                              .Case([](math::AbsIOp) { return "attnc_iabs"; })
                              .Case([](math::CountLeadingZerosOp) { return "attnc_clz"; })
                              .Case([](arith::MinSIOp) { return "attnc_imin"; })
                              .Case([](arith::MaxSIOp) { return "attnc_imax"; })
-                             .Case([](arith::MinNumFOp) { return "fminf"; })
-                             .Case([](arith::MaxNumFOp) { return "fmaxf"; })
-                             .Case([](arith::RemFOp) { return "fmodf"; })
-                             .Case([](attn::ToIntOp) { return "attnc_f2i"; })
+                             .Case([&](arith::MinNumFOp) { return pick("fminf", "fmin"); })
+                             .Case([&](arith::MaxNumFOp) { return pick("fmaxf", "fmax"); })
+                             .Case([&](arith::RemFOp) { return pick("fmodf", "fmod"); })
+                             .Case([&](attn::ToIntOp) { return pick("attnc_f2i", "attnc_d2i"); })
+                             // f64 + - * never contract into an FMA on the GPU (prelude).
+                             .Case([&](arith::AddFOp) { return pick("", "attnc_dadd"); })
+                             .Case([&](arith::SubFOp) { return pick("", "attnc_dsub"); })
+                             .Case([&](arith::MulFOp) { return pick("", "attnc_dmul"); })
                              .Default([](Operation *) { return StringRef(); });
     if (!mathName.empty()) {
       replace(mathName, op->getOperands());
       continue;
     }
+    if (auto ext = dyn_cast<arith::ExtFOp>(op)) {
+      // ArithToEmitC (LLVM 19) has no extf; f32 -> f64 is exact.
+      auto cast = b.create<emitc::CastOp>(ext.getLoc(), ext.getType(), ext.getIn());
+      ext.replaceAllUsesWith(cast.getResult());
+      ext.erase();
+      continue;
+    }
     if (auto shape = dyn_cast<attn::ShapeOp>(op)) {
       if (shape.getKind() == "num_blocks")
-        return op->emitError("num_blocks is only available in the route region");
+        return op->emitError("num_blocks is only available in the route region "
+                             "(outlined as a call of @attnc_route_num_blocks)");
       replace(("attnc_" + shape.getKind()).str(), args);
     } else if (auto param = dyn_cast<attn::ParamOp>(op)) {
       Type t = param.getType();
@@ -143,7 +211,7 @@ LogicalResult lowerToCalls(func::FuncOp func) {
       replace(callee, operands, b.getArrayAttr(attrs));
     } else if (isa<attn::BlockOfOp, attn::RouteDotOp, attn::CoordOp>(op)) {
       return op->emitError("cannot be lowered to a hook (run attn-lower-coords; "
-                           "route ops have no hook yet)");
+                           "route ops are only available in the route region)");
     }
   }
   return success();
@@ -163,11 +231,19 @@ struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>>
     MLIRContext *ctx = &getContext();
     for (attn::SpecOp spec : llvm::make_early_inc_range(module.getOps<attn::SpecOp>())) {
       OpBuilder b(spec);
-      if (failed(outline(b, spec.getMask(), "attnc_mask", {"b", "h", "q", "k"}, b.getI1Type())) ||
-          failed(outline(b, spec.getScore(), "attnc_score", {"s", "b", "h", "q", "k"},
-                         b.getF32Type())) ||
-          failed(outline(b, spec.getOut(), "attnc_out", {"o", "b", "h", "q", "c"}, b.getF32Type())))
+      if (failed(outline(b, spec.getMask(), "attnc_mask", {"b", "h", "q", "k"})) ||
+          failed(outline(b, spec.getScore(), "attnc_score", {"s", "b", "h", "q", "k"})) ||
+          failed(outline(b, spec.getOut(), "attnc_out", {"o", "b", "h", "q", "c"})))
         return signalPassFailure();
+      if (!spec.getRoute().empty()) {
+        // The route region yields (gate, always, never).
+        if (failed(checkRouteGeometry(module, spec)) ||
+            failed(outline(b, spec.getRoute(), "attnc_route_gate", {"b", "h", "q", "blk", "dot"},
+                           0)) ||
+            failed(outline(b, spec.getRoute(), "attnc_route_always", {"b", "h", "q", "blk"}, 1)) ||
+            failed(outline(b, spec.getRoute(), "attnc_route_never", {"b", "h", "q", "blk"}, 2)))
+          return signalPassFailure();
+      }
       spec.erase();
     }
     for (auto func : module.getOps<func::FuncOp>())

@@ -5,6 +5,8 @@
 // Int division/remainder guard (x / 0 = 0, INT_MIN / -1 = INT_MIN, x % 0 = 0,
 // x % -1 = 0), shift counts masked with 31, Int -> Float promotion, `causal`
 // expanded to q + (kv_len - q_len) >= k, bit_length = 32 - ctlz(abs(x)).
+// Float is f32 in mask / score / out and f64 in the route region (the selection
+// must agree with the float64 reference); f32 params and input reads are extended.
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/ASTToAttn.h"
@@ -76,6 +78,8 @@ private:
   SlotPlan plan;
   Location loc = b.getUnknownLoc();
   std::map<int, Value> letValues; ///< per region
+  /// The language's Float in the region being built: f32, or f64 in the route.
+  FloatType floatType = b.getF32Type();
 
   void fail(const std::string &message) {
     if (error.empty())
@@ -89,8 +93,11 @@ private:
   }
   Value constBool(bool v) { return b.create<arith::ConstantIntOp>(loc, v, 1); }
   Value constFloat(double v) {
-    return b.create<arith::ConstantFloatOp>(loc, APFloat(static_cast<float>(v)), b.getF32Type());
+    if (floatType.isF64())
+      return b.create<arith::ConstantFloatOp>(loc, APFloat(v), floatType);
+    return b.create<arith::ConstantFloatOp>(loc, APFloat(static_cast<float>(v)), floatType);
   }
+  static bool isFloat(Value v) { return isa<FloatType>(v.getType()); }
   Value constant(const dsl::ConstValue &v) {
     switch (v.type) {
     case dsl::Type::Bool:
@@ -103,14 +110,17 @@ private:
   }
   Value index(StringRef kind) { return b.create<attn::IndexOp>(loc, i32(), kind); }
   Value shape(StringRef kind) { return b.create<attn::ShapeOp>(loc, i32(), kind); }
+  /// Int -> Float, and an f32 storage value (param, input) -> the region's Float.
   Value toFloat(Value v) {
-    if (v.getType().isF32())
+    if (v.getType() == floatType)
       return v;
-    return b.create<arith::SIToFPOp>(loc, f32(), v);
+    if (isFloat(v))
+      return b.create<arith::ExtFOp>(loc, floatType, v);
+    return b.create<arith::SIToFPOp>(loc, floatType, v);
   }
   /// Promotes both to Float when either is Float.
   void unify(Value &x, Value &y) {
-    if (x.getType().isF32() || y.getType().isF32()) {
+    if (isFloat(x) || isFloat(y)) {
       x = toFloat(x);
       y = toFloat(y);
     }
@@ -178,7 +188,8 @@ Value SpecBuilder::name(const dsl::Expr &e) {
     if (ref.index >= 0 && ref.index < static_cast<int>(plan.params.size())) {
       const ParamSlot &slot = plan.params[ref.index];
       Type t = slot.type == dsl::Type::Float ? f32() : slot.type == dsl::Type::Bool ? i1() : i32();
-      return b.create<attn::ParamOp>(loc, t, slot.name, slot.slot);
+      Value param = b.create<attn::ParamOp>(loc, t, slot.name, slot.slot);
+      return slot.type == dsl::Type::Float ? toFloat(param) : param;
     }
     break;
   case dsl::SymbolRef::Let:
@@ -234,7 +245,7 @@ Value SpecBuilder::unary(const dsl::Expr &e) {
   Value x = expr(*e.operands[0]);
   switch (e.unaryOp) {
   case dsl::UnaryOp::Neg:
-    if (x.getType().isF32())
+    if (isFloat(x))
       return b.create<arith::NegFOp>(loc, x);
     return b.create<arith::SubIOp>(loc, constInt(0), x);
   case dsl::UnaryOp::Not:
@@ -252,7 +263,7 @@ Value SpecBuilder::binary(const dsl::Expr &e) {
   using F = arith::CmpFPredicate;
   auto compare = [&](P ip, F fp) -> Value {
     unify(x, y);
-    if (x.getType().isF32())
+    if (isFloat(x))
       return b.create<arith::CmpFOp>(loc, fp, x, y);
     return b.create<arith::CmpIOp>(loc, ip, x, y);
   };
@@ -263,23 +274,23 @@ Value SpecBuilder::binary(const dsl::Expr &e) {
   case dsl::BinaryOp::Div:
   case dsl::BinaryOp::Rem: {
     unify(x, y);
-    bool isFloat = x.getType().isF32();
+    bool floatMath = isFloat(x);
     switch (e.binaryOp) {
     case dsl::BinaryOp::Add:
-      return isFloat ? b.create<arith::AddFOp>(loc, x, y).getResult()
-                     : b.create<arith::AddIOp>(loc, x, y).getResult();
+      return floatMath ? b.create<arith::AddFOp>(loc, x, y).getResult()
+                       : b.create<arith::AddIOp>(loc, x, y).getResult();
     case dsl::BinaryOp::Sub:
-      return isFloat ? b.create<arith::SubFOp>(loc, x, y).getResult()
-                     : b.create<arith::SubIOp>(loc, x, y).getResult();
+      return floatMath ? b.create<arith::SubFOp>(loc, x, y).getResult()
+                       : b.create<arith::SubIOp>(loc, x, y).getResult();
     case dsl::BinaryOp::Mul:
-      return isFloat ? b.create<arith::MulFOp>(loc, x, y).getResult()
-                     : b.create<arith::MulIOp>(loc, x, y).getResult();
+      return floatMath ? b.create<arith::MulFOp>(loc, x, y).getResult()
+                       : b.create<arith::MulIOp>(loc, x, y).getResult();
     case dsl::BinaryOp::Div:
-      return isFloat ? b.create<arith::DivFOp>(loc, x, y).getResult()
-                     : intDivRem(x, y, /*rem=*/false);
+      return floatMath ? b.create<arith::DivFOp>(loc, x, y).getResult()
+                       : intDivRem(x, y, /*rem=*/false);
     default:
-      return isFloat ? b.create<arith::RemFOp>(loc, x, y).getResult()
-                     : intDivRem(x, y, /*rem=*/true);
+      return floatMath ? b.create<arith::RemFOp>(loc, x, y).getResult()
+                       : intDivRem(x, y, /*rem=*/true);
     }
   }
   case dsl::BinaryOp::Shl:
@@ -332,7 +343,7 @@ Value SpecBuilder::call(const dsl::Expr &e) {
   };
   auto minMax = [&](Value x, Value y, bool isMax) -> Value {
     unify(x, y);
-    if (x.getType().isF32())
+    if (isFloat(x))
       return isMax ? b.create<arith::MaxNumFOp>(loc, x, y).getResult()
                    : b.create<arith::MinNumFOp>(loc, x, y).getResult();
     return isMax ? b.create<arith::MaxSIOp>(loc, x, y).getResult()
@@ -342,7 +353,7 @@ Value SpecBuilder::call(const dsl::Expr &e) {
   case dsl::Func::Abs:
     if (!need(1))
       break;
-    if (args[0].getType().isF32())
+    if (isFloat(args[0]))
       return b.create<math::AbsFOp>(loc, args[0]);
     return b.create<math::AbsIOp>(loc, args[0]);
   case dsl::Func::Min:
@@ -354,7 +365,7 @@ Value SpecBuilder::call(const dsl::Expr &e) {
     if (!need(3))
       break;
     Value x = args[0], lo = args[1], hi = args[2];
-    if (x.getType().isF32() || lo.getType().isF32() || hi.getType().isF32()) {
+    if (isFloat(x) || isFloat(lo) || isFloat(hi)) {
       x = toFloat(x);
       lo = toFloat(lo);
       hi = toFloat(hi);
@@ -420,7 +431,7 @@ Value SpecBuilder::call(const dsl::Expr &e) {
   case dsl::Func::ToInt:
     if (!need(1))
       break;
-    if (args[0].getType().isF32())
+    if (isFloat(args[0]))
       return b.create<attn::ToIntOp>(loc, i32(), args[0]);
     return args[0];
   case dsl::Func::BlockOf:
@@ -428,7 +439,7 @@ Value SpecBuilder::call(const dsl::Expr &e) {
       return b.create<attn::BlockOfOp>(loc, i32(), args[0]);
     break;
   case dsl::Func::Dot:
-    return b.create<attn::RouteDotOp>(loc, f32());
+    return b.create<attn::RouteDotOp>(loc, b.getF64Type());
   }
   return constInt(0);
 }
@@ -450,8 +461,9 @@ Value SpecBuilder::inputRead(const dsl::Expr &e) {
     fail("input '" + e.name + "' must have rank 1 to 4");
     return constInt(0);
   }
-  return b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot,
-                                     dsl::elementTypeName(slot.elementType), indices);
+  Value read = b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot,
+                                           dsl::elementTypeName(slot.elementType), indices);
+  return isFloat(read) ? toFloat(read) : read;
 }
 
 Value SpecBuilder::expr(const dsl::Expr &e) {
@@ -504,7 +516,7 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
   auto spec = b.create<attn::SpecOp>(loc, b.getStringAttr(attention.name), nullptr, nullptr,
-                                     nullptr, nullptr, nullptr);
+                                     nullptr, nullptr, nullptr, nullptr);
 
   auto emitRegion = [&](Region &region, auto body) {
     letValues.clear();
@@ -541,6 +553,16 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
   if (attention.route) {
     const dsl::RouteSpec &route = *attention.route;
     spec.setRouteBlockAttr(b.getDenseI64ArrayAttr(route.blockShape));
+    if (!route.tileSizes.empty()) {
+      if (attention.layout < 0 || attention.layout >= static_cast<int>(program.layouts.size())) {
+        fail("route tiles need a layout");
+        return module;
+      }
+      SmallVector<int64_t> grid;
+      for (const auto &axis : program.layouts[attention.layout].axes)
+        grid.push_back(axis.value);
+      spec.setRouteGridAttr(b.getDenseI64ArrayAttr(grid));
+    }
     const char *per = route.per == dsl::RouteSpec::Granularity::Token  ? "token"
                       : route.per == dsl::RouteSpec::Granularity::Head ? "head"
                                                                        : "query_block";
@@ -549,13 +571,15 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
     spec.setRouteSelectAttr(
         b.getStringAttr(route.select == dsl::RouteSpec::Selection::TopK ? "top" : "threshold"));
     spec.setRouteSelectArgAttr(b.getF64FloatAttr(routeConstant(attention, route.selectArg.get())));
+    floatType = b.getF64Type();
     emitRegion(spec.getRoute(), [&]() -> SmallVector<Value> {
       Value gate = route.gate ? toFloat(expr(*route.gate))
-                              : b.create<attn::RouteDotOp>(loc, f32()).getResult();
+                              : b.create<attn::RouteDotOp>(loc, floatType).getResult();
       Value always = route.always ? expr(*route.always) : constBool(false);
       Value never = route.never ? expr(*route.never) : constBool(false);
       return {gate, always, never};
     });
+    floatType = b.getF32Type();
   }
   return module;
 }

@@ -5,6 +5,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -49,6 +50,22 @@ LogicalResult SpecOp::verify() {
   if (getRouteSelect() &&
       !llvm::is_contained(ArrayRef<StringRef>{"top", "threshold"}, *getRouteSelect()))
     return emitOpError("route_select must be top or threshold");
+  if (auto block = getRouteBlock()) {
+    if (block->empty() || llvm::any_of(*block, [](int64_t s) { return s < 1 || s > INT32_MAX; }))
+      return emitOpError("route_block sizes must be in [1, 2^31 - 1]");
+  }
+  if (auto grid = getRouteGrid()) {
+    if (!getRouteBlock() || getRouteBlock()->size() != grid->size())
+      return emitOpError("route_grid needs one route_block tile size per axis");
+    int64_t tokens = 1;
+    for (int64_t size : *grid) {
+      if (size < 1)
+        return emitOpError("route_grid axis sizes must be positive");
+      tokens = std::min<int64_t>(tokens * size, int64_t(1) << 40);
+    }
+    if (tokens > INT32_MAX)
+      return emitOpError("route_grid has more than 2^31 - 1 tokens");
+  }
   return success();
 }
 
@@ -72,7 +89,7 @@ LogicalResult SpecOp::verifyRegions() {
     if (i == 0)
       expected = {b.getI1Type()};
     else if (i == 3)
-      expected = {b.getF32Type(), b.getI1Type(), b.getI1Type()};
+      expected = {b.getF64Type(), b.getI1Type(), b.getI1Type()};
     else
       expected = {b.getF32Type()};
     if (TypeRange(yield.getValues()) != TypeRange(expected))

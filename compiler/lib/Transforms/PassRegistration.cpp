@@ -7,6 +7,7 @@ namespace attnc::compiler {
 
 void registerAttncPasses() {
   mlir::registerPass([] { return createLowerCoordsPass(); });
+  mlir::registerPass([] { return createRouteGeometryPass(); });
   mlir::registerPass([] { return createClassifyBlocksPass(); });
   mlir::registerPass([] { return createKvRangesPass(); });
   mlir::registerPass([] { return createLowerToEmitCPass(); });
@@ -16,6 +17,7 @@ void registerAttncPasses() {
 
 void buildHookPipeline(mlir::OpPassManager &pm, bool canonicalize) {
   pm.addPass(createLowerCoordsPass());
+  pm.addPass(createRouteGeometryPass());
   if (canonicalize) {
     pm.addPass(mlir::createCanonicalizerPass());
     pm.addPass(mlir::createCSEPass());

@@ -74,3 +74,58 @@ attn.spec @score_type mask {
   attn.yield %o : f32
 } route {
 }
+
+// -----
+
+// The route's gate is float64.
+attn.spec @gate_f32 attributes {route_block = array<i64: 64>} mask {
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+  %g = arith.constant 1.0 : f32
+  %f = arith.constant false
+  // expected-error @+1 {{in the route region yields the wrong types}}
+  attn.yield %g, %f, %f : f32, i1, i1
+}
+
+// -----
+
+// expected-error @+1 {{route_grid needs one route_block tile size per axis}}
+attn.spec @grid_rank attributes {route_block = array<i64: 16>, route_grid = array<i64: 128, 128>} mask {
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+  %g = attn.route_dot : f64
+  %f = arith.constant false
+  attn.yield %g, %f, %f : f64, i1, i1
+}
+
+// -----
+
+// expected-error @+1 {{route_block sizes must be in [1, 2^31 - 1]}}
+attn.spec @block_zero attributes {route_block = array<i64: 0>} mask {
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+  %g = attn.route_dot : f64
+  %f = arith.constant false
+  attn.yield %g, %f, %f : f64, i1, i1
+}

@@ -1,7 +1,7 @@
 //===- Passes.h - The attnc compiler passes ----------------------*- C++ -*-===//
 //
-// Pipeline (see docs/compiler.md): attn-lower-coords, canonicalize, cse,
-// attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then emitc::translateToCpp.
+// Pipeline (see docs/compiler.md): attn-lower-coords, attn-route-geometry, canonicalize,
+// cse, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then emitc::translateToCpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPILER_PASSES_H
@@ -16,11 +16,14 @@ namespace attnc::compiler {
 
 /// attn.coord -> arith on attn.index q/k (row-major, axis 0 unwrapped).
 std::unique_ptr<mlir::Pass> createLowerCoordsPass();
+/// Adds func.func @attnc_route_block_of / @attnc_route_num_blocks for a routed spec.
+std::unique_ptr<mlir::Pass> createRouteGeometryPass();
 /// Adds func.func @attnc_classify: interval abstract interpretation of the mask.
 std::unique_ptr<mlir::Pass> createClassifyBlocksPass();
 /// Adds func.func @attnc_kv_ranges: closed-form key intervals from k-affine atoms.
 std::unique_ptr<mlir::Pass> createKvRangesPass();
-/// Outlines attn.spec regions into the hook functions and lowers everything to EmitC.
+/// Outlines attn.spec regions into the hook functions (the route region into
+/// @attnc_route_gate/always/never) and lowers everything to EmitC.
 std::unique_ptr<mlir::Pass> createLowerToEmitCPass();
 
 /// Registers the passes above (and the upstream ones attnc-opt needs) by name.

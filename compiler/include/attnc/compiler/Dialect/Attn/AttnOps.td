@@ -14,9 +14,12 @@ def Attn_SpecOp : Attn_Op<"spec", [Symbol, IsolatedFromAbove, NoRegionArguments]
     - `mask` yields the i1 keep predicate of (b, h, q, k);
     - `score` yields the modified f32 score (`attn.score` is the incoming one);
     - `out` yields the f32 output element (`attn.out` is the normalised one);
-    - `route` is empty without block routing, else it yields (gate: f32,
-      always: i1, never: i1) evaluated per (unit token, blk); the block partition
-      and selection rule are the `route_*` attributes.
+    - `route` is empty without block routing, else it yields (gate: f64,
+      always: i1, never: i1) evaluated per (unit token, blk); Float values of the
+      route region are f64 (the selection must agree with the float64
+      reference). The block partition is `route_block` (one size: 1-D blocks of
+      that many tokens; or one tile size per axis of the layout whose axis sizes
+      are `route_grid`), the selection rule the other `route_*` attributes.
 
     ```mlir
     attn.spec @causal mask {
@@ -29,6 +32,7 @@ def Attn_SpecOp : Attn_Op<"spec", [Symbol, IsolatedFromAbove, NoRegionArguments]
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        OptionalAttr<DenseI64ArrayAttr>:$route_block,
+                       OptionalAttr<DenseI64ArrayAttr>:$route_grid,
                        OptionalAttr<StrAttr>:$route_per,
                        OptionalAttr<I64Attr>:$route_query_block,
                        OptionalAttr<StrAttr>:$route_select,
@@ -127,7 +131,7 @@ def Attn_OutOp : Attn_Op<"out", [Pure]> {
 
 def Attn_ToIntOp : Attn_Op<"to_int", [Pure]> {
   let summary = "int(x): truncation toward zero, saturating, NaN -> 0";
-  let arguments = (ins F32:$input);
+  let arguments = (ins AnyTypeOf<[F32, F64]>:$input);
   let results = (outs I32:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasFolder = 1;
@@ -135,6 +139,11 @@ def Attn_ToIntOp : Attn_Op<"to_int", [Pure]> {
 
 def Attn_BlockOfOp : Attn_Op<"block_of", [Pure]> {
   let summary = "block_of(token): the KV block of a token (route region only)";
+  let description = [{
+    The partition is the enclosing attn.spec's `route_block` / `route_grid`.
+    `attn-to-emitc` lowers it to a call of `attnc_route_block_of`, which
+    `attn-route-geometry` generates.
+  }];
   let arguments = (ins I32:$token);
   let results = (outs I32:$result);
   let assemblyFormat = "$token attr-dict `:` type($result)";
@@ -142,7 +151,11 @@ def Attn_BlockOfOp : Attn_Op<"block_of", [Pure]> {
 
 def Attn_RouteDotOp : Attn_Op<"route_dot", [Pure]> {
   let summary = "dot(query, key): pooled query . mean key of block blk (route only)";
-  let results = (outs F32:$result);
+  let description = [{
+    Computed by the runtime's routing pre-pass in float64; the gate function
+    receives it as its `dot` argument.
+  }];
+  let results = (outs F64:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
 }
 
