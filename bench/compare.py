@@ -35,10 +35,11 @@ DEV = "cuda"
 
 # --------------------------------------------------------------------------- patterns
 def bit_length_small(d):
-    """bit_length for 0 <= d < 2^16 on int tensors (0 for 0)."""
-    g = torch.zeros_like(d)
-    for s in range(16):
-        g = g + (d >= (1 << s)).to(d.dtype)
+    """bit_length for 0 <= d < 2^16 on int tensors (0 for 0), pointwise only (no new
+    buffers), so FlexAttention can compile it inside a mask_mod."""
+    g = (d >= 1).to(torch.int32)
+    for s in range(1, 16):
+        g = g + (d >= (1 << s)).to(torch.int32)
     return g
 
 
@@ -73,7 +74,9 @@ def make_patterns(q, k, v, gen):
         ft, fk = qi // T, ki // T
         d = (ft - fk).abs()
         g = bit_length_small(d)
-        base = T // (2 ** g)
+        base = torch.where(g == 0, T, 0)  # T >> g, written pointwise for Flex
+        for sh in range(1, 16):
+            base = torch.where(g == sh, T >> sh, base)
         win = torch.clamp(base, min=128)
         stride = torch.clamp(128 // torch.clamp(base, min=1), min=1)
         return (fk == 0) | (d <= 1) | (((qi % T - ki % T).abs() <= win) &
