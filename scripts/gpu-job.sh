@@ -3,7 +3,7 @@
 # and installed on the build machine in .gpu/ (scripts/make-gpu-tree.sh). It runs the GPU
 # tests, every example against the CPU reference, compute-sanitizer on small cases and the
 # side-by-side benchmark; logs go to $OUT, a short table comes last.
-#   usage: scripts/gpu-job.sh [tests] [examples] [sanitize] [bench]   (default: all)
+#   usage: scripts/gpu-job.sh [tests] [python] [examples] [sanitize] [bench]   (default: all)
 set -uo pipefail
 ROOT=$(pwd)
 OUT=${OUT:-/tmp/attnc-gpu-out}
@@ -14,7 +14,7 @@ export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so"
 export PYTHONPATH="$ROOT/python"
 export PYTHONUNBUFFERED=1
 export ATTNC_CACHE_DIR=/tmp/attnc-cache
-steps=${*:-tests examples sanitize bench}
+steps=${*:-tests python examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -31,6 +31,15 @@ if [[ " $steps " == *" tests "* ]]; then
     if "$t" >"$OUT/$name.log" 2>&1; then note "tests $name: pass"; else note "tests $name: FAIL (rc $?)"; fi
     tail -3 "$OUT/$name.log"
   done
+fi
+
+if [[ " $steps " == *" python "* ]]; then
+  # The Python package on torch CUDA tensors (tests/python/test_torch_gpu.py) and on NumPy.
+  if python3 -m pytest -q -p no:cacheprovider tests/python >"$OUT/python.log" 2>&1; then
+    note "python tests: pass ($(tail -n 1 "$OUT/python.log"))"
+  else
+    note "python tests: FAIL ($(tail -n 1 "$OUT/python.log"))"
+  fi
 fi
 
 if [[ " $steps " == *" examples "* ]]; then

@@ -1,0 +1,90 @@
+"""The Python package on torch CUDA tensors, against a float64 torch reference. Skipped (with
+the reason) where torch or a GPU is missing, e.g. in CI; run on the GPU machine by
+scripts/gpu-job.sh."""
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA GPU", allow_module_level=True)
+
+import attnc  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def reference(q, k, v, keep, score_mod=None):
+    B, H, Sq, D = q.shape
+    Hk, Sk = k.shape[1], k.shape[2]
+    kk = k.double().repeat_interleave(H // Hk, dim=1)
+    vv = v.double().repeat_interleave(H // Hk, dim=1)
+    s = q.double() @ kk.transpose(-1, -2) / D ** 0.5
+    qi = torch.arange(Sq, device=q.device).view(-1, 1)
+    ki = torch.arange(Sk, device=q.device).view(1, -1)
+    if score_mod is not None:
+        s = score_mod(s)
+    s = s.masked_fill(~keep(qi, ki), float("-inf"))
+    p = torch.nan_to_num(torch.softmax(s, dim=-1), nan=0.0)
+    return p @ vv, torch.logsumexp(s, dim=-1)
+
+
+def rel(a, b):
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+def test_sliding_window_bshd_gqa_lse():
+    kern = attnc.compile(os.path.join(ROOT, "examples", "sliding_w1024.attn"), head_dim=128)
+    B, H, Hk, S = 2, 8, 2, 1000
+    # BSHD storage viewed as [B, H, S, D]: strides, not copies.
+    q = torch.randn(B, S, H, 128, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+    k = torch.randn(B, S, Hk, 128, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+    v = torch.randn(B, S, Hk, 128, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+    out = torch.full((B, H, S, 128), float("nan"), device="cuda", dtype=torch.bfloat16)
+    o, lse = kern(q, k, v, out=out, window=100, return_lse=True)
+    torch.cuda.synchronize()
+    ro, rl = reference(q, k, v, lambda i, j: (i >= j) & (i - j < 100))
+    assert not torch.isnan(o).any()
+    assert rel(o, ro) < 1e-2
+    assert (lse.double() - rl).abs().max() < 5e-2
+
+
+def test_document_input_and_fp16():
+    kern = attnc.compile(os.path.join(ROOT, "examples", "document_causal.attn"), dtype="fp16",
+                         head_dim=64)
+    B, H, S = 2, 4, 777
+    q, k, v = (torch.randn(B, H, S, 64, device="cuda", dtype=torch.float16) for _ in range(3))
+    doc = torch.sort(torch.randint(0, 5, (B, S), device="cuda", dtype=torch.int32)).values
+    o = kern(q, k, v, doc=doc)
+    for b in range(B):
+        ro, _ = reference(q[b:b + 1], k[b:b + 1], v[b:b + 1],
+                          lambda i, j: (i >= j) & (doc[b][i] == doc[b][j]))
+        assert rel(o[b:b + 1], ro) < 1e-2
+
+
+def test_softcap_score_and_gated_output():
+    soft = attnc.compile(os.path.join(ROOT, "examples", "softcap_causal.attn"), head_dim=64)
+    q, k, v = (torch.randn(1, 2, 300, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    q = q * 8
+    o = soft(q, k, v)
+    ro, _ = reference(q, k, v, lambda i, j: i >= j, lambda s: 30 * torch.tanh(s / 30))
+    assert rel(o, ro) < 1e-2
+    gated = attnc.compile(os.path.join(ROOT, "examples", "gated_causal.attn"), head_dim=64)
+    g = torch.randn(1, 2, 300, 64, device="cuda", dtype=torch.bfloat16)
+    o = gated(q, k, v, gate=g)
+    ro, _ = reference(q, k, v, lambda i, j: i >= j)
+    assert rel(o, ro * torch.sigmoid(g.double())) < 1e-2
+
+
+def test_torch_argument_errors():
+    kern = attnc.compile("attention c { mask = causal; }", head_dim=64)
+    q = torch.randn(1, 2, 16, 64, device="cuda", dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="CUDA tensor"):
+        kern(q.cpu(), q.cpu(), q.cpu())
+    with pytest.raises(ValueError, match="bf16 or fp16"):
+        kern(q.float(), q.float(), q.float())
+    with pytest.raises(ValueError, match="head_dim 64"):
+        kern(*(torch.randn(1, 2, 16, 128, device="cuda", dtype=torch.bfloat16),) * 3)
+    with pytest.raises(ValueError, match="contiguous in its last dim"):
+        t = torch.randn(1, 2, 64, 16, device="cuda", dtype=torch.bfloat16).transpose(2, 3)
+        kern(t, t, t)
