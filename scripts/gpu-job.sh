@@ -14,6 +14,7 @@ export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so"
 export PYTHONPATH="$ROOT/python"
 export PYTHONUNBUFFERED=1
 export ATTNC_CACHE_DIR=/tmp/attnc-cache
+export ATTNC_GOLDEN_DIR="$ROOT/tests/golden" ATTNC_EXAMPLES_DIR="$ROOT/examples"
 steps=${*:-tests python examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"
