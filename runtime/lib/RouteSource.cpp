@@ -1,67 +1,27 @@
 //===- RouteSource.cpp - CUDA source for block routing --------------------===//
 //
-// Prints the route expressions of the checked AST as CUDA device functions with the
-// language's exact Int semantics (32-bit wrap-around, x / 0 = 0, shifts & 31) and Float
-// evaluated in float64, then appends the routing pre-pass kernels (see RouteSource.h).
+// The routing pre-pass kernels and the mask / classifier wrappers (see RouteSource.h).
+// The route's expressions are not printed here: the compiler lowers the route region
+// through the attn dialect into attnc_route_block_of / _num_blocks / _always / _never /
+// _gate (float64) in the hooks (docs/compiler.md, "Block routing"), and these kernels
+// call them.
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/runtime/RouteSource.h"
 
-#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <sstream>
 
 namespace attnc::runtime {
 
-using dsl::BinaryOp;
-using dsl::Builtin;
 using dsl::Expr;
 using dsl::ExprKind;
-using dsl::Func;
-using dsl::SymbolRef;
-using dsl::Type;
 
 namespace {
 
-// Int helpers with the reference's semantics; prefixed to stay clear of the compiler's
-// prelude.
-const char *kRouteHelpers = R"cuda(
-// ---- attnc runtime: block routing ----
-static __device__ __forceinline__ int attnc_rt_add(int x, int y) { return (int)((unsigned)x + (unsigned)y); }
-static __device__ __forceinline__ int attnc_rt_sub(int x, int y) { return (int)((unsigned)x - (unsigned)y); }
-static __device__ __forceinline__ int attnc_rt_mul(int x, int y) { return (int)((unsigned)x * (unsigned)y); }
-static __device__ __forceinline__ int attnc_rt_neg(int x) { return (int)(0u - (unsigned)x); }
-static __device__ __forceinline__ int attnc_rt_div(int x, int y) {
-  if (y == 0) return 0;
-  if (x == (-2147483647 - 1) && y == -1) return x;
-  return x / y;
-}
-static __device__ __forceinline__ int attnc_rt_rem(int x, int y) { return (y == 0 || y == -1) ? 0 : x % y; }
-static __device__ __forceinline__ int attnc_rt_shl(int x, int y) { return (int)((unsigned)x << (y & 31)); }
-static __device__ __forceinline__ int attnc_rt_shr(int x, int y) {
-  int s = y & 31;
-  unsigned u = (unsigned)x >> s;
-  if (x < 0 && s > 0) u |= ~(0xffffffffu >> s);
-  return (int)u;
-}
-static __device__ __forceinline__ int attnc_rt_abs(int x) { return x < 0 ? attnc_rt_neg(x) : x; }
-static __device__ __forceinline__ int attnc_rt_min(int x, int y) { return x < y ? x : y; }
-static __device__ __forceinline__ int attnc_rt_max(int x, int y) { return x > y ? x : y; }
-static __device__ __forceinline__ int attnc_rt_bit_length(int x) {
-  unsigned m = x < 0 ? 0u - (unsigned)x : (unsigned)x;
-  return m == 0 ? 0 : 32 - __clz((int)m);
-}
-static __device__ __forceinline__ int attnc_rt_d2i(double x) {
-  if (x != x) return 0;
-  if (x >= 2147483647.0) return 2147483647;
-  if (x <= -2147483648.0) return -2147483647 - 1;
-  return (int)x;
-}
-static __device__ __forceinline__ double attnc_rt_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-)cuda";
-
-// The pre-pass kernels and the hook wrappers; they use the functions printed before them.
+// The pre-pass kernels and the hook wrappers; they call the generated attnc_route_*
+// functions (pasted before them with the hooks).
 const char *kRouteKernels = R"cuda(
 #define ATTNC_ROUTE_EMPTY 0
 #define ATTNC_ROUTE_CANDIDATE 1
@@ -192,13 +152,13 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     for (int c = 0; c < d; ++c)
       dotv = __dadd_rn(dotv, __dmul_rn(query[c], key[c]));
 #endif
-    gate[blk] = attnc_route_gate(a, b, h, tokenLo, blk, numBlocks, dotv);
+    gate[blk] = attnc_route_gate(a, b, h, tokenLo, blk, dotv);
     // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
     bool anyAlways = false, everyNever = ATTNC_ROUTE_HAS_NEVER;
     for (int t = tokenLo; t < tokenHi && (ATTNC_ROUTE_HAS_ALWAYS || everyNever); ++t) {
-      if (ATTNC_ROUTE_HAS_ALWAYS && !anyAlways && attnc_route_always(a, b, h, t, blk, numBlocks))
+      if (ATTNC_ROUTE_HAS_ALWAYS && !anyAlways && attnc_route_always(a, b, h, t, blk))
         anyAlways = true;
-      if (everyNever && !attnc_route_never(a, b, h, t, blk, numBlocks))
+      if (everyNever && !attnc_route_never(a, b, h, t, blk))
         everyNever = false;
       if (anyAlways && !everyNever)
         break;
@@ -215,7 +175,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     numForced += __shfl_xor_sync(0xffffffffu, numForced, offset);
 
 #if ATTNC_ROUTE_THRESHOLD
-  const double mass = attnc_route_mass(a, b, h, tokenLo, numBlocks);
+  const double mass = ATTNC_ROUTE_MASS;
   // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
   // reference does), then candidates in gate order until the mass is reached.
   double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
@@ -250,7 +210,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     __syncwarp();
   }
 #else
-  const int topN = attnc_route_topn(a, b, h, tokenLo, numBlocks);
+  const int topN = ATTNC_ROUTE_TOPN;
   for (int extra = topN - numForced; extra > 0; --extra) {
     int best = attnc_route_best(gate, state, numBlocks);
     if (best < 0)
@@ -321,407 +281,30 @@ static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, 
 }
 )cuda";
 
-/// Prints checked route expressions as CUDA.
-class Printer {
-public:
-  Printer(const dsl::Program &program, const dsl::AttentionDecl &attention,
-          const compiler::GeneratedHooks &hooks)
-      : program_(program), attention_(attention), hooks_(hooks) {}
-
-  bool failed() const { return !error_.empty(); }
-  const std::string &error() const { return error_; }
-
-  /// `e` converted to `want` (only Int -> Float converts; otherwise the checker's type).
-  std::string print(const Expr &e, Type want) {
-    std::string text = print(e);
-    if (want == Type::Float && e.type == Type::Int)
-      return "((double)(" + text + "))";
-    return text;
+/// The constant argument of top(n) / threshold(m) (the checker folds it to a literal).
+bool selectionValue(const dsl::RouteSpec &route, double &value, std::string &error) {
+  const Expr *arg = route.selectArg.get();
+  if (arg && arg->kind == ExprKind::IntLiteral) {
+    value = static_cast<double>(arg->intValue);
+    return true;
   }
-
-  std::string print(const Expr &e) {
-    if (++depth_ > 200) {
-      fail("expression too deeply nested");
-      return "0";
-    }
-    std::string text = printNode(e);
-    --depth_;
-    return text;
+  if (arg && arg->kind == ExprKind::FloatLiteral) {
+    value = arg->floatValue;
+    return true;
   }
-
-private:
-  void fail(const std::string &message) {
-    if (error_.empty())
-      error_ = message;
-  }
-
-  static std::string intLiteral(int64_t value) {
-    int32_t v = static_cast<int32_t>(static_cast<uint32_t>(value));
-    if (v == std::numeric_limits<int32_t>::min())
-      return "(-2147483647 - 1)";
-    return "(" + std::to_string(v) + ")";
-  }
-
-  static std::string floatLiteral(double value) {
-    if (std::isnan(value))
-      return "(__longlong_as_double(0x7ff8000000000000ll))";
-    if (std::isinf(value))
-      return value > 0 ? "(__longlong_as_double(0x7ff0000000000000ll))"
-                       : "(__longlong_as_double(0xfff0000000000000ll))";
-    char buffer[64];
-    std::snprintf(buffer, sizeof(buffer), "%.17g", value);
-    std::string text = buffer;
-    if (text.find_first_of(".eE") == std::string::npos)
-      text += ".0";
-    return "(" + text + ")";
-  }
-
-  std::string constValue(const dsl::ConstValue &v) {
-    switch (v.type) {
-    case Type::Int:
-      return intLiteral(v.i);
-    case Type::Float:
-      return floatLiteral(v.f);
-    case Type::Bool:
-      return v.b ? "true" : "false";
-    default:
-      fail("a constant has no value");
-      return "0";
-    }
-  }
-
-  /// The coordinate of token `t` on layout axis `axis` (row-major, axis 0 unwrapped).
-  std::string coordinate(const std::string &t, int axis) {
-    const dsl::LayoutDecl *layout = layoutOf();
-    if (!layout) {
-      fail("a layout coordinate is used without a layout");
-      return "0";
-    }
-    int64_t inner = 1;
-    for (size_t j = size_t(axis) + 1; j < layout->axes.size(); ++j)
-      inner = int64_t(int32_t(uint32_t(inner) * uint32_t(layout->axes[j].value)));
-    std::string v = "attnc_rt_div(" + t + ", " + intLiteral(inner) + ")";
-    if (axis == 0)
-      return v;
-    return "attnc_rt_rem(" + v + ", " + intLiteral(layout->axes[size_t(axis)].value) + ")";
-  }
-
-  const dsl::LayoutDecl *layoutOf() const {
-    if (attention_.layout < 0 || attention_.layout >= int(program_.layouts.size()))
-      return nullptr;
-    return &program_.layouts[size_t(attention_.layout)];
-  }
-
-  std::string builtin(Builtin b) {
-    switch (b) {
-    case Builtin::Batch:
-      return "b";
-    case Builtin::Head:
-      return "h";
-    case Builtin::KvHead:
-      return "attnc_kv_head(a, h)";
-    case Builtin::Query:
-      return "q";
-    case Builtin::NumBatch:
-      return "a.batch";
-    case Builtin::NumHeads:
-      return "a.heads";
-    case Builtin::NumKvHeads:
-      return "a.kv_heads";
-    case Builtin::QLen:
-      return "a.q_len";
-    case Builtin::KvLen:
-      return "a.kv_len";
-    case Builtin::HeadDim:
-      return "a.head_dim";
-    case Builtin::Block:
-      return "blk";
-    case Builtin::NumBlocks:
-      return "num_blocks";
-    default:
-      fail("built-in name not available in a route (key, score, out, column or causal)");
-      return "0";
-    }
-  }
-
-  int paramSlot(const std::string &name, Type &type) {
-    for (const auto &slot : hooks_.params)
-      if (slot.name == name) {
-        type = slot.type;
-        return slot.slot;
-      }
-    fail("param '" + name + "' has no slot");
-    return 0;
-  }
-
-  std::string printNode(const Expr &e) {
-    switch (e.kind) {
-    case ExprKind::IntLiteral:
-      return intLiteral(e.intValue);
-    case ExprKind::FloatLiteral:
-      return floatLiteral(e.floatValue);
-    case ExprKind::BoolLiteral:
-      return e.boolValue ? "true" : "false";
-    case ExprKind::Name:
-      return name(e);
-    case ExprKind::Unary: {
-      std::string x = print(*e.operands[0]);
-      switch (e.unaryOp) {
-      case dsl::UnaryOp::Neg:
-        return e.type == Type::Int ? "attnc_rt_neg(" + x + ")" : "(-(" + x + "))";
-      case dsl::UnaryOp::Not:
-        return "(!(" + x + "))";
-      case dsl::UnaryOp::BitNot:
-        return "(~(" + x + "))";
-      }
-      break;
-    }
-    case ExprKind::Binary:
-      return binary(e);
-    case ExprKind::Call:
-      return call(e);
-    case ExprKind::Index:
-      return index(e);
-    case ExprKind::Member:
-      if (e.ref.kind == SymbolRef::AxisSize) {
-        const dsl::LayoutDecl *layout = layoutOf();
-        if (!layout || e.ref.index < 0 || e.ref.index >= int(layout->axes.size())) {
-          fail("unknown layout axis");
-          return "0";
-        }
-        return intLiteral(layout->axes[size_t(e.ref.index)].value);
-      }
-      if (e.ref.kind == SymbolRef::Coordinate) {
-        if (e.ref.token != Builtin::Query) {
-          fail("key coordinates are not available in a route");
-          return "0";
-        }
-        return coordinate("q", e.ref.index);
-      }
-      fail("unsupported member expression in a route");
-      return "0";
-    case ExprKind::Slice:
-      fail("':' is not available in a route");
-      return "0";
-    }
-    fail("unsupported expression in a route");
-    return "0";
-  }
-
-  std::string name(const Expr &e) {
-    switch (e.ref.kind) {
-    case SymbolRef::Builtin:
-      return builtin(static_cast<Builtin>(e.ref.index));
-    case SymbolRef::Const:
-      if (e.ref.index < 0 || e.ref.index >= int(attention_.consts.size())) {
-        fail("unknown const");
-        return "0";
-      }
-      return constValue(attention_.consts[size_t(e.ref.index)].folded);
-    case SymbolRef::Param: {
-      Type type = Type::Int;
-      int slot = paramSlot(e.name, type);
-      if (type == Type::Float)
-        return "((double)attnc_fparam(a, " + std::to_string(slot) + "))";
-      if (type == Type::Bool)
-        return "attnc_bparam(a, " + std::to_string(slot) + ")";
-      return "attnc_iparam(a, " + std::to_string(slot) + ")";
-    }
-    case SymbolRef::Let:
-      if (e.ref.index < 0 || e.ref.index >= int(attention_.lets.size()) ||
-          !attention_.lets[size_t(e.ref.index)].value) {
-        fail("unknown let");
-        return "0";
-      }
-      return "(" + print(*attention_.lets[size_t(e.ref.index)].value) + ")";
-    default:
-      fail("unsupported name '" + e.name + "' in a route");
-      return "0";
-    }
-  }
-
-  std::string binary(const Expr &e) {
-    const Expr &l = *e.operands[0], &r = *e.operands[1];
-    bool floatMath = l.type == Type::Float || r.type == Type::Float;
-    Type operand = floatMath ? Type::Float : l.type;
-    std::string x = print(l, operand), y = print(r, operand);
-    auto infix = [&](const char *op) { return "((" + x + ") " + op + " (" + y + "))"; };
-    switch (e.binaryOp) {
-    case BinaryOp::Add:
-      return floatMath ? infix("+") : "attnc_rt_add(" + x + ", " + y + ")";
-    case BinaryOp::Sub:
-      return floatMath ? infix("-") : "attnc_rt_sub(" + x + ", " + y + ")";
-    case BinaryOp::Mul:
-      return floatMath ? infix("*") : "attnc_rt_mul(" + x + ", " + y + ")";
-    case BinaryOp::Div:
-      return floatMath ? infix("/") : "attnc_rt_div(" + x + ", " + y + ")";
-    case BinaryOp::Rem:
-      return floatMath ? "fmod(" + x + ", " + y + ")" : "attnc_rt_rem(" + x + ", " + y + ")";
-    case BinaryOp::Shl:
-      return "attnc_rt_shl(" + x + ", " + y + ")";
-    case BinaryOp::Shr:
-      return "attnc_rt_shr(" + x + ", " + y + ")";
-    case BinaryOp::BitAnd:
-      return infix("&");
-    case BinaryOp::BitOr:
-      return infix("|");
-    case BinaryOp::BitXor:
-      return infix("^");
-    case BinaryOp::Lt:
-      return infix("<");
-    case BinaryOp::Le:
-      return infix("<=");
-    case BinaryOp::Gt:
-      return infix(">");
-    case BinaryOp::Ge:
-      return infix(">=");
-    case BinaryOp::Eq:
-      return infix("==");
-    case BinaryOp::Ne:
-      return infix("!=");
-    case BinaryOp::And:
-      return infix("&&");
-    case BinaryOp::Or:
-      return infix("||");
-    }
-    fail("unsupported binary operator in a route");
-    return "0";
-  }
-
-  std::string call(const Expr &e) {
-    if (!e.func) {
-      fail("unresolved call in a route");
-      return "0";
-    }
-    auto arg = [&](size_t i, Type want) { return print(*e.operands[i], want); };
-    bool anyFloat = false;
-    for (const auto &operand : e.operands)
-      anyFloat = anyFloat || operand->type == Type::Float;
-    Type math = anyFloat ? Type::Float : Type::Int;
-    switch (*e.func) {
-    case Func::Abs:
-      return anyFloat ? "fabs(" + arg(0, math) + ")" : "attnc_rt_abs(" + arg(0, math) + ")";
-    case Func::Min:
-      return anyFloat ? "fmin(" + arg(0, math) + ", " + arg(1, math) + ")"
-                      : "attnc_rt_min(" + arg(0, math) + ", " + arg(1, math) + ")";
-    case Func::Max:
-      return anyFloat ? "fmax(" + arg(0, math) + ", " + arg(1, math) + ")"
-                      : "attnc_rt_max(" + arg(0, math) + ", " + arg(1, math) + ")";
-    case Func::Clamp:
-      return anyFloat
-                 ? "fmin(fmax(" + arg(0, math) + ", " + arg(1, math) + "), " + arg(2, math) + ")"
-                 : "attnc_rt_min(attnc_rt_max(" + arg(0, math) + ", " + arg(1, math) + "), " +
-                       arg(2, math) + ")";
-    case Func::Exp:
-      return "exp(" + arg(0, Type::Float) + ")";
-    case Func::Exp2:
-      return "exp2(" + arg(0, Type::Float) + ")";
-    case Func::Log:
-      return "log(" + arg(0, Type::Float) + ")";
-    case Func::Log2:
-      return "log2(" + arg(0, Type::Float) + ")";
-    case Func::Tanh:
-      return "tanh(" + arg(0, Type::Float) + ")";
-    case Func::Sigmoid:
-      return "attnc_rt_sigmoid(" + arg(0, Type::Float) + ")";
-    case Func::Sqrt:
-      return "sqrt(" + arg(0, Type::Float) + ")";
-    case Func::Floor:
-      return "floor(" + arg(0, Type::Float) + ")";
-    case Func::BitLength:
-      return "attnc_rt_bit_length(" + arg(0, Type::Int) + ")";
-    case Func::Select: {
-      bool floatResult = e.operands[1]->type == Type::Float || e.operands[2]->type == Type::Float;
-      Type want = floatResult ? Type::Float : e.operands[1]->type;
-      return "((" + arg(0, Type::Bool) + ") ? (" + arg(1, want) + ") : (" + arg(2, want) + "))";
-    }
-    case Func::ToFloat:
-      return "((double)(" + arg(0, e.operands[0]->type) + "))";
-    case Func::ToInt:
-      return e.operands[0]->type == Type::Float ? "attnc_rt_d2i(" + arg(0, Type::Float) + ")"
-                                                : arg(0, Type::Int);
-    case Func::BlockOf:
-      return "attnc_route_block_of(a, " + arg(0, Type::Int) + ")";
-    case Func::Dot:
-      return "dotv";
-    }
-    fail("unsupported function in a route");
-    return "0";
-  }
-
-  std::string index(const Expr &e) {
-    if (e.ref.kind != SymbolRef::Input || e.ref.index < 0 ||
-        e.ref.index >= int(attention_.inputs.size())) {
-      fail("unresolved tensor read in a route");
-      return "0";
-    }
-    const dsl::InputDecl &input = attention_.inputs[size_t(e.ref.index)];
-    int slot = -1;
-    for (const auto &s : hooks_.inputs)
-      if (s.name == input.name)
-        slot = s.slot;
-    if (slot < 0 || e.operands.size() != input.dims.size() || e.operands.empty() ||
-        e.operands.size() > 4) {
-      fail("input '" + input.name + "' has no slot or a bad rank");
-      return "0";
-    }
-    std::string text = std::string("attnc_read_") + dsl::elementTypeName(input.elementType) + "_" +
-                       std::to_string(e.operands.size()) + "(a, " + std::to_string(slot);
-    for (const auto &operand : e.operands)
-      text += ", " + print(*operand, Type::Int);
-    text += ")";
-    if (dsl::scalarTypeOf(input.elementType) == Type::Float)
-      return "((double)" + text + ")";
-    return text;
-  }
-
-  const dsl::Program &program_;
-  const dsl::AttentionDecl &attention_;
-  const compiler::GeneratedHooks &hooks_;
-  std::string error_;
-  int depth_ = 0;
-};
-
-/// block_of(t) for 1-D blocks or N-D tiles, with the reference's Int semantics.
-std::string blockOfFunction(const dsl::Program &program, const dsl::AttentionDecl &attention,
-                            std::string &error) {
-  const dsl::RouteSpec &route = *attention.route;
-  std::ostringstream out;
-  out << "static __device__ __forceinline__ int attnc_route_block_of(const AttncArgs &a, int t) "
-         "{\n";
-  if (route.tileSizes.empty()) {
-    out << "  return attnc_rt_div(t, " << route.blockShape.at(0) << ");\n}\n";
-    return out.str();
-  }
-  if (attention.layout < 0 || attention.layout >= int(program.layouts.size())) {
-    error = "route tiles need a layout";
-    return "";
-  }
-  const auto &axes = program.layouts[size_t(attention.layout)].axes;
-  if (axes.size() != route.blockShape.size()) {
-    error = "route tile needs one size per layout axis";
-    return "";
-  }
-  out << "  int block = 0;\n";
-  for (size_t i = 0; i < axes.size(); ++i) {
-    int64_t inner = 1;
-    for (size_t j = i + 1; j < axes.size(); ++j)
-      inner = int64_t(int32_t(uint32_t(inner) * uint32_t(axes[j].value)));
-    std::string coordinate = "attnc_rt_div(t, " + std::to_string(inner) + ")";
-    if (i > 0)
-      coordinate = "attnc_rt_rem(" + coordinate + ", " + std::to_string(axes[i].value) + ")";
-    std::string bc =
-        "attnc_rt_div(" + coordinate + ", " + std::to_string(route.blockShape[i]) + ")";
-    if (i == 0) {
-      out << "  block = " << bc << ";\n";
-    } else {
-      int64_t count = (axes[i].value + route.blockShape[i] - 1) / route.blockShape[i];
-      out << "  block = attnc_rt_add(attnc_rt_mul(block, " << count << "), " << bc << ");\n";
-    }
-  }
-  out << "  return block;\n}\n";
-  return out.str();
+  error = "the route's selection argument is not a folded constant";
+  return false;
 }
+
+std::string doubleLiteral(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  std::string text = buffer;
+  if (text.find_first_of(".eE") == std::string::npos)
+    text += ".0";
+  return text;
+}
+
 } // namespace
 
 bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &attention,
@@ -745,8 +328,25 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
             : route.per == dsl::RouteSpec::Granularity::QueryBlock ? 1
                                                                    : 2;
   bool threshold = route.select == dsl::RouteSpec::Selection::Threshold;
+  if (!route.tileSizes.empty() &&
+      (attention.layout < 0 || attention.layout >= int(program.layouts.size()))) {
+    error = "route tiles need a layout";
+    return false;
+  }
+  // block_of, num_blocks, always, never and the gate are the compiler's (GeneratedHooks).
+  if (!hooks.hasRoute || hooks.source.find("attnc_route_gate(") == std::string::npos ||
+      hooks.source.find("attnc_route_block_of(") == std::string::npos) {
+    error = "the generated hooks of '" + attention.name + "' have no route functions";
+    return false;
+  }
+  double selection = 0;
+  if (!selectionValue(route, selection, error))
+    return false;
+  if (!threshold && (selection < 1 || selection > std::numeric_limits<int32_t>::max())) {
+    error = "top(n) needs 1 <= n <= 2^31 - 1";
+    return false;
+  }
 
-  Printer printer(program, attention, hooks);
   std::ostringstream s;
   s << "#undef attnc_mask\n#undef attnc_classify\n";
   // Routing needs the mask hook even where the mask alone is `true`.
@@ -759,36 +359,8 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
   s << "#define ATTNC_ROUTE_THRESHOLD " << (threshold ? 1 : 0) << "\n";
   s << "#define ATTNC_ROUTE_HAS_ALWAYS " << (route.always ? 1 : 0) << "\n";
   s << "#define ATTNC_ROUTE_HAS_NEVER " << (route.never ? 1 : 0) << "\n";
-  s << kRouteHelpers;
-  std::string blockOf = blockOfFunction(program, attention, error);
-  if (blockOf.empty())
-    return false;
-  s << blockOf;
-
-  const char *unitArgs = "const AttncArgs &a, int b, int h, int q, int num_blocks";
-  const char *blockArgs = "const AttncArgs &a, int b, int h, int q, int blk, int num_blocks";
-  s << "static __device__ __forceinline__ double attnc_route_gate(" << blockArgs
-    << ", double dotv) {\n  return "
-    << (route.gate ? printer.print(*route.gate, Type::Float) : std::string("dotv")) << ";\n}\n";
-  s << "static __device__ __forceinline__ bool attnc_route_always(" << blockArgs << ") {\n  return "
-    << (route.always ? printer.print(*route.always) : std::string("false")) << ";\n}\n";
-  s << "static __device__ __forceinline__ bool attnc_route_never(" << blockArgs << ") {\n  return "
-    << (route.never ? printer.print(*route.never) : std::string("false")) << ";\n}\n";
-  // The selection argument is evaluated per unit (q = the unit's first token, blk = 0).
-  s << "static __device__ __forceinline__ int attnc_route_topn(" << unitArgs
-    << ") {\n  const int blk = 0; (void)blk;\n  return "
-    << (!threshold && route.selectArg ? printer.print(*route.selectArg, Type::Int)
-                                      : std::string("0"))
-    << ";\n}\n";
-  s << "static __device__ __forceinline__ double attnc_route_mass(" << unitArgs
-    << ") {\n  const int blk = 0; (void)blk;\n  return "
-    << (threshold && route.selectArg ? printer.print(*route.selectArg, Type::Float)
-                                     : std::string("1.0"))
-    << ";\n}\n";
-  if (printer.failed()) {
-    error = "cannot generate the routing code: " + printer.error();
-    return false;
-  }
+  s << "#define ATTNC_ROUTE_TOPN " << (threshold ? 0 : static_cast<int32_t>(selection)) << "\n";
+  s << "#define ATTNC_ROUTE_MASS " << doubleLiteral(threshold ? selection : 1.0) << "\n";
   s << kRouteKernels;
   out.beforeHooks = "// ---- attnc runtime: the mask and classifier are wrapped by routing ----\n"
                     "#define attnc_mask attnc_mask_unrouted\n"

@@ -188,9 +188,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << functions;
   if (!routeFunctions.empty()) {
     os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";
-    // TRANSITION: the runtime's RouteSource.cpp still prints its own route functions and
-    // renames attnc_mask before the hooks; leave these out there until it calls them.
-    os << "#ifndef attnc_mask\n" << routeFunctions << "#endif\n";
+    os << routeFunctions;
   }
   out.source = std::move(source);
   return true;

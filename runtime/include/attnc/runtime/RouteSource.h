@@ -1,7 +1,8 @@
 //===- RouteSource.h - CUDA source for block routing (MoBA, VMoBA) -*- C++ -*-===//
 //
-// The compiler's hooks cover mask, score and output; block routing (`route { ... }`) is
-// generated here, from the checked AST, as a pre-pass that writes AttncArgs::route_mask:
+// The compiler generates the route's expressions with the hooks (attnc_route_block_of,
+// _num_blocks, _always, _never and the float64 _gate: docs/compiler.md, "Block
+// routing"); this adds the pre-pass that calls them and writes AttncArgs::route_mask:
 //
 //   attnc_route_pool_keys     mean K of every (b, kv_h, KV block) over tokens < kv_len,
 //                             in float64, summed in token order (as the reference does)
@@ -13,8 +14,8 @@
 //
 // and wraps the generated hooks: attnc_mask becomes routed && mask, attnc_classify
 // downgrades tiles that routing cuts (EMPTY when no (q, k) pair of the tile is routed,
-// PARTIAL when only some are). Gate expressions are evaluated in float64 so that the
-// selection agrees with the float64 reference (ties aside).
+// PARTIAL when only some are). Gates are evaluated in float64 (by the generated gate) so
+// that the selection agrees with the float64 reference (ties aside).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_ROUTESOURCE_H
@@ -39,8 +40,8 @@ inline constexpr const char *kRoutePoolKeysName = "attnc_route_pool_keys";
 inline constexpr const char *kRoutePoolQueriesName = "attnc_route_pool_queries";
 inline constexpr const char *kRouteSelectName = "attnc_route_select";
 
-/// Generates the routing source for `attention` (which must have a route). False with
-/// `error` for constructs the generator does not support.
+/// Generates the routing source for `attention` (which must have a route; `hooks` must be
+/// its generated hooks, which hold the route functions). False with `error` otherwise.
 bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &attention,
                          const compiler::GeneratedHooks &hooks, RouteSource &out,
                          std::string &error);
