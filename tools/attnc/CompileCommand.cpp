@@ -18,6 +18,7 @@
 #include "attnc/compiler/Codegen.h"
 #include "attnc/runtime/KernelSource.h"
 #include "attnc/runtime/Nvrtc.h"
+#include "attnc/runtime/RouteSource.h"
 
 #include <fstream>
 #include <iostream>
@@ -211,8 +212,16 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
     config.bf16 = dtype == "bf16";
     config.headDim = headDim;
     config.arch = arch;
+    // Routed attentions also need the routing pre-pass kernels and mask wrappers.
+    runtime::RouteSource route;
+    if (hooks.hasRoute && !runtime::generateRouteSource(program, attention, hooks, route, error)) {
+      std::cerr << "attnc: error: " << error << "\n";
+      exitCode = kExitCompileError;
+      return;
+    }
     std::string source;
-    if (!runtime::assembleKernelSource(hooks.source, config, source, error)) {
+    if (!runtime::assembleKernelSource(hooks.source, config, source, error,
+                                       hooks.hasRoute ? &route : nullptr)) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitCompileError;
       return;

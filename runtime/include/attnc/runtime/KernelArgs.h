@@ -22,6 +22,15 @@
 //         // and disjoint, outside which every key is masked for all q in [q_lo, q_hi];
 //         // returns the count (the whole [0, kv_len) when no bound is known)
 //
+// For attentions with a `route`, also (float64 gates, see docs/compiler.md):
+//
+//   int    attnc_route_block_of(const AttncArgs &a, int t);
+//   int    attnc_route_num_blocks(const AttncArgs &a);
+//   bool   attnc_route_always(const AttncArgs &a, int b, int h, int q, int blk);
+//   bool   attnc_route_never(const AttncArgs &a, int b, int h, int q, int blk);
+//   double attnc_route_gate(const AttncArgs &a, int b, int h, int q, int blk, double dot);
+//
+// which the runtime's routing pre-pass (runtime/lib/RouteSource.cpp) calls;
 // and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
 // ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES.
 //
