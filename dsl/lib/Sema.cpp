@@ -203,8 +203,6 @@ SourceRange nameRangeOf(const Expr &e) {
 using semantics::bitLength;
 using semantics::toIntSaturating;
 using semantics::wrap;
-constexpr auto divInt = semantics::intDiv;
-constexpr auto remInt = semantics::intRem;
 
 ConstValue makeInt(int64_t v) {
   ConstValue c;
@@ -297,48 +295,11 @@ std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
     }
     if (a->type == Type::Int && b->type == Type::Int) {
       int32_t x = static_cast<int32_t>(a->i), y = static_cast<int32_t>(b->i);
-      switch (e.binaryOp) {
-      case BinaryOp::Add:
-        return makeInt(int64_t(x) + y);
-      case BinaryOp::Sub:
-        return makeInt(int64_t(x) - y);
-      case BinaryOp::Mul:
-        return makeInt(int64_t(x) * y);
-      case BinaryOp::Div:
-        return makeInt(divInt(x, y));
-      case BinaryOp::Rem:
-        return makeInt(remInt(x, y));
-      case BinaryOp::Shl:
-        return makeInt(static_cast<uint32_t>(x) << (y & 31));
-      case BinaryOp::Shr: {
-        // Arithmetic shift, written without relying on signed right shifts.
-        int s = y & 31;
-        uint32_t ux = static_cast<uint32_t>(x) >> s;
-        if (x < 0 && s > 0)
-          ux |= ~(~0u >> s);
-        return makeInt(ux);
-      }
-      case BinaryOp::BitAnd:
-        return makeInt(x & y);
-      case BinaryOp::BitOr:
-        return makeInt(x | y);
-      case BinaryOp::BitXor:
-        return makeInt(x ^ y);
-      case BinaryOp::Lt:
-        return makeBool(x < y);
-      case BinaryOp::Le:
-        return makeBool(x <= y);
-      case BinaryOp::Gt:
-        return makeBool(x > y);
-      case BinaryOp::Ge:
-        return makeBool(x >= y);
-      case BinaryOp::Eq:
-        return makeBool(x == y);
-      case BinaryOp::Ne:
-        return makeBool(x != y);
-      default:
-        return std::nullopt;
-      }
+      if (auto v = semantics::intArithmetic(e.binaryOp, x, y))
+        return makeInt(*v);
+      if (auto c = semantics::compare(e.binaryOp, x, y))
+        return makeBool(*c);
+      return std::nullopt;
     }
     if (a->type == Type::Float && b->type == Type::Float) {
       double x = a->f, y = b->f;
@@ -351,21 +312,12 @@ std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
         return makeFloat(x * y);
       case BinaryOp::Div:
         return makeFloat(x / y);
-      case BinaryOp::Lt:
-        return makeBool(x < y);
-      case BinaryOp::Le:
-        return makeBool(x <= y);
-      case BinaryOp::Gt:
-        return makeBool(x > y);
-      case BinaryOp::Ge:
-        return makeBool(x >= y);
-      case BinaryOp::Eq:
-        return makeBool(x == y);
-      case BinaryOp::Ne:
-        return makeBool(x != y);
       default:
-        return std::nullopt;
+        break;
       }
+      if (auto c = semantics::compare(e.binaryOp, x, y))
+        return makeBool(*c);
+      return std::nullopt;
     }
     return std::nullopt;
   }

@@ -388,66 +388,19 @@ Value Evaluator::evalBinary(const Expr &e) {
       return Value::ofFloat(a / c2);
     case BinaryOp::Rem:
       return Value::ofFloat(std::fmod(a, c2));
-    case BinaryOp::Lt:
-      return Value::ofBool(a < c2);
-    case BinaryOp::Le:
-      return Value::ofBool(a <= c2);
-    case BinaryOp::Gt:
-      return Value::ofBool(a > c2);
-    case BinaryOp::Ge:
-      return Value::ofBool(a >= c2);
-    case BinaryOp::Eq:
-      return Value::ofBool(a == c2);
-    case BinaryOp::Ne:
-      return Value::ofBool(a != c2);
     default:
-      return Value(); // bitwise ops on Float are rejected by the checker
+      break;
     }
+    if (auto c = dsl::semantics::compare(op, a, c2))
+      return Value::ofBool(*c);
+    return Value(); // bitwise ops on Float are rejected by the checker
   }
   int32_t a = l.i, c2 = r.i;
-  switch (op) {
-  case BinaryOp::Add:
-    return Value::ofInt(wrapAdd(a, c2));
-  case BinaryOp::Sub:
-    return Value::ofInt(wrapSub(a, c2));
-  case BinaryOp::Mul:
-    return Value::ofInt(wrapMul(a, c2));
-  case BinaryOp::Div:
-    return Value::ofInt(intDiv(a, c2));
-  case BinaryOp::Rem:
-    return Value::ofInt(intRem(a, c2));
-  case BinaryOp::Shl:
-    return Value::ofInt(static_cast<int32_t>(static_cast<uint32_t>(a) << (c2 & 31)));
-  case BinaryOp::Shr: {
-    int s = c2 & 31;
-    // Arithmetic shift written out (right shift of a negative value is
-    // implementation-defined before C++20).
-    uint32_t u = static_cast<uint32_t>(a) >> s;
-    if (a < 0 && s > 0)
-      u |= ~(0xffffffffu >> s);
-    return Value::ofInt(static_cast<int32_t>(u));
-  }
-  case BinaryOp::BitAnd:
-    return Value::ofInt(a & c2);
-  case BinaryOp::BitOr:
-    return Value::ofInt(a | c2);
-  case BinaryOp::BitXor:
-    return Value::ofInt(a ^ c2);
-  case BinaryOp::Lt:
-    return Value::ofBool(a < c2);
-  case BinaryOp::Le:
-    return Value::ofBool(a <= c2);
-  case BinaryOp::Gt:
-    return Value::ofBool(a > c2);
-  case BinaryOp::Ge:
-    return Value::ofBool(a >= c2);
-  case BinaryOp::Eq:
-    return Value::ofBool(a == c2);
-  case BinaryOp::Ne:
-    return Value::ofBool(a != c2);
-  default:
-    return Value();
-  }
+  if (auto v = dsl::semantics::intArithmetic(op, a, c2))
+    return Value::ofInt(*v);
+  if (auto c = dsl::semantics::compare(op, a, c2))
+    return Value::ofBool(*c);
+  return Value();
 }
 
 Value Evaluator::evalCall(const Expr &e) {

@@ -10,9 +10,12 @@
 #ifndef ATTNC_DSL_INTSEMANTICS_H
 #define ATTNC_DSL_INTSEMANTICS_H
 
+#include "attnc/dsl/AST.h"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace attnc::dsl::semantics {
 
@@ -60,6 +63,61 @@ inline int32_t toIntSaturating(double x) {
   if (x <= -2147483648.0)
     return std::numeric_limits<int32_t>::min();
   return static_cast<int32_t>(x);
+}
+
+/// Int `op` Int for the arithmetic, shift and bitwise operators (shift counts `& 31`, `>>`
+/// arithmetic); nullopt for the other operators.
+inline std::optional<int32_t> intArithmetic(BinaryOp op, int32_t a, int32_t b) {
+  switch (op) {
+  case BinaryOp::Add:
+    return wrapAdd(a, b);
+  case BinaryOp::Sub:
+    return wrapSub(a, b);
+  case BinaryOp::Mul:
+    return wrapMul(a, b);
+  case BinaryOp::Div:
+    return intDiv(a, b);
+  case BinaryOp::Rem:
+    return intRem(a, b);
+  case BinaryOp::Shl:
+    return static_cast<int32_t>(static_cast<uint32_t>(a) << (b & 31));
+  case BinaryOp::Shr: {
+    // Written out: a right shift of a negative value is implementation-defined in C++17.
+    int s = b & 31;
+    uint32_t u = static_cast<uint32_t>(a) >> s;
+    if (a < 0 && s > 0)
+      u |= ~(0xffffffffu >> s);
+    return static_cast<int32_t>(u);
+  }
+  case BinaryOp::BitAnd:
+    return a & b;
+  case BinaryOp::BitOr:
+    return a | b;
+  case BinaryOp::BitXor:
+    return a ^ b;
+  default:
+    return std::nullopt;
+  }
+}
+
+/// A comparison of two Ints or two Floats; nullopt when `op` is not a comparison.
+template <typename T> std::optional<bool> compare(BinaryOp op, T a, T b) {
+  switch (op) {
+  case BinaryOp::Lt:
+    return a < b;
+  case BinaryOp::Le:
+    return a <= b;
+  case BinaryOp::Gt:
+    return a > b;
+  case BinaryOp::Ge:
+    return a >= b;
+  case BinaryOp::Eq:
+    return a == b;
+  case BinaryOp::Ne:
+    return a != b;
+  default:
+    return std::nullopt;
+  }
 }
 
 } // namespace attnc::dsl::semantics
