@@ -42,9 +42,9 @@ bool isTokenIndexedRead(Operation *op) {
   return token && (token.getKind() == "q" || token.getKind() == "k");
 }
 
-bool IntervalEmitter::dependsOnKey(Value v) {
-  auto it = keyDependent.find(v);
-  if (it != keyDependent.end())
+bool dependsOnKey(Value v, DenseMap<Value, bool> &memo) {
+  auto it = memo.find(v);
+  if (it != memo.end())
     return it->second;
   bool result = false;
   if (Operation *op = v.getDefiningOp()) {
@@ -52,11 +52,13 @@ bool IntervalEmitter::dependsOnKey(Value v) {
       result = index.getKind() == "k";
     else
       for (Value operand : op->getOperands())
-        result = result || dependsOnKey(operand);
+        result = result || dependsOnKey(operand, memo);
   }
-  keyDependent[v] = result;
+  memo[v] = result;
   return result;
 }
+
+bool IntervalEmitter::dependsOnKey(Value v) { return compiler::dependsOnKey(v, keyDependent); }
 
 Value IntervalEmitter::eval(Value v) {
   auto it = memo.find(v);

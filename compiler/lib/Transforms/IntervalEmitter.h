@@ -58,6 +58,9 @@ private:
   mlir::Value evalOp(mlir::Operation *op, mlir::Value v);
 };
 
+/// Whether `v` depends on the key token (attn.index "k"), memoised in `memo`.
+bool dependsOnKey(mlir::Value v, llvm::DenseMap<mlir::Value, bool> &memo);
+
 /// Whether an input read's last index is exactly the q or k token (summarizable).
 bool isTokenIndexedRead(mlir::Operation *read);
 

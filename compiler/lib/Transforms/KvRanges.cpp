@@ -53,26 +53,10 @@ private:
   DenseMap<Value, bool> dependsMemo;
 
   Type krType() { return emitc::OpaqueType::get(b.getContext(), "AttncKr"); }
-  bool dependsOnKey(Value v);
+  bool dependsOnKey(Value v) { return compiler::dependsOnKey(v, dependsMemo); }
   std::optional<int64_t> keyCoefficient(Value v);
   Value generic(Value v, bool negated);
 };
-
-bool KvRangeBuilder::dependsOnKey(Value v) {
-  auto it = dependsMemo.find(v);
-  if (it != dependsMemo.end())
-    return it->second;
-  bool result = false;
-  if (Operation *op = v.getDefiningOp()) {
-    if (auto index = dyn_cast<attn::IndexOp>(op))
-      result = index.getKind() == "k";
-    else
-      for (Value operand : op->getOperands())
-        result = result || dependsOnKey(operand);
-  }
-  dependsMemo[v] = result;
-  return result;
-}
 
 std::optional<int64_t> KvRangeBuilder::keyCoefficient(Value v) {
   if (!dependsOnKey(v))
