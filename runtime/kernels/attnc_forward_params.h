@@ -30,4 +30,15 @@ typedef struct AttncForwardParams {
   long long lse_stride[2]; ///< batch, head (token stride is 1)
 } AttncForwardParams;
 
+/// Tensor maps (CUtensorMap, 128 opaque bytes each, built on the host with
+/// cuTensorMapEncodeTiled) for the TMA loads of the sm_90a template (forward_sm90.cuh):
+/// 4-D views (head dim, token, head, batch) of Q, K and V with the 128-byte swizzle and boxes
+/// of 64 columns x (block_m or block_n) rows. Passed by value as the third kernel parameter.
+typedef struct AttncTensorMap {
+  alignas(64) unsigned long long opaque[16];
+} AttncTensorMap;
+typedef struct AttncTmaMaps {
+  AttncTensorMap q, k, v;
+} AttncTmaMaps;
+
 #endif // ATTNC_KERNELS_ATTNC_FORWARD_PARAMS_H

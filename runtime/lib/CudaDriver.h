@@ -44,7 +44,8 @@ namespace attnc::runtime {
   X(cuMemcpyDtoH, "cuMemcpyDtoH_v2")                                                               \
   X(cuMemsetD8, "cuMemsetD8_v2")                                                                   \
   X(cuStreamSynchronize, "cuStreamSynchronize")                                                    \
-  X(cuCtxSynchronize, "cuCtxSynchronize")
+  X(cuCtxSynchronize, "cuCtxSynchronize")                                                          \
+  X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled")
 
 struct CudaDriver {
 #define ATTNC_DECLARE_MEMBER(member, symbol) decltype(&::member) member = nullptr;

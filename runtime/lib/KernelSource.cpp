@@ -13,7 +13,8 @@ namespace attnc::runtime {
 namespace {
 /// The forward kernel template and what it includes, pasted in this order.
 constexpr const char *kPastedFiles[] = {"KernelArgs.h", "attnc_forward_params.h", "attnc_tile.cuh"};
-constexpr const char *kForwardTemplate = "forward_sm80.cuh";
+constexpr const char *kPortableTemplate = "forward_sm80.cuh";
+constexpr const char *kHopperTemplate = "forward_sm90.cuh";
 
 // Per-block min/max of one input along its LAST dim, for inputs the mask reads by token
 // (InputSlot::summarized). Layout: summary[((outer * numBlocks) + block) * 2 + {0: min,
@@ -96,8 +97,14 @@ const char *requireEmbedded(const char *name, std::string &error) {
 
 const char *summaryKernelSource() { return kSummaryKernel; }
 
+bool usesHopperTemplate(const std::string &arch) {
+  const char *forced = std::getenv("ATTNC_KERNEL");
+  return arch == "sm_90a" && !(forced && std::string(forced) == "sm80");
+}
+
 std::string forwardKernelName(const KernelConfig &config) {
-  return "attnc_forward_sm80_d" + std::to_string(config.headDim) + (config.bf16 ? "_bf16" : "_f16");
+  return std::string(config.hopper ? "attnc_forward_sm90_d" : "attnc_forward_sm80_d") +
+         std::to_string(config.headDim) + (config.bf16 ? "_bf16" : "_f16");
 }
 
 bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &config,
@@ -109,7 +116,7 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
       << "#define ATTNC_DTYPE_BF16 " << (config.bf16 ? 1 : 0) << "\n"
       << "#define ATTNC_DTYPE_F16 " << (config.bf16 ? 0 : 1) << "\n"
       << "#define ATTNC_TARGET_SM " << archNumber(config.arch) << "\n";
-  // forward_sm80.cuh classifies every candidate key tile itself (in parallel), so the hooks'
+  // Both templates classify every candidate key tile themselves (in parallel), so the hooks'
   // attnc_kv_ranges may stay coarse and cheap (see the hook prelude).
   out << "#define ATTNC_KERNEL_CLASSIFIES_TILES 1\n";
   // Tuning experiments: ATTNC_BLOCK_M=64|128 overrides the template's choice of query tile
@@ -131,10 +138,11 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
   out << "\n// ---- generated hooks ----\n" << hooksSource << "\n";
   if (route)
     out << route->afterHooks << "\n";
-  const char *forward = requireEmbedded(kForwardTemplate, error);
+  const char *forwardName = config.hopper ? kHopperTemplate : kPortableTemplate;
+  const char *forward = requireEmbedded(forwardName, error);
   if (!forward)
     return false;
-  out << "\n// ---- " << kForwardTemplate << " ----\n" << forward << "\n";
+  out << "\n// ---- " << forwardName << " ----\n" << forward << "\n";
   out << kSummaryKernel;
   source = out.str();
   return true;

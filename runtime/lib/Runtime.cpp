@@ -107,7 +107,8 @@ struct Kernel::Modules {
     CUfunction forward = nullptr;
     CUfunction summarize = nullptr;
     CUfunction routePoolKeys = nullptr, routePoolQueries = nullptr, routeSelect = nullptr;
-    int config[6] = {}; ///< block_m, block_n, threads, stages, dynamic smem, head dim
+    /// block_m, block_n, threads, stages, dynamic smem, head dim, 1 = TMA template, 0
+    int config[8] = {};
   };
   std::mutex mutex;
   std::map<CUcontext, Loaded> byContext;
@@ -226,6 +227,7 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
   config.bf16 = options.dtype == DataType::BF16;
   config.headDim = options.headDim;
   config.arch = result->arch_;
+  config.hopper = usesHopperTemplate(config.arch);
   RouteSource route;
   if (result->hooks_.hasRoute &&
       !generateRouteSource(*result->program_, *result->attention_, result->hooks_, route, error))
@@ -510,7 +512,14 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       config.bf16 = kernel.options().dtype == DataType::BF16;
       config.headDim = kernel.options().headDim;
       config.arch = kernel.arch();
+      // The module holds the entry of the template chosen at compile time (the cached
+      // cubin may predate a change of ATTNC_KERNEL): look for the Hopper one first.
+      config.hopper = true;
       std::string entry = forwardKernelName(config);
+      if (d->cuModuleGetFunction(&loaded.forward, loaded.module, entry.c_str()) != CUDA_SUCCESS) {
+        config.hopper = false;
+        entry = forwardKernelName(config);
+      }
       CUdeviceptr configAddress = 0;
       size_t configBytes = 0;
       if ((r = d->cuModuleGetFunction(&loaded.forward, loaded.module, entry.c_str())) !=
@@ -532,11 +541,17 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       }
       if (d->cuModuleGetGlobal(&configAddress, &configBytes, loaded.module,
                                (entry + "_config").c_str()) == CUDA_SUCCESS) {
-        if ((r = d->cuMemcpyDtoH(loaded.config, configAddress, sizeof(loaded.config))) !=
-            CUDA_SUCCESS) {
+        if (configBytes != 6 * sizeof(int) && configBytes != 8 * sizeof(int)) {
+          d->cuModuleUnload(loaded.module);
+          return Status(StatusCode::Internal, "the launch table of '" + entry + "' is malformed");
+        }
+        if ((r = d->cuMemcpyDtoH(loaded.config, configAddress, configBytes)) != CUDA_SUCCESS) {
           d->cuModuleUnload(loaded.module);
           return cudaFailure(*d, r, "reading the launch table of '" + entry + "'");
         }
+      } else if (config.hopper) {
+        d->cuModuleUnload(loaded.module);
+        return Status(StatusCode::Internal, "the module has no launch table '" + entry + "_config'");
       } else {
         // The table is the template's word; if the symbol was not kept, use the defaults
         // its header documents (the runtime sets no tuning macros).
@@ -549,9 +564,8 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
                         blockM * headDim * 2 + 4 * stages * blockN * headDim + 128,
                         headDim};
         std::memcpy(loaded.config, table, sizeof(table));
-        configBytes = sizeof(loaded.config);
       }
-      if (configBytes != sizeof(loaded.config) || loaded.config[0] <= 0 || loaded.config[1] <= 0 ||
+      if (loaded.config[0] <= 0 || loaded.config[1] <= 0 ||
           loaded.config[2] <= 0 || loaded.config[5] != kernel.options().headDim) {
         d->cuModuleUnload(loaded.module);
         return Status(StatusCode::Internal, "the launch table of '" + entry + "' is malformed");
@@ -761,7 +775,47 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       return s;
   }
 
-  void *params[] = {&forward, &hookArgs};
+  // The sm_90a template loads Q, K and V through tensor maps: 4-D views {D, tokens, heads,
+  // batch} with the 128-byte swizzle, boxes of 64 columns x block rows.
+  AttncTmaMaps maps;
+  std::memset(&maps, 0, sizeof(maps));
+  const bool tma = loaded.config[6] == 1;
+  if (tma) {
+    const CUtensorMapDataType type = args.q.dtype == dsl::ElementType::BF16
+                                         ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                         : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    auto encode = [&](AttncTensorMap &map, const QkvTensor &t, int boxRows,
+                      const char *what) -> Status {
+      cuuint64_t dims[4] = {cuuint64_t(t.headDim), cuuint64_t(t.tokens), cuuint64_t(t.heads),
+                            cuuint64_t(t.batch)};
+      cuuint64_t strides[3] = {cuuint64_t(t.strideToken) * 2, cuuint64_t(t.strideHead) * 2,
+                               cuuint64_t(t.strideBatch) * 2};
+      // A dim of extent 1 may carry any stride; give the driver a valid one.
+      for (int i = 0; i < 3; ++i)
+        if (dims[i + 1] == 1 || strides[i] == 0)
+          strides[i] = 16;
+      cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1};
+      cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+      static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
+      CUresult r = d->cuTensorMapEncodeTiled(
+          reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims,
+          strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+          CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      if (r != CUDA_SUCCESS)
+        return cudaFailure(*d, r, std::string("building the TMA descriptor of ") + what);
+      return Status::success();
+    };
+    Status s = encode(maps.q, args.q, blockM, "Q");
+    if (s.ok())
+      s = encode(maps.k, args.k, blockN, "K");
+    if (s.ok())
+      s = encode(maps.v, args.v, blockN, "V");
+    if (!s.ok()) {
+      releaseScratch();
+      return s;
+    }
+  }
+  void *params[] = {&forward, &hookArgs, &maps};
   unsigned gridX = unsigned((args.q.tokens + blockM - 1) / blockM);
   CUresult r =
       d->cuLaunchKernel(loaded.forward, gridX, unsigned(args.q.heads), unsigned(args.q.batch),

@@ -114,13 +114,18 @@ TEST_CASE("the assembled forward kernel compiles for sm_80 and sm_90a", "[nvrtc]
     const char *arch;
     bool bf16;
     int headDim;
-  } cases[] = {{"sm_80", true, 128}, {"sm_90a", true, 128}, {"sm_80", false, 64}};
+    bool hopper;
+  } cases[] = {{"sm_80", true, 128, false},  {"sm_90a", true, 128, false},
+               {"sm_80", false, 64, false},  {"sm_90a", true, 128, true},
+               {"sm_90a", false, 64, true},  {"sm_90a", true, 256, true}};
   for (const Case &c : cases) {
     KernelConfig config;
     config.arch = c.arch;
+    config.hopper = c.hopper;
     config.bf16 = c.bf16;
     config.headDim = c.headDim;
-    INFO(c.arch << (c.bf16 ? " bf16" : " fp16") << " d" << c.headDim);
+    INFO(c.arch << (c.bf16 ? " bf16" : " fp16") << " d" << c.headDim
+                << (c.hopper ? " forward_sm90" : " forward_sm80"));
     std::string source, error;
     REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
     CHECK(source.find("#define ATTNC_HEAD_DIM " + std::to_string(c.headDim)) != std::string::npos);

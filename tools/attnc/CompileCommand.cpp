@@ -212,6 +212,7 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
     config.bf16 = dtype == "bf16";
     config.headDim = headDim;
     config.arch = arch;
+    config.hopper = runtime::usesHopperTemplate(arch);
     // Routed attentions also need the routing pre-pass kernels and mask wrappers.
     runtime::RouteSource route;
     if (hooks.hasRoute && !runtime::generateRouteSource(program, attention, hooks, route, error)) {

@@ -24,15 +24,23 @@ struct KernelConfig {
   bool bf16 = true;  ///< false: fp16
   int headDim = 128; ///< 64, 128, 256
   std::string arch;  ///< "sm_80", "sm_90a", ...
+  /// Which forward template: forward_sm90.cuh (wgmma, TMA; sm_90a only) or the portable
+  /// forward_sm80.cuh. Set it with usesHopperTemplate(arch).
+  bool hopper = false;
 };
+
+/// True when kernels for `arch` use the sm_90a template: arch is sm_90a and the
+/// environment variable ATTNC_KERNEL is not "sm80" (which forces the portable template,
+/// for comparisons).
+bool usesHopperTemplate(const std::string &arch);
 
 /// Name of the summary pre-pass entry point (extern "C").
 inline constexpr const char *kSummaryKernelName = "attnc_summarize_input";
 
 /// Name of the forward kernel entry point of the template for a configuration
-/// (forward_sm80.cuh: attnc_forward_sm80_d<D>_<bf16|f16>); its launch table is the
+/// (attnc_forward_sm80_d<D>_<bf16|f16> or attnc_forward_sm90_...); its launch table is the
 /// __constant__ int <entry>_config[6] = {block_m, block_n, threads, stages,
-/// dynamic_smem_bytes, head_dim}.
+/// dynamic_smem_bytes, head_dim} (sm80) or [8] = {..., 1 = takes AttncTmaMaps, 0} (sm90).
 std::string forwardKernelName(const KernelConfig &config);
 
 /// The summary pre-pass source alone (needs KernelArgs.h before it).

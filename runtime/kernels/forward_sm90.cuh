@@ -1,0 +1,536 @@
+//===- forward_sm90.cuh - Block-sparse attention forward for Hopper (sm_90a) ===//
+//
+// FlashAttention-3 class forward pass driven by the same generated hooks as forward_sm80.cuh
+// (KernelArgs.h): TMA loads into a multi-stage shared-memory ring on mbarriers, one producer
+// warpgroup and two consumer warpgroups (setmaxnreg), wgmma for S = Q K^T (both operands in
+// shared memory) and O += P V (P from registers), the two consumers' matrix work
+// interleaved by named barriers (ping-pong), and inside each consumer the QK^T of tile i
+// issued together with the PV of tile i-1 so the softmax overlaps the tensor cores.
+//
+// HOW THE RUNTIME USES IT (NVRTC, --gpu-architecture=sm_90a)
+//   source = KernelArgs.h + attnc_forward_params.h + attnc_tile.cuh + generated hooks
+//            + "#define ATTNC_HEAD_DIM 128\n#define ATTNC_DTYPE_BF16 1\n"
+//            + "#include \"forward_sm90.cuh\"\n"
+//   This header includes attnc_hopper.cuh and attnc_wgmma.cuh (same folder).
+//
+// MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
+//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4).
+//
+// ENTRY
+//   extern "C" __global__ void attnc_forward_sm90_d<D>_<bf16|f16>(
+//       const AttncForwardParams p, const AttncArgs args, const AttncTmaMaps maps)
+//   extern "C" __constant__ int attnc_forward_sm90_d<D>_<bf16|f16>_config[8]
+//       = {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim, 1 (TMA maps), 0}
+//
+// LAUNCH
+//   grid = (ceil(q_len / 128), heads, batch), block = 384 threads, dynamic shared memory from
+//   the table (set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first). The maps are
+//   4-D views {D, tokens, heads, batch} (byte strides = the element strides of
+//   AttncForwardParams x 2), CU_TENSOR_MAP_SWIZZLE_128B, box {64, 128, 1, 1} for Q and
+//   {64, block_n, 1, 1} for K and V; K and V maps have kv_heads heads.
+//   Requirements as forward_sm80.cuh (16-byte aligned tensors, strides multiples of 8).
+//
+// WARPGROUPS
+//   0: producer. Warp 0 calls attnc_kv_ranges, classifies the candidate key tiles 32 at a
+//      time (one per lane, ballot-compacted), and for every non-empty tile waits for a free
+//      stage, writes (start | class) into the stage's slot and issues the K and V TMA copies.
+//      A slot holding -1 ends the stream. Warps 1-3 only give their registers back.
+//   1, 2: consumers, 64 query rows each (block_m = 128), the same key tiles. Per tile:
+//      S = Q K^T (wgmma, async) and O += P_prev V_prev (async) issued back to back, the
+//      softmax of S runs while the PV product is still in flight, then O is rescaled when
+//      needed and S becomes P (bf16/fp16 registers). The stage is released (mbarrier
+//      arrive, one per warp) when its PV product completed.
+//   Semantics (classes, hooks, lazy rescale, empty rows) are exactly those of
+//   forward_sm80.cuh; see there.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_FORWARD_SM90_CUH
+#define ATTNC_KERNELS_FORWARD_SM90_CUH
+
+#include "attnc_forward_params.h"
+#include "attnc_hopper.cuh"
+#include "attnc_tile.cuh"
+#include "attnc_wgmma.cuh"
+
+#ifndef ATTNC_HAS_SCORE
+#define ATTNC_HAS_SCORE 0
+#endif
+#ifndef ATTNC_HAS_OUT
+#define ATTNC_HAS_OUT 0
+#endif
+
+namespace attnc {
+
+template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90 {
+  static constexpr int kBlockM = 128;     // two consumer warpgroups of 64 rows
+  static constexpr int kThreads = 384;    // producer + 2 consumers
+  static constexpr int kPanels = kHeadDim / 64; // 64-column (128-byte) swizzle panels
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kTileBytes = kBlockN * kHeadDim * 2;
+  static constexpr int kSTiles = kBlockN / 8; // 8-key column tiles of S
+  static constexpr int kDTiles = kHeadDim / 8;
+  static constexpr int kProducerRegs = 40;
+  static constexpr int kConsumerRegs = 232;
+
+  static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
+  static_assert(kBlockN == 64 || kBlockN == 128, "key tile 64 or 128");
+  static_assert(kStages >= 2 && kStages <= 4, "2..4 stages");
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
+
+  // Shared memory: [Q][K stages][V stages][bookkeeping]; every tile 1024-byte aligned.
+  static constexpr int kKOffset = kQBytes;
+  static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
+  static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
+  struct Aux {
+    unsigned long long qFull;
+    unsigned long long full[kStages];
+    unsigned long long empty[kStages];
+    int slot[kStages]; ///< key tile start | class, or -1: no more tiles
+  };
+  /// + 1024: the dynamic shared memory base is only guaranteed 16-byte aligned.
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
+
+  // Named barriers (0 is __syncthreads): the consumers' turns, their epilogues.
+  static constexpr int kTurnBarrier = 1; // + consumer index
+  static constexpr int kEpilogueBarrier = 3;
+
+  static __device__ __forceinline__ unsigned barrierAddress(const unsigned long long &bar) {
+    return tile::sharedAddress(&bar);
+  }
+
+  /// Walks the block_n-aligned key tiles of the kv intervals (lo/hi, n of them): moves
+  /// (r, nx) forward by j candidate tiles (as forward_sm80.cuh's TileCursor::walk).
+  static __device__ __forceinline__ void walk(const int (&lo)[ATTNC_MAX_KV_RANGES],
+                                              const int (&hi)[ATTNC_MAX_KV_RANGES], int n, int j,
+                                              int &r, int &nx) {
+    while (r < n) {
+      int rlo = 0, rhi = 0;
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
+        if (i == r) {
+          rlo = lo[i];
+          rhi = hi[i];
+        }
+      const int first = max(rlo / kBlockN * kBlockN, nx);
+      const int count = first < rhi ? (rhi - first + kBlockN - 1) / kBlockN : 0;
+      if (j < count) {
+        nx = first + j * kBlockN;
+        return;
+      }
+      j -= count;
+      nx = max(nx, first + count * kBlockN);
+      ++r;
+    }
+  }
+
+  /// Producer warp: Q, then every non-empty key tile into the ring, then the end marker.
+  static __device__ __forceinline__ void produce(const AttncArgs &a, const AttncTmaMaps &maps,
+                                                 Aux &aux, unsigned sQ, unsigned sK, unsigned sV,
+                                                 int q0, int qHi, int b, int h, int kvh) {
+    const int lane = (int)threadIdx.x % 32;
+    if (lane == 0) {
+      hopper::tmaPrefetchDescriptor(&maps.q);
+      hopper::tmaPrefetchDescriptor(&maps.k);
+      hopper::tmaPrefetchDescriptor(&maps.v);
+      const unsigned bar = barrierAddress(aux.qFull);
+      hopper::barrierArriveExpectBytes(bar, kQBytes);
+#pragma unroll
+      for (int p = 0; p < kPanels; ++p)
+        hopper::tmaLoad4d(sQ + p * kBlockM * 128, &maps.q, bar, p * 64, q0, h, b);
+    }
+    int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+    int n = attnc_kv_ranges(a, b, h, q0, qHi, lo, hi);
+    n = max(0, min(n, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+      lo[i] = max(lo[i], 0);
+      hi[i] = min(hi[i], a.kv_len);
+    }
+    int range = 0, next = 0, it = 0;
+    auto push = [&](int entry) {
+      const int stage = it % kStages;
+      hopper::barrierWait(barrierAddress(aux.empty[stage]), ((it / kStages) & 1) ^ 1);
+      if (lane == 0) {
+        aux.slot[stage] = entry;
+        const unsigned bar = barrierAddress(aux.full[stage]);
+        if (entry < 0) {
+          hopper::barrierArrive(bar);
+        } else {
+          const int start = entry & ~3;
+          hopper::barrierArriveExpectBytes(bar, 2 * kTileBytes);
+#pragma unroll
+          for (int p = 0; p < kPanels; ++p) {
+            hopper::tmaLoad4d(sK + stage * kTileBytes + p * kBlockN * 128, &maps.k, bar, p * 64,
+                              start, kvh, b);
+            hopper::tmaLoad4d(sV + stage * kTileBytes + p * kBlockN * 128, &maps.v, bar, p * 64,
+                              start, kvh, b);
+          }
+        }
+      }
+      __syncwarp();
+      ++it;
+    };
+    while (range < n) {
+      int r = range, start = next;
+      walk(lo, hi, n, lane, r, start);
+      int cls = ATTNC_TILE_EMPTY;
+      if (r < n)
+        cls = attnc_classify(a, b, h, q0, qHi, start, min(start + kBlockN, a.kv_len) - 1);
+      unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+      while (keep) {
+        const int src = __ffs(keep) - 1;
+        keep &= keep - 1;
+        push(__shfl_sync(0xffffffffu, start | cls, src));
+      }
+      walk(lo, hi, n, 32, range, next);
+    }
+    push(-1);
+  }
+
+  /// Turns raw dot products into log2-unit scores, -inf where dropped (as forward_sm80.cuh's
+  /// scoreTile, for the wgmma accumulator layout: rows qRow and qRow + 8, columns kCol +
+  /// 8 * j + {0, 1}).
+  template <bool kMask>
+  static __device__ __forceinline__ void scoreTile(float (&s)[kBlockN / 2], const AttncArgs &a,
+                                                   int b, int h, int qRow, int kCol, bool bounds) {
+    const float kLog2e = 1.4426950408889634f;
+#if !ATTNC_HAS_SCORE
+    const float scaleLog2 = a.scale * kLog2e;
+#endif
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int q = qRow + half * 8;
+      const bool rowIn = !bounds || q < a.q_len;
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int k = kCol + nt * 8 + j;
+          float &x = s[nt * 4 + half * 2 + j];
+          bool keep = rowIn && (!bounds || k < a.kv_len);
+          if (kMask)
+            keep = keep & attnc_mask(a, b, h, q, k);
+#if ATTNC_HAS_SCORE
+          const float v = attnc_score(a, x * a.scale, b, h, q, k) * kLog2e;
+#else
+          const float v = x * scaleLog2;
+#endif
+          x = keep ? v : tile::negInf();
+        }
+    }
+  }
+
+  static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
+                                             const AttncTmaMaps &maps, unsigned char *smemRaw) {
+    const Kind kind{};
+    const int qTiles = (a.q_len + kBlockM - 1) / kBlockM;
+    const int qTile = qTiles - 1 - (int)blockIdx.x; // heaviest (causal) tiles first
+    const int h = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int kvh = h / (a.heads / a.kv_heads);
+    const int q0 = qTile * kBlockM;
+    const int qHi = min(q0 + kBlockM, a.q_len) - 1;
+    const int tid = (int)threadIdx.x;
+    const int warpgroup = tid / 128;
+
+    const unsigned base = (tile::sharedAddress(smemRaw) + 1023u) & ~1023u;
+    unsigned char *smem = smemRaw + (base - tile::sharedAddress(smemRaw));
+    const unsigned sQ = base, sK = base + kKOffset, sV = base + kVOffset;
+    Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
+
+    if (tid == 0) {
+      hopper::barrierInit(barrierAddress(aux.qFull), 1);
+#pragma unroll
+      for (int s = 0; s < kStages; ++s) {
+        hopper::barrierInit(barrierAddress(aux.full[s]), 1);
+        hopper::barrierInit(barrierAddress(aux.empty[s]), 8); // one arrive per consumer warp
+      }
+      hopper::barrierInitFence();
+    }
+    __syncthreads();
+
+    if (warpgroup == 0) {
+      hopper::releaseRegisters<kProducerRegs>();
+      if (tid < 32)
+        produce(a, maps, aux, sQ, sK, sV, q0, qHi, b, h, kvh);
+      return;
+    }
+    hopper::claimRegisters<kConsumerRegs>();
+    consume(p, a, aux, sQ, sK, sV, q0, b, h, warpgroup - 1, kind);
+  }
+
+  static __device__ __forceinline__ void consume(const AttncForwardParams &p, const AttncArgs &a,
+                                                 Aux &aux, unsigned sQ, unsigned sK, unsigned sV,
+                                                 int q0, int b, int h, int consumer, Kind kind) {
+    const int ctid = (int)threadIdx.x % 128;
+    const int warp = ctid / 32, lane = ctid % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int rowBase = consumer * 64 + warp * 16 + g; // this thread's first row in the block
+
+    float o[kHeadDim / 2];
+    float s[kBlockN / 2];
+    unsigned pFrag[kBlockN / 16][4];
+#pragma unroll
+    for (int i = 0; i < kHeadDim / 2; ++i)
+      o[i] = 0.f;
+    float rowMax[2] = {tile::negInf(), tile::negInf()}, rowSum[2] = {0.f, 0.f};
+    const float kLog2e = 1.4426950408889634f;
+    const float scaleLog2 = a.scale * kLog2e;
+
+    // Ping-pong: a consumer issues its matrix products only on its turn and then hands the
+    // turn to the other, so one's softmax runs under the other's products. Consumer 1 gives
+    // consumer 0 the first turn; consumer 0 takes one extra turn at the end (below), so
+    // every named-barrier phase sees exactly 128 syncs + 128 arrives.
+    const int myTurn = kTurnBarrier + consumer, otherTurn = kTurnBarrier + (consumer ^ 1);
+    if (consumer == 1)
+      hopper::namedArrive(kTurnBarrier, 256);
+
+    const unsigned qPanel = sQ + consumer * 64 * 128; // this consumer's 64 rows of panel 0
+    auto issueScores = [&](int stage) {
+      const unsigned kTile = sK + stage * kTileBytes;
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
+        const unsigned long long descQ =
+            hopper::descriptor128B(qPanel + panel * kBlockM * 128 + inRow, 16);
+        const unsigned long long descK =
+            hopper::descriptor128B(kTile + panel * kBlockN * 128 + inRow, 16);
+        wgmma::mmaSS(kind, s, descQ, descK, kk > 0 ? 1 : 0);
+      }
+    };
+    auto issueValues = [&](int stage) {
+      const unsigned vTile = sV + stage * kTileBytes;
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        const unsigned long long descV =
+            hopper::descriptor128B(vTile + kk * 16 * 128, kBlockN * 128);
+        wgmma::mmaRS(kind, o, pFrag[kk], descV);
+      }
+    };
+    auto release = [&](int stage) {
+      __syncwarp();
+      if (lane == 0)
+        hopper::barrierArrive(barrierAddress(aux.empty[stage]));
+    };
+
+    // Softmax of S in place (log2 units, lazy rescale as forward_sm80.cuh); returns the O
+    // rescale factors (1 when no rescale is due) for after the pending PV product.
+    auto softmax = [&](int k0, int cls, float (&alpha)[2]) -> bool {
+      const bool fast =
+          !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
+      float factor = scaleLog2;
+      if (!fast) {
+        factor = 1.f;
+        const bool bounds = k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len;
+        if (cls != ATTNC_TILE_FULL)
+          scoreTile<true>(s, a, b, h, q0 + rowBase, k0 + 2 * t, bounds);
+        else
+          scoreTile<false>(s, a, b, h, q0 + rowBase, k0 + 2 * t, bounds);
+      }
+      constexpr float kRescaleSlack = 8.f;
+      float tileMax[2];
+      bool grow = false;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float mx = tile::negInf();
+#pragma unroll
+        for (int nt = 0; nt < kSTiles; ++nt)
+          mx = fmaxf(mx, fmaxf(s[nt * 4 + half * 2], s[nt * 4 + half * 2 + 1]));
+        mx = tile::quadMax(mx) * factor;
+        tileMax[half] = mx;
+        grow = grow || mx > rowMax[half] + kRescaleSlack;
+      }
+      const bool rescale = __any_sync(0xffffffffu, grow);
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        alpha[half] = 1.f;
+        if (rescale) {
+          const float mNew = fmaxf(rowMax[half], tileMax[half]);
+          alpha[half] = tile::fastExp2(rowMax[half] - (mNew == tile::negInf() ? 0.f : mNew));
+          rowMax[half] = mNew;
+          rowSum[half] *= alpha[half];
+        }
+        const float mUse = rowMax[half] == tile::negInf() ? 0.f : rowMax[half];
+        float sum = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            float &x = s[nt * 4 + half * 2 + j];
+            x = tile::fastExp2(fmaf(x, factor, -mUse));
+            sum += x;
+          }
+        rowSum[half] += sum;
+      }
+      return rescale;
+    };
+    auto rescaleO = [&](const float (&alpha)[2]) {
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        o[dt * 4 + 0] *= alpha[0];
+        o[dt * 4 + 1] *= alpha[0];
+        o[dt * 4 + 2] *= alpha[1];
+        o[dt * 4 + 3] *= alpha[1];
+      }
+    };
+    auto toP = [&]() {
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        pFrag[kk][0] = tile::pack2(kind, s[8 * kk + 0], s[8 * kk + 1]);
+        pFrag[kk][1] = tile::pack2(kind, s[8 * kk + 2], s[8 * kk + 3]);
+        pFrag[kk][2] = tile::pack2(kind, s[8 * kk + 4], s[8 * kk + 5]);
+        pFrag[kk][3] = tile::pack2(kind, s[8 * kk + 6], s[8 * kk + 7]);
+      }
+    };
+
+    hopper::barrierWait(barrierAddress(aux.qFull), 0);
+    int it = 0;
+    auto nextTile = [&](int &stage) -> int {
+      stage = it % kStages;
+      hopper::barrierWait(barrierAddress(aux.full[stage]), (it / kStages) & 1);
+      ++it;
+      return aux.slot[stage];
+    };
+
+    int stage = 0, prevStage = 0;
+    int entry = nextTile(stage);
+    if (entry >= 0) {
+      hopper::namedSync(myTurn, 256);
+      wgmma::fence();
+      issueScores(stage);
+      wgmma::commit();
+      hopper::namedArrive(otherTurn, 256);
+      wgmma::wait<0>();
+      wgmma::fenceOperands(s);
+      float alpha[2];
+      softmax(entry & ~3, entry & 3, alpha);
+      toP();
+      prevStage = stage;
+      for (;;) {
+        entry = nextTile(stage);
+        if (entry < 0)
+          break;
+        hopper::namedSync(myTurn, 256);
+        wgmma::fence();
+        issueScores(stage);
+        wgmma::commit();
+        issueValues(prevStage);
+        wgmma::commit();
+        hopper::namedArrive(otherTurn, 256);
+        wgmma::wait<1>(); // S is ready, PV may still run
+        wgmma::fenceOperands(s);
+        const bool rescale = softmax(entry & ~3, entry & 3, alpha);
+        wgmma::wait<0>();
+        wgmma::fenceOperands(o);
+        release(prevStage);
+        if (rescale)
+          rescaleO(alpha);
+        toP();
+        prevStage = stage;
+      }
+      hopper::namedSync(myTurn, 256);
+      wgmma::fence();
+      issueValues(prevStage);
+      wgmma::commit();
+      hopper::namedArrive(otherTurn, 256);
+      wgmma::wait<0>();
+      wgmma::fenceOperands(o);
+      release(prevStage);
+    }
+    if (consumer == 0)
+      hopper::namedSync(myTurn, 256); // consumer 1's last hand-over (or its first)
+
+    // Epilogue: normalise, LSE, out hook; O staged through this consumer's Q rows (its
+    // products are complete) in the same swizzled layout, then 16-byte coalesced stores.
+    const float kLn2 = 0.6931471805599453f;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = rowBase + half * 8;
+      const int q = q0 + row;
+      const float l = tile::quadSum(rowSum[half]);
+      const bool empty = !(l > 0.f);
+      const float inv = empty ? 0.f : 1.f / l;
+      if (p.lse != nullptr && t == 0 && q < a.q_len)
+        p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
+            empty ? tile::negInf() : (rowMax[half] + log2f(l)) * kLn2;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        float v0 = empty ? 0.f : o[dt * 4 + half * 2] * inv;
+        float v1 = empty ? 0.f : o[dt * 4 + half * 2 + 1] * inv;
+#if ATTNC_HAS_OUT
+        if (!empty && q < a.q_len) {
+          v0 = attnc_out(a, v0, b, h, q, dt * 8 + 2 * t);
+          v1 = attnc_out(a, v1, b, h, q, dt * 8 + 2 * t + 1);
+        }
+#endif
+        const unsigned addr = sQ + (dt / 8) * kBlockM * 128 + row * 128 +
+                              (((dt % 8) ^ (row & 7)) * 16) + 4 * t;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(tile::pack2(kind, v0, v1)));
+      }
+    }
+    hopper::namedSync(kEpilogueBarrier + consumer, 128);
+    unsigned char *oBase = (unsigned char *)p.o + (b * p.o_stride[0] + h * p.o_stride[1]) * 2;
+    constexpr int kChunks = 64 * kHeadDim / 8; // 16-byte chunks of this consumer's rows
+#pragma unroll
+    for (int i = 0; i < kChunks / 128; ++i) {
+      const int idx = i * 128 + ctid;
+      const int panel = idx / (64 * 8), row = consumer * 64 + (idx / 8) % 64, chunk = idx % 8;
+      const int q = q0 + row;
+      if (q < a.q_len) {
+        unsigned v0, v1, v2, v3;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=r"(v0), "=r"(v1), "=r"(v2), "=r"(v3)
+                     : "r"(sQ + panel * kBlockM * 128 + row * 128 + ((chunk ^ (row & 7)) * 16)));
+        unsigned char *dst = oBase + ((long long)q * p.o_stride[2] + panel * 64 + chunk * 8) * 2;
+        asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(dst), "r"(v0), "r"(v1),
+                     "r"(v2), "r"(v3)
+                     : "memory");
+      }
+    }
+  }
+};
+
+} // namespace attnc
+
+#define ATTNC_DEFINE_FORWARD_SM90_KERNEL(NAME, D, KIND, BN, STAGES)                                 \
+  ATTNC_DEFINE_FORWARD_SM90_KERNEL_(NAME, D, KIND, BN, STAGES)
+#define ATTNC_DEFINE_FORWARD_SM90_KERNEL_(NAME, D, KIND, BN, STAGES)                                \
+  extern "C" {                                                                                     \
+  __constant__ int NAME##_config[8] = {                                                            \
+      128, BN, 384, STAGES, attnc::ForwardSm90<D, attnc::tile::KIND, BN, STAGES>::kSmemBytes, D,   \
+      1,   0};                                                                                     \
+  }                                                                                                \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                             \
+      NAME(const __grid_constant__ AttncForwardParams p, const __grid_constant__ AttncArgs a,      \
+           const __grid_constant__ AttncTmaMaps maps) {                                            \
+    extern __shared__ __align__(1024) unsigned char attnc_smem[];                                  \
+    attnc::ForwardSm90<D, attnc::tile::KIND, BN, STAGES>::run(p, a, maps, attnc_smem);             \
+  }
+
+#ifndef ATTNC_NO_DEFAULT_ENTRY
+#ifndef ATTNC_HEAD_DIM
+#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including forward_sm90.cuh"
+#endif
+#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
+#define ATTNC_FWD90_KIND F16
+#define ATTNC_FWD90_SUFFIX f16
+#else
+#define ATTNC_FWD90_KIND BF16
+#define ATTNC_FWD90_SUFFIX bf16
+#endif
+// Shared memory (227 KB per block): Q 128 x D plus `stages` K and V tiles of block_n x D.
+//   D=64:  128-key tiles, 4 stages -> 16 + 128 KB;  D=128: 128-key tiles, 3 stages -> 32 + 192 KB
+//   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
+#ifndef ATTNC_SM90_BLOCK_N
+#define ATTNC_SM90_BLOCK_N (ATTNC_HEAD_DIM == 256 ? 64 : 128)
+#endif
+#ifndef ATTNC_SM90_STAGES
+#define ATTNC_SM90_STAGES (ATTNC_HEAD_DIM == 64 ? 4 : ATTNC_HEAD_DIM == 128 ? 3 : 2)
+#endif
+#define ATTNC_FWD90_NAME3(D, S) attnc_forward_sm90_d##D##_##S
+#define ATTNC_FWD90_NAME2(D, S) ATTNC_FWD90_NAME3(D, S)
+ATTNC_DEFINE_FORWARD_SM90_KERNEL(ATTNC_FWD90_NAME2(ATTNC_HEAD_DIM, ATTNC_FWD90_SUFFIX),
+                                 ATTNC_HEAD_DIM, ATTNC_FWD90_KIND, ATTNC_SM90_BLOCK_N,
+                                 ATTNC_SM90_STAGES)
+#endif // ATTNC_NO_DEFAULT_ENTRY
+
+#endif // ATTNC_KERNELS_FORWARD_SM90_CUH
