@@ -62,15 +62,22 @@
 namespace attnc {
 
 template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90 {
-  static constexpr int kBlockM = 128;     // two consumer warpgroups of 64 rows
-  static constexpr int kThreads = 384;    // producer + 2 consumers
+  static constexpr int kBlockM = 128;           // two consumer warpgroups of 64 rows
+  static constexpr int kThreads = 384;          // producer + 2 consumers
   static constexpr int kPanels = kHeadDim / 64; // 64-column (128-byte) swizzle panels
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kTileBytes = kBlockN * kHeadDim * 2;
   static constexpr int kSTiles = kBlockN / 8; // 8-key column tiles of S
   static constexpr int kDTiles = kHeadDim / 8;
+#ifdef ATTNC_SM90_PRODUCER_REGS
+  static constexpr int kProducerRegs = ATTNC_SM90_PRODUCER_REGS;
+  static constexpr int kConsumerRegs = ATTNC_SM90_CONSUMER_REGS;
+#else
+  // The producer classifies tiles (hooks may read summaries or route masks), so it keeps a
+  // little more than TMA issue alone would need.
   static constexpr int kProducerRegs = 40;
   static constexpr int kConsumerRegs = 232;
+#endif
 
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
   static_assert(kBlockN == 64 || kBlockN == 128, "key tile 64 or 128");
@@ -314,7 +321,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 
     // Softmax of S in place (log2 units, lazy rescale as forward_sm80.cuh); returns the O
     // rescale factors (1 when no rescale is due) for after the pending PV product.
-    auto softmax = [&](int k0, int cls, float (&alpha)[2]) -> bool {
+    auto softmax = [&](int k0, int cls, float(&alpha)[2]) -> bool {
       const bool fast =
           !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
       float factor = scaleLog2;
@@ -363,7 +370,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       }
       return rescale;
     };
-    auto rescaleO = [&](const float (&alpha)[2]) {
+    auto rescaleO = [&](const float(&alpha)[2]) {
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt) {
         o[dt * 4 + 0] *= alpha[0];
@@ -462,8 +469,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           v1 = attnc_out(a, v1, b, h, q, dt * 8 + 2 * t + 1);
         }
 #endif
-        const unsigned addr = sQ + (dt / 8) * kBlockM * 128 + row * 128 +
-                              (((dt % 8) ^ (row & 7)) * 16) + 4 * t;
+        const unsigned addr =
+            sQ + (dt / 8) * kBlockM * 128 + row * 128 + (((dt % 8) ^ (row & 7)) * 16) + 4 * t;
         asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(tile::pack2(kind, v0, v1)));
       }
     }
@@ -491,13 +498,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 
 } // namespace attnc
 
-#define ATTNC_DEFINE_FORWARD_SM90_KERNEL(NAME, D, KIND, BN, STAGES)                                 \
+#define ATTNC_DEFINE_FORWARD_SM90_KERNEL(NAME, D, KIND, BN, STAGES)                                \
   ATTNC_DEFINE_FORWARD_SM90_KERNEL_(NAME, D, KIND, BN, STAGES)
-#define ATTNC_DEFINE_FORWARD_SM90_KERNEL_(NAME, D, KIND, BN, STAGES)                                \
+#define ATTNC_DEFINE_FORWARD_SM90_KERNEL_(NAME, D, KIND, BN, STAGES)                               \
   extern "C" {                                                                                     \
   __constant__ int NAME##_config[8] = {                                                            \
-      128, BN, 384, STAGES, attnc::ForwardSm90<D, attnc::tile::KIND, BN, STAGES>::kSmemBytes, D,   \
-      1,   0};                                                                                     \
+      128, BN, 384, STAGES, attnc::ForwardSm90<D, attnc::tile::KIND, BN, STAGES>::kSmemBytes,      \
+      D,   1,  0};                                                                                 \
   }                                                                                                \
   extern "C" __global__ void __launch_bounds__(384, 1)                                             \
       NAME(const __grid_constant__ AttncForwardParams p, const __grid_constant__ AttncArgs a,      \
@@ -520,11 +527,19 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 // Shared memory (227 KB per block): Q 128 x D plus `stages` K and V tiles of block_n x D.
 //   D=64:  128-key tiles, 4 stages -> 16 + 128 KB;  D=128: 128-key tiles, 3 stages -> 32 + 192 KB
 //   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
+// Key tiles of 128 when the mask is a union of key intervals (ATTNC_KV_RANGES_EXACT: causal,
+// windows, prefix; PARTIAL tiles only at the edges), else 64: periodic, 2-D, data-dependent
+// and routed masks waste less work in finer tiles (H100, bench/kernel_dev/NOTES.md:
+// s2_shards 1.41 -> 0.98 ms, moba 38.5 -> 22.3, natten2d 2.18 -> 2.01; dense 7.15 -> 7.89).
+#ifndef ATTNC_KV_RANGES_EXACT
+#define ATTNC_KV_RANGES_EXACT 1
+#endif
 #ifndef ATTNC_SM90_BLOCK_N
-#define ATTNC_SM90_BLOCK_N (ATTNC_HEAD_DIM == 256 ? 64 : 128)
+#define ATTNC_SM90_BLOCK_N (ATTNC_HEAD_DIM == 256 || !ATTNC_KV_RANGES_EXACT ? 64 : 128)
 #endif
 #ifndef ATTNC_SM90_STAGES
-#define ATTNC_SM90_STAGES (ATTNC_HEAD_DIM == 64 ? 4 : ATTNC_HEAD_DIM == 128 ? 3 : 2)
+#define ATTNC_SM90_STAGES                                                                          \
+  (ATTNC_HEAD_DIM == 256 ? 2 : ATTNC_HEAD_DIM == 64 || ATTNC_SM90_BLOCK_N == 64 ? 4 : 3)
 #endif
 #define ATTNC_FWD90_NAME3(D, S) attnc_forward_sm90_d##D##_##S
 #define ATTNC_FWD90_NAME2(D, S) ATTNC_FWD90_NAME3(D, S)

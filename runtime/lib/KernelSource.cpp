@@ -127,6 +127,27 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
     if (value == "64" || value == "128")
       out << "#define ATTNC_BLOCK_M " << value << "\n";
   }
+  // Tuning experiments: ATTNC_KERNEL_DEFINES="NAME=VALUE ..." adds template macros (e.g.
+  // ATTNC_SM90_STAGES=2); names must start with ATTNC_ and values be integers.
+  if (const char *defines = std::getenv("ATTNC_KERNEL_DEFINES")) {
+    std::istringstream words(defines);
+    std::string word;
+    while (words >> word) {
+      const size_t eq = word.find('=');
+      const std::string name = word.substr(0, eq);
+      const std::string value = eq == std::string::npos ? "1" : word.substr(eq + 1);
+      const bool nameOk =
+          name.rfind("ATTNC_", 0) == 0 &&
+          name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+      const bool valueOk =
+          !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+      if (!nameOk || !valueOk) {
+        error = "ATTNC_KERNEL_DEFINES: '" + word + "' is not ATTNC_NAME=<integer>";
+        return false;
+      }
+      out << "#define " << name << " " << value << "\n";
+    }
+  }
   for (const char *name : kPastedFiles) {
     const char *text = requireEmbedded(name, error);
     if (!text)

@@ -551,7 +551,8 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
         }
       } else if (config.hopper) {
         d->cuModuleUnload(loaded.module);
-        return Status(StatusCode::Internal, "the module has no launch table '" + entry + "_config'");
+        return Status(StatusCode::Internal,
+                      "the module has no launch table '" + entry + "_config'");
       } else {
         // The table is the template's word; if the symbol was not kept, use the defaults
         // its header documents (the runtime sets no tuning macros).
@@ -565,8 +566,8 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
                         headDim};
         std::memcpy(loaded.config, table, sizeof(table));
       }
-      if (loaded.config[0] <= 0 || loaded.config[1] <= 0 ||
-          loaded.config[2] <= 0 || loaded.config[5] != kernel.options().headDim) {
+      if (loaded.config[0] <= 0 || loaded.config[1] <= 0 || loaded.config[2] <= 0 ||
+          loaded.config[5] != kernel.options().headDim) {
         d->cuModuleUnload(loaded.module);
         return Status(StatusCode::Internal, "the launch table of '" + entry + "' is malformed");
       }
@@ -798,8 +799,8 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       cuuint32_t elementStrides[4] = {1, 1, 1, 1};
       static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
       CUresult r = d->cuTensorMapEncodeTiled(
-          reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims,
-          strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+          reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims, strides,
+          box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
           CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
       if (r != CUDA_SUCCESS)
         return cudaFailure(*d, r, std::string("building the TMA descriptor of ") + what);

@@ -115,9 +115,9 @@ TEST_CASE("the assembled forward kernel compiles for sm_80 and sm_90a", "[nvrtc]
     bool bf16;
     int headDim;
     bool hopper;
-  } cases[] = {{"sm_80", true, 128, false},  {"sm_90a", true, 128, false},
-               {"sm_80", false, 64, false},  {"sm_90a", true, 128, true},
-               {"sm_90a", false, 64, true},  {"sm_90a", true, 256, true}};
+  } cases[] = {{"sm_80", true, 128, false}, {"sm_90a", true, 128, false},
+               {"sm_80", false, 64, false}, {"sm_90a", true, 128, true},
+               {"sm_90a", false, 64, true}, {"sm_90a", true, 256, true}};
   for (const Case &c : cases) {
     KernelConfig config;
     config.arch = c.arch;

@@ -132,8 +132,10 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     error = "internal error in block classification: " + diagnostics;
     return false;
   }
-  if (auto ranges = module->lookupSymbol<func::FuncOp>("attnc_kv_ranges"))
+  if (auto ranges = module->lookupSymbol<func::FuncOp>("attnc_kv_ranges")) {
     out.hasKvBounds = ranges->hasAttr("attnc.bounded");
+    out.kvRangesExact = ranges->hasAttr("attnc.exact");
+  }
 
   PassManager emit(&context);
   emit.addPass(createLowerToEmitCPass());
@@ -175,6 +177,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << "#define ATTNC_MASK_ALWAYS_TRUE " << (out.maskAlwaysTrue ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_SUMMARIES " << (hasSummaries ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_KV_BOUNDS " << (out.hasKvBounds ? 1 : 0) << "\n";
+  os << "#define ATTNC_KV_RANGES_EXACT " << (out.kvRangesExact ? 1 : 0) << "\n";
   os << "// Bit i set: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
   os << "#define ATTNC_SUMMARIZED_INPUTS 0x" << llvm::utohexstr(summaryMask) << "u\n";
   os << "// Param slots:";

@@ -44,6 +44,9 @@ struct GeneratedHooks {
   bool hasRoute = false;
   bool maskAlwaysTrue = false;
   bool hasKvBounds = false; ///< attnc_kv_ranges is tighter than [0, kv_len)
+  /// The mask is exactly a union of key intervals per query (every key-dependent
+  /// comparison solved in closed form): PARTIAL tiles occur only at interval edges.
+  bool kvRangesExact = false;
 };
 
 struct CodegenOptions {
