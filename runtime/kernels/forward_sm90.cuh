@@ -391,11 +391,17 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 
     hopper::barrierWait(barrierAddress(aux.qFull), 0);
     int it = 0;
+    // Lane 0 reads the slot and broadcasts it: the thread that read it is the one that
+    // later releases the stage (mbarrier arrive, release semantics), so the producer's
+    // rewrite of the slot is ordered after every read of it.
     auto nextTile = [&](int &stage) -> int {
       stage = it % kStages;
       hopper::barrierWait(barrierAddress(aux.full[stage]), (it / kStages) & 1);
       ++it;
-      return aux.slot[stage];
+      int entry = 0;
+      if (lane == 0)
+        entry = *(volatile int *)&aux.slot[stage];
+      return __shfl_sync(0xffffffffu, entry, 0);
     };
 
     int stage = 0, prevStage = 0;
@@ -528,14 +534,18 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 //   D=64:  128-key tiles, 4 stages -> 16 + 128 KB;  D=128: 128-key tiles, 3 stages -> 32 + 192 KB
 //   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
 // Key tiles of 128 when the mask is a union of key intervals (ATTNC_KV_RANGES_EXACT: causal,
-// windows, prefix; PARTIAL tiles only at the edges), else 64: periodic, 2-D, data-dependent
-// and routed masks waste less work in finer tiles (H100, bench/kernel_dev/NOTES.md:
+// windows, prefix; PARTIAL tiles only at the edges) and not routed, else 64: periodic, 2-D,
+// data-dependent and routed masks waste less work in finer tiles (H100, bench/kernel_dev/NOTES.md:
 // s2_shards 1.41 -> 0.98 ms, moba 38.5 -> 22.3, natten2d 2.18 -> 2.01; dense 7.15 -> 7.89).
 #ifndef ATTNC_KV_RANGES_EXACT
 #define ATTNC_KV_RANGES_EXACT 1
 #endif
+#ifndef ATTNC_HAS_ROUTE
+#define ATTNC_HAS_ROUTE 0
+#endif
 #ifndef ATTNC_SM90_BLOCK_N
-#define ATTNC_SM90_BLOCK_N (ATTNC_HEAD_DIM == 256 || !ATTNC_KV_RANGES_EXACT ? 64 : 128)
+#define ATTNC_SM90_BLOCK_N                                                                         \
+  (ATTNC_HEAD_DIM == 256 || !ATTNC_KV_RANGES_EXACT || ATTNC_HAS_ROUTE ? 64 : 128)
 #endif
 #ifndef ATTNC_SM90_STAGES
 #define ATTNC_SM90_STAGES                                                                          \
