@@ -55,7 +55,7 @@ if [[ " $steps " == *" sanitize "* ]]; then
   for n in ${SANITIZE:-dense causal document_causal moba_bs512_top3 natten2d_17 softcap_causal s2_shards}; do
     for tool in memcheck racecheck synccheck; do
       if timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 attnc run examples/$n.attn \
-           --q-len 130 --kv-len 300 --heads 2 --kv-heads 1 --head-dim 64 >"$OUT/san-$n-$tool.log" 2>&1
+           --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 --head-dim 64 >"$OUT/san-$n-$tool.log" 2>&1
       then note "sanitize $n $tool: clean"; else note "sanitize $n $tool: ERRORS"; tail -5 "$OUT/san-$n-$tool.log"; fi
     done
   done
