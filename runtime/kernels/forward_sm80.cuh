@@ -78,6 +78,7 @@
 #define ATTNC_KERNELS_FORWARD_SM80_CUH
 
 #include "attnc_forward_params.h"
+#include "attnc_score_element.cuh"
 #include "attnc_tile.cuh"
 
 #ifndef ATTNC_HAS_SCORE
@@ -243,10 +244,6 @@ struct ForwardSm80 {
   static __device__ __forceinline__ void scoreTile(float (&s)[kMTiles][kNTiles][4],
                                                    const AttncArgs &a, int b, int h, int qRow,
                                                    int kCol, bool bounds) {
-    const float kLog2e = 1.4426950408889634f;
-#if !ATTNC_HAS_SCORE
-    const float scaleLog2 = a.scale * kLog2e;
-#endif
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
@@ -259,15 +256,7 @@ struct ForwardSm80 {
           for (int j = 0; j < 2; ++j) {
             const int k = kCol + nt * 8 + j;
             float &x = s[mt][nt][half * 2 + j];
-            bool keep = rowIn && (!bounds || k < a.kv_len);
-            if (kMask)
-              keep = keep & attnc_mask(a, b, h, q, k);
-#if ATTNC_HAS_SCORE
-            const float v = attnc_score(a, x * a.scale, b, h, q, k) * kLog2e;
-#else
-            const float v = x * scaleLog2;
-#endif
-            x = keep ? v : tile::negInf();
+            x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!bounds || k < a.kv_len));
           }
       }
   }

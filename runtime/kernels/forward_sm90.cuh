@@ -49,6 +49,7 @@
 
 #include "attnc_forward_params.h"
 #include "attnc_hopper.cuh"
+#include "attnc_score_element.cuh"
 #include "attnc_tile.cuh"
 #include "attnc_wgmma.cuh"
 
@@ -200,10 +201,6 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   template <bool kMask>
   static __device__ __forceinline__ void scoreTile(float (&s)[kBlockN / 2], const AttncArgs &a,
                                                    int b, int h, int qRow, int kCol, bool bounds) {
-    const float kLog2e = 1.4426950408889634f;
-#if !ATTNC_HAS_SCORE
-    const float scaleLog2 = a.scale * kLog2e;
-#endif
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int q = qRow + half * 8;
@@ -214,15 +211,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         for (int j = 0; j < 2; ++j) {
           const int k = kCol + nt * 8 + j;
           float &x = s[nt * 4 + half * 2 + j];
-          bool keep = rowIn && (!bounds || k < a.kv_len);
-          if (kMask)
-            keep = keep & attnc_mask(a, b, h, q, k);
-#if ATTNC_HAS_SCORE
-          const float v = attnc_score(a, x * a.scale, b, h, q, k) * kLog2e;
-#else
-          const float v = x * scaleLog2;
-#endif
-          x = keep ? v : tile::negInf();
+          x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!bounds || k < a.kv_len));
         }
     }
   }
