@@ -3,7 +3,7 @@
 # machine, with the tree installed in .gpu/ (scripts/make-gpu-tree.sh):
 #   1. a smoke check (dense and causal vs the float64 reference), 2. the GPU test binary
 #   (goldens etc.), 3. every example at three odd shapes with --check, 4. compute-sanitizer
-#   on a few examples, 5. attnc (sm90 and the portable sm80 template) and SDPA timings at
+#   on a few examples (persistent grids capped at 2 CTAs so each runs several work units), 5. attnc (sm90 and the portable sm80 template) and SDPA timings at
 #   the benchmark shape. Logs under $OUT; a short table last.
 #   usage: bench/kernel_dev/sm90_run.sh [smoke] [tests] [examples] [sanitize] [bench]
 set -uo pipefail
@@ -38,6 +38,10 @@ if [[ " $steps " == *" tests "* ]]; then
   if timeout 300 attnc_runtime_gpu_tests >"$OUT/gpu_tests.log" 2>&1; then note "gpu tests: pass"
   else note "gpu tests: FAIL (rc $?)"; grep -B2 -A12 "FAILED" "$OUT/gpu_tests.log" | head -60; fi
   tail -3 "$OUT/gpu_tests.log"
+  # Persistent CTAs capped at 3: every CTA runs many work units, even on the small shapes.
+  if ATTNC_MAX_CTAS=3 timeout 300 attnc_runtime_gpu_tests >"$OUT/gpu_tests_3ctas.log" 2>&1
+  then note "gpu tests (3 CTAs): pass"
+  else note "gpu tests (3 CTAs): FAIL (rc $?)"; grep -B2 -A12 "FAILED" "$OUT/gpu_tests_3ctas.log" | head -60; fi
 fi
 
 if [[ " $steps " == *" examples "* ]]; then
@@ -45,7 +49,7 @@ if [[ " $steps " == *" examples "* ]]; then
     n=$(basename "$f" .attn)
     for shape in "--q-len 1000 --heads 4" "--q-len 257 --kv-len 700 --heads 4 --kv-heads 2" \
                  "--q-len 1 --kv-len 129 --heads 2 --head-dim 64"; do
-      if timeout 60 attnc run "$f" $shape --check >>"$OUT/examples.log" 2>&1; then r=pass; else r=FAIL; fi
+      if ATTNC_MAX_CTAS=5 timeout 60 attnc run "$f" $shape --check >>"$OUT/examples.log" 2>&1; then r=pass; else r=FAIL; fi
       note "example $n [$shape]: $r"
     done
   done
@@ -54,7 +58,7 @@ fi
 if [[ " $steps " == *" sanitize "* ]]; then
   for n in ${SANITIZE:-dense causal document_causal moba_bs512_top3 natten2d_17 softcap_causal s2_shards}; do
     for tool in memcheck racecheck synccheck; do
-      if timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 attnc run examples/$n.attn \
+      if ATTNC_MAX_CTAS=2 timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 attnc run examples/$n.attn \
            --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 --head-dim 64 >"$OUT/san-$n-$tool.log" 2>&1
       then note "sanitize $n $tool: clean"; else note "sanitize $n $tool: ERRORS"; tail -5 "$OUT/san-$n-$tool.log"; fi
     done

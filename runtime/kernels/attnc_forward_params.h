@@ -28,6 +28,9 @@ typedef struct AttncForwardParams {
   long long v_stride[3];
   long long o_stride[3];
   long long lse_stride[2]; ///< batch, head (token stride is 1)
+  /// Persistent templates (launch table entry 7 = 1): a zeroed int the CTAs take work
+  /// units from.
+  int *tile_counter;
 } AttncForwardParams;
 
 /// Tensor maps (CUtensorMap, 128 opaque bytes each, built on the host with

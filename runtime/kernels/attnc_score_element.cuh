@@ -17,23 +17,44 @@
 namespace attnc {
 namespace tile {
 
-/// The log2-unit score of the pair (q, k) from its raw dot product, or -inf when the pair is
+/// The multiplier that turns scoreElement's values into log2-unit scores, applied in the
+/// exponent's FFMA (and to the row max, so it must be positive): log2(e) with a score hook
+/// (the hook sees the scaled dot product), the softmax scale times log2(e) without one. A
+/// non-positive scale (odd, but allowed) gives 1: the template then calls applyScale().
+static __device__ __forceinline__ float scoreFactor(const AttncArgs &a) {
+  const float kLog2e = 1.4426950408889634f;
+#if ATTNC_HAS_SCORE
+  (void)a;
+  return kLog2e;
+#else
+  return a.scale * kLog2e > 0.f ? a.scale * kLog2e : 1.f;
+#endif
+}
+
+/// The pre-softmax value of the pair (q, k) in scoreFactor units, or -inf when the pair is
 /// dropped: out of bounds (`inBounds` false), masked (kMask: PARTIAL tiles) or given -inf by
 /// the score hook. The hooks are pure and read inputs with clamped indices, so they are
 /// evaluated unconditionally and the result selected (no branches in the tile loop).
 template <bool kMask>
 static __device__ __forceinline__ float scoreElement(const AttncArgs &a, float dot, int b, int h,
                                                      int q, int k, bool inBounds) {
-  const float kLog2e = 1.4426950408889634f;
   bool keep = inBounds;
   if (kMask)
     keep = keep & attnc_mask(a, b, h, q, k);
 #if ATTNC_HAS_SCORE
-  const float v = attnc_score(a, dot * a.scale, b, h, q, k) * kLog2e;
+  const float v = attnc_score(a, dot * a.scale, b, h, q, k);
 #else
-  const float v = dot * (a.scale * kLog2e);
+  const float v = dot;
 #endif
   return keep ? v : negInf();
+}
+
+/// Without a score hook and with a non-positive softmax scale (scoreFactor() = 1): applies
+/// the scale (in log2 units) to values from scoreElement, keeping dropped pairs at -inf.
+template <int N> static __device__ __forceinline__ void applyScale(float (&x)[N], float scaleLog2) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    x[i] = x[i] == negInf() ? negInf() : x[i] * scaleLog2;
 }
 
 } // namespace tile

@@ -235,28 +235,27 @@ struct ForwardSm80 {
     }
   }
 
-  /// Turns raw dot products into log2-unit scores, -inf where dropped: out of bounds (only
-  /// when `bounds`: the tile crosses q_len or kv_len), masked (kMask: PARTIAL tiles) or
-  /// given -inf by the score hook. The hooks are pure and read inputs with clamped indices,
-  /// so they are evaluated for every element without branches and the results selected.
-  /// (qRow, kCol) = this thread's first row and column.
-  template <bool kMask>
-  static __device__ __forceinline__ void scoreTile(float (&s)[kMTiles][kNTiles][4],
-                                                   const AttncArgs &a, int b, int h, int qRow,
-                                                   int kCol, bool bounds) {
+  /// Turns raw dot products into scores in tile::scoreFactor units, -inf where dropped: out
+  /// of bounds (only with kBounds: the tile crosses q_len or kv_len), masked (kMask: PARTIAL
+  /// tiles) or given -inf by the score hook. The hooks are pure and read inputs with clamped
+  /// indices, so they are evaluated for every element without branches and the results
+  /// selected. (qRow, kCol) = this thread's first row and column.
+  template <bool kMask, bool kBounds>
+  static __device__ __forceinline__ void
+  scoreTile(float (&s)[kMTiles][kNTiles][4], const AttncArgs &a, int b, int h, int qRow, int kCol) {
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int q = qRow + mt * 16 + half * 8;
-        const bool rowIn = !bounds || q < a.q_len;
+        const bool rowIn = !kBounds || q < a.q_len;
 #pragma unroll
         for (int nt = 0; nt < kNTiles; ++nt)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
             const int k = kCol + nt * 8 + j;
             float &x = s[mt][nt][half * 2 + j];
-            x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!bounds || k < a.kv_len));
+            x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!kBounds || k < a.kv_len));
           }
       }
   }
@@ -401,18 +400,26 @@ struct ForwardSm80 {
     // Mask / score hook / online softmax of one tile: s becomes P (unnormalised, fp32).
     auto softmaxTile = [&](ScoreTile &s, int k0, int cls) {
       // Fast path: a FULL tile inside kv_len without score modifier needs no per-element
-      // work; the scale is folded into the exponent's FFMA. Otherwise turn s into log2-unit
-      // scores with dropped pairs at -inf.
+      // work. Otherwise s becomes scores with dropped pairs at -inf. Either way the scale
+      // to log2 units (scoreFactor) is folded into the exponent's FFMA.
       const bool fast =
           !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
-      float factor = scaleLog2;
+      const float factor = tile::scoreFactor(a); // applied in the exponent's FFMA
       if (!fast) {
-        factor = 1.f;
-        const bool bounds = k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len;
-        if (cls != ATTNC_TILE_FULL)
-          scoreTile<true>(s, a, b, h, q0 + warpRow0 + g, k0 + 2 * t, bounds);
+        // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
+        const int qRow = q0 + warpRow0 + g, kCol = k0 + 2 * t;
+        if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
+          scoreTile<true, true>(s, a, b, h, qRow, kCol);
+        else if (cls != ATTNC_TILE_FULL)
+          scoreTile<true, false>(s, a, b, h, qRow, kCol);
         else
-          scoreTile<false>(s, a, b, h, q0 + warpRow0 + g, k0 + 2 * t, bounds);
+          scoreTile<false, false>(s, a, b, h, qRow, kCol);
+        if (!ATTNC_HAS_SCORE && !(scaleLog2 > 0.f))
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < kNTiles; ++nt)
+              tile::applyScale(s[mt][nt], scaleLog2);
       }
 
       // Online softmax in log2 units with lazy rescaling: rowMax is the reference the

@@ -43,6 +43,7 @@ namespace attnc::runtime {
   X(cuMemcpyHtoD, "cuMemcpyHtoD_v2")                                                               \
   X(cuMemcpyDtoH, "cuMemcpyDtoH_v2")                                                               \
   X(cuMemsetD8, "cuMemsetD8_v2")                                                                   \
+  X(cuMemsetD32Async, "cuMemsetD32Async")                                                          \
   X(cuStreamSynchronize, "cuStreamSynchronize")                                                    \
   X(cuCtxSynchronize, "cuCtxSynchronize")                                                          \
   X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled")

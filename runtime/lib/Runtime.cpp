@@ -14,6 +14,7 @@
 #include "attnc_forward_params.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -107,8 +108,10 @@ struct Kernel::Modules {
     CUfunction forward = nullptr;
     CUfunction summarize = nullptr;
     CUfunction routePoolKeys = nullptr, routePoolQueries = nullptr, routeSelect = nullptr;
-    /// block_m, block_n, threads, stages, dynamic smem, head dim, 1 = TMA template, 0
+    /// block_m, block_n, threads, stages, dynamic smem, head dim, 1 = TMA template,
+    /// 1 = persistent (grid of at most one CTA per SM taking units from a counter)
     int config[8] = {};
+    int multiprocessors = 0;
   };
   std::mutex mutex;
   std::map<CUcontext, Loaded> byContext;
@@ -360,6 +363,17 @@ Status resolveParams(const dsl::AttentionDecl &attention, const Arguments &args,
   }
   return Status::success();
 }
+
+/// CTAs of a persistent launch: one per SM, or fewer with ATTNC_MAX_CTAS=N (tests use it to
+/// make every CTA run many work units on small shapes).
+int persistentCtas(int multiprocessors) {
+  static const int cap = [] {
+    const char *value = std::getenv("ATTNC_MAX_CTAS");
+    return value && std::atoi(value) > 0 ? std::atoi(value) : 0;
+  }();
+  const int ctas = std::max(1, multiprocessors);
+  return cap > 0 ? std::min(cap, ctas) : ctas;
+}
 } // namespace
 
 Status Context::validate(const Kernel &kernel, const Arguments &args, bool forGpu) const {
@@ -586,6 +600,7 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
         d->cuModuleUnload(loaded.module);
         return cudaFailure(*d, r, "setting the kernel's shared memory size");
       }
+      loaded.multiprocessors = device.multiprocessors;
       kernel.modules_->byContext[context] = loaded;
     }
   }
@@ -816,11 +831,31 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       return s;
     }
   }
+  const long long qTiles = (args.q.tokens + blockM - 1) / blockM;
+  unsigned grid[3] = {unsigned(qTiles), unsigned(args.q.heads), unsigned(args.q.batch)};
+  if (loaded.config[7] == 1) {
+    // Persistent: one CTA per SM (the template's shared memory allows no more), work
+    // units taken from a counter zeroed in stream order.
+    const long long units = qTiles * args.q.heads * args.q.batch;
+    if (units > 0x7fffffff) {
+      releaseScratch();
+      return Status(StatusCode::InvalidArgument,
+                    "too many query tiles (" + std::to_string(units) + ") for one launch");
+    }
+    CUdeviceptr counter = 0;
+    if (Status s = allocate(sizeof(int), "the tile counter", counter); !s.ok())
+      return s;
+    if (CUresult r = d->cuMemsetD32Async(counter, 0, 1, cuStream); r != CUDA_SUCCESS) {
+      releaseScratch();
+      return cudaFailure(*d, r, "zeroing the tile counter");
+    }
+    forward.tile_counter = reinterpret_cast<int *>(counter);
+    grid[0] = unsigned(std::min<long long>(units, persistentCtas(loaded.multiprocessors)));
+    grid[1] = grid[2] = 1;
+  }
   void *params[] = {&forward, &hookArgs, &maps};
-  unsigned gridX = unsigned((args.q.tokens + blockM - 1) / blockM);
-  CUresult r =
-      d->cuLaunchKernel(loaded.forward, gridX, unsigned(args.q.heads), unsigned(args.q.batch),
-                        unsigned(threads), 1, 1, unsigned(sharedBytes), cuStream, params, nullptr);
+  CUresult r = d->cuLaunchKernel(loaded.forward, grid[0], grid[1], grid[2], unsigned(threads), 1, 1,
+                                 unsigned(sharedBytes), cuStream, params, nullptr);
   releaseScratch();
   if (r != CUDA_SUCCESS)
     return cudaFailure(*d, r, "launching attention '" + kernel.name() + "'");
