@@ -4,7 +4,8 @@
 # tests, every example against the CPU reference, compute-sanitizer on small cases and the
 # side-by-side benchmark; logs go to $OUT, a short table comes last.
 # On sm_90a devices every step runs the Hopper template; "portable" reruns the GPU tests with
-# ATTNC_KERNEL=sm80 so the portable template stays covered there too.
+# ATTNC_KERNEL=sm80 so the portable template stays covered there too, and once more with
+# ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units.
 #   usage: scripts/gpu-job.sh [tests] [portable] [python] [examples] [sanitize] [bench]   (default: all)
 set -uo pipefail
 ROOT=$(pwd)
@@ -43,6 +44,13 @@ if [[ " $steps " == *" portable "* ]]; then
     note "tests attnc_runtime_gpu_tests (ATTNC_KERNEL=sm80): FAIL (rc $?)"
   fi
   tail -3 "$OUT/gpu_tests_sm80.log"
+  # Persistent templates capped at 3 CTAs: every CTA runs many work units even on the
+  # tests' small shapes.
+  if ATTNC_MAX_CTAS=3 .gpu/bin/attnc_runtime_gpu_tests >"$OUT/gpu_tests_3ctas.log" 2>&1; then
+    note "tests attnc_runtime_gpu_tests (ATTNC_MAX_CTAS=3): pass"
+  else
+    note "tests attnc_runtime_gpu_tests (ATTNC_MAX_CTAS=3): FAIL (rc $?)"
+  fi
 fi
 
 if [[ " $steps " == *" python "* ]]; then
@@ -60,7 +68,7 @@ if [[ " $steps " == *" examples "* ]]; then
     n=$(basename "$f" .attn)
     for shape in "--q-len 1000 --heads 4" "--q-len 257 --kv-len 700 --heads 4 --kv-heads 2" \
                  "--q-len 1 --kv-len 129 --heads 2 --head-dim 64"; do
-      if attnc run "$f" $shape --check >>"$OUT/examples.log" 2>&1; then r=pass; else r=FAIL; fi
+      if ATTNC_MAX_CTAS=5 attnc run "$f" $shape --check >>"$OUT/examples.log" 2>&1; then r=pass; else r=FAIL; fi
       note "example $n [$shape]: $r"
     done
   done
@@ -68,11 +76,12 @@ fi
 
 if [[ " $steps " == *" sanitize "* ]]; then
   # memcheck and racecheck on a small, ragged case of every example, 4 at a time, with more
-  # keys than the sm90 stage ring holds, so the ring wraps (the
-  # kernels come from the disk cache filled above, or are compiled once here).
+  # keys than the sm90 stage ring holds, so the ring wraps, and persistent grids capped at 2
+  # CTAs, so each CTA runs several work units (the kernels come from the disk cache filled
+  # above, or are compiled once here).
   sanitize_one() {
     f=$1 tool=$2 n=$(basename "$1" .attn)
-    if compute-sanitizer --tool "$tool" --error-exitcode 9 \
+    if ATTNC_MAX_CTAS=2 compute-sanitizer --tool "$tool" --error-exitcode 9 \
          attnc run "$f" --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 --head-dim 64 \
          >"$OUT/sanitize/$n-$tool.log" 2>&1; then
       echo "sanitize $n $tool: clean"
