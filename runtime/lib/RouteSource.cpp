@@ -46,6 +46,8 @@ static __device__ __forceinline__ int attnc_route_unit_size(const AttncArgs &a) 
 
 /// Mean key of block blockIdx.x for (kv head blockIdx.y, batch blockIdx.z), summed in token
 /// order in float64 like the reference; counts[blk] = tokens of the block below kv_len.
+/// Layout [batch][kv head][channel][block]: attnc_route_select's lanes (one block each)
+/// then read consecutive doubles (2 cache lines per load instead of 32).
 extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, const AttncArgs a,
                                                  double *keyMean, int *counts, int numBlocks) {
   const int blk = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
@@ -64,7 +66,7 @@ extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, con
       sum = __dadd_rn(sum, attnc_route_load(base, (long long)t * p.k_stride[2] + c));
       ++n;
     }
-    keyMean[(((long long)b * a.kv_heads + kvh) * numBlocks + blk) * a.head_dim + c] =
+    keyMean[(((long long)b * a.kv_heads + kvh) * a.head_dim + c) * numBlocks + blk] =
         n > 0 ? __ddiv_rn(sum, (double)n) : 0.0;
     if (c == 0 && b == 0 && kvh == 0) counts[blk] = n;
   }
@@ -140,17 +142,18 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
       state[blk] = ATTNC_ROUTE_EMPTY;
       continue;
     }
-    const double *key = keyMean + (((long long)b * a.kv_heads + kvh) * numBlocks + blk) * d;
+    // Channel c of this block's mean key is key[c * numBlocks] (see attnc_route_pool_keys).
+    const double *key = keyMean + ((long long)b * a.kv_heads + kvh) * d * numBlocks + blk;
     double dotv = 0.0;
 #if ATTNC_ROUTE_PER == 0
     const unsigned short *qrow = (const unsigned short *)p.q + b * p.q_stride[0] +
                                  h * p.q_stride[1] + (long long)tokenLo * p.q_stride[2];
     for (int c = 0; c < d; ++c)
-      dotv = __dadd_rn(dotv, __dmul_rn(attnc_route_load(qrow, c), key[c]));
+      dotv = __dadd_rn(dotv, __dmul_rn(attnc_route_load(qrow, c), key[(long long)c * numBlocks]));
 #else
     const double *query = queryMean + (((long long)b * a.heads + h) * units + unit) * d;
     for (int c = 0; c < d; ++c)
-      dotv = __dadd_rn(dotv, __dmul_rn(query[c], key[c]));
+      dotv = __dadd_rn(dotv, __dmul_rn(query[c], key[(long long)c * numBlocks]));
 #endif
     gate[blk] = attnc_route_gate(a, b, h, tokenLo, blk, dotv);
     // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
