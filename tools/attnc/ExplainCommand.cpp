@@ -180,8 +180,8 @@ int explainCommand(const ExplainOptions &o) {
                                humanBytes(summaryBytes + routeBytes), humanBytes(summaryBytes),
                                humanBytes(routeBytes)));
 
-  fmt::print("\nkernel: forward_sm90 on sm_90a (wgmma, TMA, warp-specialised; {}-key tiles), "
-             "forward_sm80 elsewhere (mma.sync m16n8k16, cp.async pipeline)\n",
+  fmt::print("\nkernel: forward_sm90 on sm_90a (wgmma, TMA, warp-specialised, persistent; "
+             "{}-key tiles), forward_sm80 elsewhere (mma.sync m16n8k16, cp.async pipeline)\n",
              hooks.kvRangesExact && !hooks.hasRoute ? 128 : 64);
   fmt::print("  {:<24}{}\n", "key loop",
              hooks.hasKvBounds ? "bounded by attnc_kv_ranges: keys outside the derived "
