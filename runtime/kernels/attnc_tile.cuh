@@ -155,6 +155,29 @@ static __device__ __forceinline__ float quadSum(float x) {
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
+/// Walks the kBlockN-aligned key tiles that meet the kv intervals of attnc_kv_ranges in
+/// order, each tile once: moves the cursor (r = interval, nx = first key not yet passed)
+/// forward by j candidate tiles. Then nx is the start of that tile, or r == n when there
+/// are no more than j candidates. `interval(i, lo, hi)` reads interval i (the templates keep
+/// the intervals in shared memory or in registers).
+template <int kBlockN, class Interval>
+static __device__ __forceinline__ void walkKeyTiles(const Interval &interval, int n, int j, int &r,
+                                                    int &nx) {
+  while (r < n) {
+    int lo = 0, hi = 0;
+    interval(r, lo, hi);
+    const int first = max(lo / kBlockN * kBlockN, nx);
+    const int count = first < hi ? (hi - first + kBlockN - 1) / kBlockN : 0;
+    if (j < count) {
+      nx = first + j * kBlockN;
+      return;
+    }
+    j -= count;
+    nx = max(nx, first + count * kBlockN);
+    ++r;
+  }
+}
+
 } // namespace tile
 } // namespace attnc
 

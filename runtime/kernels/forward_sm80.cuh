@@ -142,21 +142,13 @@ struct ForwardSm80 {
     int pos = 0;   // next entry of Aux::list
     int count = 0; // entries in Aux::list
 
-    /// Moves (r, nx) forward by j candidate tiles: then nx is the start of that tile, or
-    /// r == rangeCount when there are no more than j candidates.
+    /// Moves (r, nx) forward by j candidate tiles (tile::walkKeyTiles over Aux's intervals).
     static __device__ __forceinline__ void walk(const Aux &aux, int j, int &r, int &nx) {
-      while (r < aux.rangeCount) {
-        const int lo = max(aux.rangeLo[r] / kBlockN * kBlockN, nx);
-        const int hi = aux.rangeHi[r];
-        const int n = lo < hi ? (hi - lo + kBlockN - 1) / kBlockN : 0;
-        if (j < n) {
-          nx = lo + j * kBlockN;
-          return;
-        }
-        j -= n;
-        nx = max(nx, lo + n * kBlockN);
-        ++r;
-      }
+      const auto interval = [&](int i, int &lo, int &hi) {
+        lo = aux.rangeLo[i];
+        hi = aux.rangeHi[i];
+      };
+      tile::walkKeyTiles<kBlockN>(interval, aux.rangeCount, j, r, nx);
     }
 
     /// Classifies the next kThreads candidates and compacts the non-empty ones.

@@ -134,29 +134,21 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     return unit;
   }
 
-  /// Walks the block_n-aligned key tiles of the kv intervals (lo/hi, n of them): moves
-  /// (r, nx) forward by j candidate tiles (as forward_sm80.cuh's TileCursor::walk).
+  /// Moves (r, nx) forward by j candidate tiles (tile::walkKeyTiles) over the n intervals in
+  /// lo/hi. The intervals stay in registers: an unrolled select instead of a dynamic index,
+  /// which would put them in local memory.
   static __device__ __forceinline__ void walk(const int (&lo)[ATTNC_MAX_KV_RANGES],
                                               const int (&hi)[ATTNC_MAX_KV_RANGES], int n, int j,
                                               int &r, int &nx) {
-    while (r < n) {
-      int rlo = 0, rhi = 0;
+    const auto interval = [&](int i, int &rlo, int &rhi) {
 #pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
-        if (i == r) {
-          rlo = lo[i];
-          rhi = hi[i];
+      for (int x = 0; x < ATTNC_MAX_KV_RANGES; ++x)
+        if (x == i) {
+          rlo = lo[x];
+          rhi = hi[x];
         }
-      const int first = max(rlo / kBlockN * kBlockN, nx);
-      const int count = first < rhi ? (rhi - first + kBlockN - 1) / kBlockN : 0;
-      if (j < count) {
-        nx = first + j * kBlockN;
-        return;
-      }
-      j -= count;
-      nx = max(nx, first + count * kBlockN);
-      ++r;
-    }
+    };
+    tile::walkKeyTiles<kBlockN>(interval, n, j, r, nx);
   }
 
   /// Producer warp: for each work unit, its Q once the consumers are done with the previous
