@@ -155,6 +155,26 @@ static __device__ __forceinline__ float quadSum(float x) {
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
+/// Swaps across lanes t and t ^ s of a quad: the lower lane keeps a and receives the upper
+/// lane's a into b, the upper lane keeps b and receives the lower lane's b into a.
+static __device__ __forceinline__ void quadExchange(unsigned &a, unsigned &b, bool upper, int s) {
+  const unsigned received = __shfl_xor_sync(0xffffffffu, upper ? a : b, s);
+  a = upper ? received : a;
+  b = upper ? b : received;
+}
+
+/// Transposes a 4 x 4 matrix of words spread over the 4 lanes of a quad (lane t holds row
+/// t in x0..x3): afterwards lane t holds column t, xi = what lane i held in x<t>. Two
+/// exchange stages (xor 1, then xor 2), every lane of the warp taking part. Scalars, not an
+/// array: ptxas kept an array operand in local memory.
+static __device__ __forceinline__ void quadTranspose(unsigned &x0, unsigned &x1, unsigned &x2,
+                                                     unsigned &x3, int t) {
+  quadExchange(x0, x1, (t & 1) != 0, 1);
+  quadExchange(x2, x3, (t & 1) != 0, 1);
+  quadExchange(x0, x2, (t & 2) != 0, 2);
+  quadExchange(x1, x3, (t & 2) != 0, 2);
+}
+
 /// Walks the kBlockN-aligned key tiles that meet the kv intervals of attnc_kv_ranges in
 /// order, each tile once: moves the cursor (r = interval, nx = first key not yet passed)
 /// forward by j candidate tiles. Then nx is the start of that tile, or r == n when there

@@ -14,7 +14,8 @@
 //   This header includes attnc_hopper.cuh and attnc_wgmma.cuh (same folder).
 //
 // MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
-//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4).
+//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4), ATTNC_SM90_SCANNERS
+//   (1..3 scanning warps), ATTNC_SM90_TRACE (development counters, see below).
 //
 // ENTRY
 //   extern "C" __global__ void attnc_forward_sm90_d<D>_<bf16|f16>(
@@ -34,13 +35,15 @@
 //   Requirements as forward_sm80.cuh (16-byte aligned tensors, strides multiples of 8).
 //
 // WARPGROUPS
-//   0: producer. Warp 0 takes work units (the first is blockIdx.x, then gridDim.x plus an
-//      atomicAdd on the counter; decode() orders them for L2 reuse and load balance), loads
-//      each unit's Q once the consumers released the previous one, calls attnc_kv_ranges,
-//      classifies the candidate key tiles 32 at a time (one per lane, ballot-compacted), and
-//      for every non-empty tile waits for a free stage, writes (start | class) into the
-//      stage's slot and issues the K and V TMA copies. A slot holding -1 ends the unit; a
-//      unit of -1 ends the kernel. Warps 1-3 only give their registers back.
+//   0: producer. Warp 1 scans: it takes work units (the first is blockIdx.x, then gridDim.x
+//      plus an atomicAdd on the counter; decode() orders them for L2 reuse and load
+//      balance), calls attnc_kv_ranges, classifies the candidate key tiles 32 at a time (one
+//      per lane, ballot-compacted) and queues the non-empty ones in chunks (a 4-chunk queue
+//      in shared memory on mbarriers), one unit ahead of the loading. Warp 0 loads: for each
+//      queued unit it loads Q once the consumers released the previous one, then for every
+//      queued tile waits for a free stage, writes (start | class) into the stage's slot and
+//      issues the K and V TMA copies. A slot holding -1 ends the unit; a unit of -1 ends the
+//      kernel. Warps 2-3 only give their registers back.
 //   1, 2: consumers, 64 query rows each (block_m = 128), the same key tiles. Per unit they
 //      release Q after its last QK^T and write O straight from registers, so the next
 //      unit's loads overlap the last PV product and the epilogue. Per tile:
@@ -66,6 +69,47 @@
 #endif
 #ifndef ATTNC_HAS_OUT
 #define ATTNC_HAS_OUT 0
+#endif
+
+// Development counters (ATTNC_KERNEL_DEFINES="ATTNC_SM90_TRACE=1", then ATTNC_TRACE=1 makes
+// the runtime print them after each launch): clock64 cycles each role spends waiting, summed
+// over all CTAs. Off by default; the counters cost registers and atomics.
+#ifndef ATTNC_SM90_TRACE
+#define ATTNC_SM90_TRACE 0
+#endif
+#if ATTNC_SM90_TRACE
+enum AttncTraceCounter {
+  kTraceConsumerCycles,
+  kTraceConsumerWaitQ,
+  kTraceConsumerWaitTile,
+  kTraceConsumerWaitTurn,
+  kTraceConsumerEpilogue,
+  kTraceLoaderCycles,
+  kTraceLoaderWaitChunk,
+  kTraceLoaderWaitStage,
+  kTraceLoaderWaitQ,
+  kTraceScannerCycles,
+  kTraceScannerWaitChunk,
+  kTraceScannerWaitUnit,
+  kTraceUnits,
+  kTraceTiles,
+  kTracePartialTiles,
+  kTraceCounters
+};
+extern "C" {
+__device__ unsigned long long attnc_trace[16];
+}
+#define ATTNC_TIMED(acc, stmt)                                                                     \
+  do {                                                                                             \
+    const long long t0_ = clock64();                                                               \
+    stmt;                                                                                          \
+    acc += clock64() - t0_;                                                                        \
+  } while (0)
+#define ATTNC_TRACE_ADD(counter, value)                                                            \
+  atomicAdd(&attnc_trace[counter], (unsigned long long)(value))
+#else
+#define ATTNC_TIMED(acc, stmt) stmt
+#define ATTNC_TRACE_ADD(counter, value) ((void)0)
 #endif
 
 namespace attnc {
@@ -97,15 +141,38 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr int kKOffset = kQBytes;
   static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
   static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
+  /// Tile lists travel from the scanning warps to the loading warp in chunks of up to 32
+  /// entries (one classification batch): a small queue per scanner in shared memory on
+  /// mbarriers. With several scanners (producer warps 1..kScanners) they take units in turn.
+  /// One is the default: three measured no faster on document_causal (0.854 vs 0.852 ms,
+  /// H100) and slower on causal, where the waiting warps take issue slots from the
+  /// consumers (bench/kernel_dev/NOTES.md, sm90 v5).
+#ifdef ATTNC_SM90_SCANNERS
+  static constexpr int kScanners = ATTNC_SM90_SCANNERS;
+#else
+  static constexpr int kScanners = 1;
+#endif
+  static constexpr int kChunks = kScanners == 1 ? 4 : 2; // per scanner
+  static_assert(kScanners >= 1 && kScanners <= 3, "1..3 scanning warps");
+  struct Chunk {
+    int unit;      ///< the work unit these tiles belong to, or -1: no more units
+    int count;     ///< entries used
+    int last;      ///< the unit's last chunk
+    int entry[32]; ///< key tile start | class, in key order
+  };
   struct Aux {
     unsigned long long qFull, qEmpty;
     unsigned long long full[kStages];
     unsigned long long empty[kStages];
+    unsigned long long chunkFull[kScanners][kChunks], chunkEmpty[kScanners][kChunks];
+    unsigned long long unitBegun[kScanners]; ///< one phase per unit the loader started
     int slot[kStages]; ///< key tile start | class, or -1: the unit has no more tiles
     int unit;          ///< the work unit whose Q is loaded, or -1: no more units
+    Chunk chunk[kScanners][kChunks];
   };
   /// + 1024: the dynamic shared memory base is only guaranteed 16-byte aligned.
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
   // Named barriers (0 is __syncthreads): the consumers' turns.
   static constexpr int kTurnBarrier = 1; // + consumer index
@@ -121,7 +188,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// Units in schedule order: head by head, and inside a head the query tiles last to first.
   /// The CTAs running at once then work on one or two heads and read the same keys and
   /// values (L2 reuse), and the longest causal rows start first while the short ones fill
-  /// the tail (load balance, with the dynamic scheduler of produce()). (Interleaving heads
+  /// the tail (load balance, with the dynamic scheduler of scan()). (Interleaving heads
   /// in groups whose K and V fit in L2 measured 1-2% slower on dense and causal.)
   static __device__ __forceinline__ Unit decode(const AttncArgs &a, int u) {
     const int qTiles = (a.q_len + kBlockM - 1) / kBlockM;
@@ -151,15 +218,91 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     tile::walkKeyTiles<kBlockN>(interval, n, j, r, nx);
   }
 
-  /// Producer warp: for each work unit, its Q once the consumers are done with the previous
-  /// one's, then every non-empty key tile into the ring, then the unit's end marker. Units
-  /// come from a global counter (dynamic persistent scheduling): the first is blockIdx.x,
-  /// the next ones gridDim.x + atomicAdd(counter, 1).
-  static __device__ __forceinline__ void produce(const AttncForwardParams &p, const AttncArgs &a,
-                                                 const AttncTmaMaps &maps, Aux &aux, unsigned sQ,
-                                                 unsigned sK, unsigned sV) {
+  /// Scanning warp `scanner` (producer warp 1 + scanner): takes work units (scanner 0's
+  /// first is blockIdx.x, every other one gridDim.x + atomicAdd(counter, 1): dynamic
+  /// persistent scheduling), calls attnc_kv_ranges, classifies the candidate key tiles 32 at
+  /// a time (one per lane) and queues the non-empty ones, in key order, for the loading
+  /// warp. Each scanner runs one of its units ahead of the loader, so range analysis,
+  /// classification (which may read summaries or route lists) and the scheduler's atomic
+  /// stay off the consumers' critical path, but claims a unit only once the loader has
+  /// started its previous one (the tail stays balanced).
+  static __device__ __forceinline__ void scan(const AttncForwardParams &p, const AttncArgs &a,
+                                              Aux &aux, int scanner) {
     const int lane = (int)threadIdx.x % 32;
     const int units = (a.q_len + kBlockM - 1) / kBlockM * a.heads * a.batch;
+    int chunks = 0; // chunks queued, continued across units
+    [[maybe_unused]] const long long tStart = clock64();
+    [[maybe_unused]] long long tWaitChunk = 0, tWaitUnit = 0;
+    auto publish = [&](int u, unsigned keep, int value, int last) {
+      const int c = chunks % kChunks;
+      ATTNC_TIMED(tWaitChunk, hopper::barrierWait(barrierAddress(aux.chunkEmpty[scanner][c]),
+                                                  ((chunks / kChunks) & 1) ^ 1));
+      Chunk &chunk = aux.chunk[scanner][c];
+      if (keep & (1u << lane))
+        chunk.entry[__popc(keep & ((1u << lane) - 1))] = value;
+      if (lane == 0) {
+        chunk.unit = u;
+        chunk.count = __popc(keep);
+        chunk.last = last;
+      }
+      hopper::barrierArrive(barrierAddress(aux.chunkFull[scanner][c])); // every writer releases
+      ++chunks;
+    };
+    const auto claim = [&] {
+      int u = 0;
+      if (lane == 0)
+        u = (int)gridDim.x + atomicAdd(p.tile_counter, 1);
+      return __shfl_sync(0xffffffffu, u, 0);
+    };
+    int u = scanner == 0 ? (int)blockIdx.x : claim();
+    for (int n = 0;; ++n) {
+      if (u >= units) {
+        publish(-1, 0u, 0, 1);
+        if (lane == 0) {
+          ATTNC_TRACE_ADD(kTraceScannerCycles, clock64() - tStart);
+          ATTNC_TRACE_ADD(kTraceScannerWaitChunk, tWaitChunk);
+          ATTNC_TRACE_ADD(kTraceScannerWaitUnit, tWaitUnit);
+        }
+        return;
+      }
+      const Unit unit = decode(a, u);
+      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+      int ranges = attnc_kv_ranges(a, unit.b, unit.h, unit.q0, unit.qHi, lo, hi);
+      ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        lo[i] = max(lo[i], 0);
+        hi[i] = min(hi[i], a.kv_len);
+      }
+      int range = 0, next = 0;
+      for (;;) {
+        int r = range, start = next;
+        walk(lo, hi, ranges, lane, r, start);
+        int cls = ATTNC_TILE_EMPTY;
+        if (r < ranges)
+          cls = attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start,
+                               min(start + kBlockN, a.kv_len) - 1);
+        const unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+        walk(lo, hi, ranges, 32, range, next);
+        const bool last = range >= ranges;
+        if (keep != 0u || last)
+          publish(u, keep, start | cls, last ? 1 : 0);
+        if (last)
+          break;
+      }
+      // The next unit, once the loader has started this one (its phase n).
+      ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner]), n & 1));
+      u = claim();
+    }
+  }
+
+  /// Loading warp (producer warp 0): for each queued unit, its Q once the consumers are done
+  /// with the previous one's, then every queued key tile into the ring (waiting for a free
+  /// stage, writing start | class into the stage's slot and issuing the K and V TMA
+  /// copies), then the unit's end marker.
+  static __device__ __forceinline__ void load(const AttncArgs &a, const AttncTmaMaps &maps,
+                                              Aux &aux, unsigned sQ, unsigned sK, unsigned sV) {
+    const int lane = (int)threadIdx.x % 32;
     const int groupSize = a.heads / a.kv_heads;
     if (lane == 0) {
       hopper::tmaPrefetchDescriptor(&maps.q);
@@ -167,9 +310,12 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       hopper::tmaPrefetchDescriptor(&maps.v);
     }
     int it = 0; // ring position, continued across units
+    [[maybe_unused]] const long long tStart = clock64();
+    [[maybe_unused]] long long tWaitChunk = 0, tWaitStage = 0, tWaitQ = 0;
     auto push = [&](int entry, int kvh, int b) {
       const int stage = it % kStages;
-      hopper::barrierWait(barrierAddress(aux.empty[stage]), ((it / kStages) & 1) ^ 1);
+      ATTNC_TIMED(tWaitStage,
+                  hopper::barrierWait(barrierAddress(aux.empty[stage]), ((it / kStages) & 1) ^ 1));
       if (lane == 0) {
         aux.slot[stage] = entry;
         const unsigned bar = barrierAddress(aux.full[stage]);
@@ -190,64 +336,92 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       __syncwarp();
       ++it;
     };
-    int u = (int)blockIdx.x;
-    for (int n = 0;; ++n) {
-      // The Q buffer and the unit slot are free once every consumer warp has finished the
-      // previous unit's QK^T products.
-      hopper::barrierWait(barrierAddress(aux.qEmpty), (n & 1) ^ 1);
-      if (u >= units) {
+    // The scanners' queues are read in turn, one whole unit at a time. Per scanner: its
+    // chunk count mod 2 * kChunks (queue index and phase parity) in bits 4s..4s+3, and bit
+    // 16 + s once it has queued its end (-1).
+    unsigned state = 0;
+    int scanner = 0, begun = 0;
+    for (;;) {
+      int count = 0, last = 0, u = 0, c = 0;
+      const auto readChunk = [&] {
+        const int n = (int)(state >> (4 * scanner)) & 15;
+        c = n % kChunks;
+        ATTNC_TIMED(tWaitChunk, hopper::barrierWait(barrierAddress(aux.chunkFull[scanner][c]),
+                                                    (n / kChunks) & 1));
+        // Lane 0 reads the chunk and releases it (see consume()'s nextTile).
+        const Chunk &chunk = aux.chunk[scanner][c];
         if (lane == 0) {
-          aux.unit = -1;
-          hopper::barrierArrive(barrierAddress(aux.qFull));
+          u = *(volatile const int *)&chunk.unit;
+          count = *(volatile const int *)&chunk.count;
+          last = *(volatile const int *)&chunk.last;
+        }
+        u = __shfl_sync(0xffffffffu, u, 0);
+        count = __shfl_sync(0xffffffffu, count, 0);
+        last = __shfl_sync(0xffffffffu, last, 0);
+      };
+      const auto nextScanner = [&] {
+        do
+          scanner = scanner + 1 == kScanners ? 0 : scanner + 1;
+        while (state & (0x10000u << scanner));
+      };
+      readChunk();
+      if (u < 0) {
+        state |= 0x10000u << scanner; // this scanner has ended (its chunk is not released)
+        if ((state >> 16) != (1u << kScanners) - 1) {
+          nextScanner();
+          continue;
+        }
+      }
+      // A new unit (or the end): the Q buffer and the unit slot are free once every
+      // consumer warp has finished the previous unit's QK^T products.
+      ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qEmpty), (begun & 1) ^ 1));
+      ++begun;
+      if (lane == 0) {
+        aux.unit = u;
+        const unsigned bar = barrierAddress(aux.qFull);
+        if (u < 0) {
+          hopper::barrierArrive(bar);
+        } else {
+          const Unit unit = decode(a, u);
+          hopper::barrierArriveExpectBytes(bar, kQBytes);
+#pragma unroll
+          for (int p = 0; p < kPanels; ++p)
+            hopper::tmaLoad4d(sQ + p * kBlockM * 128, &maps.q, bar, p * 64, unit.q0, unit.h,
+                              unit.b);
+          hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner]));
+        }
+      }
+      __syncwarp();
+      if (u < 0) {
+        if (lane == 0) {
+          ATTNC_TRACE_ADD(kTraceLoaderCycles, clock64() - tStart);
+          ATTNC_TRACE_ADD(kTraceLoaderWaitChunk, tWaitChunk);
+          ATTNC_TRACE_ADD(kTraceLoaderWaitStage, tWaitStage);
+          ATTNC_TRACE_ADD(kTraceLoaderWaitQ, tWaitQ);
         }
         return;
       }
       const Unit unit = decode(a, u);
-      if (lane == 0) {
-        aux.unit = u;
-        const unsigned bar = barrierAddress(aux.qFull);
-        hopper::barrierArriveExpectBytes(bar, kQBytes);
-#pragma unroll
-        for (int p = 0; p < kPanels; ++p)
-          hopper::tmaLoad4d(sQ + p * kBlockM * 128, &maps.q, bar, p * 64, unit.q0, unit.h, unit.b);
+      const int kvh = unit.h / groupSize;
+      for (;;) { // the unit's chunks, all from this scanner
+        const Chunk &chunk = aux.chunk[scanner][c];
+        for (int i = 0; i < count; ++i) {
+          int entry = 0;
+          if (lane == 0)
+            entry = *(volatile const int *)&chunk.entry[i];
+          push(__shfl_sync(0xffffffffu, entry, 0), kvh, unit.b);
+        }
+        __syncwarp();
+        if (lane == 0)
+          hopper::barrierArrive(barrierAddress(aux.chunkEmpty[scanner][c]));
+        const unsigned n = (((state >> (4 * scanner)) & 15) + 1) % (2 * kChunks);
+        state = (state & ~(15u << (4 * scanner))) | (n << (4 * scanner));
+        if (last)
+          break;
+        readChunk();
       }
-      produceTiles(a, unit, unit.h / groupSize, push);
       push(-1, 0, 0);
-      if (lane == 0)
-        u = (int)gridDim.x + atomicAdd(p.tile_counter, 1);
-      u = __shfl_sync(0xffffffffu, u, 0);
-    }
-  }
-
-  /// Classifies the candidate key tiles of one unit 32 at a time (one per lane) and pushes
-  /// the non-empty ones, in key order.
-  template <class Push>
-  static __device__ __forceinline__ void produceTiles(const AttncArgs &a, const Unit &unit, int kvh,
-                                                      Push &push) {
-    const int lane = (int)threadIdx.x % 32;
-    int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-    int n = attnc_kv_ranges(a, unit.b, unit.h, unit.q0, unit.qHi, lo, hi);
-    n = max(0, min(n, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-      lo[i] = max(lo[i], 0);
-      hi[i] = min(hi[i], a.kv_len);
-    }
-    int range = 0, next = 0;
-    while (range < n) {
-      int r = range, start = next;
-      walk(lo, hi, n, lane, r, start);
-      int cls = ATTNC_TILE_EMPTY;
-      if (r < n)
-        cls = attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start,
-                             min(start + kBlockN, a.kv_len) - 1);
-      unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
-      while (keep) {
-        const int src = __ffs(keep) - 1;
-        keep &= keep - 1;
-        push(__shfl_sync(0xffffffffu, start | cls, src), kvh, unit.b);
-      }
-      walk(lo, hi, n, 32, range, next);
+      nextScanner();
     }
   }
 
@@ -291,6 +465,15 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         hopper::barrierInit(barrierAddress(aux.full[s]), 1);
         hopper::barrierInit(barrierAddress(aux.empty[s]), 8);
       }
+#pragma unroll
+      for (int s = 0; s < kScanners; ++s) {
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) {
+          hopper::barrierInit(barrierAddress(aux.chunkFull[s][c]), 32); // every scanning lane
+          hopper::barrierInit(barrierAddress(aux.chunkEmpty[s][c]), 1);
+        }
+        hopper::barrierInit(barrierAddress(aux.unitBegun[s]), 1);
+      }
       hopper::barrierInitFence();
     }
     __syncthreads();
@@ -298,7 +481,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     if (warpgroup == 0) {
       hopper::releaseRegisters<kProducerRegs>();
       if (tid < 32)
-        produce(p, a, maps, aux, sQ, sK, sV);
+        load(a, maps, aux, sQ, sK, sV);
+      else if (tid / 32 - 1 < kScanners)
+        scan(p, a, aux, tid / 32 - 1);
       return;
     }
     hopper::claimRegisters<kConsumerRegs>();
@@ -432,17 +617,26 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     };
 
     int it = 0; // ring position, continued across units
+    [[maybe_unused]] const long long tStart = clock64();
+    [[maybe_unused]] long long tWaitQ = 0, tWaitTile = 0, tWaitTurn = 0, tEpilogue = 0;
+    [[maybe_unused]] int units = 0, tiles = 0, partialTiles = 0;
     // Lane 0 reads the slot and broadcasts it: the thread that read it is the one that
     // later releases the stage (mbarrier arrive, release semantics), so the producer's
     // rewrite of the slot is ordered after every read of it.
     auto nextTile = [&](int &stage) -> int {
       stage = it % kStages;
-      hopper::barrierWait(barrierAddress(aux.full[stage]), (it / kStages) & 1);
+      ATTNC_TIMED(tWaitTile,
+                  hopper::barrierWait(barrierAddress(aux.full[stage]), (it / kStages) & 1));
       ++it;
       int entry = 0;
       if (lane == 0)
         entry = *(volatile int *)&aux.slot[stage];
-      return __shfl_sync(0xffffffffu, entry, 0);
+      entry = __shfl_sync(0xffffffffu, entry, 0);
+#if ATTNC_SM90_TRACE
+      tiles += entry >= 0;
+      partialTiles += entry >= 0 && (entry & 3) != ATTNC_TILE_FULL;
+#endif
+      return entry;
     };
 
     // The end marker's stage is released at once; Q is released after the last QK^T.
@@ -453,7 +647,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     };
 
     for (int n = 0;; ++n) {
-      hopper::barrierWait(barrierAddress(aux.qFull), n & 1);
+      ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qFull), n & 1));
       int u = 0;
       if (lane == 0)
         u = *(volatile int *)&aux.unit; // read by the thread that releases Q (see nextTile)
@@ -461,6 +655,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       if (u < 0)
         break;
       const Unit unit = decode(a, u);
+#if ATTNC_SM90_TRACE
+      ++units;
+#endif
       q0 = unit.q0;
       b = unit.b;
       h = unit.h;
@@ -475,7 +672,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       if (entry < 0) {
         unitDone(stage);
       } else {
-        hopper::namedSync(myTurn, 256);
+        ATTNC_TIMED(tWaitTurn, hopper::namedSync(myTurn, 256));
         wgmma::fence();
         issueScores(stage);
         wgmma::commit();
@@ -492,7 +689,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             unitDone(stage);
             break;
           }
-          hopper::namedSync(myTurn, 256);
+          ATTNC_TIMED(tWaitTurn, hopper::namedSync(myTurn, 256));
           wgmma::fence();
           issueScores(stage);
           wgmma::commit();
@@ -510,7 +707,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           toP();
           prevStage = stage;
         }
-        hopper::namedSync(myTurn, 256);
+        ATTNC_TIMED(tWaitTurn, hopper::namedSync(myTurn, 256));
         wgmma::fence();
         issueValues(prevStage);
         wgmma::commit();
@@ -519,16 +716,32 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         wgmma::fenceOperands(o);
         release(prevStage);
       }
-      storeUnit(p, a, kind, o, rowMax, rowSum, q0, b, h, rowBase, t);
+      ATTNC_TIMED(tEpilogue, storeUnit(p, a, kind, o, rowMax, rowSum, q0, b, h, rowBase, t));
     }
+#if ATTNC_SM90_TRACE
+    if (ctid == 0) {
+      ATTNC_TRACE_ADD(kTraceConsumerCycles, clock64() - tStart);
+      ATTNC_TRACE_ADD(kTraceConsumerWaitQ, tWaitQ);
+      ATTNC_TRACE_ADD(kTraceConsumerWaitTile, tWaitTile);
+      ATTNC_TRACE_ADD(kTraceConsumerWaitTurn, tWaitTurn);
+      ATTNC_TRACE_ADD(kTraceConsumerEpilogue, tEpilogue);
+      if (consumer == 0) {
+        ATTNC_TRACE_ADD(kTraceUnits, units);
+        ATTNC_TRACE_ADD(kTraceTiles, tiles);
+        ATTNC_TRACE_ADD(kTracePartialTiles, partialTiles);
+      }
+    }
+#endif
     if (consumer == 0)
       hopper::namedSync(myTurn, 256); // consumer 1's last hand-over (or its first)
   }
 
   /// Epilogue of one unit: normalise, LSE, out hook, and the rows straight from registers
-  /// to global memory (4-byte stores of two adjacent columns: each quad writes 16
-  /// contiguous bytes per row). Shared memory is not used, so the producer loads the next
-  /// unit's Q and key tiles meanwhile.
+  /// to global memory. A quad holds 8 contiguous columns of a row per 8-column tile, two per
+  /// lane; a quad transpose gives each lane 8 contiguous columns of one tile instead, so a
+  /// row segment of 4 tiles (64 bytes) goes out as 16-byte stores (a quarter of the store
+  /// requests of 4-byte ones, which measured ~9% of a sliding-window unit). Shared memory is
+  /// not used, so the producer loads the next unit's Q and key tiles meanwhile.
   static __device__ __forceinline__ void storeUnit(const AttncForwardParams &p, const AttncArgs &a,
                                                    Kind kind, const float (&o)[kHeadDim / 2],
                                                    const float (&rowMax)[2],
@@ -540,28 +753,40 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int q = q0 + rowBase + half * 8;
-      if (q >= a.q_len)
-        continue;
+      const bool rowIn = q < a.q_len; // the same for the 4 lanes of a quad
       const float l = sums[half];
       const bool empty = !(l > 0.f);
       const float inv = empty ? 0.f : 1.f / l;
-      if (p.lse != nullptr && t == 0)
+      if (rowIn && p.lse != nullptr && t == 0)
         p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
             empty ? tile::negInf() : (rowMax[half] + log2f(l)) * kLn2;
-      unsigned char *row = oBase + (long long)q * p.o_stride[2] * 2;
+      unsigned char *row = oBase + (long long)(rowIn ? q : 0) * p.o_stride[2] * 2;
+      // Two columns of every 8-column tile, normalised, through the out hook, packed: all
+      // before the first store, so the out hook's loads (which may alias O, as far as the
+      // compiler knows) are all in flight together.
+      unsigned w[kDTiles];
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt) {
         float v0 = empty ? 0.f : o[dt * 4 + half * 2] * inv;
         float v1 = empty ? 0.f : o[dt * 4 + half * 2 + 1] * inv;
 #if ATTNC_HAS_OUT
-        if (!empty) {
-          v0 = attnc_out(a, v0, b, h, q, dt * 8 + 2 * t);
-          v1 = attnc_out(a, v1, b, h, q, dt * 8 + 2 * t + 1);
-        }
+        // Evaluated without a branch (at a valid row when this one is past q_len), so the
+        // hook's loads of all tiles can be in flight at once; the result is used only for
+        // non-empty rows inside the sequence.
+        const float h0 = attnc_out(a, v0, b, h, rowIn ? q : q0, dt * 8 + 2 * t);
+        const float h1 = attnc_out(a, v1, b, h, rowIn ? q : q0, dt * 8 + 2 * t + 1);
+        v0 = empty || !rowIn ? v0 : h0;
+        v1 = empty || !rowIn ? v1 : h1;
 #endif
-        asm volatile("st.global.b32 [%0], %1;\n" ::"l"(row + (dt * 8 + 2 * t) * 2),
-                     "r"(tile::pack2(kind, v0, v1))
-                     : "memory");
+        w[dt] = tile::pack2(kind, v0, v1);
+      }
+#pragma unroll
+      for (int group = 0; group < kDTiles / 4; ++group) {
+        unsigned x0 = w[group * 4], x1 = w[group * 4 + 1], x2 = w[group * 4 + 2],
+                 x3 = w[group * 4 + 3];
+        tile::quadTranspose(x0, x1, x2, x3, t); // lane t: columns (group * 4 + t) * 8 .. + 8
+        if (rowIn)
+          *reinterpret_cast<uint4 *>(row + (group * 4 + t) * 16) = make_uint4(x0, x1, x2, x3);
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "attnc_forward_params.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -112,6 +113,9 @@ struct Kernel::Modules {
     /// 1 = persistent (grid of at most one CTA per SM taking units from a counter)
     int config[8] = {};
     int multiprocessors = 0;
+    /// The kernel's development counters (built with ATTNC_SM90_TRACE=1), else 0.
+    CUdeviceptr trace = 0;
+    size_t traceBytes = 0;
   };
   std::mutex mutex;
   std::map<CUcontext, Loaded> byContext;
@@ -364,6 +368,27 @@ Status resolveParams(const dsl::AttentionDecl &attention, const Arguments &args,
   return Status::success();
 }
 
+/// Prints the development counters of a kernel built with ATTNC_SM90_TRACE=1 (waits the
+/// launch out): each role's cycles and where it waited, summed over the CTAs.
+void printTrace(const CudaDriver &d, CUdeviceptr trace, size_t bytes, CUstream stream,
+                const std::string &name) {
+  unsigned long long c[16] = {};
+  if (bytes < sizeof(c) || d.cuStreamSynchronize(stream) != CUDA_SUCCESS ||
+      d.cuMemcpyDtoH(c, trace, sizeof(c)) != CUDA_SUCCESS)
+    return;
+  const auto pct = [](unsigned long long part, unsigned long long whole) {
+    return whole ? 100.0 * double(part) / double(whole) : 0.0;
+  };
+  std::fprintf(stderr,
+               "attnc trace '%s': units %llu tiles %llu partial %llu | consumers: wait Q %.1f%% "
+               "tile %.1f%% turn %.1f%% epilogue %.1f%% | loader: wait chunk %.1f%% stage "
+               "%.1f%% Q %.1f%% | scanner: wait chunk %.1f%% unit %.1f%% | consumer cycles "
+               "per unit %.0f\n",
+               name.c_str(), c[12], c[13], c[14], pct(c[1], c[0]), pct(c[2], c[0]), pct(c[3], c[0]),
+               pct(c[4], c[0]), pct(c[6], c[5]), pct(c[7], c[5]), pct(c[8], c[5]), pct(c[10], c[9]),
+               pct(c[11], c[9]), c[12] ? double(c[0]) / 2.0 / double(c[12]) : 0.0);
+}
+
 /// CTAs of a persistent launch: one per SM, or fewer with ATTNC_MAX_CTAS=N (tests use it to
 /// make every CTA run many work units on small shapes).
 int persistentCtas(int multiprocessors) {
@@ -553,6 +578,11 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
         d->cuModuleUnload(loaded.module);
         return cudaFailure(*d, r, "finding the routing pre-pass kernels");
       }
+      // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
+      if (std::getenv("ATTNC_TRACE") != nullptr &&
+          d->cuModuleGetGlobal(&loaded.trace, &loaded.traceBytes, loaded.module, "attnc_trace") !=
+              CUDA_SUCCESS)
+        loaded.trace = 0;
       if (d->cuModuleGetGlobal(&configAddress, &configBytes, loaded.module,
                                (entry + "_config").c_str()) == CUDA_SUCCESS) {
         if (configBytes != 6 * sizeof(int) && configBytes != 8 * sizeof(int)) {
@@ -853,12 +883,17 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
     grid[0] = unsigned(std::min<long long>(units, persistentCtas(loaded.multiprocessors)));
     grid[1] = grid[2] = 1;
   }
+  const bool trace = loaded.trace != 0 && std::getenv("ATTNC_TRACE") != nullptr;
+  if (trace)
+    d->cuMemsetD32Async(loaded.trace, 0, loaded.traceBytes / 4, cuStream);
   void *params[] = {&forward, &hookArgs, &maps};
   CUresult r = d->cuLaunchKernel(loaded.forward, grid[0], grid[1], grid[2], unsigned(threads), 1, 1,
                                  unsigned(sharedBytes), cuStream, params, nullptr);
   releaseScratch();
   if (r != CUDA_SUCCESS)
     return cudaFailure(*d, r, "launching attention '" + kernel.name() + "'");
+  if (trace)
+    printTrace(*d, loaded.trace, loaded.traceBytes, cuStream, kernel.name());
   return Status::success();
 }
 

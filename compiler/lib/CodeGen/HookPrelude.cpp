@@ -344,20 +344,25 @@ static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
     i = i < 0 ? 0 : (i > hi ? hi : i);
     outer = outer * t.dim[n] + i;
   }
-  int last = t.dim[rank - 1];
-  long long lo = tok.lo < 0 ? 0 : (tok.lo > last - 1 ? last - 1 : tok.lo);
-  long long hi = tok.hi < 0 ? 0 : (tok.hi > last - 1 ? last - 1 : tok.hi);
-  long long nblocks = (last + a.summary_block - 1) / a.summary_block;
+  const int last = t.dim[rank - 1];
+  if (last <= 0) return attnc_iv_unknown();
+  // Block arithmetic in 32 bits: the token bounds are clamped to [0, last), and a 64-bit
+  // division is a long software routine on the GPU (this runs once per classified tile).
+  const int sb = a.summary_block;
+  const int lo = (int)(tok.lo < 0 ? 0 : (tok.lo > last - 1 ? last - 1 : tok.lo));
+  const int hi = (int)(tok.hi < 0 ? 0 : (tok.hi > last - 1 ? last - 1 : tok.hi));
+  const int firstBlock = lo / sb, lastBlock = hi / sb;
+  const long long nblocks = (last - 1) / sb + 1;
 #ifdef ATTNC_KERNEL_CLASSIFIES_TILES
   // The kernel classifies each key tile itself (a block or two per summary), so a long
   // serial scan for a coarse interval is not worth its latency: unknown is always sound.
-  if (hi / a.summary_block - lo / a.summary_block >= 16) return attnc_iv_unknown();
+  if (lastBlock - firstBlock >= 16) return attnc_iv_unknown();
 #endif
+  const int *s = a.summary[slot] + outer * nblocks * 2;
   long long mn = ATTNC_I32_MAX, mx = ATTNC_I32_MIN;
-  for (long long blk = lo / a.summary_block; blk <= hi / a.summary_block; ++blk) {
-    const int *s = a.summary[slot] + (outer * nblocks + blk) * 2;
-    mn = attnc_min2(mn, s[0]);
-    mx = attnc_max2(mx, s[1]);
+  for (int blk = firstBlock; blk <= lastBlock; ++blk) {
+    mn = attnc_min2(mn, s[2 * blk]);
+    mx = attnc_max2(mx, s[2 * blk + 1]);
   }
   return attnc_iv_range(mn, mx, 0);
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A/B of two installed attnc libraries on the GPU machine, attnc only (bench/compare.py
+# --no-flex), the two alternating in separate processes so clock and thermal drift hit both;
+# and the sm90 template's development counters (ATTNC_SM90_TRACE) at the benchmark shape.
+#   usage: bench/kernel_dev/ab_run.sh [ab] [trace]
+#   LIBS: "name=path ..." (default "old=.gpu/old/lib/libattnc.so new=.gpu/lib/libattnc.so"; the
+#   trace uses the last); PATTERNS: compare.py's --patterns; ROUNDS: alternations (default 2).
+#   Logs under $OUT.
+set -uo pipefail
+ROOT=$(pwd)
+OUT=${OUT:-/tmp/attnc-ab-out}
+mkdir -p "$OUT"
+export PATH="$ROOT/.gpu/bin:$PATH"
+export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export PYTHONPATH="$ROOT/python" PYTHONUNBUFFERED=1 ATTNC_CACHE_DIR=/tmp/attnc-ab-cache
+LIBS=${LIBS:-old=$ROOT/.gpu/old/lib/libattnc.so new=$ROOT/.gpu/lib/libattnc.so}
+NEW=${LIBS##*=}
+PATTERNS=${PATTERNS:-dense,causal,sliding_w1024,sink4_w1024,document_causal,natten2d_17}
+steps=${*:-ab trace}
+
+if [[ " $steps " == *" ab "* ]]; then
+  for round in $(seq "${ROUNDS:-2}"); do
+    for entry in $LIBS; do
+      side=${entry%%=*} lib=${entry#*=}
+      ATTNC_LIBRARY=$lib timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
+        --json "$OUT/ab_${side}_$round.json" >"$OUT/ab_${side}_$round.log" 2>&1 ||
+        echo "ab $side round $round: rc $?"
+    done
+  done
+  python3 - "$OUT" "$(for e in $LIBS; do printf '%s ' "${e%%=*}"; done)" <<'PY'
+import glob, json, sys, statistics
+rows = {}
+for f in sorted(glob.glob(sys.argv[1] + "/ab_*.json")):
+    side = f.split("/")[-1].split("_")[1]
+    for r in json.load(open(f))["patterns"]:
+        if r.get("attnc_ms"):
+            rows.setdefault(r["pattern"], {}).setdefault(side, []).append(r["attnc_ms"])
+sides = sys.argv[2].split()
+print(f"{'pattern':18}" + "".join(f"{s + ' ms':>18}" for s in sides) + "   median / first's")
+for p, d in rows.items():
+    first = statistics.median(d[sides[0]]) if d.get(sides[0]) else float("nan")
+    cells = "".join(f"{' '.join(f'{x:.3f}' for x in d.get(s, [])):>18}" for s in sides)
+    print(f"{p:18}{cells}   " + " ".join(f"{statistics.median(d[s]) / first:.3f}" for s in sides if d.get(s)))
+PY
+fi
+
+if [[ " $steps " == *" trace "* ]]; then
+  for p in ${PATTERNS//,/ }; do
+    ATTNC_LIBRARY=$NEW ATTNC_KERNEL_DEFINES="ATTNC_SM90_TRACE=1" ATTNC_TRACE=1 timeout 120 \
+      attnc run "examples/$p.attn" --batch 2 --heads 16 --q-len 16384 2>&1 | grep "attnc trace" |
+      tail -1 | tee -a "$OUT/trace.log"
+  done
+fi
