@@ -139,3 +139,22 @@ TEST_CASE("the assembled forward kernel compiles for sm_80 and sm_90a", "[nvrtc]
     CHECK(result.binary.find(kSummaryKernelName) != std::string::npos);
   }
 }
+
+TEST_CASE("the Hopper template's development variants compile", "[nvrtc]") {
+  // Not the default build, so nothing else compiles them: the counters (ATTNC_SM90_TRACE,
+  // read back through the `attnc_trace` symbol) and three scanning warps.
+  KernelConfig config;
+  config.arch = "sm_90a";
+  config.hopper = true;
+  config.bf16 = true;
+  config.headDim = 128;
+  std::string source, error;
+  REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
+  source = "#define ATTNC_SM90_TRACE 1\n#define ATTNC_SM90_SCANNERS 3\n" + source;
+  NvrtcResult result =
+      compileCuda(source, "causal_trace.cu", "sm_90a", NvrtcOutput::Cubin, {}, kernelHeaders());
+  INFO(result.error << "\n" << result.log);
+  REQUIRE(result.ok);
+  CHECK(result.binary.find(forwardKernelName(config)) != std::string::npos);
+  CHECK(result.binary.find("attnc_trace") != std::string::npos);
+}
