@@ -8,16 +8,7 @@
 # ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units.
 #   usage: scripts/gpu-job.sh [tests] [portable] [python] [examples] [sanitize] [bench]   (default: all)
 set -uo pipefail
-ROOT=$(pwd)
-OUT=${OUT:-/tmp/attnc-gpu-out}
-mkdir -p "$OUT"
-export PATH="$ROOT/.gpu/bin:$PATH"
-export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so"
-export PYTHONPATH="$ROOT/python"
-export PYTHONUNBUFFERED=1
-export ATTNC_CACHE_DIR=/tmp/attnc-cache
-export ATTNC_GOLDEN_DIR="$ROOT/tests/golden" ATTNC_EXAMPLES_DIR="$ROOT/examples"
+source scripts/gpu-env.sh /tmp/attnc-gpu-out
 steps=${*:-tests portable python examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"

@@ -7,12 +7,8 @@
 #   trace uses the last); PATTERNS: compare.py's --patterns; ROUNDS: alternations (default 2).
 #   Logs under $OUT.
 set -uo pipefail
-ROOT=$(pwd)
-OUT=${OUT:-/tmp/attnc-ab-out}
-mkdir -p "$OUT"
-export PATH="$ROOT/.gpu/bin:$PATH"
-export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export PYTHONPATH="$ROOT/python" PYTHONUNBUFFERED=1 ATTNC_CACHE_DIR=/tmp/attnc-ab-cache
+ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-/tmp/attnc-ab-cache}
+source scripts/gpu-env.sh /tmp/attnc-ab-out
 LIBS=${LIBS:-old=$ROOT/.gpu/old/lib/libattnc.so new=$ROOT/.gpu/lib/libattnc.so}
 NEW=${LIBS##*=}
 PATTERNS=${PATTERNS:-dense,causal,sliding_w1024,sink4_w1024,document_causal,natten2d_17}

@@ -8,15 +8,7 @@
 #   ab P     : attnc only on P with ATTNC_BLOCK_M=64 and =128 (the template default aside)
 # Logs and JSON go to $OUT.
 set -uo pipefail
-ROOT=$(pwd)
-OUT=${OUT:-/tmp/attnc-perf-out}
-mkdir -p "$OUT"
-export PATH="$ROOT/.gpu/bin:$PATH"
-export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so"
-export PYTHONPATH="$ROOT/python"
-export PYTHONUNBUFFERED=1
-export ATTNC_CACHE_DIR=/tmp/attnc-cache
+source scripts/gpu-env.sh /tmp/attnc-perf-out
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
   python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'

@@ -7,14 +7,7 @@
 #   the benchmark shape. Logs under $OUT; a short table last.
 #   usage: bench/kernel_dev/sm90_run.sh [smoke] [tests] [examples] [sanitize] [bench]
 set -uo pipefail
-ROOT=$(pwd)
-OUT=${OUT:-/tmp/attnc-sm90-out}
-mkdir -p "$OUT"
-export PATH="$ROOT/.gpu/bin:$PATH"
-export LD_LIBRARY_PATH="$ROOT/.gpu/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export ATTNC_LIBRARY="$ROOT/.gpu/lib/libattnc.so" PYTHONPATH="$ROOT/python" PYTHONUNBUFFERED=1
-export ATTNC_CACHE_DIR=/tmp/attnc-cache
-export ATTNC_GOLDEN_DIR="$ROOT/tests/golden" ATTNC_EXAMPLES_DIR="$ROOT/examples"
+source scripts/gpu-env.sh /tmp/attnc-sm90-out
 steps=${*:-smoke tests examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"
