@@ -13,6 +13,9 @@
 #ifndef ATTNC_HAS_SCORE
 #define ATTNC_HAS_SCORE 0
 #endif
+#ifndef ATTNC_HAS_ROW_TILES
+#define ATTNC_HAS_ROW_TILES 0 // set with attnc_row_keep by the routing wrapper
+#endif
 
 namespace attnc {
 namespace tile {

@@ -252,6 +252,27 @@ struct ForwardSm80 {
       }
   }
 
+#if ATTNC_HAS_ROW_TILES
+  /// A ROWS tile: each row keeps its scores where attnc_row_keep holds and drops them (-inf)
+  /// otherwise; one predicate per row instead of one mask per element.
+  static __device__ __forceinline__ void
+  dropRows(float (&s)[kMTiles][kNTiles][4], const AttncArgs &a, int b, int h, int qRow, int k0) {
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const bool keep = attnc_row_keep(a, b, h, qRow + mt * 16 + half * 8, k0);
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            float &x = s[mt][nt][half * 2 + j];
+            x = keep ? x : tile::negInf();
+          }
+      }
+  }
+#endif
+
   static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
                                              unsigned char *smem) {
     const Kind kind{};
@@ -394,15 +415,17 @@ struct ForwardSm80 {
       // Fast path: a FULL tile inside kv_len without score modifier needs no per-element
       // work. Otherwise s becomes scores with dropped pairs at -inf. Either way the scale
       // to log2 units (scoreFactor) is folded into the exponent's FFMA.
-      const bool fast =
-          !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
+      // ROWS tiles are scored as FULL ones, then whole rows dropped (attnc_row_keep).
+      const bool rows = ATTNC_HAS_ROW_TILES && cls == ATTNC_TILE_ROWS;
+      const bool unmasked = cls == ATTNC_TILE_FULL || rows;
+      const bool fast = !ATTNC_HAS_SCORE && unmasked && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
       const float factor = tile::scoreFactor(a); // applied in the exponent's FFMA
       if (!fast) {
         // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
         const int qRow = q0 + warpRow0 + g, kCol = k0 + 2 * t;
         if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
           scoreTile<true, true>(s, a, b, h, qRow, kCol);
-        else if (cls != ATTNC_TILE_FULL)
+        else if (!unmasked)
           scoreTile<true, false>(s, a, b, h, qRow, kCol);
         else
           scoreTile<false, false>(s, a, b, h, qRow, kCol);
@@ -413,6 +436,10 @@ struct ForwardSm80 {
             for (int nt = 0; nt < kNTiles; ++nt)
               tile::applyScale(s[mt][nt], scaleLog2);
       }
+#if ATTNC_HAS_ROW_TILES
+      if (rows)
+        dropRows(s, a, b, h, q0 + warpRow0 + g, k0);
+#endif
 
       // Online softmax in log2 units with lazy rescaling: rowMax is the reference the
       // accumulators are scaled to. It moves only when some row of the warp sees a max more

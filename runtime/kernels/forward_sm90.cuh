@@ -446,6 +446,25 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     }
   }
 
+#if ATTNC_HAS_ROW_TILES
+  /// A ROWS tile: rows qRow and qRow + 8 keep their scores where attnc_row_keep holds and
+  /// drop them (-inf) otherwise; one predicate per row instead of one mask per element.
+  static __device__ __forceinline__ void dropRows(float (&s)[kBlockN / 2], const AttncArgs &a,
+                                                  int b, int h, int qRow, int k0) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const bool keep = attnc_row_keep(a, b, h, qRow + half * 8, k0);
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          float &x = s[nt * 4 + half * 2 + j];
+          x = keep ? x : tile::negInf();
+        }
+    }
+  }
+#endif
+
   static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
                                              const AttncTmaMaps &maps, unsigned char *smemRaw) {
     const Kind kind{};
@@ -546,20 +565,26 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     // Softmax of S in place (log2 units, lazy rescale as forward_sm80.cuh); returns the O
     // rescale factors (1 when no rescale is due) for after the pending PV product.
     auto softmax = [&](int k0, int cls, float(&alpha)[2]) -> bool {
-      const bool fast =
-          !ATTNC_HAS_SCORE && cls == ATTNC_TILE_FULL && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
+      // ROWS tiles are scored as FULL ones, then whole rows dropped (attnc_row_keep).
+      const bool rows = ATTNC_HAS_ROW_TILES && cls == ATTNC_TILE_ROWS;
+      const bool unmasked = cls == ATTNC_TILE_FULL || rows;
+      const bool fast = !ATTNC_HAS_SCORE && unmasked && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
       if (!fast) {
         // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
         const int qRow = q0 + rowBase, kCol = k0 + 2 * t;
         if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
           scoreTile<true, true>(s, a, b, h, qRow, kCol);
-        else if (cls != ATTNC_TILE_FULL)
+        else if (!unmasked)
           scoreTile<true, false>(s, a, b, h, qRow, kCol);
         else
           scoreTile<false, false>(s, a, b, h, qRow, kCol);
         if (!ATTNC_HAS_SCORE && !(scaleLog2 > 0.f))
           tile::applyScale(s, scaleLog2);
       }
+#if ATTNC_HAS_ROW_TILES
+      if (rows)
+        dropRows(s, a, b, h, q0 + rowBase, k0);
+#endif
       constexpr float kRescaleSlack = 8.f;
       float tileMax[2];
       bool grow = false;

@@ -122,118 +122,198 @@ static __device__ __forceinline__ int attnc_route_best(const double *gate, const
   return __shfl_sync(0xffffffffu, best, 0);
 }
 
-/// One warp per (unit blockIdx.x, head blockIdx.y, batch blockIdx.z): gates, forced and
-/// forbidden blocks, selection, bitmask. Dynamic shared memory: numBlocks * 9 bytes.
+/// Element j (0..7) of 8 packed 16-bit values, as attnc_route_load converts it.
+static __device__ __forceinline__ double attnc_route_lane(const uint4 &v, int j) {
+  const unsigned word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
+  const unsigned short bits = (unsigned short)((j & 1) ? word >> 16 : word & 0xffffu);
+#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(bits));
+  return (double)f;
+#else
+  return (double)__uint_as_float(((unsigned)bits) << 16);
+#endif
+}
+
+#define ATTNC_ROUTE_UNITS_PER_WARP 4
+
+/// Gates, forced and forbidden blocks, selection and bitmask of consecutive units: warp w of
+/// CTA x takes units [(x * warps + w) * unitsPerWarp, + unitsPerWarp) of (head blockIdx.y,
+/// batch blockIdx.z), unitsPerWarp <= ATTNC_ROUTE_UNITS_PER_WARP. Each lane takes blocks
+/// lane, lane + 32, ... and runs one float64 dot-product chain per unit of the warp (summed
+/// in channel order like the reference): the chains share every key-mean load, and queries
+/// come in 16-byte loads (rows are 16-byte aligned, head_dim a multiple of 8), so the kernel
+/// is bound by float64 arithmetic, not by load instructions. Blocks forbidden for every unit
+/// of the warp skip the chain (their gate is never read).
+/// Dynamic shared memory: warps * unitsPerWarp * numBlocks * 9 bytes.
 extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const AttncArgs a,
                                               const double *keyMean, const int *counts,
                                               const double *queryMean, unsigned *routeMask,
-                                              int numBlocks, int units) {
+                                              int numBlocks, int units, int unitsPerWarp) {
+  constexpr int kUnits = ATTNC_ROUTE_UNITS_PER_WARP;
   extern __shared__ double attnc_route_smem[];
-  double *gate = attnc_route_smem;
-  unsigned char *state = (unsigned char *)(gate + numBlocks);
-  const int unit = blockIdx.x, h = blockIdx.y, b = blockIdx.z, lane = threadIdx.x;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int firstUnit = (blockIdx.x * warps + warp) * unitsPerWarp;
+  if (firstUnit >= units)
+    return; // the whole warp: no CTA-wide synchronisation follows
+  const int count = min(unitsPerWarp, units - firstUnit);
+  double *gates = attnc_route_smem + (long long)warp * unitsPerWarp * numBlocks;
+  unsigned char *states = (unsigned char *)(attnc_route_smem + (long long)warps * unitsPerWarp * numBlocks) +
+                          (long long)warp * unitsPerWarp * numBlocks;
   const int kvh = attnc_kv_head(a, h), d = a.head_dim;
   const int unitSize = attnc_route_unit_size(a);
-  const int tokenLo = unit * unitSize, tokenHi = min(a.q_len, tokenLo + unitSize);
 
   for (int blk = lane; blk < numBlocks; blk += 32) {
-    if (counts[blk] == 0) {
-      gate[blk] = 0.0;
-      state[blk] = ATTNC_ROUTE_EMPTY;
-      continue;
+    // States first: they decide whether the gates are needed at all.
+    bool needGate = false;
+#pragma unroll
+    for (int u = 0; u < kUnits; ++u) {
+      if (u >= count)
+        break;
+      const int tokenLo = (firstUnit + u) * unitSize, tokenHi = min(a.q_len, tokenLo + unitSize);
+      unsigned char st = ATTNC_ROUTE_EMPTY;
+      if (counts[blk] != 0) {
+        // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
+        bool anyAlways = false, everyNever = ATTNC_ROUTE_HAS_NEVER;
+        for (int t = tokenLo; t < tokenHi && (ATTNC_ROUTE_HAS_ALWAYS || everyNever); ++t) {
+          if (ATTNC_ROUTE_HAS_ALWAYS && !anyAlways && attnc_route_always(a, b, h, t, blk))
+            anyAlways = true;
+          if (everyNever && !attnc_route_never(a, b, h, t, blk))
+            everyNever = false;
+          if (anyAlways && !everyNever)
+            break;
+        }
+        st = everyNever ? ATTNC_ROUTE_FORBIDDEN
+                        : (anyAlways ? ATTNC_ROUTE_FORCED : ATTNC_ROUTE_CANDIDATE);
+      }
+      states[u * numBlocks + blk] = st;
+      gates[u * numBlocks + blk] = 0.0;
+      needGate = needGate || st == ATTNC_ROUTE_FORCED || st == ATTNC_ROUTE_CANDIDATE;
     }
+    if (!needGate)
+      continue;
     // Channel c of this block's mean key is key[c * numBlocks] (see attnc_route_pool_keys).
     const double *key = keyMean + ((long long)b * a.kv_heads + kvh) * d * numBlocks + blk;
-    double dotv = 0.0;
+    double dot[kUnits];
+#pragma unroll
+    for (int u = 0; u < kUnits; ++u)
+      dot[u] = 0.0;
 #if ATTNC_ROUTE_PER == 0
-    const unsigned short *qrow = (const unsigned short *)p.q + b * p.q_stride[0] +
-                                 h * p.q_stride[1] + (long long)tokenLo * p.q_stride[2];
-    for (int c = 0; c < d; ++c)
-      dotv = __dadd_rn(dotv, __dmul_rn(attnc_route_load(qrow, c), key[(long long)c * numBlocks]));
-#else
-    const double *query = queryMean + (((long long)b * a.heads + h) * units + unit) * d;
-    for (int c = 0; c < d; ++c)
-      dotv = __dadd_rn(dotv, __dmul_rn(query[c], key[(long long)c * numBlocks]));
-#endif
-    gate[blk] = attnc_route_gate(a, b, h, tokenLo, blk, dotv);
-    // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
-    bool anyAlways = false, everyNever = ATTNC_ROUTE_HAS_NEVER;
-    for (int t = tokenLo; t < tokenHi && (ATTNC_ROUTE_HAS_ALWAYS || everyNever); ++t) {
-      if (ATTNC_ROUTE_HAS_ALWAYS && !anyAlways && attnc_route_always(a, b, h, t, blk))
-        anyAlways = true;
-      if (everyNever && !attnc_route_never(a, b, h, t, blk))
-        everyNever = false;
-      if (anyAlways && !everyNever)
-        break;
+    // Per-token units: the query rows themselves (units past `count` repeat the last row).
+    const unsigned short *rows[kUnits];
+#pragma unroll
+    for (int u = 0; u < kUnits; ++u)
+      rows[u] = (const unsigned short *)p.q + b * p.q_stride[0] + h * p.q_stride[1] +
+                (long long)(firstUnit + min(u, count - 1)) * p.q_stride[2];
+    for (int c0 = 0; c0 < d; c0 += 8) {
+      uint4 q8[kUnits];
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u)
+        q8[u] = *(const uint4 *)(rows[u] + c0);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const double k = key[(long long)(c0 + j) * numBlocks];
+#pragma unroll
+        for (int u = 0; u < kUnits; ++u)
+          dot[u] = __dadd_rn(dot[u], __dmul_rn(attnc_route_lane(q8[u], j), k));
+      }
     }
-    state[blk] = everyNever ? ATTNC_ROUTE_FORBIDDEN
-                            : (anyAlways ? ATTNC_ROUTE_FORCED : ATTNC_ROUTE_CANDIDATE);
+#else
+    const double *rows[kUnits];
+#pragma unroll
+    for (int u = 0; u < kUnits; ++u)
+      rows[u] = queryMean + (((long long)b * a.heads + h) * units + firstUnit + min(u, count - 1)) * d;
+    for (int c0 = 0; c0 < d; c0 += 2) {
+      double2 q2[kUnits];
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u)
+        q2[u] = *(const double2 *)(rows[u] + c0);
+      const double k0 = key[(long long)c0 * numBlocks], k1 = key[(long long)(c0 + 1) * numBlocks];
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u) {
+        dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].x, k0));
+        dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].y, k1));
+      }
+    }
+#endif
+#pragma unroll
+    for (int u = 0; u < kUnits; ++u)
+      if (u < count)
+        gates[u * numBlocks + blk] =
+            attnc_route_gate(a, b, h, (firstUnit + u) * unitSize, blk, dot[u]);
   }
   __syncwarp();
 
-  int numForced = 0;
-  for (int blk = lane; blk < numBlocks; blk += 32)
-    numForced += state[blk] == ATTNC_ROUTE_FORCED;
-  for (int offset = 16; offset > 0; offset >>= 1)
-    numForced += __shfl_xor_sync(0xffffffffu, numForced, offset);
+  for (int u = 0; u < count; ++u) {
+    const int unit = firstUnit + u;
+    const double *gate = gates + u * numBlocks;
+    unsigned char *state = states + u * numBlocks;
+    int numForced = 0;
+    for (int blk = lane; blk < numBlocks; blk += 32)
+      numForced += state[blk] == ATTNC_ROUTE_FORCED;
+    for (int offset = 16; offset > 0; offset >>= 1)
+      numForced += __shfl_xor_sync(0xffffffffu, numForced, offset);
 
 #if ATTNC_ROUTE_THRESHOLD
-  const double mass = ATTNC_ROUTE_MASS;
-  // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
-  // reference does), then candidates in gate order until the mass is reached.
-  double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
-  if (lane == 0) {
-    const double ninf = __longlong_as_double(0xfff0000000000000ll);
-    maxGate = ninf;
-    for (int blk = 0; blk < numBlocks; ++blk)
-      if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
-          gate[blk] == gate[blk])
-        maxGate = fmax(maxGate, gate[blk]);
-    for (int blk = 0; blk < numBlocks; ++blk)
-      if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
-          gate[blk] == gate[blk])
-        total += maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate);
-    for (int blk = 0; blk < numBlocks; ++blk)
-      if (state[blk] == ATTNC_ROUTE_FORCED && total > 0 && gate[blk] == gate[blk])
-        selectedMass += (maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate)) / total;
-  }
-  selectedMass = __shfl_sync(0xffffffffu, selectedMass, 0);
-  total = __shfl_sync(0xffffffffu, total, 0);
-  maxGate = __shfl_sync(0xffffffffu, maxGate, 0);
-  const double ninf = __longlong_as_double(0xfff0000000000000ll);
-  while (!(selectedMass >= mass)) {
-    int best = attnc_route_best(gate, state, numBlocks);
-    if (best < 0)
-      break;
-    if (total > 0 && gate[best] == gate[best])
-      selectedMass += (maxGate == ninf ? 1.0 : exp(gate[best] - maxGate)) / total;
-    __syncwarp();
-    if (lane == 0)
-      state[best] = ATTNC_ROUTE_CHOSEN;
-    __syncwarp();
-  }
-#else
-  const int topN = ATTNC_ROUTE_TOPN;
-  for (int extra = topN - numForced; extra > 0; --extra) {
-    int best = attnc_route_best(gate, state, numBlocks);
-    if (best < 0)
-      break;
-    __syncwarp();
-    if (lane == 0)
-      state[best] = ATTNC_ROUTE_CHOSEN;
-    __syncwarp();
-  }
-#endif
-  __syncwarp();
-  unsigned *mask = routeMask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
-  for (int w = lane; w < a.route_words; w += 32) {
-    unsigned bits = 0;
-    for (int j = 0; j < 32; ++j) {
-      int blk = w * 32 + j;
-      if (blk < numBlocks && (state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CHOSEN))
-        bits |= 1u << j;
+    const double mass = ATTNC_ROUTE_MASS;
+    // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
+    // reference does), then candidates in gate order until the mass is reached.
+    double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
+    if (lane == 0) {
+      const double ninf = __longlong_as_double(0xfff0000000000000ll);
+      maxGate = ninf;
+      for (int blk = 0; blk < numBlocks; ++blk)
+        if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
+            gate[blk] == gate[blk])
+          maxGate = fmax(maxGate, gate[blk]);
+      for (int blk = 0; blk < numBlocks; ++blk)
+        if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
+            gate[blk] == gate[blk])
+          total += maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate);
+      for (int blk = 0; blk < numBlocks; ++blk)
+        if (state[blk] == ATTNC_ROUTE_FORCED && total > 0 && gate[blk] == gate[blk])
+          selectedMass += (maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate)) / total;
     }
-    mask[w] = bits;
+    selectedMass = __shfl_sync(0xffffffffu, selectedMass, 0);
+    total = __shfl_sync(0xffffffffu, total, 0);
+    maxGate = __shfl_sync(0xffffffffu, maxGate, 0);
+    const double ninf = __longlong_as_double(0xfff0000000000000ll);
+    while (!(selectedMass >= mass)) {
+      int best = attnc_route_best(gate, state, numBlocks);
+      if (best < 0)
+        break;
+      if (total > 0 && gate[best] == gate[best])
+        selectedMass += (maxGate == ninf ? 1.0 : exp(gate[best] - maxGate)) / total;
+      __syncwarp();
+      if (lane == 0)
+        state[best] = ATTNC_ROUTE_CHOSEN;
+      __syncwarp();
+    }
+#else
+    const int topN = ATTNC_ROUTE_TOPN;
+    for (int extra = topN - numForced; extra > 0; --extra) {
+      int best = attnc_route_best(gate, state, numBlocks);
+      if (best < 0)
+        break;
+      __syncwarp();
+      if (lane == 0)
+        state[best] = ATTNC_ROUTE_CHOSEN;
+      __syncwarp();
+    }
+#endif
+    __syncwarp();
+    unsigned *mask = routeMask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
+    for (int w = lane; w < a.route_words; w += 32) {
+      unsigned bits = 0;
+      for (int j = 0; j < 32; ++j) {
+        int blk = w * 32 + j;
+        if (blk < numBlocks && (state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CHOSEN))
+          bits |= 1u << j;
+      }
+      mask[w] = bits;
+    }
+    __syncwarp(); // lanes together before the next unit's selection
   }
 }
 
@@ -253,8 +333,18 @@ static __device__ __forceinline__ bool attnc_mask(const AttncArgs &a, int b, int
          attnc_mask_unrouted(a, b, h, q, k);
 }
 
-/// The mask's classification, cut by routing: EMPTY when no pair of the tile is routed,
-/// at most PARTIAL when some are not.
+/// Whether q's unit selected the route block of key k_lo. On a tile whose keys all lie in
+/// k_lo's block (the classifier below checks) this is the whole routing predicate of row q.
+static __device__ __forceinline__ bool attnc_row_keep(const AttncArgs &a, int b, int h, int q,
+                                                      int k_lo) {
+  return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), attnc_route_block_of(a, k_lo));
+}
+#define ATTNC_HAS_ROW_TILES (!ATTNC_ROUTE_TILED)
+
+/// The mask's classification, cut by routing: EMPTY when no pair of the tile is routed;
+/// ROWS when the mask alone keeps the whole tile, its keys lie in one route block and only
+/// some rows selected it (per-token routing: the common case, one bit per row instead of
+/// one per pair); otherwise at most PARTIAL when some pairs are not routed.
 static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, int h, int q_lo,
                                                      int q_hi, int k_lo, int k_hi) {
   int cls = attnc_classify_unrouted(a, b, h, q_lo, q_hi, k_lo, k_hi);
@@ -280,7 +370,10 @@ static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, 
   }
   if (!any)
     return ATTNC_TILE_EMPTY;
-  return all ? cls : ATTNC_TILE_PARTIAL;
+  if (all)
+    return cls;
+  const bool oneBlock = !ATTNC_ROUTE_TILED && k_lo / ATTNC_ROUTE_BLOCK == k_hi / ATTNC_ROUTE_BLOCK;
+  return cls == ATTNC_TILE_FULL && oneBlock ? ATTNC_TILE_ROWS : ATTNC_TILE_PARTIAL;
 }
 )cuda";
 

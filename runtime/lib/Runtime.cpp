@@ -766,7 +766,19 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
 
   if (kernel.hooks().hasRoute) {
     RoutePlan plan = planRoute(kernel.program(), kernel.attention(), args.q.tokens, args.k.tokens);
-    size_t selectShared = (size_t(plan.numBlocks) * 9 + 15) / 16 * 16;
+    // attnc_route_select: 4 warps of 4 units per CTA where the shared memory allows
+    // (warps * units per warp * numBlocks * 9 bytes within 48 KB), fewer with many blocks.
+    auto selectBytes = [&](int units) {
+      return (size_t(units) * plan.numBlocks * 9 + 15) / 16 * 16;
+    };
+    int selectWarps = 4, unitsPerWarp = 4;
+    while (selectWarps * unitsPerWarp > 1 && selectBytes(selectWarps * unitsPerWarp) > 48 * 1024) {
+      if (selectWarps > 1)
+        selectWarps /= 2;
+      else
+        unitsPerWarp /= 2;
+    }
+    size_t selectShared = selectBytes(selectWarps * unitsPerWarp);
     if (selectShared > 48 * 1024) {
       releaseScratch();
       return Status(StatusCode::Unsupported,
@@ -812,11 +824,13 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
           !s.ok())
         return s;
     }
-    void *select[] = {&forward,      &hookArgs, &keyMeanPtr, &countsPtr,
-                      &queryMeanPtr, &maskPtr,  &numBlocks,  &units};
-    if (Status s = launchAux(loaded.routeSelect, unsigned(units), unsigned(args.q.heads),
-                             unsigned(args.q.batch), 32, unsigned(selectShared), select,
-                             "the routing block selection");
+    void *select[] = {&forward, &hookArgs,  &keyMeanPtr, &countsPtr,   &queryMeanPtr,
+                      &maskPtr, &numBlocks, &units,      &unitsPerWarp};
+    const int unitsPerCta = selectWarps * unitsPerWarp;
+    if (Status s =
+            launchAux(loaded.routeSelect, unsigned((units + unitsPerCta - 1) / unitsPerCta),
+                      unsigned(args.q.heads), unsigned(args.q.batch), unsigned(32 * selectWarps),
+                      unsigned(selectShared), select, "the routing block selection");
         !s.ok())
       return s;
   }

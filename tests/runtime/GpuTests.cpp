@@ -319,6 +319,35 @@ TEST_CASE("fp16 and head dim 256 kernels match the reference", "[gpu]") {
   runAndCompare(context, *wide, w);
 }
 
+TEST_CASE("routing over many KV blocks matches the reference", "[gpu]") {
+  // The selection kernel gives each warp up to 4 units and each CTA up to 4 warps while
+  // their gates fit in 48 KB of shared memory: 1501 blocks of 2 tokens leave 2 units per
+  // warp, 3001 blocks of 1 token one; per-query-block units take the pooled-query path.
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  struct Routed {
+    const char *block, *per, *select;
+  };
+  for (Routed r : {Routed{"2", "token", "top(5)"}, Routed{"1", "token", "top(9)"},
+                   Routed{"16", "query_block(48)", "threshold(0.3)"}}) {
+    std::string source = std::string("attention many_blocks {\n  route {\n    block = ") + r.block +
+                         ";\n    per = " + r.per + ";\n    gate = dot(query, key);\n" +
+                         "    select = " + r.select + ";\n    always = blk == block_of(q);\n" +
+                         "    never = blk > block_of(q);\n  }\n  mask = causal;\n}\n";
+    CompileOptions options;
+    options.headDim = 64;
+    std::shared_ptr<Kernel> kernel;
+    std::string diagnostics;
+    Status status = context.compile(source, "many_blocks.attn", options, kernel, diagnostics);
+    INFO(source << status.message() << "\n" << diagnostics);
+    REQUIRE(status.ok());
+    Case c;
+    c.shape = shape(1, 2, 1, 3001, 3001, 64);
+    c.seed = 7;
+    runAndCompare(context, *kernel, c);
+  }
+}
+
 TEST_CASE("changing lengths, batch, heads and params never recompiles", "[gpu]") {
   ATTNC_REQUIRE_GPU();
   Context context(ContextOptions{std::string()});

@@ -15,7 +15,10 @@
 //   int   attnc_classify(const AttncArgs &a, int b, int h,
 //                        int q_lo, int q_hi, int k_lo, int k_hi);
 //         // inclusive token ranges of one tile; ATTNC_TILE_EMPTY / _PARTIAL / _FULL,
-//         // sound: EMPTY only if no pair is kept, FULL only if every pair is kept
+//         // sound: EMPTY only if no pair is kept, FULL only if every pair is kept;
+//         // ATTNC_TILE_ROWS (only where ATTNC_HAS_ROW_TILES is 1) when the tile's
+//         // pairs are kept exactly where attnc_row_keep(a, b, h, q, k_lo) holds:
+//         // whole rows kept or dropped, no per-element mask needed
 //   int   attnc_kv_ranges(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
 //                         int *lo, int *hi);
 //         // up to ATTNC_MAX_KV_RANGES half-open key intervals [lo[i], hi[i]), sorted
@@ -32,7 +35,9 @@
 //
 // which the runtime's routing pre-pass (runtime/lib/RouteSource.cpp) calls;
 // and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
-// ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES.
+// ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES, ATTNC_HAS_ROW_TILES (the routing wrapper
+// sets it and defines `bool attnc_row_keep(a, b, h, q, k_lo)`; the templates treat
+// ATTNC_TILE_ROWS as PARTIAL where they have no row path).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_KERNELARGS_H
@@ -46,6 +51,8 @@
 #define ATTNC_TILE_EMPTY 0
 #define ATTNC_TILE_PARTIAL 1
 #define ATTNC_TILE_FULL 2
+/// Kept pairs depend on the query only (attnc_row_keep); see attnc_classify above.
+#define ATTNC_TILE_ROWS 3
 
 /// Element type codes of AttncTensor::dtype (match dsl::ElementType).
 #define ATTNC_DT_I32 0

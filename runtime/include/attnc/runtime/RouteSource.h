@@ -10,11 +10,14 @@
 //   attnc_route_select        per (b, h, unit): gates (float64), forced (`always` for ANY
 //                             token of the unit) and forbidden (`never` for EVERY token)
 //                             blocks, then top(n) or threshold(m), written as a bitmask of
-//                             route_words 32-bit words
+//                             route_words 32-bit words; a warp takes up to 4 units, whose
+//                             float64 chains share the key-mean loads
 //
 // and wraps the generated hooks: attnc_mask becomes routed && mask, attnc_classify
 // downgrades tiles that routing cuts (EMPTY when no (q, k) pair of the tile is routed,
-// PARTIAL when only some are). Gates are evaluated in float64 (by the generated gate) so
+// ROWS when the mask keeps the whole tile, its keys lie in one route block and only some
+// rows selected it, so the kernel tests one bit per row (attnc_row_keep); PARTIAL
+// otherwise when only some pairs are routed). Gates are evaluated in float64 (by the generated gate) so
 // that the selection agrees with the float64 reference (ties aside).
 //
 //===----------------------------------------------------------------------===//
