@@ -23,6 +23,11 @@ import sys
 import tempfile
 import time
 
+# NVRTC (12.9+) caches compiled programs across processes in the driver's compute cache
+# (~/.nv/ComputeCache) when a driver is present: without this, attnc's cold-compile column
+# reads ~0.07 s for any kernel compiled before on the machine. Set before CUDA initialises.
+os.environ.setdefault("CUDA_CACHE_DISABLE", "1")
+
 import torch
 import torch.nn.functional as F
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention

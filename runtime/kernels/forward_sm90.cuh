@@ -15,7 +15,9 @@
 //
 // MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
 //   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4), ATTNC_SM90_SCANNERS
-//   (1..3 scanning warps), ATTNC_SM90_TRACE (development counters, see below).
+//   (1..3 scanning warps), ATTNC_SM90_TRACE (development counters, see below),
+//   ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL ones,
+//   to measure what the per-element mask costs).
 //
 // ENTRY
 //   extern "C" __global__ void attnc_forward_sm90_d<D>_<bf16|f16>(
@@ -76,6 +78,9 @@
 // over all CTAs. Off by default; the counters cost registers and atomics.
 #ifndef ATTNC_SM90_TRACE
 #define ATTNC_SM90_TRACE 0
+#endif
+#ifndef ATTNC_SM90_DEV_UNMASKED
+#define ATTNC_SM90_DEV_UNMASKED 0
 #endif
 #if ATTNC_SM90_TRACE
 enum AttncTraceCounter {
@@ -565,6 +570,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     // Softmax of S in place (log2 units, lazy rescale as forward_sm80.cuh); returns the O
     // rescale factors (1 when no rescale is due) for after the pending PV product.
     auto softmax = [&](int k0, int cls, float(&alpha)[2]) -> bool {
+#if ATTNC_SM90_DEV_UNMASKED
+      cls = cls == ATTNC_TILE_PARTIAL ? ATTNC_TILE_FULL : cls; // wrong results: mask cost only
+#endif
       // ROWS tiles are scored as FULL ones, then whole rows dropped (attnc_row_keep).
       const bool rows = ATTNC_HAS_ROW_TILES && cls == ATTNC_TILE_ROWS;
       const bool unmasked = cls == ATTNC_TILE_FULL || rows;
