@@ -29,8 +29,8 @@ const char *kRouteKernels = R"cuda(
 #define ATTNC_ROUTE_FORBIDDEN 3
 #define ATTNC_ROUTE_CHOSEN 4
 
-static __device__ __forceinline__ double attnc_route_load(const unsigned short *base, long long offset) {
-  unsigned short bits = base[offset];
+/// A bf16 or fp16 value (the kernel's element type), exactly, as a double.
+static __device__ __forceinline__ double attnc_route_value(unsigned short bits) {
 #if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(bits));
@@ -38,6 +38,10 @@ static __device__ __forceinline__ double attnc_route_load(const unsigned short *
 #else
   return (double)__uint_as_float(((unsigned)bits) << 16);
 #endif
+}
+
+static __device__ __forceinline__ double attnc_route_load(const unsigned short *base, long long offset) {
+  return attnc_route_value(base[offset]);
 }
 
 static __device__ __forceinline__ int attnc_route_unit_size(const AttncArgs &a) {
@@ -122,17 +126,10 @@ static __device__ __forceinline__ int attnc_route_best(const double *gate, const
   return __shfl_sync(0xffffffffu, best, 0);
 }
 
-/// Element j (0..7) of 8 packed 16-bit values, as attnc_route_load converts it.
+/// Element j (0..7) of 8 packed 16-bit values, as a double.
 static __device__ __forceinline__ double attnc_route_lane(const uint4 &v, int j) {
   const unsigned word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
-  const unsigned short bits = (unsigned short)((j & 1) ? word >> 16 : word & 0xffffu);
-#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(bits));
-  return (double)f;
-#else
-  return (double)__uint_as_float(((unsigned)bits) << 16);
-#endif
+  return attnc_route_value((unsigned short)((j & 1) ? word >> 16 : word & 0xffffu));
 }
 
 #define ATTNC_ROUTE_UNITS_PER_WARP 4

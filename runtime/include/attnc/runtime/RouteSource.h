@@ -17,8 +17,8 @@
 // downgrades tiles that routing cuts (EMPTY when no (q, k) pair of the tile is routed,
 // ROWS when the mask keeps the whole tile, its keys lie in one route block and only some
 // rows selected it, so the kernel tests one bit per row (attnc_row_keep); PARTIAL
-// otherwise when only some pairs are routed). Gates are evaluated in float64 (by the generated gate) so
-// that the selection agrees with the float64 reference (ties aside).
+// otherwise when only some pairs are routed). Gates are evaluated in float64 (by the generated
+// gate) so that the selection agrees with the float64 reference (ties aside).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_ROUTESOURCE_H
