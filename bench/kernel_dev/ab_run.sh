@@ -3,22 +3,26 @@
 # --no-flex), the two alternating in separate processes so clock and thermal drift hit both;
 # and the sm90 template's development counters (ATTNC_SM90_TRACE) at the benchmark shape.
 #   usage: bench/kernel_dev/ab_run.sh [ab] [trace]
-#   LIBS: "name=path ..." (default "old=.gpu/old/lib/libattnc.so new=.gpu/lib/libattnc.so"; the
-#   trace uses the last); PATTERNS: compare.py's --patterns; ROUNDS: alternations (default 2).
+#   LIBS: "name=path[:DEFINES] ..." (default "old=.gpu/old/lib/libattnc.so
+#   new=.gpu/lib/libattnc.so"; DEFINES, comma-separated, go to ATTNC_KERNEL_DEFINES for that
+#   side; the trace uses the last library); PATTERNS: compare.py's --patterns; ROUNDS:
+#   alternations (default 2).
 #   Logs under $OUT.
 set -uo pipefail
 ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-/tmp/attnc-ab-cache}
 source scripts/gpu-env.sh /tmp/attnc-ab-out
 LIBS=${LIBS:-old=$ROOT/.gpu/old/lib/libattnc.so new=$ROOT/.gpu/lib/libattnc.so}
 NEW=${LIBS##*=}
+NEW=${NEW%%:*}
 PATTERNS=${PATTERNS:-dense,causal,sliding_w1024,sink4_w1024,document_causal,natten2d_17}
 steps=${*:-ab trace}
 
 if [[ " $steps " == *" ab "* ]]; then
   for round in $(seq "${ROUNDS:-2}"); do
     for entry in $LIBS; do
-      side=${entry%%=*} lib=${entry#*=}
-      ATTNC_LIBRARY=$lib timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
+      side=${entry%%=*} lib=${entry#*=} defines=
+      [[ $lib == *:* ]] && defines=${lib#*:} lib=${lib%%:*} defines=${defines//,/ }
+      ATTNC_LIBRARY=$lib ATTNC_KERNEL_DEFINES=$defines timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
         --json "$OUT/ab_${side}_$round.json" >"$OUT/ab_${side}_$round.log" 2>&1 ||
         echo "ab $side round $round: rc $?"
     done
