@@ -24,13 +24,6 @@ const char *hookPrelude() {
 #endif
 #define ATTNC_HD inline
 #endif
-// The summary scan's loop stays rolled on the GPU: it runs once per classified tile in the
-// producer, and unrolled copies of it were a large part of a kernel's NVRTC compile time.
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-#define ATTNC_ROLLED _Pragma("unroll 1")
-#else
-#define ATTNC_ROLLED
-#endif
 #if defined(__CUDACC_RTC__)
 typedef int int32_t;
 typedef unsigned int uint32_t;
@@ -367,7 +360,12 @@ static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
 #endif
   const int *s = a.summary[slot] + outer * nblocks * 2;
   int mn = ATTNC_I32_MAX, mx = ATTNC_I32_MIN; // the summaries are i32
-  ATTNC_ROLLED for (int blk = firstBlock; blk <= lastBlock; ++blk) {
+  // Rolled on the GPU: this runs once per classified tile in the producer, and unrolled
+  // copies of it were a large part of a kernel's NVRTC compile time.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#pragma unroll 1
+#endif
+  for (int blk = firstBlock; blk <= lastBlock; ++blk) {
     mn = s[2 * blk] < mn ? s[2 * blk] : mn;
     mx = s[2 * blk + 1] > mx ? s[2 * blk + 1] : mx;
   }
