@@ -5,11 +5,13 @@
 # side-by-side benchmark; logs go to $OUT, a short table comes last.
 # On sm_90a devices every step runs the Hopper template; "portable" reruns the GPU tests with
 # ATTNC_KERNEL=sm80 so the portable template stays covered there too, and once more with
-# ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units.
-#   usage: scripts/gpu-job.sh [tests] [portable] [python] [examples] [sanitize] [bench]   (default: all)
+# ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units. "quick" runs the GPU tests
+# and memcheck on the quick kernels of tiered compilation (ATTNC_TIERED=quick).
+#   usage: scripts/gpu-job.sh [tests] [portable] [quick] [python] [examples] [sanitize] [bench]
+#   (default: all)
 set -uo pipefail
 source scripts/gpu-env.sh /tmp/attnc-gpu-out
-steps=${*:-tests portable python examples sanitize bench}
+steps=${*:-tests portable quick python examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -42,6 +44,31 @@ if [[ " $steps " == *" portable "* ]]; then
   else
     note "tests attnc_runtime_gpu_tests (ATTNC_MAX_CTAS=3): FAIL (rc $?)"
   fi
+fi
+
+if [[ " $steps " == *" quick "* ]]; then
+  # The quick tier (portable template, NVRTC's fastest settings) on the GPU tests and goldens,
+  # then memcheck on each example; a cache directory of its own, so no optimized entry is
+  # found instead.
+  if ATTNC_TIERED=quick .gpu/bin/attnc_runtime_gpu_tests >"$OUT/gpu_tests_quick.log" 2>&1; then
+    note "tests attnc_runtime_gpu_tests (ATTNC_TIERED=quick): pass"
+  else
+    note "tests attnc_runtime_gpu_tests (ATTNC_TIERED=quick): FAIL (rc $?)"
+  fi
+  tail -3 "$OUT/gpu_tests_quick.log"
+  quick_cache=$(mktemp -d)
+  : >"$OUT/sanitize_quick.log"
+  for f in examples/*.attn; do
+    n=$(basename "$f" .attn)
+    if ATTNC_TIERED=quick ATTNC_CACHE_DIR="$quick_cache" ATTNC_MAX_CTAS=2 \
+         compute-sanitizer --tool memcheck --error-exitcode 9 \
+         attnc run "$f" --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 --head-dim 64 \
+         >>"$OUT/sanitize_quick.log" 2>&1; then
+      note "sanitize $n memcheck (quick kernel): clean"
+    else
+      note "sanitize $n memcheck (quick kernel): ERRORS"
+    fi
+  done
 fi
 
 if [[ " $steps " == *" python "* ]]; then

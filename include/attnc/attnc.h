@@ -109,6 +109,17 @@ ATTNC_API attnc_status attnc_options_set_attention(attnc_options *options, const
 /** CUDA device whose primary context is used when no context is current (default 0). */
 ATTNC_API attnc_status attnc_options_set_device(attnc_options *options, int device);
 
+/** Tiered compilation (docs/api.md): on a cache miss a tiered compile returns a quick
+ *  kernel (3-5x less compile time, 20-50x slower to run) and compiles the optimized one
+ *  on a background thread; launches switch to it once it is ready.
+ *  AUTO (default): tiered when arch is "auto", unless the environment sets ATTNC_TIERED=0. */
+typedef enum attnc_tiering {
+  ATTNC_TIERING_AUTO = 0,
+  ATTNC_TIERING_OFF = 1,
+  ATTNC_TIERING_ON = 2
+} attnc_tiering;
+ATTNC_API attnc_status attnc_options_set_tiering(attnc_options *options, attnc_tiering tiering);
+
 /* ---- Compile ---------------------------------------------------------- */
 
 /** Compiles program text. `file_name` names it in diagnostics (NULL: "<input>");
@@ -126,8 +137,18 @@ ATTNC_API const char *attnc_kernel_name(const attnc_kernel *kernel);
 ATTNC_API const char *attnc_kernel_arch(const attnc_kernel *kernel);
 /** The full CUDA source given to NVRTC ("" for arch "none"). */
 ATTNC_API const char *attnc_kernel_cuda_source(const attnc_kernel *kernel);
-/** The cubin (NULL and 0 for arch "none"). */
+/** The cubin in use (NULL and 0 for arch "none"); a tiered kernel's quick one until the
+ *  optimized one is installed. Valid while the kernel lives. */
 ATTNC_API const void *attnc_kernel_cubin(const attnc_kernel *kernel, size_t *size);
+/** 1 when the kernel runs its optimized binary; 0 while a tiered kernel is still quick. */
+ATTNC_API int attnc_kernel_is_optimized(const attnc_kernel *kernel);
+/** Waits for a tiered kernel's background compile and installs the optimized binary.
+ *  ATTNC_OK at once for kernels that are not tiered; on failure (message in
+ *  attnc_last_error) the quick kernel stays in use. */
+ATTNC_API attnc_status attnc_kernel_wait_optimized(const attnc_kernel *kernel);
+/** Milliseconds from the start of the compile call until the optimized binary was ready
+ *  (the compile call itself when not tiered); negative while it is not ready. */
+ATTNC_API double attnc_kernel_optimized_ms(const attnc_kernel *kernel);
 /** Declared params and inputs, in declaration order (index < count). Names stay valid
  *  while the kernel lives. Param kinds: 0 int, 1 float, 2 bool. */
 ATTNC_API int attnc_kernel_param_count(const attnc_kernel *kernel);

@@ -85,12 +85,16 @@ _sig("attnc_options_set_head_dim", ctypes.c_int, _vp, ctypes.c_int)
 _sig("attnc_options_set_arch", ctypes.c_int, _vp, _cp)
 _sig("attnc_options_define", ctypes.c_int, _vp, _cp, _cp)
 _sig("attnc_options_set_attention", ctypes.c_int, _vp, _cp)
+_sig("attnc_options_set_tiering", ctypes.c_int, _vp, ctypes.c_int)
 _sig("attnc_compile", ctypes.c_int, _vp, _cp, _cp, _vp, ctypes.POINTER(_vp))
 _sig("attnc_compile_file", ctypes.c_int, _vp, _cp, _vp, ctypes.POINTER(_vp))
 _sig("attnc_kernel_release", None, _vp)
 _sig("attnc_kernel_name", _cp, _vp)
 _sig("attnc_kernel_arch", _cp, _vp)
 _sig("attnc_kernel_cuda_source", _cp, _vp)
+_sig("attnc_kernel_is_optimized", ctypes.c_int, _vp)
+_sig("attnc_kernel_wait_optimized", ctypes.c_int, _vp)
+_sig("attnc_kernel_optimized_ms", ctypes.c_double, _vp)
 _sig("attnc_kernel_param_count", ctypes.c_int, _vp)
 _sig("attnc_kernel_param_name", _cp, _vp, ctypes.c_int, ctypes.POINTER(ctypes.c_int))
 _sig("attnc_kernel_input_count", ctypes.c_int, _vp)
@@ -185,12 +189,20 @@ def _context(ctx):
 _DTYPES = {"bf16": _BF16, "bfloat16": _BF16, "fp16": _F16, "float16": _F16, "half": _F16}
 
 
+_TIERING = {"auto": 0, "off": 1, "on": 2}
+
+
 def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
-            attention=None, context=None):
+            attention=None, context=None, tiering="auto"):
     """Compiles an attnc program (a path to a .attn file, or source text).
 
     arch: "auto" (this GPU), "sm_80", "sm_90a", or "none" (CPU reference only); the
-    default is "auto" when a GPU is present and "none" otherwise."""
+    default is "auto" when a GPU is present and "none" otherwise.
+    tiering: "auto", "on" or "off". A tiered compile that misses the cache returns a quick
+    kernel at once and compiles the optimized one in the background (Kernel.optimized,
+    Kernel.wait_optimized()); "auto" tiers compiles for arch "auto" unless ATTNC_TIERED=0."""
+    if tiering not in _TIERING:
+        raise ValueError(f"attnc: tiering must be one of auto, on, off (got {tiering!r})")
     ctx = _context(context)
     opts = _vp()
     _check(_lib.attnc_options_create(ctypes.byref(opts)))
@@ -202,6 +214,7 @@ def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
         if arch is None:
             arch = "auto" if device_available() else "none"
         _check(_lib.attnc_options_set_arch(opts, arch.encode()))
+        _check(_lib.attnc_options_set_tiering(opts, _TIERING[tiering]))
         for name, value in (defines or {}).items():
             text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             _check(_lib.attnc_options_define(opts, name.encode(), text.encode()))
@@ -268,6 +281,24 @@ class Kernel:
     @property
     def cuda_source(self):
         return _lib.attnc_kernel_cuda_source(self._h).decode()
+
+    @property
+    def optimized(self):
+        """False while a tiered kernel still runs its quick binary."""
+        return bool(_lib.attnc_kernel_is_optimized(self._h))
+
+    def wait_optimized(self):
+        """Waits for a tiered kernel's optimized binary (returns at once otherwise); raises
+        CompileError if its background compile failed (the quick kernel then stays)."""
+        _check(_lib.attnc_kernel_wait_optimized(self._h))
+        return self
+
+    @property
+    def optimized_ms(self):
+        """Milliseconds from the compile call until the optimized binary was ready (the
+        compile itself when not tiered); None while it is not ready."""
+        ms = _lib.attnc_kernel_optimized_ms(self._h)
+        return ms if ms >= 0 else None
 
     def __call__(self, q, k, v, out=None, return_lse=False, scale=None, **named):
         if _is_torch(q):

@@ -219,6 +219,24 @@ attnc_status attnc_options_set_device(attnc_options *options, int device) {
   return ATTNC_OK;
 }
 
+attnc_status attnc_options_set_tiering(attnc_options *options, attnc_tiering tiering) {
+  if (!options)
+    return nullArgument("attnc_options_set_tiering", "options");
+  switch (tiering) {
+  case ATTNC_TIERING_AUTO:
+    options->options.tiering = CompileOptions::Tiering::Auto;
+    return ATTNC_OK;
+  case ATTNC_TIERING_OFF:
+    options->options.tiering = CompileOptions::Tiering::Off;
+    return ATTNC_OK;
+  case ATTNC_TIERING_ON:
+    options->options.tiering = CompileOptions::Tiering::On;
+    return ATTNC_OK;
+  }
+  return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+              "attnc_options_set_tiering: unknown mode " + std::to_string(int(tiering)));
+}
+
 //===-- Compile -----------------------------------------------------------===//
 
 namespace {
@@ -295,9 +313,25 @@ const char *attnc_kernel_cuda_source(const attnc_kernel *kernel) {
 }
 
 const void *attnc_kernel_cubin(const attnc_kernel *kernel, size_t *size) {
+  const std::string *binary =
+      kernel && kernel->kernel->hasBinary() ? &kernel->kernel->cubin() : nullptr;
   if (size)
-    *size = kernel && kernel->kernel->hasBinary() ? kernel->kernel->cubin().size() : 0;
-  return kernel && kernel->kernel->hasBinary() ? kernel->kernel->cubin().data() : nullptr;
+    *size = binary ? binary->size() : 0;
+  return binary ? binary->data() : nullptr;
+}
+
+int attnc_kernel_is_optimized(const attnc_kernel *kernel) {
+  return kernel && kernel->kernel->optimized() ? 1 : 0;
+}
+
+attnc_status attnc_kernel_wait_optimized(const attnc_kernel *kernel) {
+  if (!kernel)
+    return nullArgument("attnc_kernel_wait_optimized", "kernel");
+  return guarded(nullptr, [&] { return report(kernel->kernel->waitUntilOptimized(), nullptr); });
+}
+
+double attnc_kernel_optimized_ms(const attnc_kernel *kernel) {
+  return kernel ? kernel->kernel->optimizedMilliseconds() : -1;
 }
 
 int attnc_kernel_param_count(const attnc_kernel *kernel) {

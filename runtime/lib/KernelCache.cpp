@@ -367,6 +367,34 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
   return binary != nullptr;
 }
 
+bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::string> &binary) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = memory_.find(key); it != memory_.end()) {
+      ++stats_.memoryHits;
+      binary = it->second;
+      return true;
+    }
+  }
+  if (!ensureDirectory())
+    return false;
+  std::string path = entryPath(directory_, key), payload, reason;
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return false;
+  if (!readEntry(path, key, payload, reason)) {
+    // getOrCompile counts, recompiles and rewrites the corrupt entry.
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.diskHits;
+  auto &slot = memory_[key];
+  if (!slot)
+    slot = std::make_shared<const std::string>(std::move(payload));
+  binary = slot;
+  return true;
+}
+
 std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &directory) {
   std::vector<CacheEntryInfo> entries;
   std::error_code ec;

@@ -13,13 +13,18 @@
 
 #include "attnc_forward_params.h"
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 namespace attnc::runtime {
 
@@ -102,7 +107,7 @@ void Arguments::setParam(const std::string &name, bool value) {
 // Kernel
 //===----------------------------------------------------------------------===//
 
-/// GPU modules of one kernel, loaded once per CUDA context.
+/// GPU modules of one kernel, loaded once per CUDA context, and the binary they come from.
 struct Kernel::Modules {
   struct Loaded {
     CUmodule module = nullptr;
@@ -116,37 +121,148 @@ struct Kernel::Modules {
     /// The kernel's development counters (built with ATTNC_SM90_TRACE=1), else 0.
     CUdeviceptr trace = 0;
     size_t traceBytes = 0;
+    unsigned generation = 0; ///< of the binary this module was loaded from
   };
   std::mutex mutex;
   std::map<CUcontext, Loaded> byContext;
+  /// The binary in use; `generation` counts its replacements (a tiered kernel's quick
+  /// binary is generation 0, the optimized one 1).
+  std::shared_ptr<const std::string> binary;
+  bool hopper = false; ///< the binary holds the sm_90a template's entry
+  unsigned generation = 0;
+  /// Every binary the kernel has used (cubin() references stay valid) and the modules
+  /// of replaced binaries (a launch in flight may still run them; unloaded with the kernel).
+  std::vector<std::shared_ptr<const std::string>> binaries;
+  std::vector<CUmodule> retired;
+};
+
+/// The background compile of a tiered kernel's optimized binary.
+struct Kernel::Tier {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  Status status;
+  std::shared_ptr<const std::string> binary;
+  bool hopper = false;
+  std::chrono::steady_clock::time_point started; ///< when compile() began
+  double milliseconds = -1;                      ///< until the optimized binary was ready
 };
 
 Kernel::Kernel() : modules_(std::make_unique<Modules>()) {}
 
 Kernel::~Kernel() {
   std::string ignored;
-  const CudaDriver *d = modules_ && !modules_->byContext.empty() ? cudaDriver(ignored) : nullptr;
+  const CudaDriver *d = modules_ && (!modules_->byContext.empty() || !modules_->retired.empty())
+                            ? cudaDriver(ignored)
+                            : nullptr;
   if (!d)
     return;
   // Best effort: at process exit the driver may already be shut down.
   for (auto &[context, loaded] : modules_->byContext)
     d->cuModuleUnload(loaded.module);
+  for (CUmodule module : modules_->retired)
+    d->cuModuleUnload(module);
 }
 
 const std::string &Kernel::cubin() const {
   static const std::string empty;
-  return binary_ ? *binary_ : empty;
+  std::lock_guard<std::mutex> lock(modules_->mutex);
+  return modules_->binary ? *modules_->binary : empty;
+}
+
+bool Kernel::hasBinary() const {
+  std::lock_guard<std::mutex> lock(modules_->mutex);
+  return modules_->binary != nullptr;
+}
+
+bool Kernel::installOptimized() const {
+  if (!tier_)
+    return true;
+  std::shared_ptr<const std::string> optimized;
+  bool hopper = false;
+  {
+    std::lock_guard<std::mutex> lock(tier_->mutex);
+    if (!tier_->done || !tier_->status.ok())
+      return false;
+    optimized = tier_->binary;
+    hopper = tier_->hopper;
+  }
+  std::lock_guard<std::mutex> lock(modules_->mutex);
+  if (modules_->binary != optimized) {
+    modules_->binary = optimized;
+    modules_->hopper = hopper;
+    modules_->binaries.push_back(optimized);
+    ++modules_->generation;
+  }
+  return true;
+}
+
+bool Kernel::optimized() const { return installOptimized(); }
+
+Status Kernel::waitUntilOptimized() const {
+  if (!tier_)
+    return Status::success();
+  Status status;
+  {
+    std::unique_lock<std::mutex> lock(tier_->mutex);
+    tier_->finished.wait(lock, [this] { return tier_->done; });
+    status = tier_->status;
+  }
+  installOptimized();
+  return status;
+}
+
+double Kernel::optimizedMilliseconds() const {
+  if (!tier_)
+    return compileMilliseconds_;
+  std::lock_guard<std::mutex> lock(tier_->mutex);
+  return tier_->done && tier_->status.ok() ? tier_->milliseconds : -1;
 }
 
 //===----------------------------------------------------------------------===//
 // Context: compile
 //===----------------------------------------------------------------------===//
 
+/// Threads of tiered compiles. Joined when the context goes (the cache they write to
+/// goes with it); finished ones are joined whenever a new one starts.
+struct Context::Background {
+  struct Job {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex mutex;
+  std::vector<Job> jobs;
+
+  void start(std::function<void()> work) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = jobs.begin(); it != jobs.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = jobs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    jobs.push_back({std::thread([work = std::move(work), done] {
+                      work();
+                      done->store(true);
+                    }),
+                    done});
+  }
+  ~Background() {
+    for (Job &job : jobs)
+      job.thread.join();
+  }
+};
+
 Context::Context(ContextOptions options)
     : cache_(std::make_unique<KernelCache>(options.cacheDirectory ? *options.cacheDirectory
-                                                                  : defaultCacheDirectory())) {}
+                                                                  : defaultCacheDirectory())),
+      background_(std::make_unique<Background>()) {}
 
-Context::~Context() = default;
+// Joins the background compiles before the cache they write to goes.
+Context::~Context() { background_.reset(); }
 
 namespace {
 std::string renderDiagnostics(const dsl::DiagnosticEngine &diags) {
@@ -163,6 +279,52 @@ std::string attentionNames(const dsl::Program &program) {
 }
 } // namespace
 
+namespace {
+double elapsedMilliseconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+/// ATTNC_TIERED: "0"/"off" turns Tiering::Auto off; "quick" stops tiered compiles at the
+/// quick kernel.
+std::string tieredSetting() {
+  const char *value = std::getenv("ATTNC_TIERED");
+  return value ? value : "";
+}
+
+bool quickOnly() { return tieredSetting() == "quick"; }
+
+bool wantsTiering(const CompileOptions &options) {
+  switch (options.tiering) {
+  case CompileOptions::Tiering::Off:
+    return false;
+  case CompileOptions::Tiering::On:
+    return true;
+  case CompileOptions::Tiering::Auto:
+    break;
+  }
+  std::string setting = tieredSetting();
+  return options.arch == "auto" && setting != "0" && setting != "off";
+}
+
+/// The quick kernel's NVRTC settings: the portable template at --Ofast-compile=mid (loops
+/// stay rolled, accumulators in local memory) with functions compiled on parallel threads.
+/// On the H100 host: 0.5-0.8 s instead of 2-5.6 s, running 20-50x slower than the
+/// optimized kernel. =max compiles in 0.25-0.5 s but runs 400-700x slower (no inlining at
+/// all), =min takes 1.3-3 s (docs/performance.md, "Tiered compilation").
+std::vector<std::string> quickCompileFlags() {
+  // ATTNC_QUICK_FLAGS (space-separated) replaces them, for kernel development.
+  if (const char *flags = std::getenv("ATTNC_QUICK_FLAGS")) {
+    std::vector<std::string> split;
+    std::istringstream in(flags);
+    for (std::string flag; in >> flag;)
+      split.push_back(flag);
+    return split;
+  }
+  return {"--Ofast-compile=mid", "--split-compile=0"};
+}
+} // namespace
+
 Status Context::compileFile(const std::string &path, const CompileOptions &options,
                             std::shared_ptr<Kernel> &kernel, std::string &diagnostics) {
   std::ifstream in(path, std::ios::binary);
@@ -176,6 +338,7 @@ Status Context::compileFile(const std::string &path, const CompileOptions &optio
 Status Context::compile(const std::string &sourceText, const std::string &fileName,
                         const CompileOptions &options, std::shared_ptr<Kernel> &kernel,
                         std::string &diagnostics) {
+  const auto started = std::chrono::steady_clock::now();
   kernel.reset();
   diagnostics.clear();
   if (options.headDim != 64 && options.headDim != 128 && options.headDim != 256)
@@ -243,29 +406,109 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
                             result->hooks_.hasRoute ? &route : nullptr))
     return Status(StatusCode::Internal, error);
 
-  result->cacheKey_ = makeKernelCacheKey(
-      {result->cudaSource_, embeddedSourcesDigest(), dataTypeName(options.dtype),
-       std::to_string(options.headDim), result->arch_, "nvrtc " + nvrtcVersionString(),
-       std::string("attnc ") + ATTNC_VERSION_STRING});
-  const std::string &source = result->cudaSource_;
+  auto cacheKeyOf = [&](const std::string &source, const std::string &tierName) {
+    std::vector<std::string> fields = {source,
+                                       embeddedSourcesDigest(),
+                                       dataTypeName(options.dtype),
+                                       std::to_string(options.headDim),
+                                       result->arch_,
+                                       "nvrtc " + nvrtcVersionString(),
+                                       std::string("attnc ") + ATTNC_VERSION_STRING};
+    if (!tierName.empty())
+      fields.push_back(tierName);
+    return makeKernelCacheKey(fields);
+  };
+  // The optimized kernel's key has no tier field: the same key as before tiering existed.
+  result->cacheKey_ = cacheKeyOf(result->cudaSource_, "");
+  Kernel::Modules &modules = *result->modules_;
   const std::string arch = result->arch_;
+  const CacheEntryMeta meta{arch, result->attention_->name};
+  auto compileWith = [arch](const std::string &source, const std::vector<std::string> &flags) {
+    return [&source, arch, flags](std::string &binary, std::string &log, std::string &error) {
+      NvrtcResult compiled =
+          compileCuda(source, "attnc_kernel.cu", arch, NvrtcOutput::Cubin, flags, kernelHeaders());
+      log = compiled.log;
+      error = compiled.error;
+      binary = std::move(compiled.binary);
+      return compiled.ok;
+    };
+  };
   std::string log;
-  Status compileStatus;
-  bool ok = cache_->getOrCompile(
-      result->cacheKey_, CacheEntryMeta{arch, result->attention_->name},
-      [&source, &arch](std::string &binary, std::string &log, std::string &error) {
-        NvrtcResult compiled =
-            compileCuda(source, "attnc_kernel.cu", arch, NvrtcOutput::Cubin, {}, kernelHeaders());
-        log = compiled.log;
-        error = compiled.error;
-        binary = std::move(compiled.binary);
-        return compiled.ok;
-      },
-      result->binary_, log, error);
+  std::shared_ptr<const std::string> binary;
+
+  if (wantsTiering(options) && !cache_->lookup(result->cacheKey_, binary)) {
+    // Tiered: the quick kernel now, the optimized one in the background.
+    KernelConfig quickConfig = config;
+    quickConfig.hopper = false;
+    std::string quickSource;
+    if (!assembleKernelSource(result->hooks_.source, quickConfig, quickSource, error,
+                              result->hooks_.hasRoute ? &route : nullptr))
+      return Status(StatusCode::Internal, error);
+    const std::vector<std::string> quickFlags = quickCompileFlags();
+    std::string flagText;
+    for (const auto &flag : quickFlags)
+      flagText += flag + " ";
+    std::shared_ptr<const std::string> quick;
+    std::string quickLog, quickError;
+    if (cache_->getOrCompile(cacheKeyOf(quickSource, "quick " + flagText),
+                             CacheEntryMeta{arch, result->attention_->name + " (quick)"},
+                             compileWith(quickSource, quickFlags), quick, quickLog, quickError)) {
+      modules.binary = quick;
+      modules.hopper = false;
+      modules.binaries.push_back(quick);
+      result->compileLog_ = quickLog;
+      result->compileMilliseconds_ = elapsedMilliseconds(started);
+      auto tier = std::make_shared<Kernel::Tier>();
+      tier->started = started;
+      tier->hopper = config.hopper;
+      result->tier_ = tier;
+      if (quickOnly()) {
+        tier->done = true;
+        tier->status = Status(StatusCode::Unsupported,
+                              "ATTNC_TIERED=quick: the optimized kernel is not compiled");
+      } else {
+        KernelCache *cache = cache_.get();
+        std::string key = result->cacheKey_, name = result->attention_->name;
+        background_->start(
+            [cache, key, meta, source = result->cudaSource_, compileWith, tier, name] {
+              std::shared_ptr<const std::string> optimized;
+              std::string optimizedLog, optimizedError;
+              bool ok = cache->getOrCompile(key, meta, compileWith(source, {}), optimized,
+                                            optimizedLog, optimizedError);
+              if (!ok)
+                std::fprintf(stderr,
+                             "attnc: warning: the optimized kernel of '%s' failed to compile; the "
+                             "quick kernel stays in use: %s\n",
+                             name.c_str(), optimizedError.c_str());
+              std::lock_guard<std::mutex> lock(tier->mutex);
+              tier->done = true;
+              tier->binary = optimized;
+              tier->status = ok ? Status::success()
+                                : Status(StatusCode::CompileError,
+                                         optimizedError + (optimizedLog.empty()
+                                                               ? std::string()
+                                                               : "\nNVRTC log:\n" + optimizedLog));
+              tier->milliseconds = elapsedMilliseconds(tier->started);
+              tier->finished.notify_all();
+            });
+      }
+      kernel = std::move(result);
+      return Status::success();
+    }
+    // The quick compile failed: report what the optimized compile says below.
+  }
+
+  bool ok = binary != nullptr ||
+            cache_->getOrCompile(result->cacheKey_, meta, compileWith(result->cudaSource_, {}),
+                                 binary, log, error);
   result->compileLog_ = log;
   if (!ok)
     return Status(StatusCode::CompileError,
                   error + (log.empty() ? std::string() : "\nNVRTC log:\n" + log));
+  modules.binary = binary;
+  modules.hopper = config.hopper;
+  modules.binaries.push_back(binary);
+  result->compileMilliseconds_ = elapsedMilliseconds(started);
   kernel = std::move(result);
   return Status::success();
 }
@@ -531,18 +774,27 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
   if (CUresult r = d->cuCtxGetCurrent(&context); r != CUDA_SUCCESS)
     return cudaFailure(*d, r, "cuCtxGetCurrent");
 
-  // Load the module once per context.
+  // A tiered kernel switches to its optimized binary as soon as it is ready.
+  kernel.installOptimized();
+  // Load the module once per context and binary.
   Kernel::Modules::Loaded loaded;
   {
-    std::lock_guard<std::mutex> lock(kernel.modules_->mutex);
-    auto it = kernel.modules_->byContext.find(context);
-    if (it != kernel.modules_->byContext.end()) {
+    Kernel::Modules &modules = *kernel.modules_;
+    std::lock_guard<std::mutex> lock(modules.mutex);
+    auto it = modules.byContext.find(context);
+    if (it != modules.byContext.end() && it->second.generation == modules.generation) {
       loaded = it->second;
     } else {
+      if (it != modules.byContext.end()) {
+        // Replaced binary: launches in flight may still run its module, keep it loaded.
+        modules.retired.push_back(it->second.module);
+        modules.byContext.erase(it);
+      }
+      loaded.generation = modules.generation;
       DeviceInfo device;
       if (!currentDeviceInfo(device, error))
         return Status(StatusCode::CudaError, error);
-      CUresult r = d->cuModuleLoadData(&loaded.module, kernel.cubin().data());
+      CUresult r = d->cuModuleLoadData(&loaded.module, modules.binary->data());
       if (r != CUDA_SUCCESS)
         return cudaFailure(*d, r,
                            "loading the kernel compiled for " + kernel.arch() + " on " +
@@ -551,14 +803,8 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
       config.bf16 = kernel.options().dtype == DataType::BF16;
       config.headDim = kernel.options().headDim;
       config.arch = kernel.arch();
-      // The module holds the entry of the template chosen at compile time (the cached
-      // cubin may predate a change of ATTNC_KERNEL): look for the Hopper one first.
-      config.hopper = true;
+      config.hopper = modules.hopper; // the template the binary was generated from
       std::string entry = forwardKernelName(config);
-      if (d->cuModuleGetFunction(&loaded.forward, loaded.module, entry.c_str()) != CUDA_SUCCESS) {
-        config.hopper = false;
-        entry = forwardKernelName(config);
-      }
       CUdeviceptr configAddress = 0;
       size_t configBytes = 0;
       if ((r = d->cuModuleGetFunction(&loaded.forward, loaded.module, entry.c_str())) !=
@@ -631,7 +877,7 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
         return cudaFailure(*d, r, "setting the kernel's shared memory size");
       }
       loaded.multiprocessors = device.multiprocessors;
-      kernel.modules_->byContext[context] = loaded;
+      modules.byContext[context] = loaded;
     }
   }
   const int blockM = loaded.config[0], blockN = loaded.config[1];

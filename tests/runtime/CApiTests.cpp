@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -419,4 +420,89 @@ TEST_CASE("threads compiling the same program share one compilation", "[capi]") 
     CHECK(size > 0);
     attnc_kernel_release(kernels[i]);
   }
+}
+
+namespace {
+bool cubinNames(const attnc_kernel *kernel, const char *symbol) {
+  size_t size = 0;
+  const char *cubin = static_cast<const char *>(attnc_kernel_cubin(kernel, &size));
+  return cubin && std::string(cubin, size).find(symbol) != std::string::npos;
+}
+} // namespace
+
+TEST_CASE("a tiered compile returns a quick kernel, then installs the optimized one",
+          "[capi][tiering]") {
+  Fixture f;
+  attnc_options_set_head_dim(f.options, 64);
+  // AUTO tiers only compiles for arch "auto" (there is no GPU here): nothing changes.
+  attnc_kernel *direct = f.compile(kWindowed, "sm_90a");
+  CHECK(attnc_kernel_is_optimized(direct) == 1);
+  CHECK(attnc_kernel_wait_optimized(direct) == ATTNC_OK);
+  CHECK(attnc_kernel_optimized_ms(direct) > 0);
+  CHECK(cubinNames(direct, "attnc_forward_sm90_d64_bf16"));
+  attnc_kernel_release(direct);
+  uint64_t compilations = 0, memoryHits = 0, diskHits = 0;
+  attnc_context_cache_stats(f.ctx, &compilations, nullptr, nullptr);
+  CHECK(compilations == 1);
+
+  // ON with a miss: the portable template at the fast settings first, the Hopper one after.
+  REQUIRE(attnc_options_set_tiering(f.options, ATTNC_TIERING_ON) == ATTNC_OK);
+  attnc_kernel *tiered = f.compile(kCausal, "sm_90a");
+  CHECK(attnc_kernel_is_optimized(tiered) == 0);
+  CHECK(attnc_kernel_optimized_ms(tiered) < 0);
+  CHECK(cubinNames(tiered, "attnc_forward_sm80_d64_bf16"));
+  CHECK_FALSE(cubinNames(tiered, "attnc_forward_sm90_d64_bf16"));
+  REQUIRE(attnc_kernel_wait_optimized(tiered) == ATTNC_OK);
+  CHECK(attnc_kernel_is_optimized(tiered) == 1);
+  CHECK(attnc_kernel_optimized_ms(tiered) > 0);
+  CHECK(cubinNames(tiered, "attnc_forward_sm90_d64_bf16"));
+  attnc_context_cache_stats(f.ctx, &compilations, nullptr, nullptr);
+  CHECK(compilations == 3); // the direct one, then quick and optimized
+
+  // The optimized binary went to disk: a new context gets it at once, without tiers.
+  attnc_context *other = nullptr;
+  REQUIRE(attnc_context_create(f.dir.path().c_str(), &other) == ATTNC_OK);
+  attnc_kernel *cached = nullptr;
+  REQUIRE(attnc_compile(other, kCausal, "test.attn", f.options, &cached) == ATTNC_OK);
+  CHECK(attnc_kernel_is_optimized(cached) == 1);
+  CHECK(cubinNames(cached, "attnc_forward_sm90_d64_bf16"));
+  attnc_context_cache_stats(other, &compilations, &memoryHits, &diskHits);
+  CHECK(compilations == 0);
+  CHECK(diskHits == 1);
+  attnc_kernel_release(cached);
+  attnc_context_destroy(other);
+  attnc_kernel_release(tiered);
+  CHECK(attnc_options_set_tiering(f.options, static_cast<attnc_tiering>(7)) ==
+        ATTNC_ERROR_INVALID_ARGUMENT);
+}
+
+TEST_CASE("a context destroyed during a background compile waits for it", "[capi][tiering]") {
+  Fixture f;
+  attnc_options_set_head_dim(f.options, 64);
+  attnc_options_set_tiering(f.options, ATTNC_TIERING_ON);
+  attnc_kernel *kernel = f.compile(kWindowed, "sm_80");
+  CHECK(attnc_kernel_is_optimized(kernel) == 0);
+  attnc_context_destroy(f.ctx); // joins the background compile
+  f.ctx = nullptr;
+  CHECK(attnc_kernel_optimized_ms(kernel) > 0);
+  CHECK(attnc_kernel_wait_optimized(kernel) == ATTNC_OK);
+  CHECK(attnc_kernel_is_optimized(kernel) == 1);
+  attnc_kernel_release(kernel);
+}
+
+TEST_CASE("ATTNC_TIERED=quick stops a tiered compile at the quick kernel", "[capi][tiering]") {
+  Fixture f;
+  attnc_options_set_head_dim(f.options, 64);
+  attnc_options_set_tiering(f.options, ATTNC_TIERING_ON);
+  setenv("ATTNC_TIERED", "quick", 1);
+  attnc_kernel *kernel = f.compile(kCausal, "sm_80");
+  unsetenv("ATTNC_TIERED");
+  CHECK(attnc_kernel_is_optimized(kernel) == 0);
+  CHECK(attnc_kernel_wait_optimized(kernel) == ATTNC_ERROR_UNSUPPORTED);
+  CHECK(contains(attnc_last_error(), "ATTNC_TIERED=quick"));
+  CHECK(attnc_kernel_is_optimized(kernel) == 0);
+  uint64_t compilations = 0;
+  attnc_context_cache_stats(f.ctx, &compilations, nullptr, nullptr);
+  CHECK(compilations == 1);
+  attnc_kernel_release(kernel);
 }

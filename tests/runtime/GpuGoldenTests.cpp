@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 
 using namespace attnc;
@@ -68,6 +69,10 @@ CaseResult runCase(Context &context, const reference::GoldenCase &c,
   options.headDim = s.headDim;
   options.dtype = f16 ? DataType::F16 : DataType::BF16;
   options.defines = c.consts;
+  // One tier at a time: optimized, or the quick kernels with ATTNC_TIERED=quick.
+  const char *tiered = std::getenv("ATTNC_TIERED");
+  options.tiering = tiered && std::string(tiered) == "quick" ? CompileOptions::Tiering::On
+                                                             : CompileOptions::Tiering::Off;
   std::shared_ptr<Kernel> kernel;
   std::string diagnostics;
   Status status = context.compileFile(attnc::test::examplesDirectory() + "/" + c.example + ".attn",

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -211,11 +212,20 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
   CHECK(mismatches == 0);
 }
 
+/// The suite tests one tier at a time: the optimized kernels, or with ATTNC_TIERED=quick
+/// the quick ones (never a race between the two).
+CompileOptions::Tiering suiteTiering() {
+  const char *tiered = std::getenv("ATTNC_TIERED");
+  return tiered && std::string(tiered) == "quick" ? CompileOptions::Tiering::On
+                                                  : CompileOptions::Tiering::Off;
+}
+
 std::shared_ptr<Kernel> compileExample(Context &context, const std::string &name, int headDim,
                                        DataType dtype = DataType::BF16) {
   CompileOptions options;
   options.headDim = headDim;
   options.dtype = dtype;
+  options.tiering = suiteTiering();
   std::shared_ptr<Kernel> kernel;
   std::string diagnostics;
   std::string path = attnc::test::examplesDirectory() + "/" + name + ".attn";
@@ -336,6 +346,7 @@ TEST_CASE("routing over many KV blocks matches the reference", "[gpu]") {
                          "    never = blk > block_of(q);\n  }\n  mask = causal;\n}\n";
     CompileOptions options;
     options.headDim = 64;
+    options.tiering = suiteTiering();
     std::shared_ptr<Kernel> kernel;
     std::string diagnostics;
     Status status = context.compile(source, "many_blocks.attn", options, kernel, diagnostics);
@@ -371,6 +382,39 @@ TEST_CASE("changing lengths, batch, heads and params never recompiles", "[gpu]")
   std::shared_ptr<Kernel> again = compileExample(context, "sliding_w1024", 64);
   CHECK(context.cache().stats().compilations == compilations);
   CHECK(again->cacheKey() == kernel->cacheKey());
+}
+
+TEST_CASE("a tiered kernel runs its quick binary, then the optimized one", "[gpu][tiering]") {
+  ATTNC_REQUIRE_GPU();
+  if (suiteTiering() == CompileOptions::Tiering::On) {
+    std::cout << "skipped: ATTNC_TIERED=quick never installs the optimized kernel" << std::endl;
+    return;
+  }
+  Context context(ContextOptions{std::string()});
+  CompileOptions options;
+  options.headDim = 64;
+  options.tiering = CompileOptions::Tiering::On;
+  std::shared_ptr<Kernel> kernel;
+  std::string diagnostics;
+  std::string path = attnc::test::examplesDirectory() + "/document_causal.attn";
+  Status status = context.compileFile(path, options, kernel, diagnostics);
+  INFO(status.message() << "\n" << diagnostics);
+  REQUIRE(status.ok());
+  // A memory-only cache always misses: the quick kernel comes first.
+  REQUIRE_FALSE(kernel->optimized());
+  CHECK(kernel->cubin().find("attnc_forward_sm80_") != std::string::npos);
+  Case c;
+  c.shape = shape(2, 4, 2, 333, 517, 64);
+  runAndCompare(context, *kernel, c);
+  Status ready = kernel->waitUntilOptimized();
+  INFO(ready.message());
+  REQUIRE(ready.ok());
+  CHECK(kernel->optimized());
+  if (kernel->arch() == "sm_90a")
+    CHECK(kernel->cubin().find("attnc_forward_sm90_") != std::string::npos);
+  c.seed = 5;
+  runAndCompare(context, *kernel, c); // loads the optimized module in this context
+  CHECK(context.cache().stats().compilations == 2);
 }
 
 TEST_CASE("launch validation rejects misaligned tensors", "[gpu]") {

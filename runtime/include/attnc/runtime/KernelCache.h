@@ -79,6 +79,11 @@ public:
                     std::shared_ptr<const std::string> &binary, std::string &log,
                     std::string &error);
 
+  /// Returns the binary for `key` if it is in memory or in a valid disk entry, without
+  /// compiling and without waiting for a compile in flight (counted as a memory or disk
+  /// hit). Used to decide whether a quick first kernel is worth compiling.
+  bool lookup(const std::string &key, std::shared_ptr<const std::string> &binary);
+
   CacheStats stats() const;
   const std::string &directory() const { return directory_; }
   /// False when entries are kept in memory only (no directory, or it is not writable).

@@ -77,6 +77,16 @@ struct CompileOptions {
   std::vector<dsl::ConstOverride> defines; ///< -D NAME=VALUE
   std::string attention;                   ///< which attention; empty: the only one
   int device = 0; ///< device whose primary context is used when none is current
+  /// Tiered compilation, for a short first use. On a cache miss, a tiered compile first
+  /// builds a quick kernel (the portable template at NVRTC's fast-compile settings: 3-5x
+  /// less compile time, 20-50x slower to run) and returns it; the optimized kernel
+  /// compiles on a background thread of the context and replaces the quick one at a later
+  /// launch (Kernel::waitUntilOptimized waits for it). A cache hit of the optimized
+  /// kernel is returned directly. Auto: tiered when arch is "auto" (compiling to run here
+  /// and now) unless the environment sets ATTNC_TIERED=0. ATTNC_TIERED=quick makes every
+  /// tiered compile stop at the quick kernel (for testing it).
+  enum class Tiering { Auto, Off, On };
+  Tiering tiering = Tiering::Auto;
 };
 
 /// A compiled attention: the checked program, its hooks, the full CUDA source and the
@@ -93,11 +103,23 @@ public:
   const std::string &arch() const { return arch_; }
   /// The full CUDA source given to NVRTC (empty when arch is "none").
   const std::string &cudaSource() const { return cudaSource_; }
+  /// The cubin in use: a tiered kernel's quick one until the optimized one is installed
+  /// (every binary stays alive as long as the kernel, so the reference stays valid).
   const std::string &cubin() const;
+  /// The cache key of the optimized kernel.
   const std::string &cacheKey() const { return cacheKey_; }
   /// NVRTC's log (warnings), if any.
   const std::string &compileLog() const { return compileLog_; }
-  bool hasBinary() const { return binary_ != nullptr; }
+  bool hasBinary() const;
+  /// False while a tiered kernel still runs its quick binary.
+  bool optimized() const;
+  /// Waits for a tiered kernel's background compile and installs its result (launches
+  /// install it too, as soon as it is ready). Returns that compile's status; success at
+  /// once for a kernel that is not tiered. On failure the quick kernel stays in use.
+  Status waitUntilOptimized() const;
+  /// Milliseconds from the start of compile() until the optimized binary was ready
+  /// (the compile call itself when not tiered); negative while it is not ready.
+  double optimizedMilliseconds() const;
 
 private:
   friend class Context;
@@ -111,9 +133,13 @@ private:
   std::string cudaSource_;
   std::string cacheKey_;
   std::string compileLog_;
-  std::shared_ptr<const std::string> binary_;
+  double compileMilliseconds_ = -1;
   struct Modules;
   std::unique_ptr<Modules> modules_;
+  struct Tier;
+  std::shared_ptr<Tier> tier_; ///< the background compile of a tiered kernel, else null
+  /// Installs a finished optimized binary (idempotent); returns true when it is in use.
+  bool installOptimized() const;
 };
 
 /// Q, K, V or O: logical dims [batch, heads, tokens, headDim], the last dim contiguous,
@@ -202,6 +228,8 @@ public:
 
 private:
   std::unique_ptr<KernelCache> cache_;
+  struct Background;
+  std::unique_ptr<Background> background_; ///< tiered compiles in flight (joined on destruction)
 };
 
 } // namespace attnc::runtime
