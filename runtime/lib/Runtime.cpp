@@ -13,7 +13,7 @@
 
 #include "attnc_forward_params.h"
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <limits>
 #include <sstream>
 #include <thread>
@@ -223,36 +224,72 @@ double Kernel::optimizedMilliseconds() const {
 // Context: compile
 //===----------------------------------------------------------------------===//
 
-/// Threads of tiered compiles. Joined when the context goes (the cache they write to
-/// goes with it); finished ones are joined whenever a new one starts.
-struct Context::Background {
-  struct Job {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
-  std::mutex mutex;
-  std::vector<Job> jobs;
-
-  void start(std::function<void()> work) {
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto it = jobs.begin(); it != jobs.end();) {
-      if (it->done->load()) {
+namespace {
+/// The threads of every tiered compile in the process. Its destructor, at exit, joins the
+/// ones still running, so a context that is never destroyed (a Python process's default
+/// context, say) cannot leave a thread inside NVRTC while the libraries shut down; finished
+/// threads are joined whenever a new one starts.
+class BackgroundThreads {
+public:
+  static BackgroundThreads &instance() {
+    static BackgroundThreads threads;
+    return threads;
+  }
+  /// Runs `work` on a new thread; the future is ready when it has returned.
+  std::shared_future<void> start(std::function<void()> work) {
+    auto done = std::make_shared<std::promise<void>>();
+    std::shared_future<void> finished = done->get_future().share();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         it->thread.join();
-        it = jobs.erase(it);
+        it = jobs_.erase(it);
       } else {
         ++it;
       }
     }
-    jobs.push_back({std::thread([work = std::move(work), done] {
-                      work();
-                      done->store(true);
-                    }),
-                    done});
+    jobs_.push_back({std::thread([work = std::move(work), done] {
+                       work();
+                       done->set_value();
+                     }),
+                     finished});
+    return finished;
+  }
+  ~BackgroundThreads() {
+    for (Job &job : jobs_)
+      job.thread.join();
+  }
+
+private:
+  struct Job {
+    std::thread thread;
+    std::shared_future<void> finished;
+  };
+  std::mutex mutex_;
+  std::vector<Job> jobs_;
+};
+} // namespace
+
+/// The tiered compiles a context started: it waits for them when it goes (they write to
+/// its cache).
+struct Context::Background {
+  std::mutex mutex;
+  std::vector<std::shared_future<void>> pending;
+
+  void start(std::function<void()> work) {
+    std::shared_future<void> finished = BackgroundThreads::instance().start(std::move(work));
+    std::lock_guard<std::mutex> lock(mutex);
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [](const std::shared_future<void> &f) {
+                                   return f.wait_for(std::chrono::seconds(0)) ==
+                                          std::future_status::ready;
+                                 }),
+                  pending.end());
+    pending.push_back(std::move(finished));
   }
   ~Background() {
-    for (Job &job : jobs)
-      job.thread.join();
+    for (const auto &finished : pending)
+      finished.wait();
   }
 };
 
