@@ -15,6 +15,17 @@ steps=${*:-tests portable quick python examples sanitize bench}
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
+# gpu_suite LOG VAR=VALUE...: the GPU test binary under those environment settings.
+gpu_suite() {
+  local log=$1
+  shift
+  if env "$@" .gpu/bin/attnc_runtime_gpu_tests >"$OUT/$log" 2>&1; then
+    note "tests attnc_runtime_gpu_tests ($*): pass"
+  else
+    note "tests attnc_runtime_gpu_tests ($*): FAIL (rc $?)"
+  fi
+  tail -3 "$OUT/$log"
+}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv \
   | tee "$OUT/gpu.txt"
@@ -31,31 +42,17 @@ if [[ " $steps " == *" tests "* ]]; then
 fi
 
 if [[ " $steps " == *" portable "* ]]; then
-  if ATTNC_KERNEL=sm80 .gpu/bin/attnc_runtime_gpu_tests >"$OUT/gpu_tests_sm80.log" 2>&1; then
-    note "tests attnc_runtime_gpu_tests (ATTNC_KERNEL=sm80): pass"
-  else
-    note "tests attnc_runtime_gpu_tests (ATTNC_KERNEL=sm80): FAIL (rc $?)"
-  fi
-  tail -3 "$OUT/gpu_tests_sm80.log"
+  gpu_suite gpu_tests_sm80.log ATTNC_KERNEL=sm80
   # Persistent templates capped at 3 CTAs: every CTA runs many work units even on the
   # tests' small shapes.
-  if ATTNC_MAX_CTAS=3 .gpu/bin/attnc_runtime_gpu_tests >"$OUT/gpu_tests_3ctas.log" 2>&1; then
-    note "tests attnc_runtime_gpu_tests (ATTNC_MAX_CTAS=3): pass"
-  else
-    note "tests attnc_runtime_gpu_tests (ATTNC_MAX_CTAS=3): FAIL (rc $?)"
-  fi
+  gpu_suite gpu_tests_3ctas.log ATTNC_MAX_CTAS=3
 fi
 
 if [[ " $steps " == *" quick "* ]]; then
   # The quick tier (portable template, NVRTC's fastest settings) on the GPU tests and goldens,
   # then memcheck on each example; a cache directory of its own, so no optimized entry is
   # found instead.
-  if ATTNC_TIERED=quick .gpu/bin/attnc_runtime_gpu_tests >"$OUT/gpu_tests_quick.log" 2>&1; then
-    note "tests attnc_runtime_gpu_tests (ATTNC_TIERED=quick): pass"
-  else
-    note "tests attnc_runtime_gpu_tests (ATTNC_TIERED=quick): FAIL (rc $?)"
-  fi
-  tail -3 "$OUT/gpu_tests_quick.log"
+  gpu_suite gpu_tests_quick.log ATTNC_TIERED=quick
   quick_cache=$(mktemp -d)
   : >"$OUT/sanitize_quick.log"
   for f in examples/*.attn; do

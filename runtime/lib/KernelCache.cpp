@@ -314,19 +314,12 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
   bool useDisk = ensureDirectory();
   std::string path = useDisk ? entryPath(directory_, key) : std::string();
   if (useDisk) {
-    std::string payload, reason;
-    std::error_code ec;
-    if (fs::exists(path, ec)) {
-      if (readEntry(path, key, payload, reason)) {
-        outcome.ok = true;
-        outcome.binary = std::make_shared<const std::string>(std::move(payload));
-        std::lock_guard<std::mutex> lock(mutex_);
-        ++stats_.diskHits;
-      } else {
-        // A corrupted entry is recompiled and rewritten below.
-        std::lock_guard<std::mutex> lock(mutex_);
-        ++stats_.corruptEntries;
-      }
+    DiskRead read = readFromDisk(key, outcome.binary);
+    outcome.ok = read == DiskRead::Hit;
+    if (read == DiskRead::Corrupt) {
+      // A corrupted entry is recompiled and rewritten below.
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stats_.corruptEntries;
     }
   }
   if (!outcome.ok) {
@@ -367,6 +360,20 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
   return binary != nullptr;
 }
 
+KernelCache::DiskRead KernelCache::readFromDisk(const std::string &key,
+                                                std::shared_ptr<const std::string> &binary) {
+  std::string path = entryPath(directory_, key), payload, reason;
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return DiskRead::Missing;
+  if (!readEntry(path, key, payload, reason))
+    return DiskRead::Corrupt;
+  binary = std::make_shared<const std::string>(std::move(payload));
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.diskHits;
+  return DiskRead::Hit;
+}
+
 bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::string> &binary) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -376,21 +383,14 @@ bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::stri
       return true;
     }
   }
-  if (!ensureDirectory())
+  // A corrupt entry is left to getOrCompile, which counts, recompiles and rewrites it.
+  std::shared_ptr<const std::string> loaded;
+  if (!ensureDirectory() || readFromDisk(key, loaded) != DiskRead::Hit)
     return false;
-  std::string path = entryPath(directory_, key), payload, reason;
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    return false;
-  if (!readEntry(path, key, payload, reason)) {
-    // getOrCompile counts, recompiles and rewrites the corrupt entry.
-    return false;
-  }
   std::lock_guard<std::mutex> lock(mutex_);
-  ++stats_.diskHits;
   auto &slot = memory_[key];
   if (!slot)
-    slot = std::make_shared<const std::string>(std::move(payload));
+    slot = std::move(loaded);
   binary = slot;
   return true;
 }

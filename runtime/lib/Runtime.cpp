@@ -135,6 +135,15 @@ struct Kernel::Modules {
   /// of replaced binaries (a launch in flight may still run them; unloaded with the kernel).
   std::vector<std::shared_ptr<const std::string>> binaries;
   std::vector<CUmodule> retired;
+
+  /// Makes `next` the binary in use (the caller holds `mutex` once the kernel is shared).
+  void use(std::shared_ptr<const std::string> next, bool nextHopper) {
+    if (binary)
+      ++generation;
+    binary = next;
+    hopper = nextHopper;
+    binaries.push_back(std::move(next));
+  }
 };
 
 /// The background compile of a tiered kernel's optimized binary.
@@ -190,10 +199,7 @@ bool Kernel::installOptimized() const {
   }
   std::lock_guard<std::mutex> lock(modules_->mutex);
   if (modules_->binary != optimized) {
-    modules_->binary = optimized;
-    modules_->hopper = hopper;
-    modules_->binaries.push_back(optimized);
-    ++modules_->generation;
+    modules_->use(optimized, hopper);
   }
   return true;
 }
@@ -490,9 +496,7 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
     if (cache_->getOrCompile(cacheKeyOf(quickSource, "quick " + flagText),
                              CacheEntryMeta{arch, result->attention_->name + " (quick)"},
                              compileWith(quickSource, quickFlags), quick, quickLog, quickError)) {
-      modules.binary = quick;
-      modules.hopper = false;
-      modules.binaries.push_back(quick);
+      modules.use(quick, false);
       result->compileLog_ = quickLog;
       result->compileMilliseconds_ = elapsedMilliseconds(started);
       auto tier = std::make_shared<Kernel::Tier>();
@@ -542,9 +546,7 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
   if (!ok)
     return Status(StatusCode::CompileError,
                   error + (log.empty() ? std::string() : "\nNVRTC log:\n" + log));
-  modules.binary = binary;
-  modules.hopper = config.hopper;
-  modules.binaries.push_back(binary);
+  modules.use(binary, config.hopper);
   result->compileMilliseconds_ = elapsedMilliseconds(started);
   kernel = std::move(result);
   return Status::success();

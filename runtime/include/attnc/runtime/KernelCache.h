@@ -114,6 +114,9 @@ private:
     std::string log;
     std::string error;
   };
+  enum class DiskRead { Missing, Hit, Corrupt };
+  /// Reads and verifies the key's entry (the directory must be usable); counts a hit.
+  DiskRead readFromDisk(const std::string &key, std::shared_ptr<const std::string> &binary);
   void disableDisk(const std::string &warning);
   bool ensureDirectory();
 
