@@ -231,6 +231,10 @@ double Kernel::optimizedMilliseconds() const {
 //===----------------------------------------------------------------------===//
 
 namespace {
+bool isReady(const std::shared_future<void> &future) {
+  return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 /// The threads of every tiered compile in the process. Its destructor, at exit, joins the
 /// ones still running, so a context that is never destroyed (a Python process's default
 /// context, say) cannot leave a thread inside NVRTC while the libraries shut down; finished
@@ -247,7 +251,7 @@ public:
     std::shared_future<void> finished = done->get_future().share();
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = jobs_.begin(); it != jobs_.end();) {
-      if (it->finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      if (isReady(it->finished)) {
         it->thread.join();
         it = jobs_.erase(it);
       } else {
@@ -285,12 +289,7 @@ struct Context::Background {
   void start(std::function<void()> work) {
     std::shared_future<void> finished = BackgroundThreads::instance().start(std::move(work));
     std::lock_guard<std::mutex> lock(mutex);
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [](const std::shared_future<void> &f) {
-                                   return f.wait_for(std::chrono::seconds(0)) ==
-                                          std::future_status::ready;
-                                 }),
-                  pending.end());
+    pending.erase(std::remove_if(pending.begin(), pending.end(), isReady), pending.end());
     pending.push_back(std::move(finished));
   }
   ~Background() {
