@@ -11,6 +11,7 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent.parent / "runtime" / "kernels" / "attnc_wgmma.cuh"
 KINDS = [("BF16", "bf16"), ("F16", "f16")]
 SS_N = [64, 128]        # S = Q K^T: both operands from shared memory, K-major
+RSK_N = [64, 128]       # S = Q K^T: Q from registers, K from shared memory (K-major)
 RS_N = [64, 128, 256]   # O += P V: P from registers, V from shared memory (MN-major)
 
 
@@ -49,6 +50,22 @@ static __device__ __forceinline__ void mmaRS(tile::{kind}, float (&d)[{m}], cons
                "{{%{m}, %{m + 1}, %{m + 2}, %{m + 3}}}, %{m + 4}, p, 1, 1, 1;\\n}}\\n"
                : {outs(m)}
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
+}}
+"""
+
+
+def rsk(kind, ptx, n):
+    m = n // 2
+    return f"""
+/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A from registers (the m16n8k16 A fragment of
+/// each warp's 16 rows), B in shared memory, K-major descriptor.
+static __device__ __forceinline__ void mmaRSKMajor(tile::{kind}, float (&d)[{m}], const unsigned (&a)[4],
+                                                   unsigned long long descB, int accumulate) {{
+  asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 5}, 0;\\n"
+               "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
+               "{{%{m}, %{m + 1}, %{m + 2}, %{m + 3}}}, %{m + 4}, p, 1, 1, 0;\\n}}\\n"
+               : {outs(m)}
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(accumulate));
 }}
 """
 
@@ -95,6 +112,8 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
     for kind, ptx in KINDS:
         for n in SS_N:
             parts.append(ss(kind, ptx, n))
+        for n in RSK_N:
+            parts.append(rsk(kind, ptx, n))
         for n in RS_N:
             parts.append(rs(kind, ptx, n))
     parts.append("""

@@ -46,7 +46,7 @@ fi
 
 if [[ " $steps " == *" trace "* ]]; then
   for p in ${PATTERNS//,/ }; do
-    ATTNC_LIBRARY=$NEW ATTNC_KERNEL_DEFINES="ATTNC_SM90_TRACE=1" ATTNC_TRACE=1 timeout 120 \
+    ATTNC_LIBRARY=$NEW ATTNC_KERNEL_DEFINES="ATTNC_SM90_TRACE=1" ATTNC_TRACE=1 ATTNC_TIERED=0 timeout 120 \
       attnc run "examples/$p.attn" --batch 2 --heads 16 --q-len 16384 2>&1 | grep "attnc trace" |
       tail -1 | tee -a "$OUT/trace.log"
   done

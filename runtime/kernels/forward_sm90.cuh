@@ -179,6 +179,21 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
+  /// Q K^T with Q from registers (loaded once per unit with ldmatrix) instead of shared
+  /// memory: the product then reads only K from shared memory, a third less traffic on the
+  /// shared-memory port that the TMA fills also use. It costs 32 registers per thread at
+  /// D = 128, so it is used only for masks of at most one comparison per element (the
+  /// compiler's ATTNC_MASK_COMPARISONS): on the H100 causal gained 3.8% and dense 0.8%,
+  /// while sliding, sink and prefix masks spilled in the tile loop and lost 3-6% (sm90 v8c,
+  /// NOTES.md). D = 256 keeps Q in shared memory (O alone takes 128 registers there).
+#ifdef ATTNC_SM90_Q_REGS
+  static constexpr bool kQInRegisters = ATTNC_SM90_Q_REGS && kHeadDim <= 128;
+#elif defined(ATTNC_MASK_COMPARISONS)
+  static constexpr bool kQInRegisters = ATTNC_MASK_COMPARISONS <= 1 && kHeadDim <= 128;
+#else
+  static constexpr bool kQInRegisters = false;
+#endif
+
   // Named barriers (0 is __syncthreads): the consumers' turns.
   static constexpr int kTurnBarrier = 1; // + consumer index
 
@@ -540,16 +555,35 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       hopper::namedArrive(kTurnBarrier, 256);
 
     const unsigned qPanel = sQ + consumer * 64 * 128; // this consumer's 64 rows of panel 0
+    unsigned qFrag[kQInRegisters ? kHeadDim / 16 : 1][4];
+    // This warp's 16 rows of Q as m16n8k16 A fragments: ldmatrix matrix j = lane / 8 holds
+    // rows + 8 * (j % 2) and 16-byte chunk 2 * (kk % 4) + j / 2 of panel kk / 4 (128-byte
+    // swizzle: chunk ^ row % 8).
+    auto loadQ = [&] {
+      if constexpr (kQInRegisters) {
+        const int row = consumer * 64 + warp * 16 + ((lane / 8) % 2) * 8 + lane % 8;
+#pragma unroll
+        for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+          const int chunk = (kk % 4) * 2 + lane / 16;
+          tile::loadMatrixX4(qFrag[kk], sQ + (kk / 4) * kBlockM * 128 + row * 128 +
+                                            ((chunk ^ (row % 8)) * 16));
+        }
+      }
+    };
     auto issueScores = [&](int stage) {
       const unsigned kTile = sK + stage * kTileBytes;
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
         const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
-        const unsigned long long descQ =
-            hopper::descriptor128B(qPanel + panel * kBlockM * 128 + inRow, 16);
         const unsigned long long descK =
             hopper::descriptor128B(kTile + panel * kBlockN * 128 + inRow, 16);
-        wgmma::mmaSS(kind, s, descQ, descK, kk > 0 ? 1 : 0);
+        if constexpr (kQInRegisters) {
+          wgmma::mmaRSKMajor(kind, s, qFrag[kk], descK, kk > 0 ? 1 : 0);
+        } else {
+          const unsigned long long descQ =
+              hopper::descriptor128B(qPanel + panel * kBlockM * 128 + inRow, 16);
+          wgmma::mmaSS(kind, s, descQ, descK, kk > 0 ? 1 : 0);
+        }
       }
     };
     auto issueValues = [&](int stage) {
@@ -617,18 +651,22 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           rowSum[half] *= alpha[half];
         }
         const float mUse = rowMax[half] == tile::negInf() ? 0.f : rowMax[half];
-        // Four partial sums: one chain of kBlockN / 4 dependent adds would stall the warp
-        // at the end of every tile.
-        float sum[4] = {0.f, 0.f, 0.f, 0.f};
+        // 128-key tiles: four partial sums, as one chain of 32 dependent adds stalls the
+        // warp at the end of every tile. (For 64-key tiles one chain measured faster.)
+        constexpr int kSums = kBlockN == 128 ? 4 : 1;
+        float sum[kSums] = {};
 #pragma unroll
         for (int nt = 0; nt < kSTiles; ++nt)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
             float &x = s[nt * 4 + half * 2 + j];
             x = tile::fastExp2(fmaf(x, factor, -mUse));
-            sum[(nt & 1) * 2 + j] += x;
+            sum[(nt * 2 + j) % kSums] += x;
           }
-        rowSum[half] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+        if constexpr (kSums == 4)
+          rowSum[half] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+        else
+          rowSum[half] += sum[0];
       }
       return rescale;
     };
@@ -701,6 +739,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         o[i] = 0.f;
       rowMax[0] = rowMax[1] = tile::negInf();
       rowSum[0] = rowSum[1] = 0.f;
+      loadQ();
       // The key tiles: QK^T of tile i issued together with PV of tile i - 1.
       int stage = 0, prevStage = 0;
       int entry = nextTile(stage);

@@ -31,6 +31,13 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK_FALSE(causal.hooks.maskAlwaysTrue);
   CHECK(causal.hooks.hasKvBounds);
 
+  // The per-element comparisons the sm90 template weighs against Q in registers.
+  CHECK(dense.hooks.maskComparisons == 0);
+  CHECK(causal.hooks.maskComparisons == 1);
+  CHECK(compileExample("sliding_w1024").hooks.maskComparisons == 2);
+  CHECK(compileExample("sink4_w1024").hooks.maskComparisons == 3);
+  CHECK(causal.hooks.source.find("#define ATTNC_MASK_COMPARISONS 1\n") != std::string::npos);
+
   CompiledProgram doc = compileExample("document_causal");
   REQUIRE(doc.hooks.inputs.size() == 1);
   CHECK(doc.hooks.inputs[0].summarized);

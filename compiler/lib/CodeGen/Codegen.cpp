@@ -118,6 +118,10 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     out.hasScore = !isIdentityRegion<attn::ScoreOp>(spec.getScore());
     out.hasOut = !isIdentityRegion<attn::OutOp>(spec.getOut());
     out.hasRoute = !spec.getRoute().empty();
+    spec.getMask().walk([&](Operation *op) {
+      if (isa<arith::CmpIOp, arith::CmpFOp>(op))
+        ++out.maskComparisons;
+    });
     spec.getMask().walk([&](attn::InputReadOp read) {
       if (isTokenIndexedRead(read) && read.getSlot() < out.inputs.size())
         out.inputs[read.getSlot()].summarized = true;
@@ -178,6 +182,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << "#define ATTNC_HAS_SUMMARIES " << (hasSummaries ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_KV_BOUNDS " << (out.hasKvBounds ? 1 : 0) << "\n";
   os << "#define ATTNC_KV_RANGES_EXACT " << (out.kvRangesExact ? 1 : 0) << "\n";
+  os << "#define ATTNC_MASK_COMPARISONS " << out.maskComparisons << "\n";
   os << "// Bit i set: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
   os << "#define ATTNC_SUMMARIZED_INPUTS 0x" << llvm::utohexstr(summaryMask) << "u\n";
   os << "// Param slots:";

@@ -47,6 +47,10 @@ struct GeneratedHooks {
   /// The mask is exactly a union of key intervals per query (every key-dependent
   /// comparison solved in closed form): PARTIAL tiles occur only at interval edges.
   bool kvRangesExact = false;
+  /// Comparisons the mask evaluates per element (after simplification): a proxy for the
+  /// registers its per-element path needs (the sm90 template keeps Q in registers only for
+  /// masks of at most one comparison; see forward_sm90.cuh).
+  unsigned maskComparisons = 0;
 };
 
 struct CodegenOptions {

@@ -37,7 +37,9 @@
 // and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
 // ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES, ATTNC_HAS_ROW_TILES (the routing wrapper
 // sets it and defines `bool attnc_row_keep(a, b, h, q, k_lo)`; the templates treat
-// ATTNC_TILE_ROWS as PARTIAL where they have no row path).
+// ATTNC_TILE_ROWS as PARTIAL where they have no row path); and two hints for kernel
+// configuration: ATTNC_KV_RANGES_EXACT (0 or 1) and ATTNC_MASK_COMPARISONS (the mask's
+// comparisons per element).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_KERNELARGS_H

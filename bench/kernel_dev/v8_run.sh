@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# sm90 v8 runs (device tool, repo root, tree in .gpu/): GPU suite, sanitizers (with
+# synccheck), the side-by-side benchmark with FlexAttention and cuDNN, and a key-tile A/B
+# for document_causal. Logs in $OUT/logs.tgz; the tables are printed.
+#   usage: bench/kernel_dev/v8_run.sh [tests] [sanitize] [side] [docab] [qab]
+set -uo pipefail
+FINAL=$OUT
+export OUT=$FINAL/logs
+mkdir -p "$OUT"
+source scripts/gpu-env.sh "$OUT"
+steps=${*:-tests sanitize side docab}
+if [[ " $steps " == *" tests "* ]]; then
+  for ctas in "" 3; do
+    log=$OUT/gpu_tests_${ctas:-all}.log
+    ATTNC_MAX_CTAS=$ctas timeout 300 .gpu/bin/attnc_runtime_gpu_tests >"$log" 2>&1
+    echo "gpu tests ctas=[${ctas:-all}]: rc $? $(tail -2 "$log" | head -1)"
+  done
+fi
+if [[ " $steps " == *" sanitize "* ]]; then
+  for f in ${SAN_EXAMPLES:-dense causal document_causal sliding_w1024 gated_causal duo_attention}; do
+    for tool in ${SAN_TOOLS:-memcheck racecheck synccheck}; do
+      ATTNC_MAX_CTAS=2 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+        attnc run examples/$f.attn --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 \
+        --head-dim 64 --tiering off >"$OUT/san_${f}_$tool.log" 2>&1
+      echo "sanitize $f $tool: rc $?"
+    done
+  done
+fi
+if [[ " $steps " == *" side "* ]]; then
+  timeout 420 python3 bench/compare.py --patterns "${PATTERNS:-dense,causal,document_causal,sliding_w1024,sink4_w1024}" \
+    --json "$FINAL/side.json" >"$OUT/side.log" 2>&1
+  echo "side by side: rc $?"
+  tail -20 "$OUT/side.log"
+fi
+if [[ " $steps " == *" docab "* ]]; then
+  LIBS="n64=$ROOT/.gpu/lib/libattnc.so n128=$ROOT/.gpu/lib/libattnc.so:ATTNC_SM90_BLOCK_N=128" \
+    PATTERNS=document_causal,natten2d_17 ROUNDS=2 bash bench/kernel_dev/ab_run.sh ab trace 2>&1 | tail -8
+fi
+if [[ " $steps " == *" qab "* ]]; then
+  LIBS="smem=$ROOT/.gpu/lib/libattnc.so:ATTNC_SM90_Q_REGS=0 regs=$ROOT/.gpu/lib/libattnc.so" \
+    PATTERNS=${PATTERNS:-dense,causal,sliding_w1024,sink4_w1024,prefix_lm_2048,softcap_causal,alibi_causal,gated_causal} \
+    ROUNDS=2 bash bench/kernel_dev/ab_run.sh ab 2>&1 | tail -10
+fi
+tar -C "$FINAL" -czf "$FINAL/logs.tgz" logs && rm -rf "$OUT"
