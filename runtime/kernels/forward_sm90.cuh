@@ -2,8 +2,9 @@
 //
 // FlashAttention-3 class forward pass driven by the same generated hooks as forward_sm80.cuh
 // (KernelArgs.h): TMA loads into a multi-stage shared-memory ring on mbarriers, one producer
-// warpgroup and two consumer warpgroups (setmaxnreg), wgmma for S = Q K^T (both operands in
-// shared memory) and O += P V (P from registers), the two consumers' matrix work
+// warpgroup and two consumer warpgroups (setmaxnreg), wgmma for S = Q K^T (K in shared
+// memory, Q in registers or shared memory) and O += P V (P from registers), the two
+// consumers' matrix work
 // interleaved by named barriers (ping-pong), and inside each consumer the QK^T of tile i
 // issued together with the PV of tile i-1 so the softmax overlaps the tensor cores.
 //
@@ -50,9 +51,11 @@
 //      release Q after its last QK^T and write O straight from registers, so the next
 //      unit's loads overlap the last PV product and the epilogue. Per tile:
 //      S = Q K^T (wgmma, async) and O += P_prev V_prev (async) issued back to back, the
-//      softmax of S runs while the PV product is still in flight, then O is rescaled when
-//      needed and S becomes P (bf16/fp16 registers). The stage is released (mbarrier
-//      arrive, one per warp) when its PV product completed.
+//      softmax of S runs while the PV product is still in flight (128-key tiles; with
+//      64-key tiles the stage is released before the exponentials instead), then O is
+//      rescaled when needed and S becomes P (bf16/fp16 registers). The stage is released
+//      (mbarrier arrive, one per warp) when its PV product completed. Masks of at most one
+//      comparison keep each warp's Q rows in registers (kQInRegisters), loaded per unit.
 //   Semantics (classes, hooks, lazy rescale, empty rows) are exactly those of
 //   forward_sm80.cuh; see there.
 //
