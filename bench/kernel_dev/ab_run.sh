@@ -31,7 +31,7 @@ if [[ " $steps " == *" ab "* ]]; then
 import glob, json, sys, statistics
 rows = {}
 for f in sorted(glob.glob(sys.argv[1] + "/ab_*.json")):
-    side = f.split("/")[-1].split("_")[1]
+    side = f.split("/")[-1][len("ab_"):-len(".json")].rsplit("_", 1)[0]  # ab_<side>_<round>.json
     for r in json.load(open(f))["patterns"]:
         if r.get("attnc_ms"):
             rows.setdefault(r["pattern"], {}).setdefault(side, []).append(r["attnc_ms"])

@@ -28,10 +28,16 @@ typedef struct AttncForwardParams {
   long long v_stride[3];
   long long o_stride[3];
   long long lse_stride[2]; ///< batch, head (token stride is 1)
-  /// Persistent templates (launch table entry 7 = 1): a zeroed int the CTAs take work
-  /// units from.
+  /// Persistent templates (launch table entry 7 = 1): the scheduler's workspace,
+  /// ATTNC_SCHEDULER_INTS ints with the first 4 zeroed before the launch. [0] is the counter
+  /// the CTAs take work units from; the rest orders the last units longest first
+  /// (forward_sm90.cuh, tailOrder).
   int *tile_counter;
 } AttncForwardParams;
+
+/// Units the sm90 template may reorder at the end of a launch, and the workspace size.
+#define ATTNC_MAX_TAIL_UNITS 512
+#define ATTNC_SCHEDULER_INTS (4 + 2 * ATTNC_MAX_TAIL_UNITS)
 
 /// Tensor maps (CUtensorMap, 128 opaque bytes each, built on the host with
 /// cuTensorMapEncodeTiled) for the TMA loads of the sm_90a template (forward_sm90.cuh):

@@ -16,7 +16,9 @@
 //
 // MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
 //   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4), ATTNC_SM90_SCANNERS
-//   (1..3 scanning warps), ATTNC_SM90_TRACE (development counters, see below),
+//   (1..3 scanning warps), ATTNC_SM90_Q_BUFFERS (1 or 2), ATTNC_SM90_LPT_TAIL,
+//   ATTNC_SM90_COARSE_SCAN, ATTNC_SM90_HALF_CLASSES (0 or 1, defaults below; the last is
+//   off by default), ATTNC_SM90_TRACE (development counters, see below),
 //   ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL ones,
 //   to measure what the per-element mask costs).
 //
@@ -29,8 +31,9 @@
 //
 // LAUNCH (persistent)
 //   Work units are the 128-row query tiles of every (batch, head): units = ceil(q_len / 128)
-//   x heads x batch. grid = (min(units, SM count), 1, 1); p.tile_counter points to an int
-//   zeroed before the launch (stream-ordered). block = 384 threads, dynamic shared memory from
+//   x heads x batch. grid = (min(units, SM count), 1, 1); p.tile_counter points to the
+//   scheduler workspace (ATTNC_SCHEDULER_INTS ints, the first 4 zeroed before the launch,
+//   stream-ordered). block = 384 threads, dynamic shared memory from
 //   the table (set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first). The maps are
 //   4-D views {D, tokens, heads, batch} (byte strides = the element strides of
 //   AttncForwardParams x 2), CU_TENSOR_MAP_SWIZZLE_128B, box {64, 128, 1, 1} for Q and
@@ -40,13 +43,16 @@
 // WARPGROUPS
 //   0: producer. Warp 1 scans: it takes work units (the first is blockIdx.x, then gridDim.x
 //      plus an atomicAdd on the counter; decode() orders them for L2 reuse and load
-//      balance), calls attnc_kv_ranges, classifies the candidate key tiles 32 at a time (one
-//      per lane, ballot-compacted) and queues the non-empty ones in chunks (a 4-chunk queue
-//      in shared memory on mbarriers), one unit ahead of the loading. Warp 0 loads: for each
-//      queued unit it loads Q once the consumers released the previous one, then for every
-//      queued tile waits for a free stage, writes (start | class) into the stage's slot and
-//      issues the K and V TMA copies. A slot holding -1 ends the unit; a unit of -1 ends the
-//      kernel. Warps 2-3 only give their registers back.
+//      balance, and for data-dependent masks the last ones longest first: tailOrder),
+//      calls attnc_kv_ranges, classifies the candidate key tiles 32 at a time (one per lane,
+//      ballot-compacted; long lists coarse-then-fine) and queues the non-empty ones in
+//      chunks (a 4-chunk queue in shared memory on mbarriers), one unit ahead of the
+//      loading. Warp 0 loads: for each queued unit it loads Q once that Q buffer is free
+//      (two buffers where shared memory allows), then for every queued tile waits for a
+//      free stage, writes (start | class) into the stage's slot and issues the K and V TMA
+//      copies. A slot holding -1 ends the unit; a unit of -1 ends the kernel. Warps 2-3
+//      count the tail units' tiles for the longest-first order (countTail) or only give
+//      their registers back.
 //   1, 2: consumers, 64 query rows each (block_m = 128), the same key tiles. Per unit they
 //      release Q after its last QK^T and write O straight from registers, so the next
 //      unit's loads overlap the last PV product and the epilogue. Per tile:
@@ -101,11 +107,17 @@ enum AttncTraceCounter {
   kTraceScannerWaitUnit,
   kTraceUnits,
   kTraceTiles,
-  kTracePartialTiles,
+  kTracePartialHalves, ///< each consumer's PARTIAL tiles, summed over both
+  kTraceCtas,
+  kTraceStartSum,   ///< %globaltimer (ns) at each CTA's start, summed (mod 2^64)
+  kTraceEndSum,     ///< ... at each CTA's end (consumer 0's last epilogue)
+  kTraceEndMax,     ///< the last CTA's end: CTAs x max - sum = the tail's idle time
+  kTraceTailRanked, ///< units handed out in the ranked (longest-first) tail order
+  kTraceRankedAt,   ///< %globaltimer when the tail's order was ready (0: never)
   kTraceCounters
 };
 extern "C" {
-__device__ unsigned long long attnc_trace[16];
+__device__ unsigned long long attnc_trace[24];
 }
 #define ATTNC_TIMED(acc, stmt)                                                                     \
   do {                                                                                             \
@@ -115,6 +127,11 @@ __device__ unsigned long long attnc_trace[16];
   } while (0)
 #define ATTNC_TRACE_ADD(counter, value)                                                            \
   atomicAdd(&attnc_trace[counter], (unsigned long long)(value))
+static __device__ __forceinline__ unsigned long long attncGlobalTimer() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
 #else
 #define ATTNC_TIMED(acc, stmt) stmt
 #define ATTNC_TRACE_ADD(counter, value) ((void)0)
@@ -145,10 +162,6 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static_assert(kStages >= 2 && kStages <= 4, "2..4 stages");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
-  // Shared memory: [Q][K stages][V stages][bookkeeping]; every tile 1024-byte aligned.
-  static constexpr int kKOffset = kQBytes;
-  static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
-  static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
   /// Tile lists travel from the scanning warps to the loading warp in chunks of up to 32
   /// entries (one classification batch): a small queue per scanner in shared memory on
   /// mbarriers. With several scanners (producer warps 1..kScanners) they take units in turn.
@@ -169,17 +182,35 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     int entry[32]; ///< key tile start | class, in key order
   };
   struct Aux {
-    unsigned long long qFull, qEmpty;
+    unsigned long long qFull[2], qEmpty[2]; ///< per Q buffer (kQBuffers used)
     unsigned long long full[kStages];
     unsigned long long empty[kStages];
     unsigned long long chunkFull[kScanners][kChunks], chunkEmpty[kScanners][kChunks];
     unsigned long long unitBegun[kScanners]; ///< one phase per unit the loader started
     int slot[kStages]; ///< key tile start | class, or -1: the unit has no more tiles
-    int unit;          ///< the work unit whose Q is loaded, or -1: no more units
+    int unit[2];       ///< the work unit whose Q is in each buffer, or -1: no more units
     Chunk chunk[kScanners][kChunks];
   };
-  /// + 1024: the dynamic shared memory base is only guaranteed 16-byte aligned.
-  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
+  static constexpr int kAuxBytes = ((int)sizeof(Aux) + 127) / 128 * 128;
+  static constexpr int kRingBytes = 2 * kStages * kTileBytes;
+  /// Two Q buffers where shared memory allows (64-key tiles at D = 128, and D = 64): units
+  /// alternate between them, so the loader fetches the next unit's Q as soon as it has
+  /// queued this unit's tiles, not after the consumers' last QK^T of this unit. Short
+  /// units (documents, windows) otherwise wait for that load at every unit boundary. D =
+  /// 128 with 128-key tiles has room for one (32 + 3 x 64 KB). ATTNC_SM90_Q_BUFFERS=1/2.
+  /// (+ 1024 below: the dynamic shared memory base is only guaranteed 16-byte aligned.)
+#ifdef ATTNC_SM90_Q_BUFFERS
+  static constexpr int kQBuffers = ATTNC_SM90_Q_BUFFERS;
+#else
+  static constexpr int kQBuffers =
+      2 * kQBytes + kRingBytes + kAuxBytes + 1024 <= 227 * 1024 ? 2 : 1;
+#endif
+  static_assert(kQBuffers == 1 || kQBuffers == 2, "1 or 2 Q buffers");
+  // Shared memory: [Q buffers][K stages][V stages][bookkeeping]; every tile 1024-byte aligned.
+  static constexpr int kKOffset = kQBuffers * kQBytes;
+  static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
+  static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
+  static constexpr int kSmemBytes = kAuxOffset + kAuxBytes + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
   /// Q K^T with Q from registers (loaded once per unit with ldmatrix) instead of shared
@@ -196,6 +227,49 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 #else
   static constexpr bool kQInRegisters = false;
 #endif
+
+  /// Per-warpgroup tile classes: the scanner classifies each consumer's 64 rows of a tile
+  /// separately, so a 64-key tile on a document boundary or the diagonal is often PARTIAL
+  /// for one consumer only, and FULL or EMPTY for the other (EMPTY: P = 0 without mask or
+  /// exponentials). The wgmma products still run for both (a product skipped on a
+  /// data-dependent path makes ptxas serialise the warpgroup's wgmma, C7520). For 128-key
+  /// tiles (exact key ranges: PARTIAL only on the diagonal and window edges) the halves
+  /// rarely differ, so they keep one class per tile. ATTNC_SM90_HALF_CLASSES=0/1 overrides.
+#ifdef ATTNC_SM90_HALF_CLASSES
+  static constexpr bool kHalfClasses = ATTNC_SM90_HALF_CLASSES;
+#else
+  static constexpr bool kHalfClasses = false;
+#endif
+  static_assert(ATTNC_TILE_EMPTY == 0, "a tile whose halves are both EMPTY has entry class 0");
+  /// Coarse-then-fine classification of long candidate lists (UnitTiles::forEachBatch): for
+  /// masks whose key ranges are not exact, where runs of EMPTY candidates are common.
+  /// ATTNC_SM90_COARSE_SCAN=0/1 overrides.
+#ifdef ATTNC_SM90_COARSE_SCAN
+  static constexpr bool kCoarseScan = ATTNC_SM90_COARSE_SCAN;
+#elif defined(ATTNC_KV_RANGES_EXACT) && !ATTNC_KV_RANGES_EXACT
+  static constexpr bool kCoarseScan = true;
+#else
+  static constexpr bool kCoarseScan = false;
+#endif
+  /// Longest-first order for the last units (tailOrder below): for masks whose unit lengths
+  /// the data decides (they read input tensors, or are routed). For masks of indices alone,
+  /// decode()'s order already starts long units first (causal-like) or the units are alike
+  /// (windows), and on the H100 counting cost natten2d and s2_shards ~1% (sm90 v9,
+  /// NOTES.md). ATTNC_SM90_LPT_TAIL=0/1 overrides.
+#ifdef ATTNC_SM90_LPT_TAIL
+  static constexpr bool kLptTail = ATTNC_SM90_LPT_TAIL;
+#elif (defined(ATTNC_HAS_SUMMARIES) && ATTNC_HAS_SUMMARIES) ||                                     \
+    (defined(ATTNC_HAS_ROUTE) && ATTNC_HAS_ROUTE)
+  static constexpr bool kLptTail = true;
+#else
+  static constexpr bool kLptTail = false;
+#endif
+  /// A queued tile's entry: key start | class of consumer 0 | class of consumer 1 << 2 (one
+  /// class in bits 0-1 for both without kHalfClasses); starts are multiples of 64.
+  static __device__ __forceinline__ int entryStart(int entry) { return entry & ~15; }
+  static __device__ __forceinline__ int entryClass(int entry, int consumer) {
+    return kHalfClasses ? (entry >> (2 * consumer)) & 3 : entry & 3;
+  }
 
   // Named barriers (0 is __syncthreads): the consumers' turns.
   static constexpr int kTurnBarrier = 1; // + consumer index
@@ -241,6 +315,209 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     tile::walkKeyTiles<kBlockN>(interval, n, j, r, nx);
   }
 
+  /// The candidate key tiles of one unit (the intervals of attnc_kv_ranges, in registers)
+  /// and a cursor over them, classified 32 at a time by a warp.
+  struct UnitTiles {
+    int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+    int ranges = 0, range = 0, next = 0;
+    __device__ __forceinline__ UnitTiles(const AttncArgs &a, const Unit &unit) {
+      ranges = attnc_kv_ranges(a, unit.b, unit.h, unit.q0, unit.qHi, lo, hi);
+      ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        lo[i] = max(lo[i], 0);
+        hi[i] = min(hi[i], a.kv_len);
+      }
+    }
+    /// The class of the key tile at `start` (with kHalves, consumer 0's | consumer 1's << 2).
+    template <bool kHalves>
+    static __device__ __forceinline__ int classifyTile(const AttncArgs &a, const Unit &unit,
+                                                       int start) {
+      const int kHi = min(start + kBlockN, a.kv_len) - 1;
+      if constexpr (kHalves) {
+        const int mid = unit.q0 + kBlockM / 2;
+        int cls = attnc_classify(a, unit.b, unit.h, unit.q0, min(mid - 1, unit.qHi), start, kHi);
+        if (mid <= unit.qHi)
+          cls |= attnc_classify(a, unit.b, unit.h, mid, unit.qHi, start, kHi) << 2;
+        return cls;
+      } else {
+        return attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start, kHi);
+      }
+    }
+    /// Classifies the unit's candidate tiles, a warp-wide batch of 32 (one per lane) at a
+    /// time, and calls emit(start, cls, last) for each batch in key order: this lane's tile
+    /// start and class (EMPTY for lanes past the candidates), and whether it is the unit's
+    /// last batch (every unit gets one, possibly all EMPTY).
+    ///
+    /// With kCoarse, more than 32 candidates are first classified in chunks of 16 tiles (a
+    /// chunk's key hull per lane, 512 tiles per round), and only the chunks not EMPTY are
+    /// classified tile by tile, two chunks per batch. A document's unit has its whole prefix
+    /// as candidates ([0, q]) and keeps only its own document's tiles; tile by tile, the
+    /// scanner spent most of a short unit's time on the EMPTY prefix (sm90 v9, NOTES.md).
+    template <bool kHalves, bool kCoarse, class Emit>
+    __device__ __forceinline__ void forEachBatch(const AttncArgs &a, const Unit &unit, int lane,
+                                                 Emit &&emit) {
+      constexpr int kChunk = 16;
+      for (;;) {
+        int r = range, start = next;
+        if constexpr (kCoarse)
+          walk(lo, hi, ranges, 32, r, start);
+        if (!kCoarse || r >= ranges) { // at most 32 candidates left: one batch
+          r = range;
+          start = next;
+          walk(lo, hi, ranges, lane, r, start);
+          const int cls = r < ranges ? classifyTile<kHalves>(a, unit, start) : ATTNC_TILE_EMPTY;
+          walk(lo, hi, ranges, 32, range, next);
+          const bool last = range >= ranges;
+          emit(start, cls, last);
+          if (last)
+            return;
+          continue;
+        }
+        // Coarse round: lane j takes candidates [16 j, 16 j + 16) from the cursor.
+        r = range;
+        start = next;
+        walk(lo, hi, ranges, kChunk * lane, r, start);
+        int live = 0;
+        if (r < ranges) {
+          int rEnd = r, endStart = start;
+          walk(lo, hi, ranges, kChunk - 1, rEnd, endStart);
+          // Past the last candidate: the hull ends with the last interval (a wider hull is
+          // still sound for EMPTY).
+          const int hullEnd = rEnd < ranges
+                                  ? min(endStart + kBlockN, a.kv_len) - 1
+                                  : min(hi[ranges - 1] / kBlockN * kBlockN + kBlockN, a.kv_len) - 1;
+          live = attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start, hullEnd) !=
+                 ATTNC_TILE_EMPTY;
+        }
+        unsigned chunks = __ballot_sync(0xffffffffu, live);
+        const int baseRange = range, baseNext = next;
+        walk(lo, hi, ranges, 32 * kChunk, range, next);
+        const bool lastRound = range >= ranges;
+        if (chunks == 0u && lastRound)
+          emit(next, ATTNC_TILE_EMPTY, true);
+        while (chunks != 0u) {
+          const int c0 = __ffs(chunks) - 1;
+          chunks &= chunks - 1;
+          int c1 = -1;
+          if (chunks != 0u) {
+            c1 = __ffs(chunks) - 1;
+            chunks &= chunks - 1;
+          }
+          const int c = lane < kChunk ? c0 : c1;
+          int cls = ATTNC_TILE_EMPTY;
+          r = baseRange;
+          start = baseNext;
+          if (c >= 0) {
+            walk(lo, hi, ranges, kChunk * c + lane % kChunk, r, start);
+            if (r < ranges)
+              cls = classifyTile<kHalves>(a, unit, start);
+          }
+          emit(start, cls, lastRound && chunks == 0u);
+        }
+        if (lastRound)
+          return;
+      }
+    }
+  };
+
+  /// Longest-first tail (LPT). The scheduler hands out units in decode() order; when unit
+  /// lengths depend on the data (documents, routing, N-D windows), the last wave then
+  /// holds long and short units at random and some SMs idle while others finish a long
+  /// one. So the last kMaxTail (at most 4 waves) units are handed out longest first: at the
+  /// start, the producer warps that neither load nor scan count each tail unit's non-empty
+  /// key tiles (the same classification as the scanner), and the warp that counts the last
+  /// one ranks them into an order. The scheduler workspace (p.tile_counter, 4 + 2 x
+  /// kMaxTail ints, the first 4 zeroed before the launch): [0] claims, [1] the tail's order
+  /// (0 undecided, 1 ranked, 2 natural), [2] units counted, [4..] counts, then the order.
+  /// Nothing waits for the ranking: the first claim in the tail settles [1] with a CAS, so
+  /// if the ranking is not done by then (small problems, CTAs not all resident), the tail
+  /// keeps the natural order.
+  static constexpr int kMaxTail = ATTNC_MAX_TAIL_UNITS;
+  static __device__ __forceinline__ int tailUnits(int units) {
+    return max(0, min(min(kMaxTail, 4 * (int)gridDim.x), units - 2 * (int)gridDim.x));
+  }
+  static __device__ __forceinline__ int tailOrder(const AttncForwardParams &p, int units, int u) {
+    const int tail = tailUnits(units), first = units - tail;
+    if (u < first || u >= units)
+      return u;
+    int state = *(volatile int *)&p.tile_counter[1];
+    if (state == 0) {
+      state = atomicCAS(&p.tile_counter[1], 0, 2);
+      state = state == 0 ? 2 : state;
+    }
+    if (state != 1)
+      return u;
+    ATTNC_TRACE_ADD(kTraceTailRanked, 1);
+    __threadfence(); // acquire: the order was written before [1] became 1
+    return __ldcg(&p.tile_counter[4 + kMaxTail + (u - first)]);
+  }
+  /// Producer warp `worker` of `workers` per CTA: counts tail units' tiles, ranks them.
+  static __device__ __forceinline__ void countTail(const AttncForwardParams &p, const AttncArgs &a,
+                                                   int worker, int workers) {
+    const int lane = (int)threadIdx.x % 32;
+    const int units = (a.q_len + kBlockM - 1) / kBlockM * a.heads * a.batch;
+    const int tail = tailUnits(units), first = units - tail;
+    int *count = p.tile_counter + 4, *order = p.tile_counter + 4 + kMaxTail;
+    int mine = 0;
+    const int stride = (int)gridDim.x * workers;
+    for (int i = (int)blockIdx.x * workers + worker; i < tail; i += stride, ++mine) {
+      const Unit unit = decode(a, first + i);
+      UnitTiles tiles(a, unit);
+      int n = 0;
+      tiles.template forEachBatch<false, kCoarseScan>(a, unit, lane, [&](int, int cls, bool) {
+        n += __popc(__ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY));
+      });
+      if (lane == 0)
+        count[i] = n;
+    }
+    if (mine == 0)
+      return;
+    int done = 0;
+    if (lane == 0) {
+      __threadfence(); // release the counts
+      done = atomicAdd(&p.tile_counter[2], mine) + mine;
+    }
+    if (__shfl_sync(0xffffffffu, done, 0) != tail)
+      return;
+    // The last counter ranks: unit i's place = units with more tiles, or as many and
+    // earlier (stable). One key orders both: tiles << 16 | (0xffff - i); -1 pads. Lane l
+    // holds the keys of units l, l + 32, ...; each key is broadcast once and compared with
+    // all of them (branch-free: the tiles' classification above dominates).
+    static_assert(kMaxTail <= 0xffff, "tail indices fit 16 bits");
+    __threadfence();
+    int held[kMaxTail / 32];
+#pragma unroll
+    for (int m = 0; m < kMaxTail / 32; ++m) {
+      const int i = 32 * m + lane;
+      held[m] = i < tail ? min(__ldcg(&count[i]), 0x7fff) << 16 | (0xffff - i) : -1;
+    }
+#pragma unroll
+    for (int m = 0; m < kMaxTail / 32; ++m) {
+      if (32 * m >= tail)
+        break;
+#pragma unroll 1
+      for (int src = 0; src < 32; ++src) {
+        const int key = __shfl_sync(0xffffffffu, held[m], src);
+        int before = 0;
+#pragma unroll
+        for (int m2 = 0; m2 < kMaxTail / 32; ++m2)
+          before += held[m2] > key ? 1 : 0;
+        before = __reduce_add_sync(0xffffffffu, before);
+        if (lane == src && key >= 0)
+          order[before] = first + 32 * m + src;
+      }
+    }
+    __threadfence(); // release the order
+    __syncwarp();
+    if (lane == 0) {
+      atomicCAS(&p.tile_counter[1], 0, 1);
+#if ATTNC_SM90_TRACE
+      atomicMax(&attnc_trace[kTraceRankedAt], attncGlobalTimer());
+#endif
+    }
+  }
+
   /// Scanning warp `scanner` (producer warp 1 + scanner): takes work units (scanner 0's
   /// first is blockIdx.x, every other one gridDim.x + atomicAdd(counter, 1): dynamic
   /// persistent scheduling), calls attnc_kv_ranges, classifies the candidate key tiles 32 at
@@ -273,8 +550,11 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     };
     const auto claim = [&] {
       int u = 0;
-      if (lane == 0)
+      if (lane == 0) {
         u = (int)gridDim.x + atomicAdd(p.tile_counter, 1);
+        if constexpr (kLptTail)
+          u = tailOrder(p, units, u);
+      }
       return __shfl_sync(0xffffffffu, u, 0);
     };
     int u = scanner == 0 ? (int)blockIdx.x : claim();
@@ -289,30 +569,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         return;
       }
       const Unit unit = decode(a, u);
-      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int ranges = attnc_kv_ranges(a, unit.b, unit.h, unit.q0, unit.qHi, lo, hi);
-      ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        lo[i] = max(lo[i], 0);
-        hi[i] = min(hi[i], a.kv_len);
-      }
-      int range = 0, next = 0;
-      for (;;) {
-        int r = range, start = next;
-        walk(lo, hi, ranges, lane, r, start);
-        int cls = ATTNC_TILE_EMPTY;
-        if (r < ranges)
-          cls = attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start,
-                               min(start + kBlockN, a.kv_len) - 1);
-        const unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
-        walk(lo, hi, ranges, 32, range, next);
-        const bool last = range >= ranges;
-        if (keep != 0u || last)
-          publish(u, keep, start | cls, last ? 1 : 0);
-        if (last)
-          break;
-      }
+      UnitTiles tiles(a, unit);
+      tiles.template forEachBatch<kHalfClasses, kCoarseScan>(
+          a, unit, lane, [&](int start, int cls, bool last) {
+            const unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+            if (keep != 0u || last)
+              publish(u, keep, start | cls, last ? 1 : 0);
+          });
       // The next unit, once the loader has started this one (its phase n).
       ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner]), n & 1));
       u = claim();
@@ -345,7 +608,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         if (entry < 0) {
           hopper::barrierArrive(bar);
         } else {
-          const int start = entry & ~3;
+          const int start = entryStart(entry);
           hopper::barrierArriveExpectBytes(bar, 2 * kTileBytes);
 #pragma unroll
           for (int p = 0; p < kPanels; ++p) {
@@ -397,11 +660,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       }
       // A new unit (or the end): the Q buffer and the unit slot are free once every
       // consumer warp has finished the previous unit's QK^T products.
-      ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qEmpty), (begun & 1) ^ 1));
+      const int qBuffer = begun % kQBuffers;
+      ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qEmpty[qBuffer]),
+                                              ((begun / kQBuffers) & 1) ^ 1));
       ++begun;
       if (lane == 0) {
-        aux.unit = u;
-        const unsigned bar = barrierAddress(aux.qFull);
+        aux.unit[qBuffer] = u;
+        const unsigned bar = barrierAddress(aux.qFull[qBuffer]);
         if (u < 0) {
           hopper::barrierArrive(bar);
         } else {
@@ -409,8 +674,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           hopper::barrierArriveExpectBytes(bar, kQBytes);
 #pragma unroll
           for (int p = 0; p < kPanels; ++p)
-            hopper::tmaLoad4d(sQ + p * kBlockM * 128, &maps.q, bar, p * 64, unit.q0, unit.h,
-                              unit.b);
+            hopper::tmaLoad4d(sQ + qBuffer * kQBytes + p * kBlockM * 128, &maps.q, bar, p * 64,
+                              unit.q0, unit.h, unit.b);
           hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner]));
         }
       }
@@ -499,9 +764,18 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     const unsigned sQ = base, sK = base + kKOffset, sV = base + kVOffset;
     Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
 
+#if ATTNC_SM90_TRACE
     if (tid == 0) {
-      hopper::barrierInit(barrierAddress(aux.qFull), 1);
-      hopper::barrierInit(barrierAddress(aux.qEmpty), 8); // one arrive per consumer warp
+      ATTNC_TRACE_ADD(kTraceCtas, 1);
+      ATTNC_TRACE_ADD(kTraceStartSum, attncGlobalTimer());
+    }
+#endif
+    if (tid == 0) {
+#pragma unroll
+      for (int i = 0; i < kQBuffers; ++i) {
+        hopper::barrierInit(barrierAddress(aux.qFull[i]), 1);
+        hopper::barrierInit(barrierAddress(aux.qEmpty[i]), 8); // one arrive per consumer warp
+      }
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
         hopper::barrierInit(barrierAddress(aux.full[s]), 1);
@@ -526,6 +800,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         load(a, maps, aux, sQ, sK, sV);
       else if (tid / 32 - 1 < kScanners)
         scan(p, a, aux, tid / 32 - 1);
+      else if (kLptTail)
+        countTail(p, a, tid / 32 - 1 - kScanners, 3 - kScanners);
       return;
     }
     hopper::claimRegisters<kConsumerRegs>();
@@ -557,7 +833,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     if (consumer == 1)
       hopper::namedArrive(kTurnBarrier, 256);
 
-    const unsigned qPanel = sQ + consumer * 64 * 128; // this consumer's 64 rows of panel 0
+    int qBuffer = 0;                            // the current unit's Q buffer
+    unsigned qPanel = sQ + consumer * 64 * 128; // this consumer's 64 rows of its panel 0
     unsigned qFrag[kQInRegisters ? kHeadDim / 16 : 1][4];
     // This warp's 16 rows of Q as m16n8k16 A fragments: ldmatrix matrix j = lane / 8 holds
     // rows + 8 * (j % 2) and 16-byte chunk 2 * (kk % 4) + j / 2 of panel kk / 4 (128-byte
@@ -568,8 +845,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 #pragma unroll
         for (int kk = 0; kk < kHeadDim / 16; ++kk) {
           const int chunk = (kk % 4) * 2 + lane / 16;
-          tile::loadMatrixX4(qFrag[kk], sQ + (kk / 4) * kBlockM * 128 + row * 128 +
-                                            ((chunk ^ (row % 8)) * 16));
+          tile::loadMatrixX4(qFrag[kk], sQ + qBuffer * kQBytes + (kk / 4) * kBlockM * 128 +
+                                            row * 128 + ((chunk ^ (row % 8)) * 16));
         }
       }
     };
@@ -617,7 +894,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       if (!fast) {
         // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
         const int qRow = q0 + rowBase, kCol = k0 + 2 * t;
-        if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
+        if (kHalfClasses && cls == ATTNC_TILE_EMPTY) {
+          // Only the other consumer's rows keep keys of this tile. (A branch past the
+          // softmax instead moved ptxas's PV wait below the exponentials; see the loop.)
+#pragma unroll
+          for (int i = 0; i < kBlockN / 2; ++i)
+            s[i] = tile::negInf();
+        } else if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
           scoreTile<true, true>(s, a, b, h, qRow, kCol);
         else if (!unmasked)
           scoreTile<true, false>(s, a, b, h, qRow, kCol);
@@ -710,7 +993,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       entry = __shfl_sync(0xffffffffu, entry, 0);
 #if ATTNC_SM90_TRACE
       tiles += entry >= 0;
-      partialTiles += entry >= 0 && (entry & 3) != ATTNC_TILE_FULL;
+      partialTiles += entry >= 0 && entryClass(entry, consumer) != ATTNC_TILE_FULL;
 #endif
       return entry;
     };
@@ -719,14 +1002,17 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     auto unitDone = [&](int stage) {
       release(stage);
       if (lane == 0)
-        hopper::barrierArrive(barrierAddress(aux.qEmpty));
+        hopper::barrierArrive(barrierAddress(aux.qEmpty[qBuffer]));
     };
 
     for (int n = 0;; ++n) {
-      ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qFull), n & 1));
+      qBuffer = n % kQBuffers;
+      qPanel = sQ + qBuffer * kQBytes + consumer * 64 * 128;
+      ATTNC_TIMED(tWaitQ,
+                  hopper::barrierWait(barrierAddress(aux.qFull[qBuffer]), (n / kQBuffers) & 1));
       int u = 0;
       if (lane == 0)
-        u = *(volatile int *)&aux.unit; // read by the thread that releases Q (see nextTile)
+        u = *(volatile int *)&aux.unit[qBuffer]; // read by the thread that releases Q
       u = __shfl_sync(0xffffffffu, u, 0);
       if (u < 0)
         break;
@@ -757,7 +1043,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         float alpha[2];
-        softmax(entry & ~3, entry & 3, alpha);
+        softmax(entryStart(entry), entryClass(entry, consumer), alpha);
         toP();
         prevStage = stage;
         for (;;) {
@@ -779,7 +1065,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             // The softmax runs under the PV product. The wait for PV sits in both arms of
             // the rescale branch: ptxas places a wgmma wait at the top of its basic block,
             // and in the block of the softmax that put it above the exponentials.
-            const bool rescale = softmax(entry & ~3, entry & 3, alpha);
+            const bool rescale = softmax(entryStart(entry), entryClass(entry, consumer), alpha);
             if (rescale) {
               wgmma::wait<0>();
               wgmma::fenceOperands(o);
@@ -793,7 +1079,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             // 64-key tiles: a short PV product. Here ptxas puts the wait after the mask but
             // before the exponentials, so the stage is released early and the ring refills
             // sooner: measured faster than the full overlap (sm90 v8, NOTES.md).
-            const bool rescale = softmax(entry & ~3, entry & 3, alpha);
+            const bool rescale = softmax(entryStart(entry), entryClass(entry, consumer), alpha);
             wgmma::wait<0>();
             wgmma::fenceOperands(o);
             release(prevStage);
@@ -821,15 +1107,22 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       ATTNC_TRACE_ADD(kTraceConsumerWaitTile, tWaitTile);
       ATTNC_TRACE_ADD(kTraceConsumerWaitTurn, tWaitTurn);
       ATTNC_TRACE_ADD(kTraceConsumerEpilogue, tEpilogue);
+      ATTNC_TRACE_ADD(kTracePartialHalves, partialTiles);
       if (consumer == 0) {
         ATTNC_TRACE_ADD(kTraceUnits, units);
         ATTNC_TRACE_ADD(kTraceTiles, tiles);
-        ATTNC_TRACE_ADD(kTracePartialTiles, partialTiles);
       }
     }
 #endif
     if (consumer == 0)
       hopper::namedSync(myTurn, 256); // consumer 1's last hand-over (or its first)
+#if ATTNC_SM90_TRACE
+    if (consumer == 0 && ctid == 0) {
+      const unsigned long long end = attncGlobalTimer();
+      ATTNC_TRACE_ADD(kTraceEndSum, end);
+      atomicMax(&attnc_trace[kTraceEndMax], end);
+    }
+#endif
   }
 
   /// Epilogue of one unit: normalise, LSE, out hook, and the rows straight from registers

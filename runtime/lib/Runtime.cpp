@@ -653,21 +653,27 @@ Status resolveParams(const dsl::AttentionDecl &attention, const Arguments &args,
 /// launch out): each role's cycles and where it waited, summed over the CTAs.
 void printTrace(const CudaDriver &d, CUdeviceptr trace, size_t bytes, CUstream stream,
                 const std::string &name) {
-  unsigned long long c[16] = {};
+  unsigned long long c[24] = {};
   if (bytes < sizeof(c) || d.cuStreamSynchronize(stream) != CUDA_SUCCESS ||
       d.cuMemcpyDtoH(c, trace, sizeof(c)) != CUDA_SUCCESS)
     return;
   const auto pct = [](unsigned long long part, unsigned long long whole) {
     return whole ? 100.0 * double(part) / double(whole) : 0.0;
   };
+  // Global-timer sums wrap modulo 2^64; the differences below are exact.
+  const unsigned long long ctas = c[15], tailIdle = ctas * c[18] - c[17],
+                           ctaTime = ctas * c[18] - c[16];
   std::fprintf(stderr,
-               "attnc trace '%s': units %llu tiles %llu partial %llu | consumers: wait Q %.1f%% "
-               "tile %.1f%% turn %.1f%% epilogue %.1f%% | loader: wait chunk %.1f%% stage "
+               "attnc trace '%s': units %llu tiles %llu partial halves %llu | consumers: wait Q "
+               "%.1f%% tile %.1f%% turn %.1f%% epilogue %.1f%% | loader: wait chunk %.1f%% stage "
                "%.1f%% Q %.1f%% | scanner: wait chunk %.1f%% unit %.1f%% | consumer cycles "
-               "per unit %.0f\n",
+               "per unit %.0f | tail idle %.1f%% of %llu CTAs x %.1f us, %llu units ranked "
+               "(order ready at %.1f us)\n",
                name.c_str(), c[12], c[13], c[14], pct(c[1], c[0]), pct(c[2], c[0]), pct(c[3], c[0]),
                pct(c[4], c[0]), pct(c[6], c[5]), pct(c[7], c[5]), pct(c[8], c[5]), pct(c[10], c[9]),
-               pct(c[11], c[9]), c[12] ? double(c[0]) / 2.0 / double(c[12]) : 0.0);
+               pct(c[11], c[9]), c[12] ? double(c[0]) / 2.0 / double(c[12]) : 0.0,
+               pct(tailIdle, ctaTime), ctas, ctas ? double(ctaTime) / double(ctas) / 1000.0 : 0.0,
+               c[19], ctas && c[20] ? double(c[20] * ctas - c[16]) / double(ctas) / 1000.0 : 0.0);
 }
 
 /// CTAs of a persistent launch: one per SM, or fewer with ATTNC_MAX_CTAS=N (tests use it to
@@ -1171,11 +1177,12 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
                     "too many query tiles (" + std::to_string(units) + ") for one launch");
     }
     CUdeviceptr counter = 0;
-    if (Status s = allocate(sizeof(int), "the tile counter", counter); !s.ok())
+    if (Status s = allocate(ATTNC_SCHEDULER_INTS * sizeof(int), "the scheduler workspace", counter);
+        !s.ok())
       return s;
-    if (CUresult r = d->cuMemsetD32Async(counter, 0, 1, cuStream); r != CUDA_SUCCESS) {
+    if (CUresult r = d->cuMemsetD32Async(counter, 0, 4, cuStream); r != CUDA_SUCCESS) {
       releaseScratch();
-      return cudaFailure(*d, r, "zeroing the tile counter");
+      return cudaFailure(*d, r, "zeroing the scheduler workspace");
     }
     forward.tile_counter = reinterpret_cast<int *>(counter);
     grid[0] = unsigned(std::min<long long>(units, persistentCtas(loaded.multiprocessors)));
