@@ -10,11 +10,7 @@ mkdir -p "$OUT"
 source scripts/gpu-env.sh "$OUT"
 steps=${*:-tests sanitize side docab}
 if [[ " $steps " == *" tests "* ]]; then
-  for ctas in "" 3; do
-    log=$OUT/gpu_tests_${ctas:-all}.log
-    ATTNC_MAX_CTAS=$ctas timeout 300 .gpu/bin/attnc_runtime_gpu_tests >"$log" 2>&1
-    echo "gpu tests ctas=[${ctas:-all}]: rc $? $(tail -2 "$log" | head -1)"
-  done
+  bash bench/kernel_dev/gpu_suites.sh
 fi
 if [[ " $steps " == *" sanitize "* ]]; then
   for f in ${SAN_EXAMPLES:-dense causal document_causal sliding_w1024 gated_causal duo_attention}; do

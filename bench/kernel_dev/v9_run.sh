@@ -13,11 +13,7 @@ source scripts/gpu-env.sh "$OUT"
 LIB=$ROOT/.gpu/lib/libattnc.so
 steps=${*:-tests sanitize ab trace side}
 if [[ " $steps " == *" tests "* ]]; then
-  for ctas in "" 3; do
-    log=$OUT/gpu_tests_${ctas:-all}.log
-    ATTNC_MAX_CTAS=$ctas timeout 300 .gpu/bin/attnc_runtime_gpu_tests >"$log" 2>&1
-    echo "gpu tests ctas=[${ctas:-all}]: rc $? $(tail -2 "$log" | head -1)"
-  done
+  bash bench/kernel_dev/gpu_suites.sh
 fi
 if [[ " $steps " == *" sanitize "* ]]; then
   # 2 CTAs and 18 units: the last 8 are a longest-first tail.

@@ -232,9 +232,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// separately, so a 64-key tile on a document boundary or the diagonal is often PARTIAL
   /// for one consumer only, and FULL or EMPTY for the other (EMPTY: P = 0 without mask or
   /// exponentials). The wgmma products still run for both (a product skipped on a
-  /// data-dependent path makes ptxas serialise the warpgroup's wgmma, C7520). For 128-key
-  /// tiles (exact key ranges: PARTIAL only on the diagonal and window edges) the halves
-  /// rarely differ, so they keep one class per tile. ATTNC_SM90_HALF_CLASSES=0/1 overrides.
+  /// data-dependent path makes ptxas serialise the warpgroup's wgmma, C7520). Off by
+  /// default (ATTNC_SM90_HALF_CLASSES=1 turns it on): on the H100 it made radial_video 14.7%
+  /// faster, but document, natten2d, s2_shards and MoBA 3-8% slower, as the scanner
+  /// classifies twice per tile and the consumer loop grows (sm90 v9a, NOTES.md).
 #ifdef ATTNC_SM90_HALF_CLASSES
   static constexpr bool kHalfClasses = ATTNC_SM90_HALF_CLASSES;
 #else
@@ -978,7 +979,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     int it = 0; // ring position, continued across units
     [[maybe_unused]] const long long tStart = clock64();
     [[maybe_unused]] long long tWaitQ = 0, tWaitTile = 0, tWaitTurn = 0, tEpilogue = 0;
-    [[maybe_unused]] int units = 0, tiles = 0, partialTiles = 0;
+    [[maybe_unused]] int units = 0, tiles = 0, partialHalves = 0;
     // Lane 0 reads the slot and broadcasts it: the thread that read it is the one that
     // later releases the stage (mbarrier arrive, release semantics), so the producer's
     // rewrite of the slot is ordered after every read of it.
@@ -993,7 +994,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       entry = __shfl_sync(0xffffffffu, entry, 0);
 #if ATTNC_SM90_TRACE
       tiles += entry >= 0;
-      partialTiles += entry >= 0 && entryClass(entry, consumer) != ATTNC_TILE_FULL;
+      partialHalves += entry >= 0 && entryClass(entry, consumer) != ATTNC_TILE_FULL;
 #endif
       return entry;
     };
@@ -1107,7 +1108,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       ATTNC_TRACE_ADD(kTraceConsumerWaitTile, tWaitTile);
       ATTNC_TRACE_ADD(kTraceConsumerWaitTurn, tWaitTurn);
       ATTNC_TRACE_ADD(kTraceConsumerEpilogue, tEpilogue);
-      ATTNC_TRACE_ADD(kTracePartialHalves, partialTiles);
+      ATTNC_TRACE_ADD(kTracePartialHalves, partialHalves);
       if (consumer == 0) {
         ATTNC_TRACE_ADD(kTraceUnits, units);
         ATTNC_TRACE_ADD(kTraceTiles, tiles);
