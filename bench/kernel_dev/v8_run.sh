@@ -13,20 +13,12 @@ if [[ " $steps " == *" tests "* ]]; then
   bash bench/kernel_dev/gpu_suites.sh
 fi
 if [[ " $steps " == *" sanitize "* ]]; then
-  for f in ${SAN_EXAMPLES:-dense causal document_causal sliding_w1024 gated_causal duo_attention}; do
-    for tool in ${SAN_TOOLS:-memcheck racecheck synccheck}; do
-      ATTNC_MAX_CTAS=2 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-        attnc run examples/$f.attn --q-len 130 --kv-len 600 --heads 2 --kv-heads 1 \
-        --head-dim 64 --tiering off >"$OUT/san_${f}_$tool.log" 2>&1
-      echo "sanitize $f $tool: rc $?"
-    done
-  done
+  SAN_EXAMPLES=${SAN_EXAMPLES:-dense causal document_causal sliding_w1024 gated_causal duo_attention} \
+    SAN_ARGS="--q-len 130 --kv-len 600 --heads 2 --kv-heads 1 --head-dim 64" \
+    bash bench/kernel_dev/sanitize.sh
 fi
 if [[ " $steps " == *" side "* ]]; then
-  timeout 420 python3 bench/compare.py --patterns "${PATTERNS:-dense,causal,document_causal,sliding_w1024,sink4_w1024}" \
-    --json "$FINAL/side.json" >"$OUT/side.log" 2>&1
-  echo "side by side: rc $?"
-  tail -20 "$OUT/side.log"
+  bash bench/kernel_dev/side_by_side.sh "$FINAL/side.json"
 fi
 if [[ " $steps " == *" docab "* ]]; then
   LIBS="n64=$ROOT/.gpu/lib/libattnc.so n128=$ROOT/.gpu/lib/libattnc.so:ATTNC_SM90_BLOCK_N=128" \

@@ -17,14 +17,9 @@ if [[ " $steps " == *" tests "* ]]; then
 fi
 if [[ " $steps " == *" sanitize "* ]]; then
   # 2 CTAs and 18 units: the last 8 are a longest-first tail.
-  for f in ${SAN_EXAMPLES:-document_causal natten2d_17 causal}; do
-    for tool in ${SAN_TOOLS:-memcheck racecheck synccheck}; do
-      ATTNC_MAX_CTAS=2 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-        attnc run examples/$f.attn --q-len 1030 --kv-len 1030 --heads 2 --kv-heads 1 \
-        --head-dim 64 --tiering off --check >"$OUT/san_${f}_$tool.log" 2>&1
-      echo "sanitize $f $tool: rc $? $(grep -h 'ERROR SUMMARY\|^check' "$OUT/san_${f}_$tool.log" | head -2 | tr '\n' ' ')"
-    done
-  done
+  SAN_EXAMPLES=${SAN_EXAMPLES:-document_causal natten2d_17 causal} \
+    SAN_ARGS="--q-len 1030 --kv-len 1030 --heads 2 --kv-heads 1 --head-dim 64 --check" \
+    bash bench/kernel_dev/sanitize.sh
 fi
 if [[ " $steps " == *" ab "* ]]; then
   LIBS=${AB_LIBS:-"base=$LIB:ATTNC_SM90_Q_BUFFERS=1,ATTNC_SM90_LPT_TAIL=0 q2=$LIB:ATTNC_SM90_LPT_TAIL=0 q2lpt=$LIB q2lpthalf=$LIB:ATTNC_SM90_HALF_CLASSES=1"} \
@@ -41,9 +36,6 @@ if [[ " $steps " == *" trace "* ]]; then
   done
 fi
 if [[ " $steps " == *" side "* ]]; then
-  timeout 420 python3 bench/compare.py --patterns "${PATTERNS:-dense,causal,document_causal,sliding_w1024,sink4_w1024}" \
-    --json "$FINAL/side.json" >"$OUT/side.log" 2>&1
-  echo "side by side: rc $?"
-  tail -20 "$OUT/side.log"
+  bash bench/kernel_dev/side_by_side.sh "$FINAL/side.json"
 fi
 tar -C "$FINAL" -czf "$FINAL/logs.tgz" logs && rm -rf "$OUT"
