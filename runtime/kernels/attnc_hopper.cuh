@@ -63,11 +63,19 @@ static __device__ __forceinline__ void tmaPrefetchDescriptor(const void *map) {
 /// `leadingBytes` between 64-column panels (used by MN-major operands spanning several
 /// panels; ignored for K-major ones). The tile must start 1024-byte aligned; the start may
 /// then move by multiples of 32 bytes inside a row (K steps) and of 1024 bytes across rows.
-static __device__ __forceinline__ unsigned long long descriptor128B(unsigned address,
-                                                                    unsigned leadingBytes) {
-  return (unsigned long long)((address & 0x3FFFFu) >> 4) |
-         ((unsigned long long)((leadingBytes >> 4) & 0x3FFFu) << 16) |
-         ((unsigned long long)(1024u >> 4) << 32) | (1ull << 62);
+///
+/// Built in two words. The low word (descriptorLow128B) holds the start address (bits 0-13,
+/// in 16-byte units) and the leading byte offset; the high word is the same for every tile.
+/// Byte offsets inside shared memory may be added to the low word in 16-byte units: the
+/// address field spans 256 KB, more than a block's shared memory, so the sum never carries
+/// out of it. A loop of wgmma products then adds one constant per product instead of
+/// rebuilding each descriptor (four dependent uniform-datapath operations).
+static __device__ __forceinline__ unsigned descriptorLow128B(unsigned address,
+                                                             unsigned leadingBytes) {
+  return ((address & 0x3FFFFu) >> 4) | (((leadingBytes >> 4) & 0x3FFFu) << 16);
+}
+static __device__ __forceinline__ unsigned long long descriptorFromLow128B(unsigned low) {
+  return (unsigned long long)low | ((unsigned long long)(1024u >> 4) << 32) | (1ull << 62);
 }
 
 //===--- warpgroups ------------------------------------------------------===//

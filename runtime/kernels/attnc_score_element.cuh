@@ -38,6 +38,19 @@ static __device__ __forceinline__ float scoreFactor(const AttncArgs &a) {
 /// dropped: out of bounds (`inBounds` false), masked (kMask: PARTIAL tiles) or given -inf by
 /// the score hook. The hooks are pure and read inputs with clamped indices, so they are
 /// evaluated unconditionally and the result selected (no branches in the tile loop).
+#ifndef ATTNC_COORDINATE_READS
+#define ATTNC_COORDINATE_READS 1
+#endif
+/// A coordinate for the mask and score hooks. Their results on the padding of tiles crossing
+/// q_len or kv_len (kBounds) are dropped, but they are evaluated branch-free everywhere; when
+/// they read inputs at unclamped coordinates (ATTNC_COORDINATE_READS, from attn.input_read's
+/// in_range), padding positions are moved onto the last token so those reads stay inside.
+/// (A guard instead, `inBounds && attnc_mask(...)`, branched per element and doubled the
+/// loop of score-hook kernels; the clamps alone cost registers in masks without reads.)
+template <bool kBounds> static __device__ __forceinline__ int inside(int i, int extent) {
+  return kBounds && ATTNC_COORDINATE_READS ? min(i, extent - 1) : i;
+}
+
 template <bool kMask>
 static __device__ __forceinline__ float scoreElement(const AttncArgs &a, float dot, int b, int h,
                                                      int q, int k, bool inBounds) {

@@ -247,7 +247,9 @@ struct ForwardSm80 {
           for (int j = 0; j < 2; ++j) {
             const int k = kCol + nt * 8 + j;
             float &x = s[mt][nt][half * 2 + j];
-            x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!kBounds || k < a.kv_len));
+            x = tile::scoreElement<kMask>(a, x, b, h, tile::inside<kBounds>(q, a.q_len),
+                                          tile::inside<kBounds>(k, a.kv_len),
+                                          rowIn && (!kBounds || k < a.kv_len));
           }
       }
   }

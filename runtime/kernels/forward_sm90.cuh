@@ -15,8 +15,9 @@
 //   This header includes attnc_hopper.cuh and attnc_wgmma.cuh (same folder).
 //
 // MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
-//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..4), ATTNC_SM90_SCANNERS
-//   (1..3 scanning warps), ATTNC_SM90_Q_BUFFERS (1 or 2), ATTNC_SM90_LPT_TAIL,
+//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..5), ATTNC_SM90_SCANNERS
+//   (1..3 scanning warps), ATTNC_SM90_LOOKAHEAD (1 or 2 units scanned ahead),
+//   ATTNC_SM90_PV_OVERLAP (0 or 1), ATTNC_SM90_Q_BUFFERS (1 or 2), ATTNC_SM90_LPT_TAIL,
 //   ATTNC_SM90_COARSE_SCAN, ATTNC_SM90_HALF_CLASSES (0 or 1, defaults below; the last is
 //   off by default), ATTNC_SM90_TRACE (development counters, see below),
 //   ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL ones,
@@ -159,7 +160,15 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
   static_assert(kBlockN == 64 || kBlockN == 128, "key tile 64 or 128");
-  static_assert(kStages >= 2 && kStages <= 4, "2..4 stages");
+  static_assert(kStages >= 2 && kStages <= 5, "2..5 stages");
+  /// Whether each tile's exponentials run under the previous tile's PV product (128-key
+  /// tiles) or after it (64-key tiles: the stage is released sooner; sm90 v8, NOTES.md).
+  /// ATTNC_SM90_PV_OVERLAP=0/1 overrides.
+#ifdef ATTNC_SM90_PV_OVERLAP
+  static constexpr bool kSoftmaxUnderPV = ATTNC_SM90_PV_OVERLAP;
+#else
+  static constexpr bool kSoftmaxUnderPV = kBlockN == 128;
+#endif
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
   /// Tile lists travel from the scanning warps to the loading warp in chunks of up to 32
@@ -174,6 +183,17 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr int kScanners = 1;
 #endif
   static constexpr int kChunks = kScanners == 1 ? 4 : 2; // per scanner
+  /// How many units the scanner runs ahead of the loader: it claims its next unit once the
+  /// loader has begun the unit kLookahead - 1 before its last one. One keeps the tail
+  /// balanced (a CTA holds at most one claimed, unstarted unit); two hides a slow scan
+  /// (classification reading summaries) behind two units of loading.
+  /// ATTNC_SM90_LOOKAHEAD=1/2 (2 with one scanner only).
+#ifdef ATTNC_SM90_LOOKAHEAD
+  static constexpr int kLookahead = ATTNC_SM90_LOOKAHEAD;
+#else
+  static constexpr int kLookahead = 1;
+#endif
+  static_assert(kLookahead == 1 || (kLookahead == 2 && kScanners == 1), "lookahead 1, or 2");
   static_assert(kScanners >= 1 && kScanners <= 3, "1..3 scanning warps");
   struct Chunk {
     int unit;      ///< the work unit these tiles belong to, or -1: no more units
@@ -186,7 +206,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     unsigned long long full[kStages];
     unsigned long long empty[kStages];
     unsigned long long chunkFull[kScanners][kChunks], chunkEmpty[kScanners][kChunks];
-    unsigned long long unitBegun[kScanners]; ///< one phase per unit the loader started
+    /// One phase per unit the loader started (units alternate between the two with
+    /// kLookahead 2, so a wait for the previous unit never sees two phases completed).
+    unsigned long long unitBegun[kScanners][2];
     int slot[kStages]; ///< key tile start | class, or -1: the unit has no more tiles
     int unit[2];       ///< the work unit whose Q is in each buffer, or -1: no more units
     Chunk chunk[kScanners][kChunks];
@@ -577,8 +599,16 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             if (keep != 0u || last)
               publish(u, keep, start | cls, last ? 1 : 0);
           });
-      // The next unit, once the loader has started this one (its phase n).
-      ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner]), n & 1));
+      // The next unit, once the loader has started this one (its phase n), or with
+      // kLookahead 2 the one before it.
+      if constexpr (kLookahead == 1) {
+        ATTNC_TIMED(tWaitUnit,
+                    hopper::barrierWait(barrierAddress(aux.unitBegun[scanner][0]), n & 1));
+      } else if (n >= 1) {
+        const int m = n - 1;
+        ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner][m % 2]),
+                                                   (m / 2) & 1));
+      }
       u = claim();
     }
   }
@@ -661,7 +691,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       }
       // A new unit (or the end): the Q buffer and the unit slot are free once every
       // consumer warp has finished the previous unit's QK^T products.
-      const int qBuffer = begun % kQBuffers;
+      const int qBuffer = begun % kQBuffers, begunSlot = kLookahead == 1 ? 0 : begun % 2;
       ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qEmpty[qBuffer]),
                                               ((begun / kQBuffers) & 1) ^ 1));
       ++begun;
@@ -677,7 +707,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           for (int p = 0; p < kPanels; ++p)
             hopper::tmaLoad4d(sQ + qBuffer * kQBytes + p * kBlockM * 128, &maps.q, bar, p * 64,
                               unit.q0, unit.h, unit.b);
-          hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner]));
+          hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner][begunSlot]));
         }
       }
       __syncwarp();
@@ -730,7 +760,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         for (int j = 0; j < 2; ++j) {
           const int k = kCol + nt * 8 + j;
           float &x = s[nt * 4 + half * 2 + j];
-          x = tile::scoreElement<kMask>(a, x, b, h, q, k, rowIn && (!kBounds || k < a.kv_len));
+          x = tile::scoreElement<kMask>(a, x, b, h, tile::inside<kBounds>(q, a.q_len),
+                                        tile::inside<kBounds>(k, a.kv_len),
+                                        rowIn && (!kBounds || k < a.kv_len));
         }
     }
   }
@@ -789,7 +821,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           hopper::barrierInit(barrierAddress(aux.chunkFull[s][c]), 32); // every scanning lane
           hopper::barrierInit(barrierAddress(aux.chunkEmpty[s][c]), 1);
         }
-        hopper::barrierInit(barrierAddress(aux.unitBegun[s]), 1);
+        hopper::barrierInit(barrierAddress(aux.unitBegun[s][0]), 1);
+        hopper::barrierInit(barrierAddress(aux.unitBegun[s][1]), 1);
       }
       hopper::barrierInitFence();
     }
@@ -851,30 +884,32 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         }
       }
     };
+    // Descriptors as low words plus constant offsets (hopper::descriptorLow128B): the
+    // stage's base once per tile, then one add per product.
+    const unsigned kDescLow = hopper::descriptorLow128B(sK, 16);
+    const unsigned vDescLow = hopper::descriptorLow128B(sV, kBlockN * 128);
     auto issueScores = [&](int stage) {
-      const unsigned kTile = sK + stage * kTileBytes;
+      const unsigned kLow = kDescLow + stage * (kTileBytes >> 4);
+      const unsigned qLow = hopper::descriptorLow128B(qPanel, 16);
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
         const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
         const unsigned long long descK =
-            hopper::descriptor128B(kTile + panel * kBlockN * 128 + inRow, 16);
+            hopper::descriptorFromLow128B(kLow + ((panel * kBlockN * 128 + inRow) >> 4));
         if constexpr (kQInRegisters) {
           wgmma::mmaRSKMajor(kind, s, qFrag[kk], descK, kk > 0 ? 1 : 0);
         } else {
           const unsigned long long descQ =
-              hopper::descriptor128B(qPanel + panel * kBlockM * 128 + inRow, 16);
+              hopper::descriptorFromLow128B(qLow + ((panel * kBlockM * 128 + inRow) >> 4));
           wgmma::mmaSS(kind, s, descQ, descK, kk > 0 ? 1 : 0);
         }
       }
     };
     auto issueValues = [&](int stage) {
-      const unsigned vTile = sV + stage * kTileBytes;
+      const unsigned vLow = vDescLow + stage * (kTileBytes >> 4);
 #pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk) {
-        const unsigned long long descV =
-            hopper::descriptor128B(vTile + kk * 16 * 128, kBlockN * 128);
-        wgmma::mmaRS(kind, o, pFrag[kk], descV);
-      }
+      for (int kk = 0; kk < kBlockN / 16; ++kk)
+        wgmma::mmaRS(kind, o, pFrag[kk], hopper::descriptorFromLow128B(vLow + kk * 16 * 128 / 16));
     };
     auto release = [&](int stage) {
       __syncwarp();
@@ -1062,7 +1097,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           hopper::namedArrive(otherTurn, 256);
           wgmma::wait<1>(); // S is ready, PV may still run
           wgmma::fenceOperands(s);
-          if constexpr (kBlockN == 128) {
+          if constexpr (kSoftmaxUnderPV) {
             // The softmax runs under the PV product. The wait for PV sits in both arms of
             // the rescale branch: ptxas places a wgmma wait at the top of its basic block,
             // and in the block of the softmax that put it above the exponentials.

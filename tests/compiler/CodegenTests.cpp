@@ -43,6 +43,15 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK(doc.hooks.inputs[0].summarized);
   CHECK(doc.hooks.source.find("#define ATTNC_HAS_SUMMARIES 1") != std::string::npos);
 
+  // doc[b, k] reads at a coordinate without a clamp: the kernels keep the hooks' coordinates
+  // inside the problem. Masks without inputs (and reads only in `out`) need not.
+  CHECK(doc.hooks.coordinateReads);
+  CHECK(doc.hooks.source.find("#define ATTNC_COORDINATE_READS 1\n") != std::string::npos);
+  CHECK(doc.hooks.source.find("attnc_read_i32_2<3>(") != std::string::npos);
+  CHECK_FALSE(causal.hooks.coordinateReads);
+  CHECK(causal.hooks.source.find("#define ATTNC_COORDINATE_READS 0\n") != std::string::npos);
+  CHECK_FALSE(compileExample("gated_causal").hooks.coordinateReads);
+
   CHECK(compileExample("softcap_causal").hooks.hasScore);
   CompiledProgram gated = compileExample("gated_causal");
   CHECK(gated.hooks.hasOut);

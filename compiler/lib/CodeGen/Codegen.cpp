@@ -122,6 +122,11 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
       if (isa<arith::CmpIOp, arith::CmpFOp>(op))
         ++out.maskComparisons;
     });
+    for (Region *region : {&spec.getMask(), &spec.getScore()})
+      region->walk([&](attn::InputReadOp read) {
+        if (read.getInRange().value_or(0) != 0)
+          out.coordinateReads = true;
+      });
     spec.getMask().walk([&](attn::InputReadOp read) {
       if (isTokenIndexedRead(read) && read.getSlot() < out.inputs.size())
         out.inputs[read.getSlot()].summarized = true;
@@ -183,6 +188,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << "#define ATTNC_HAS_KV_BOUNDS " << (out.hasKvBounds ? 1 : 0) << "\n";
   os << "#define ATTNC_KV_RANGES_EXACT " << (out.kvRangesExact ? 1 : 0) << "\n";
   os << "#define ATTNC_MASK_COMPARISONS " << out.maskComparisons << "\n";
+  os << "#define ATTNC_COORDINATE_READS " << (out.coordinateReads ? 1 : 0) << "\n";
   os << "// Bit i set: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
   os << "#define ATTNC_SUMMARIZED_INPUTS 0x" << llvm::utohexstr(summaryMask) << "u\n";
   os << "// Param slots:";

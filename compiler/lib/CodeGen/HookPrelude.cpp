@@ -128,10 +128,15 @@ static ATTNC_HD long long attnc_off(const AttncTensor &t, int n, int i) {
   i = i < 0 ? 0 : (i > hi ? hi : i);
   return (long long)i * t.stride[n];
 }
-static ATTNC_HD long long attnc_off1(const AttncTensor &t, int i0) { return attnc_off(t, 0, i0); }
-static ATTNC_HD long long attnc_off2(const AttncTensor &t, int i0, int i1) { return attnc_off(t, 0, i0) + attnc_off(t, 1, i1); }
-static ATTNC_HD long long attnc_off3(const AttncTensor &t, int i0, int i1, int i2) { return attnc_off2(t, i0, i1) + attnc_off(t, 2, i2); }
-static ATTNC_HD long long attnc_off4(const AttncTensor &t, int i0, int i1, int i2, int i3) { return attnc_off3(t, i0, i1, i2) + attnc_off(t, 3, i3); }
+// Bit n of kInRange: index n is a coordinate already inside dimension n (attn.input_read's
+// in_range), so it is used as is; the mask tests of a tile then share their address math.
+template <int kInRange, int n> static ATTNC_HD long long attnc_offk(const AttncTensor &t, int i) {
+  return (kInRange >> n) & 1 ? (long long)i * t.stride[n] : attnc_off(t, n, i);
+}
+template <int kInRange = 0> static ATTNC_HD long long attnc_off1(const AttncTensor &t, int i0) { return attnc_offk<kInRange, 0>(t, i0); }
+template <int kInRange = 0> static ATTNC_HD long long attnc_off2(const AttncTensor &t, int i0, int i1) { return attnc_off1<kInRange>(t, i0) + attnc_offk<kInRange, 1>(t, i1); }
+template <int kInRange = 0> static ATTNC_HD long long attnc_off3(const AttncTensor &t, int i0, int i1, int i2) { return attnc_off2<kInRange>(t, i0, i1) + attnc_offk<kInRange, 2>(t, i2); }
+template <int kInRange = 0> static ATTNC_HD long long attnc_off4(const AttncTensor &t, int i0, int i1, int i2, int i3) { return attnc_off3<kInRange>(t, i0, i1, i2) + attnc_offk<kInRange, 3>(t, i3); }
 static ATTNC_HD int attnc_ld_i32(const AttncTensor &t, long long o) { return ((const int *)t.data)[o]; }
 static ATTNC_HD int attnc_ld_i64(const AttncTensor &t, long long o) { return (int)(unsigned)(((const unsigned long long *)t.data)[o]); }
 static ATTNC_HD float attnc_ld_f32(const AttncTensor &t, long long o) { return ((const float *)t.data)[o]; }
@@ -150,10 +155,10 @@ static ATTNC_HD float attnc_ld_f16(const AttncTensor &t, long long o) {
 }
 static ATTNC_HD bool attnc_ld_u8(const AttncTensor &t, long long o) { return ((const unsigned char *)t.data)[o] != 0; }
 #define ATTNC_READERS(ET, RT) \
-  static ATTNC_HD RT attnc_read_##ET##_1(const AttncArgs &a, int s, int i0) { return attnc_ld_##ET(a.input[s], attnc_off1(a.input[s], i0)); } \
-  static ATTNC_HD RT attnc_read_##ET##_2(const AttncArgs &a, int s, int i0, int i1) { return attnc_ld_##ET(a.input[s], attnc_off2(a.input[s], i0, i1)); } \
-  static ATTNC_HD RT attnc_read_##ET##_3(const AttncArgs &a, int s, int i0, int i1, int i2) { return attnc_ld_##ET(a.input[s], attnc_off3(a.input[s], i0, i1, i2)); } \
-  static ATTNC_HD RT attnc_read_##ET##_4(const AttncArgs &a, int s, int i0, int i1, int i2, int i3) { return attnc_ld_##ET(a.input[s], attnc_off4(a.input[s], i0, i1, i2, i3)); }
+  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_1(const AttncArgs &a, int s, int i0) { return attnc_ld_##ET(a.input[s], attnc_off1<kInRange>(a.input[s], i0)); } \
+  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_2(const AttncArgs &a, int s, int i0, int i1) { return attnc_ld_##ET(a.input[s], attnc_off2<kInRange>(a.input[s], i0, i1)); } \
+  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_3(const AttncArgs &a, int s, int i0, int i1, int i2) { return attnc_ld_##ET(a.input[s], attnc_off3<kInRange>(a.input[s], i0, i1, i2)); } \
+  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_4(const AttncArgs &a, int s, int i0, int i1, int i2, int i3) { return attnc_ld_##ET(a.input[s], attnc_off4<kInRange>(a.input[s], i0, i1, i2, i3)); }
 ATTNC_READERS(i32, int)
 ATTNC_READERS(i64, int)
 ATTNC_READERS(f32, float)

@@ -145,9 +145,10 @@ LogicalResult lowerToCalls(func::FuncOp func) {
   func.walk([&](Operation *op) { ops.push_back(op); });
   for (Operation *op : ops) {
     OpBuilder b(op);
-    auto replace = [&](StringRef callee, ValueRange operands, ArrayAttr attrs = nullptr) {
+    auto replace = [&](StringRef callee, ValueRange operands, ArrayAttr attrs = nullptr,
+                       ArrayAttr templateArgs = nullptr) {
       auto call = b.create<emitc::CallOpaqueOp>(op->getLoc(), op->getResultTypes(), callee,
-                                                operands, attrs);
+                                                operands, attrs, templateArgs);
       op->replaceAllUsesWith(call.getResults());
       op->erase();
     };
@@ -208,7 +209,11 @@ LogicalResult lowerToCalls(func::FuncOp func) {
       }
       std::string callee =
           ("attnc_read_" + read.getElem() + "_" + Twine(read.getIndices().size())).str();
-      replace(callee, operands, b.getArrayAttr(attrs));
+      // Indices known in range skip their clamps: attnc_read_*<in_range>.
+      ArrayAttr templateArgs;
+      if (std::optional<uint32_t> inRange = read.getInRange(); inRange && *inRange != 0)
+        templateArgs = b.getArrayAttr({b.getI32IntegerAttr(static_cast<int32_t>(*inRange))});
+      replace(callee, operands, b.getArrayAttr(attrs), templateArgs);
     } else if (isa<attn::BlockOfOp, attn::RouteDotOp, attn::CoordOp>(op)) {
       return op->emitError("cannot be lowered to a hook (run attn-lower-coords; "
                            "route ops are only available in the route region)");

@@ -444,6 +444,40 @@ Value SpecBuilder::call(const dsl::Expr &e) {
   return constInt(0);
 }
 
+/// Whether the index expression `index` lies in [0, extent) of a dimension declared as `dim`
+/// wherever the mask, score and out hooks run: a coordinate (b, h, kv_h, q, k, c) on a
+/// dimension declared with its own extent (batch, heads, kv_heads or heads, q_len, kv_len,
+/// d). The runtime checks every input's shape against its declaration, and the kernels call
+/// those hooks with coordinates inside the problem only, so such reads need no clamp.
+static bool coordinateInRange(const dsl::Expr &index, const dsl::Expr &dim) {
+  auto builtin = [](const dsl::Expr &e) -> std::optional<dsl::Builtin> {
+    if (e.kind != dsl::ExprKind::Name || e.ref.kind != dsl::SymbolRef::Builtin)
+      return std::nullopt;
+    return static_cast<dsl::Builtin>(e.ref.index);
+  };
+  std::optional<dsl::Builtin> i =
+      index.kind == dsl::ExprKind::Slice ? dsl::Builtin::Column : builtin(index);
+  std::optional<dsl::Builtin> d = builtin(dim);
+  if (!i || !d)
+    return false;
+  switch (*i) {
+  case dsl::Builtin::Batch:
+    return *d == dsl::Builtin::NumBatch;
+  case dsl::Builtin::Head:
+    return *d == dsl::Builtin::NumHeads;
+  case dsl::Builtin::KvHead:
+    return *d == dsl::Builtin::NumKvHeads || *d == dsl::Builtin::NumHeads;
+  case dsl::Builtin::Query:
+    return *d == dsl::Builtin::QLen;
+  case dsl::Builtin::Key:
+    return *d == dsl::Builtin::KvLen;
+  case dsl::Builtin::Column:
+    return *d == dsl::Builtin::HeadDim;
+  default:
+    return false;
+  }
+}
+
 Value SpecBuilder::inputRead(const dsl::Expr &e) {
   if (e.ref.kind != dsl::SymbolRef::Input || e.ref.index < 0 ||
       e.ref.index >= static_cast<int>(plan.inputs.size())) {
@@ -461,9 +495,17 @@ Value SpecBuilder::inputRead(const dsl::Expr &e) {
     fail("input '" + e.name + "' must have rank 1 to 4");
     return constInt(0);
   }
-  Value read = b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot,
-                                           dsl::elementTypeName(slot.elementType), indices);
-  return isFloat(read) ? toFloat(read) : read;
+  // In the route region (f64) coordinates are those of routing units and blocks: keep the
+  // clamps there.
+  const dsl::InputDecl &decl = attention.inputs[e.ref.index];
+  int32_t inRange = 0;
+  for (size_t i = 0; i < e.operands.size() && i < decl.dims.size(); ++i)
+    if (!floatType.isF64() && coordinateInRange(*e.operands[i], *decl.dims[i]))
+      inRange |= 1 << i;
+  auto read = b.create<attn::InputReadOp>(loc, t, slot.name, slot.slot,
+                                          dsl::elementTypeName(slot.elementType), indices,
+                                          inRange ? b.getI32IntegerAttr(inRange) : IntegerAttr());
+  return isFloat(read.getResult()) ? toFloat(read.getResult()) : read.getResult();
 }
 
 Value SpecBuilder::expr(const dsl::Expr &e) {

@@ -142,6 +142,9 @@ LogicalResult InputReadOp::verify() {
     return emitOpError("rank must be 1 to 4");
   if (getSlot() >= 8)
     return emitOpError("slot must be in [0, 8)");
+  if (std::optional<uint32_t> inRange = getInRange();
+      inRange && *inRange >> getIndices().size() != 0)
+    return emitOpError("in_range names indices past the rank");
   return success();
 }
 

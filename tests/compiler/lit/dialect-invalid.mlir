@@ -129,3 +129,20 @@ attn.spec @block_zero attributes {route_block = array<i64: 0>} mask {
   %f = arith.constant false
   attn.yield %g, %f, %f : f64, i1, i1
 }
+
+// -----
+
+attn.spec @in_range_past_rank mask {
+  %q = attn.index "q" : i32
+  // expected-error @+1 {{in_range names indices past the rank}}
+  %d = attn.input_read "x" slot 0 elem "i32" [%q] {in_range = 2 : i32} : i32
+  %t = arith.constant true
+  attn.yield %t : i1
+} score {
+  %s = attn.score : f32
+  attn.yield %s : f32
+} out {
+  %o = attn.out : f32
+  attn.yield %o : f32
+} route {
+}

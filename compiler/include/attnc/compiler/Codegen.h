@@ -51,6 +51,9 @@ struct GeneratedHooks {
   /// registers its per-element path needs (the sm90 template keeps Q in registers only for
   /// masks of at most one comparison; see forward_sm90.cuh).
   unsigned maskComparisons = 0;
+  /// The mask or score reads an input at a coordinate index without a clamp (in_range):
+  /// the kernels must then call those hooks with coordinates inside the problem only.
+  bool coordinateReads = false;
 };
 
 struct CodegenOptions {

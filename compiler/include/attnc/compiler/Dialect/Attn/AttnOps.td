@@ -91,11 +91,13 @@ def Attn_InputReadOp : Attn_Op<"input_read", [Pure]> {
   let description = [{
     Each index is clamped to [0, dim - 1] of the bound tensor. `elem` is the storage
     type (i32 i64 f32 f16 bf16 u8); the result is i32 (i32, i64 narrowed), f32
-    (f32 f16 bf16) or i1 (u8, nonzero is true).
-    Example: `%d = attn.input_read "doc" slot 0 elem "i32" [%q] : i32`.
+    (f32 f16 bf16) or i1 (u8, nonzero is true). Bit n of `in_range` says that index n
+    already lies in [0, dim - 1] wherever the read is evaluated (a coordinate such as
+    `k` on a dimension declared `kv_len`): the generated code skips its clamp.
+    Example: `%d = attn.input_read "doc" slot 0 elem "i32" [%b, %k] {in_range = 3 : i32} : i32`.
   }];
   let arguments = (ins StrAttr:$name, I32Attr:$slot, StrAttr:$elem,
-                       Variadic<I32>:$indices);
+                       Variadic<I32>:$indices, OptionalAttr<I32Attr>:$in_range);
   let results = (outs AnyTypeOf<[I1, I32, F32]>:$result);
   let assemblyFormat = [{
     $name `slot` $slot `elem` $elem `[` $indices `]` attr-dict `:` type($result)
