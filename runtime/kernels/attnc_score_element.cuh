@@ -34,10 +34,6 @@ static __device__ __forceinline__ float scoreFactor(const AttncArgs &a) {
 #endif
 }
 
-/// The pre-softmax value of the pair (q, k) in scoreFactor units, or -inf when the pair is
-/// dropped: out of bounds (`inBounds` false), masked (kMask: PARTIAL tiles) or given -inf by
-/// the score hook. The hooks are pure and read inputs with clamped indices, so they are
-/// evaluated unconditionally and the result selected (no branches in the tile loop).
 #ifndef ATTNC_COORDINATE_READS
 #define ATTNC_COORDINATE_READS 1
 #endif
@@ -51,6 +47,11 @@ template <bool kBounds> static __device__ __forceinline__ int inside(int i, int 
   return kBounds && ATTNC_COORDINATE_READS ? min(i, extent - 1) : i;
 }
 
+/// The pre-softmax value of the pair (q, k) in scoreFactor units, or -inf when the pair is
+/// dropped: out of bounds (`inBounds` false), masked (kMask: PARTIAL tiles) or given -inf by
+/// the score hook. The hooks are pure and their reads stay inside the inputs (indices
+/// clamped, or coordinates kept inside by `inside`), so they are evaluated unconditionally
+/// and the result selected (no branches in the tile loop).
 template <bool kMask>
 static __device__ __forceinline__ float scoreElement(const AttncArgs &a, float dot, int b, int h,
                                                      int q, int k, bool inBounds) {
