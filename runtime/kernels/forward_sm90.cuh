@@ -18,10 +18,10 @@
 //   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..5), ATTNC_SM90_SCANNERS
 //   (1..3 scanning warps), ATTNC_SM90_LOOKAHEAD (1 or 2 units scanned ahead),
 //   ATTNC_SM90_PV_OVERLAP (0 or 1), ATTNC_SM90_Q_BUFFERS (1 or 2), ATTNC_SM90_LPT_TAIL,
-//   ATTNC_SM90_COARSE_SCAN, ATTNC_SM90_HALF_CLASSES (0 or 1, defaults below; the last is
-//   off by default), ATTNC_SM90_TRACE (development counters, see below),
-//   ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL ones,
-//   to measure what the per-element mask costs).
+//   ATTNC_SM90_COARSE_SCAN, ATTNC_SM90_MASK_FACTORS, ATTNC_SM90_HALF_CLASSES (0 or 1,
+//   defaults below; the last is off by default), ATTNC_SM90_TRACE (development counters, see
+//   below), ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL
+//   ones, to measure what the per-element mask costs).
 //
 // ENTRY
 //   extern "C" __global__ void attnc_forward_sm90_d<D>_<bf16|f16>(
@@ -61,8 +61,8 @@
 //      softmax of S runs while the PV product is still in flight (128-key tiles; with
 //      64-key tiles the stage is released before the exponentials instead), then O is
 //      rescaled when needed and S becomes P (bf16/fp16 registers). The stage is released
-//      (mbarrier arrive, one per warp) when its PV product completed. Masks of at most one
-//      comparison keep each warp's Q rows in registers (kQInRegisters), loaded per unit.
+//      (mbarrier arrive, one per warp) when its PV product completed. Masks of few
+//      comparisons keep each warp's Q rows in registers (kQInRegisters), loaded per unit.
 //   Semantics (classes, hooks, lazy rescale, empty rows) are exactly those of
 //   forward_sm80.cuh; see there.
 //
@@ -91,6 +91,21 @@
 #endif
 #ifndef ATTNC_SM90_DEV_UNMASKED
 #define ATTNC_SM90_DEV_UNMASKED 0
+#endif
+#ifndef ATTNC_MASK_FACTORS
+#define ATTNC_MASK_FACTORS 0
+#endif
+/// Factored masks (KernelArgs.h): the scanner classifies with attnc_classify_factors and
+/// PARTIAL tiles evaluate only the factors not proven on the whole tile. Not with half
+/// classes (their entry bits overlap). ATTNC_SM90_MASK_FACTORS=0 turns it off.
+#ifndef ATTNC_SM90_MASK_FACTORS
+#define ATTNC_SM90_MASK_FACTORS 1
+#endif
+#if ATTNC_MASK_FACTORS && ATTNC_SM90_MASK_FACTORS &&                                               \
+    !(defined(ATTNC_SM90_HALF_CLASSES) && ATTNC_SM90_HALF_CLASSES)
+#define ATTNC_SM90_FACTORED 1
+#else
+#define ATTNC_SM90_FACTORED 0
 #endif
 #if ATTNC_SM90_TRACE
 enum AttncTraceCounter {
@@ -238,14 +253,20 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// Q K^T with Q from registers (loaded once per unit with ldmatrix) instead of shared
   /// memory: the product then reads only K from shared memory, a third less traffic on the
   /// shared-memory port that the TMA fills also use. It costs 32 registers per thread at
-  /// D = 128, so it is used only for masks of at most one comparison per element (the
-  /// compiler's ATTNC_MASK_COMPARISONS): on the H100 causal gained 3.8% and dense 0.8%,
-  /// while sliding, sink and prefix masks spilled in the tile loop and lost 3-6% (sm90 v8c,
-  /// NOTES.md). D = 256 keeps Q in shared memory (O alone takes 128 registers there).
+  /// D = 128, so it is used for masks of at most one comparison per element (the
+  /// compiler's ATTNC_MASK_COMPARISONS, a proxy for the registers the mask needs), and of
+  /// up to five with 64-key tiles (S takes 32 registers fewer than with 128). On the H100
+  /// causal gained 3.8% and dense 0.8%, while sliding, sink and prefix masks with 128-key
+  /// tiles spilled in the tile loop and lost 3-6% (sm90 v8c); with 64-key tiles natten2d
+  /// gained 2.8%, s2_shards 2.2%, document 1.4-1.7%, and radial_video (nine comparisons)
+  /// spilled and lost 1.9% (sm90 v11, NOTES.md). D = 256 keeps Q in shared memory (O alone
+  /// takes 128 registers there).
 #ifdef ATTNC_SM90_Q_REGS
   static constexpr bool kQInRegisters = ATTNC_SM90_Q_REGS && kHeadDim <= 128;
 #elif defined(ATTNC_MASK_COMPARISONS)
-  static constexpr bool kQInRegisters = ATTNC_MASK_COMPARISONS <= 1 && kHeadDim <= 128;
+  static constexpr bool kQInRegisters =
+      (ATTNC_MASK_COMPARISONS <= 1 || (kBlockN == 64 && ATTNC_MASK_COMPARISONS <= 5)) &&
+      kHeadDim <= 128;
 #else
   static constexpr bool kQInRegisters = false;
 #endif
@@ -288,10 +309,24 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr bool kLptTail = false;
 #endif
   /// A queued tile's entry: key start | class of consumer 0 | class of consumer 1 << 2 (one
-  /// class in bits 0-1 for both without kHalfClasses); starts are multiples of 64.
+  /// class in bits 0-1 for both without kHalfClasses, and for factored masks the
+  /// ATTNC_TILE_*_PROVEN bits in bits 2-3); starts are multiples of 64.
   static __device__ __forceinline__ int entryStart(int entry) { return entry & ~15; }
   static __device__ __forceinline__ int entryClass(int entry, int consumer) {
     return kHalfClasses ? (entry >> (2 * consumer)) & 3 : entry & 3;
+  }
+  static __device__ __forceinline__ int entryProven(int entry) {
+    return ATTNC_SM90_FACTORED ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
+  }
+  /// The scanner's classification of one tile (all of attnc_classify_factors' bits for
+  /// factored masks).
+  static __device__ __forceinline__ int classifyEntry(const AttncArgs &a, int b, int h, int qLo,
+                                                      int qHi, int kLo, int kHi) {
+#if ATTNC_SM90_FACTORED
+    return attnc_classify_factors(a, b, h, qLo, qHi, kLo, kHi);
+#else
+    return attnc_classify(a, b, h, qLo, qHi, kLo, kHi);
+#endif
   }
 
   // Named barriers (0 is __syncthreads): the consumers' turns.
@@ -364,7 +399,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           cls |= attnc_classify(a, unit.b, unit.h, mid, unit.qHi, start, kHi) << 2;
         return cls;
       } else {
-        return attnc_classify(a, unit.b, unit.h, unit.q0, unit.qHi, start, kHi);
+        return classifyEntry(a, unit.b, unit.h, unit.q0, unit.qHi, start, kHi);
       }
     }
     /// Classifies the unit's candidate tiles, a warp-wide batch of 32 (one per lane) at a
@@ -767,6 +802,30 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     }
   }
 
+#if ATTNC_SM90_FACTORED
+  /// Drops (-inf) the pairs of a tile where mask factor kFactor (0: attnc_mask_index, 1:
+  /// attnc_mask_data) is false; a PARTIAL tile of a factored mask runs this for each factor
+  /// the classifier did not prove, after scoreTile<false, ...>.
+  template <int kFactor>
+  static __device__ __forceinline__ void maskFactor(float (&s)[kBlockN / 2], const AttncArgs &a,
+                                                    int b, int h, int qRow, int kCol) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int q = qRow + half * 8;
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int k = kCol + nt * 8 + j;
+          float &x = s[nt * 4 + half * 2 + j];
+          const bool keep =
+              kFactor == 0 ? attnc_mask_index(a, b, h, q, k) : attnc_mask_data(a, b, h, q, k);
+          x = keep ? x : tile::negInf();
+        }
+    }
+  }
+#endif
+
 #if ATTNC_HAS_ROW_TILES
   /// A ROWS tile: rows qRow and qRow + 8 keep their scores where attnc_row_keep holds and
   /// drop them (-inf) otherwise; one predicate per row instead of one mask per element.
@@ -919,7 +978,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 
     // Softmax of S in place (log2 units, lazy rescale as forward_sm80.cuh); returns the O
     // rescale factors (1 when no rescale is due) for after the pending PV product.
-    auto softmax = [&](int k0, int cls, float(&alpha)[2]) -> bool {
+    auto softmax = [&](int entry, float(&alpha)[2]) -> bool {
+      const int k0 = entryStart(entry);
+      int cls = entryClass(entry, consumer);
+      [[maybe_unused]] const int proven = entryProven(entry);
 #if ATTNC_SM90_DEV_UNMASKED
       cls = cls == ATTNC_TILE_PARTIAL ? ATTNC_TILE_FULL : cls; // wrong results: mask cost only
 #endif
@@ -938,9 +1000,17 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             s[i] = tile::negInf();
         } else if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
           scoreTile<true, true>(s, a, b, h, qRow, kCol);
-        else if (!unmasked)
+        else if (!unmasked) {
+#if ATTNC_SM90_FACTORED
+          scoreTile<false, false>(s, a, b, h, qRow, kCol);
+          if (!(proven & ATTNC_TILE_INDEX_PROVEN))
+            maskFactor<0>(s, a, b, h, qRow, kCol);
+          if (!(proven & ATTNC_TILE_DATA_PROVEN))
+            maskFactor<1>(s, a, b, h, qRow, kCol);
+#else
           scoreTile<true, false>(s, a, b, h, qRow, kCol);
-        else
+#endif
+        } else
           scoreTile<false, false>(s, a, b, h, qRow, kCol);
         if (!ATTNC_HAS_SCORE && !(scaleLog2 > 0.f))
           tile::applyScale(s, scaleLog2);
@@ -1079,7 +1149,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         float alpha[2];
-        softmax(entryStart(entry), entryClass(entry, consumer), alpha);
+        softmax(entry, alpha);
         toP();
         prevStage = stage;
         for (;;) {
@@ -1101,7 +1171,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             // The softmax runs under the PV product. The wait for PV sits in both arms of
             // the rescale branch: ptxas places a wgmma wait at the top of its basic block,
             // and in the block of the softmax that put it above the exponentials.
-            const bool rescale = softmax(entryStart(entry), entryClass(entry, consumer), alpha);
+            const bool rescale = softmax(entry, alpha);
             if (rescale) {
               wgmma::wait<0>();
               wgmma::fenceOperands(o);
@@ -1115,7 +1185,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
             // 64-key tiles: a short PV product. Here ptxas puts the wait after the mask but
             // before the exponentials, so the stage is released early and the ring refills
             // sooner: measured faster than the full overlap (sm90 v8, NOTES.md).
-            const bool rescale = softmax(entryStart(entry), entryClass(entry, consumer), alpha);
+            const bool rescale = softmax(entry, alpha);
             wgmma::wait<0>();
             wgmma::fenceOperands(o);
             release(prevStage);

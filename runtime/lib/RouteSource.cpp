@@ -444,6 +444,8 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
   s << "#undef attnc_mask\n#undef attnc_classify\n";
   // Routing needs the mask hook even where the mask alone is `true`.
   s << "#undef ATTNC_MASK_ALWAYS_TRUE\n#define ATTNC_MASK_ALWAYS_TRUE 0\n";
+  // The factors are of the unrouted mask: the kernels use the routed attnc_mask only.
+  s << "#undef ATTNC_MASK_FACTORS\n#define ATTNC_MASK_FACTORS 0\n";
   s << "#define ATTNC_ROUTE_PER " << per << "\n";
   s << "#define ATTNC_ROUTE_QUERY_BLOCK " << (per == 1 ? std::max<int64_t>(1, route.queryBlock) : 1)
     << "\n";

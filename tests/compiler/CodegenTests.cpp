@@ -52,6 +52,19 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK(causal.hooks.source.find("#define ATTNC_COORDINATE_READS 0\n") != std::string::npos);
   CHECK_FALSE(compileExample("gated_causal").hooks.coordinateReads);
 
+  // `causal && doc[b, q] == doc[b, k]` splits into an index and a data factor; masks whose
+  // conjuncts are all of one kind (or that are not conjunctions) do not.
+  CHECK(doc.hooks.maskFactors);
+  CHECK(doc.hooks.source.find("#define ATTNC_MASK_FACTORS 1\n") != std::string::npos);
+  CHECK(doc.hooks.source.find(" attnc_mask_index(") != std::string::npos);
+  CHECK(doc.hooks.source.find(" attnc_mask_data(") != std::string::npos);
+  CHECK(doc.hooks.source.find(" attnc_classify_factors(") != std::string::npos);
+  CHECK_FALSE(causal.hooks.maskFactors);
+  CHECK(causal.hooks.source.find("#define ATTNC_MASK_FACTORS 0\n") != std::string::npos);
+  CHECK(causal.hooks.source.find("attnc_mask_index") == std::string::npos);
+  CHECK_FALSE(compileExample("sliding_w1024").hooks.maskFactors);
+  CHECK_FALSE(compileExample("sink4_w1024").hooks.maskFactors);
+
   CHECK(compileExample("softcap_causal").hooks.hasScore);
   CompiledProgram gated = compileExample("gated_causal");
   CHECK(gated.hooks.hasOut);

@@ -85,13 +85,20 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
   std::ostringstream src;
   src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/runtime/KernelArgs.h\"\n";
   src << hookPreludeText(hooks.at(0)->source) << "\n";
-  src << "struct HostHookTable { void *mask, *classify, *kvRanges; };\n";
+  src << "struct HostHookTable { void *mask, *classify, *kvRanges, *maskIndex, *maskData, "
+         "*classifyFactors; };\n";
   for (size_t i = 0; i < hooks.size(); ++i)
     src << "namespace p" << i << " {\n" << hookFunctions(hooks[i]->source) << "\n}\n";
   src << "extern \"C\" const HostHookTable attnc_test_tables[] = {\n";
-  for (size_t i = 0; i < hooks.size(); ++i)
-    src << "  {(void *)&p" << i << "::attnc_mask, (void *)&p" << i << "::attnc_classify, (void *)&p"
-        << i << "::attnc_kv_ranges},\n";
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    const std::string ns = "(void *)&p" + std::to_string(i) + "::";
+    src << "  {" << ns << "attnc_mask, " << ns << "attnc_classify, " << ns << "attnc_kv_ranges, ";
+    if (hooks[i]->maskFactors)
+      src << ns << "attnc_mask_index, " << ns << "attnc_mask_data, " << ns
+          << "attnc_classify_factors},\n";
+    else
+      src << "nullptr, nullptr, nullptr},\n";
+  }
   src << "};\n";
   std::string cpp = dir + "/hooks.cpp", so = dir + "/hooks.so", log = dir + "/log.txt";
   std::ofstream(cpp) << src.str();

@@ -25,6 +25,11 @@ struct HostHookTable {
   bool (*mask)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t);
   int32_t (*classify)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t);
   int32_t (*kvRanges)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t, int32_t *, int32_t *);
+  /// Null unless the mask is factored (GeneratedHooks::maskFactors).
+  bool (*maskIndex)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t);
+  bool (*maskData)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t);
+  int32_t (*classifyFactors)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t, int32_t,
+                             int32_t);
 };
 
 /// A parsed, checked program with its generated hooks.

@@ -4,7 +4,10 @@
 // of every example and of random generated programs, ATTNC_TILE_EMPTY must mean no pair
 // of the tile is kept and ATTNC_TILE_FULL that every pair is; every kept key of a
 // query range must lie inside the intervals of attnc_kv_ranges; the generated
-// attnc_mask must agree with the evaluator on every pair checked. The hooks run as
+// attnc_mask must agree with the evaluator on every pair checked. For factored masks,
+// attnc_mask == attnc_mask_index && attnc_mask_data on those pairs, attnc_classify is
+// attnc_classify_factors' class, and a factor marked proven holds on every pair of the
+// tile. The hooks run as
 // host code compiled from the generated source (see HookHarness.h).
 //
 //===----------------------------------------------------------------------===//
@@ -24,8 +27,37 @@ using namespace attnc::test;
 namespace {
 
 struct TileStats {
-  long tiles = 0, empty = 0, full = 0, partial = 0, truePartial = 0;
+  long tiles = 0, empty = 0, full = 0, partial = 0, truePartial = 0, proven = 0;
 };
+
+/// A factored mask's classification of one tile against its factors, pair by pair.
+void checkFactors(const HostHookTable &hooks, const AttncArgs &a, int b, int h, int qLo, int qHi,
+                  int kLo, int kHi, int verdict, bool checkMask, TileStats &stats,
+                  const std::string &what) {
+  const int factors = hooks.classifyFactors(a, b, h, qLo, qHi, kLo, kHi);
+  INFO(what << ": attnc_classify_factors(b=" << b << ", h=" << h << ", q=[" << qLo << ", " << qHi
+            << "], k=[" << kLo << ", " << kHi << "]) = " << factors);
+  REQUIRE((factors & 3) == verdict);
+  const int provenBits = factors & ~3;
+  REQUIRE((provenBits & ~(ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN)) == 0);
+  if (verdict != ATTNC_TILE_PARTIAL)
+    REQUIRE(provenBits == 0);
+  REQUIRE(provenBits != (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN)); // that is FULL
+  stats.proven += provenBits != 0;
+  if (provenBits == 0 && !checkMask)
+    return;
+  for (int q = qLo; q <= std::min(qHi, a.q_len - 1); ++q)
+    for (int k = kLo; k <= std::min(kHi, a.kv_len - 1); ++k) {
+      const bool index = hooks.maskIndex(a, b, h, q, k), data = hooks.maskData(a, b, h, q, k);
+      INFO("pair q=" << q << ", k=" << k << ": index factor " << index << ", data factor " << data);
+      if (provenBits & ATTNC_TILE_INDEX_PROVEN)
+        REQUIRE(index);
+      if (provenBits & ATTNC_TILE_DATA_PROVEN)
+        REQUIRE(data);
+      if (checkMask)
+        REQUIRE(hooks.mask(a, b, h, q, k) == (index && data));
+    }
+}
 
 /// Checks one tile exhaustively; returns the truth (0 none kept, 2 all kept, 1 mixed).
 int bruteForceTile(MaskEvaluator &eval, const HostHookTable *hooks, const AttncArgs &a, int b,
@@ -69,6 +101,9 @@ void checkTiles(const std::string &what, MaskEvaluator &eval, const HostHookTabl
     int verdict = hooks.classify(a, b, h, qLo, qHi, kLo, kHi);
     int truth = bruteForceTile(eval, &hooks, a, b, h, qLo, qHi, kLo, kHi,
                                compareMask && i < count / 4, what);
+    if (hooks.classifyFactors)
+      checkFactors(hooks, a, b, h, qLo, qHi, kLo, kHi, verdict, compareMask && i < count / 4, stats,
+                   what);
     ++stats.tiles;
     stats.truePartial += truth == 1;
     if (verdict == ATTNC_TILE_EMPTY)
@@ -157,8 +192,10 @@ TEST_CASE("classifier and key ranges are sound on every example", "[soundness]")
     }
   }
   std::printf("examples: %ld tiles checked: %ld empty, %ld full, %ld partial (%ld truly "
-              "mixed)\n",
-              total.tiles, total.empty, total.full, total.partial, total.truePartial);
+              "mixed, %ld with a proven factor)\n",
+              total.tiles, total.empty, total.full, total.partial, total.truePartial, total.proven);
+  // document_causal and others are factored: the proven-factor path must be exercised.
+  CHECK(total.proven > 0);
 }
 
 namespace {
@@ -312,8 +349,8 @@ TEST_CASE("classifier and key ranges are sound on random programs", "[soundness]
     }
   }
   std::printf("random programs: %ld tiles checked: %ld empty, %ld full, %ld partial (%ld "
-              "truly mixed)\n",
-              total.tiles, total.empty, total.full, total.partial, total.truePartial);
+              "truly mixed, %ld with a proven factor)\n",
+              total.tiles, total.empty, total.full, total.partial, total.truePartial, total.proven);
 }
 
 // Float subexpressions: the classifier treats them as unknown, so it must stay sound

@@ -135,12 +135,14 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
 
   // Stage 2: classification and key ranges, then EmitC.
   PassManager lower(&context);
+  lower.addPass(createFactorMaskPass());
   lower.addPass(createClassifyBlocksPass());
   lower.addPass(createKvRangesPass());
   if (failed(lower.run(*module))) {
     error = "internal error in block classification: " + diagnostics;
     return false;
   }
+  out.maskFactors = module->lookupSymbol<func::FuncOp>("attnc_classify_factors") != nullptr;
   if (auto ranges = module->lookupSymbol<func::FuncOp>("attnc_kv_ranges")) {
     out.hasKvBounds = ranges->hasAttr("attnc.bounded");
     out.kvRangesExact = ranges->hasAttr("attnc.exact");
@@ -184,6 +186,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   os << "#define ATTNC_HAS_OUT " << (out.hasOut ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_ROUTE " << (out.hasRoute ? 1 : 0) << "\n";
   os << "#define ATTNC_MASK_ALWAYS_TRUE " << (out.maskAlwaysTrue ? 1 : 0) << "\n";
+  os << "#define ATTNC_MASK_FACTORS " << (out.maskFactors ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_SUMMARIES " << (hasSummaries ? 1 : 0) << "\n";
   os << "#define ATTNC_HAS_KV_BOUNDS " << (out.hasKvBounds ? 1 : 0) << "\n";
   os << "#define ATTNC_KV_RANGES_EXACT " << (out.kvRangesExact ? 1 : 0) << "\n";

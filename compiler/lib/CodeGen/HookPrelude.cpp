@@ -332,6 +332,14 @@ static ATTNC_HD AttncTv attnc_tv_nonzero(AttncIv x) { return attnc_tv_of(x.lo <=
 static ATTNC_HD int attnc_tv_tile(AttncTv v) {
   return v == ATTNC_TV_TRUE ? ATTNC_TILE_FULL : (v == ATTNC_TV_FALSE ? ATTNC_TILE_EMPTY : ATTNC_TILE_PARTIAL);
 }
+/// A factored mask's tile (attnc_classify_factors): the class of index && data, and on
+/// PARTIAL tiles the factors proven true, which the kernels then skip.
+static ATTNC_HD int attnc_tv_tile_factors(AttncTv index, AttncTv data) {
+  const int tile = attnc_tv_tile(attnc_tv_and(index, data));
+  if (tile != ATTNC_TILE_PARTIAL) return tile;
+  return tile | (index == ATTNC_TV_TRUE ? ATTNC_TILE_INDEX_PROVEN : 0) |
+         (data == ATTNC_TV_TRUE ? ATTNC_TILE_DATA_PROVEN : 0);
+}
 
 /// Per-block min/max summary of an input whose last index is a token (q or k):
 /// a.summary[slot][(outer * nblocks + block) * 2 + {0, 1}], outer = row-major index

@@ -4,6 +4,8 @@
 //      attnc_mask(a, b, h, q, k) -> i1
 //      attnc_score(a, s, b, h, q, k) -> f32
 //      attnc_out(a, o, b, h, q, c) -> f32
+//    and, for a mask factored by attn-factor-mask, its factors into
+//      attnc_mask_index(a, b, h, q, k) -> i1, attnc_mask_data(a, b, h, q, k) -> i1
 //    (KernelArgs.h signatures; `a` is `const AttncArgs &`), and, when there is a
 //    route, each value the route region yields into
 //      attnc_route_gate(a, b, h, q, blk, dot: f64) -> f64
@@ -239,6 +241,10 @@ struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>>
       if (failed(outline(b, spec.getMask(), "attnc_mask", {"b", "h", "q", "k"})) ||
           failed(outline(b, spec.getScore(), "attnc_score", {"s", "b", "h", "q", "k"})) ||
           failed(outline(b, spec.getOut(), "attnc_out", {"o", "b", "h", "q", "c"})))
+        return signalPassFailure();
+      if (spec.getMask().front().getTerminator()->getNumOperands() == 3 &&
+          (failed(outline(b, spec.getMask(), "attnc_mask_index", {"b", "h", "q", "k"}, 1)) ||
+           failed(outline(b, spec.getMask(), "attnc_mask_data", {"b", "h", "q", "k"}, 2))))
         return signalPassFailure();
       if (!spec.getRoute().empty()) {
         // The route region yields (gate, always, never).

@@ -86,7 +86,9 @@ LogicalResult SpecOp::verifyRegions() {
       return emitOpError() << "the " << names[i] << " region must end in attn.yield";
     Builder b(getContext());
     SmallVector<Type> expected;
-    if (i == 0)
+    if (i == 0 && yield.getValues().size() == 3)
+      expected = {b.getI1Type(), b.getI1Type(), b.getI1Type()}; // attn-factor-mask
+    else if (i == 0)
       expected = {b.getI1Type()};
     else if (i == 3)
       expected = {b.getF64Type(), b.getI1Type(), b.getI1Type()};

@@ -9,6 +9,13 @@
 // result is definitely false / true. Each mask op becomes one call of an
 // attnc_iv_* / attnc_tv_* prelude helper (see IntervalEmitter and HookPrelude).
 //
+// For a factored mask (attn-factor-mask: the region yields keep, index, data) the two
+// factors are evaluated separately into
+//   func.func @attnc_classify_factors(<same arguments>) -> i32
+// (the class, plus ATTNC_TILE_INDEX_PROVEN / _DATA_PROVEN on PARTIAL tiles), and
+// @attnc_classify returns its class bits. Kleene conjunction is associative and
+// commutative, so the class equals the unfactored one.
+//
 //===----------------------------------------------------------------------===//
 #include "IntervalEmitter.h"
 
@@ -50,7 +57,10 @@ struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<Module
       Type i32 = b.getI32Type();
       auto type =
           b.getFunctionType({IntervalEmitter::argsType(ctx), i32, i32, i32, i32, i32, i32}, {i32});
-      auto func = b.create<func::FuncOp>(loc, "attnc_classify", type);
+      auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
+      const bool factored = yield.getValues().size() == 3;
+      auto func =
+          b.create<func::FuncOp>(loc, factored ? "attnc_classify_factors" : "attnc_classify", type);
       Block *entry = func.addEntryBlock();
       b.setInsertionPointToStart(entry);
       Value args = entry->getArgument(0);
@@ -67,10 +77,25 @@ struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<Module
       env.kIv = emitter.call("attnc_iv_tokens", iv,
                              {entry->getArgument(5), entry->getArgument(6), kvLen});
       IntervalEmitter tileEmitter(b, loc, env);
-      auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
-      Value truth = tileEmitter.eval(yield.getValues()[0]);
-      Value tile = tileEmitter.call("attnc_tv_tile", i32, {truth});
+      if (!factored) {
+        Value truth = tileEmitter.eval(yield.getValues()[0]);
+        Value tile = tileEmitter.call("attnc_tv_tile", i32, {truth});
+        b.create<func::ReturnOp>(loc, tile);
+        continue;
+      }
+      Value indexTruth = tileEmitter.eval(yield.getValues()[1]);
+      Value dataTruth = tileEmitter.eval(yield.getValues()[2]);
+      Value tile = tileEmitter.call("attnc_tv_tile_factors", i32, {indexTruth, dataTruth});
       b.create<func::ReturnOp>(loc, tile);
+
+      // @attnc_classify: the class bits of @attnc_classify_factors.
+      b.setInsertionPointAfter(func);
+      auto classify = b.create<func::FuncOp>(loc, "attnc_classify", type);
+      Block *classifyEntry = classify.addEntryBlock();
+      b.setInsertionPointToStart(classifyEntry);
+      Value factors = b.create<func::CallOp>(loc, func, classifyEntry->getArguments()).getResult(0);
+      Value classBits = b.create<arith::ConstantIntOp>(loc, 3, 32);
+      b.create<func::ReturnOp>(loc, b.create<arith::AndIOp>(loc, factors, classBits).getResult());
     }
   }
 };

@@ -8,6 +8,7 @@ namespace attnc::compiler {
 void registerAttncPasses() {
   mlir::registerPass([] { return createLowerCoordsPass(); });
   mlir::registerPass([] { return createRouteGeometryPass(); });
+  mlir::registerPass([] { return createFactorMaskPass(); });
   mlir::registerPass([] { return createClassifyBlocksPass(); });
   mlir::registerPass([] { return createKvRangesPass(); });
   mlir::registerPass([] { return createLowerToEmitCPass(); });
@@ -22,6 +23,7 @@ void buildHookPipeline(mlir::OpPassManager &pm, bool canonicalize) {
     pm.addPass(mlir::createCanonicalizerPass());
     pm.addPass(mlir::createCSEPass());
   }
+  pm.addPass(createFactorMaskPass());
   pm.addPass(createClassifyBlocksPass());
   pm.addPass(createKvRangesPass());
   pm.addPass(createLowerToEmitCPass());

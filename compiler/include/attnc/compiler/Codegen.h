@@ -54,6 +54,9 @@ struct GeneratedHooks {
   /// The mask or score reads an input at a coordinate index without a clamp (in_range):
   /// the kernels must then call those hooks with coordinates inside the problem only.
   bool coordinateReads = false;
+  /// attn-factor-mask split the mask (attnc_mask_index, attnc_mask_data and
+  /// attnc_classify_factors exist).
+  bool maskFactors = false;
 };
 
 struct CodegenOptions {

@@ -1,7 +1,7 @@
 //===- Passes.h - The attnc compiler passes ----------------------*- C++ -*-===//
 //
 // Pipeline (see docs/compiler.md): attn-lower-coords, attn-route-geometry, canonicalize,
-// cse, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then emitc::translateToCpp.
+// cse, attn-factor-mask, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then emitc::translateToCpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPILER_PASSES_H
@@ -18,7 +18,9 @@ namespace attnc::compiler {
 std::unique_ptr<mlir::Pass> createLowerCoordsPass();
 /// Adds func.func @attnc_route_block_of / @attnc_route_num_blocks for a routed spec.
 std::unique_ptr<mlir::Pass> createRouteGeometryPass();
-/// Adds func.func @attnc_classify: interval abstract interpretation of the mask.
+/// Splits a conjunctive mask into an index factor and a data factor (extra mask yields).
+std::unique_ptr<mlir::Pass> createFactorMaskPass();
+/// Adds func.func @attnc_classify (and @attnc_classify_factors for a factored mask): interval abstract interpretation of the mask.
 std::unique_ptr<mlir::Pass> createClassifyBlocksPass();
 /// Adds func.func @attnc_kv_ranges: closed-form key intervals from k-affine atoms.
 std::unique_ptr<mlir::Pass> createKvRangesPass();

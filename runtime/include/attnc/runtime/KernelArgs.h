@@ -19,6 +19,15 @@
 //         // ATTNC_TILE_ROWS (only where ATTNC_HAS_ROW_TILES is 1) when the tile's
 //         // pairs are kept exactly where attnc_row_keep(a, b, h, q, k_lo) holds:
 //         // whole rows kept or dropped, no per-element mask needed
+//
+// When ATTNC_MASK_FACTORS is 1 (attn-factor-mask split the mask into conjuncts that read no
+// input tensor and conjuncts that do; attnc_mask == attnc_mask_index && attnc_mask_data):
+//
+//   bool  attnc_mask_index(const AttncArgs &a, int b, int h, int q, int k);
+//   bool  attnc_mask_data(const AttncArgs &a, int b, int h, int q, int k);
+//   int   attnc_classify_factors(...);  // attnc_classify's arguments; its class, and on
+//         // PARTIAL tiles | ATTNC_TILE_INDEX_PROVEN / _DATA_PROVEN when that factor holds
+//         // for every pair of the tile (attnc_classify == attnc_classify_factors & 3)
 //   int   attnc_kv_ranges(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
 //                         int *lo, int *hi);
 //         // up to ATTNC_MAX_KV_RANGES half-open key intervals [lo[i], hi[i]), sorted
@@ -35,9 +44,10 @@
 //
 // which the runtime's routing pre-pass (runtime/lib/RouteSource.cpp) calls;
 // and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
-// ATTNC_MASK_ALWAYS_TRUE, ATTNC_HAS_SUMMARIES, ATTNC_HAS_ROW_TILES (the routing wrapper
-// sets it and defines `bool attnc_row_keep(a, b, h, q, k_lo)`; the templates treat
-// ATTNC_TILE_ROWS as PARTIAL where they have no row path); and two hints for kernel
+// ATTNC_MASK_ALWAYS_TRUE, ATTNC_MASK_FACTORS, ATTNC_HAS_SUMMARIES, ATTNC_HAS_ROW_TILES
+// (the routing wrapper sets it and defines `bool attnc_row_keep(a, b, h, q, k_lo)`; the
+// templates treat ATTNC_TILE_ROWS as PARTIAL where they have no row path; it also sets
+// ATTNC_MASK_FACTORS to 0, as its mask adds the routing); and two hints for kernel
 // configuration: ATTNC_KV_RANGES_EXACT (0 or 1) and ATTNC_MASK_COMPARISONS (the mask's
 // comparisons per element).
 //
@@ -55,6 +65,9 @@
 #define ATTNC_TILE_FULL 2
 /// Kept pairs depend on the query only (attnc_row_keep); see attnc_classify above.
 #define ATTNC_TILE_ROWS 3
+/// attnc_classify_factors' bits on PARTIAL tiles: the factor holds on the whole tile.
+#define ATTNC_TILE_INDEX_PROVEN 4
+#define ATTNC_TILE_DATA_PROVEN 8
 
 /// Element type codes of AttncTensor::dtype (match dsl::ElementType).
 #define ATTNC_DT_I32 0

@@ -11,7 +11,9 @@ def Attn_SpecOp : Attn_Op<"spec", [Symbol, IsolatedFromAbove, NoRegionArguments]
   let summary = "One attention pattern: mask, score, out and route regions";
   let description = [{
     Each region has a single block ending in `attn.yield`:
-    - `mask` yields the i1 keep predicate of (b, h, q, k);
+    - `mask` yields the i1 keep predicate of (b, h, q, k), or, after
+      attn-factor-mask, (keep, index, data) with keep == index && data: the
+      conjuncts that read no input tensor and those that do;
     - `score` yields the modified f32 score (`attn.score` is the incoming one);
     - `out` yields the f32 output element (`attn.out` is the normalised one);
     - `route` is empty without block routing, else it yields (gate: f64,

@@ -1,0 +1,95 @@
+//===- FactorMask.cpp - Split the mask into an index and a data factor ----===//
+//
+// Rewrites the mask region's `attn.yield %keep` into
+//   attn.yield %keep, %index, %data
+// when %keep is a conjunction (a tree of arith.andi) whose conjuncts split into two
+// non-empty groups: those that read no input tensor (%index: arithmetic on indices,
+// shapes and params) and those that do (%data). %keep == %index && %data.
+//
+// attn-classify-blocks then proves each factor separately per tile, and a PARTIAL tile
+// whose factor is proven true evaluates only the other one: for document_causal, a
+// diagonal tile inside one document needs the causal test only, and a tile below the
+// diagonal across a document boundary needs the document test only. Masks that do not
+// split keep their single yield value.
+//
+//===----------------------------------------------------------------------===//
+#include "attnc/compiler/Dialect/Attn/AttnDialect.h"
+#include "attnc/compiler/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+
+namespace attnc::compiler {
+namespace {
+
+/// The leaves of the arith.andi tree rooted at `v`, left to right.
+void collectConjuncts(Value v, SmallVectorImpl<Value> &out) {
+  if (auto andOp = v.getDefiningOp<arith::AndIOp>()) {
+    collectConjuncts(andOp.getLhs(), out);
+    collectConjuncts(andOp.getRhs(), out);
+    return;
+  }
+  out.push_back(v);
+}
+
+/// Whether `v` depends on an attn.input_read (regions hold one block of flat ops).
+bool readsInput(Value v, llvm::DenseMap<Value, bool> &memo) {
+  if (auto it = memo.find(v); it != memo.end())
+    return it->second;
+  Operation *def = v.getDefiningOp();
+  bool reads = false;
+  if (def) {
+    reads = isa<attn::InputReadOp>(def);
+    for (Value operand : def->getOperands())
+      if (!reads)
+        reads = readsInput(operand, memo);
+  }
+  memo[v] = reads;
+  return reads;
+}
+
+struct FactorMaskPass : PassWrapper<FactorMaskPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FactorMaskPass)
+  StringRef getArgument() const final { return "attn-factor-mask"; }
+  StringRef getDescription() const final {
+    return "Split a conjunctive mask into an index factor and a data (input-reading) factor";
+  }
+  void getDependentDialects(DialectRegistry &registry) const final {
+    registry.insert<arith::ArithDialect>();
+  }
+  void runOnOperation() final {
+    getOperation().walk([&](attn::SpecOp spec) {
+      auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
+      if (yield.getValues().size() != 1)
+        return; // already factored
+      SmallVector<Value> conjuncts;
+      collectConjuncts(yield.getValues()[0], conjuncts);
+      llvm::DenseMap<Value, bool> memo;
+      SmallVector<Value> index, data;
+      for (Value c : conjuncts)
+        (readsInput(c, memo) ? data : index).push_back(c);
+      if (index.empty() || data.empty())
+        return;
+      OpBuilder b(yield);
+      auto conjoin = [&](ArrayRef<Value> values) {
+        Value all = values.front();
+        for (Value v : values.drop_front())
+          all = b.create<arith::AndIOp>(yield.getLoc(), all, v);
+        return all;
+      };
+      Value indexFactor = conjoin(index), dataFactor = conjoin(data);
+      b.create<attn::YieldOp>(yield.getLoc(),
+                              ValueRange{yield.getValues()[0], indexFactor, dataFactor});
+      yield.erase();
+    });
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFactorMaskPass() { return std::make_unique<FactorMaskPass>(); }
+
+} // namespace attnc::compiler
