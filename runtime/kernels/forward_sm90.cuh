@@ -258,7 +258,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// up to five with 64-key tiles (S takes 32 registers fewer than with 128). On the H100
   /// causal gained 3.8% and dense 0.8%, while sliding, sink and prefix masks with 128-key
   /// tiles spilled in the tile loop and lost 3-6% (sm90 v8c); with 64-key tiles natten2d
-  /// gained 2.8%, s2_shards 2.2%, document 1.4-1.7%, and radial_video (nine comparisons)
+  /// gained 2.8%, s2_shards 2.9%, document 1.3-1.7%, and radial_video (nine comparisons)
   /// spilled and lost 1.9% (sm90 v11, NOTES.md). D = 256 keeps Q in shared memory (O alone
   /// takes 128 registers there).
 #ifdef ATTNC_SM90_Q_REGS
