@@ -1,7 +1,8 @@
 //===- Passes.h - The attnc compiler passes ----------------------*- C++ -*-===//
 //
 // Pipeline (see docs/compiler.md): attn-lower-coords, attn-route-geometry, canonicalize,
-// cse, attn-factor-mask, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then emitc::translateToCpp.
+// cse, attn-factor-mask, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then
+// emitc::translateToCpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPILER_PASSES_H
@@ -20,7 +21,8 @@ std::unique_ptr<mlir::Pass> createLowerCoordsPass();
 std::unique_ptr<mlir::Pass> createRouteGeometryPass();
 /// Splits a conjunctive mask into an index factor and a data factor (extra mask yields).
 std::unique_ptr<mlir::Pass> createFactorMaskPass();
-/// Adds func.func @attnc_classify (and @attnc_classify_factors for a factored mask): interval abstract interpretation of the mask.
+/// Adds func.func @attnc_classify (and @attnc_classify_factors for a factored mask): interval
+/// abstract interpretation of the mask.
 std::unique_ptr<mlir::Pass> createClassifyBlocksPass();
 /// Adds func.func @attnc_kv_ranges: closed-form key intervals from k-affine atoms.
 std::unique_ptr<mlir::Pass> createKvRangesPass();
