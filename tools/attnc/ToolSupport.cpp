@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <iostream>
+#include <limits>
 #include <unistd.h>
 
 namespace attnc::tools {
@@ -106,7 +107,8 @@ bool parseParamText(dsl::Type type, const std::string &text, dsl::ConstValue &va
   if (type == dsl::Type::Int) {
     int64_t v = 0;
     auto [ptr, ec] = std::from_chars(begin, end, v);
-    bool digits = !text.empty() && (text[0] == '-' || std::isdigit((unsigned char)text[0]));
+    bool digits =
+        !text.empty() && (text[0] == '-' || std::isdigit(static_cast<unsigned char>(text[0])));
     if (!digits || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
       error = "expected a decimal integer, got '" + text + "'";
       return false;
@@ -124,14 +126,14 @@ bool parseParamText(dsl::Type type, const std::string &text, dsl::ConstValue &va
     // infinities here.
     if (text == "inf" || text == "-inf") {
       value.type = dsl::Type::Float;
-      value.f = text == "inf" ? HUGE_VAL : -HUGE_VAL;
+      value.f = (text == "inf" ? 1 : -1) * std::numeric_limits<double>::infinity();
       return true;
     }
     double v = 0;
     auto [ptr, ec] = std::from_chars(begin, end, v, std::chars_format::general);
     size_t first = !text.empty() && text[0] == '-' ? 1 : 0;
-    bool numeric =
-        first < text.size() && (text[first] == '.' || std::isdigit((unsigned char)text[first]));
+    bool numeric = first < text.size() &&
+                   (text[first] == '.' || std::isdigit(static_cast<unsigned char>(text[first])));
     if (!numeric || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
         std::isnan(v)) {
       error = "expected a number (or inf, -inf), got '" + text + "'";
@@ -153,7 +155,7 @@ bool parseParamText(dsl::Type type, const std::string &text, dsl::ConstValue &va
 CLI::Validator dtypeValidator() {
   return CLI::Validator(
       [](std::string &text) -> std::string {
-        runtime::DataType type;
+        runtime::DataType type = runtime::DataType::BF16;
         if (runtime::Status s = runtime::parseDataType(text, type); !s.ok())
           return s.message();
         text = runtime::dataTypeName(type);
