@@ -13,6 +13,39 @@ const char *kMagenta = "\033[1;35m";
 const char *kCyan = "\033[1;36m";
 const char *kGreen = "\033[1;32m";
 const char *kReset = "\033[0m";
+
+/// Source lines of more characters than this are shown as a window around the caret,
+/// so that a diagnostic on a huge line stays readable (and small).
+constexpr size_t kMaxShownChars = 100;
+/// A window shows this many characters, with `...` on each cut side...
+constexpr size_t kWindowChars = 90;
+/// ...of which at most this many before the caret.
+constexpr size_t kCharsBeforeCaret = 40;
+
+/// A UTF-8 continuation byte: not the start of a character.
+bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+/// The byte offset `count` characters before `at` (or 0).
+size_t backChars(std::string_view line, size_t at, size_t count) {
+  while (at > 0 && count > 0) {
+    --at;
+    while (at > 0 && isContinuation(line[at]))
+      --at;
+    --count;
+  }
+  return at;
+}
+
+/// The byte offset `count` characters after `at` (or the line's end).
+size_t forwardChars(std::string_view line, size_t at, size_t count) {
+  while (at < line.size() && count > 0) {
+    ++at;
+    while (at < line.size() && isContinuation(line[at]))
+      ++at;
+    --count;
+  }
+  return at;
+}
 } // namespace
 
 void DiagnosticEngine::error(SourceRange range, std::string message, std::string hint) {
@@ -77,22 +110,39 @@ std::string DiagnosticEngine::render(const Diagnostic &d, bool color) const {
 
   if (located && d.range.begin.line <= file_->lineCount()) {
     std::string_view line = file_->lineText(d.range.begin.line);
-    os << line << '\n';
-    // Keep tabs so the caret lines up under tab-indented code.
-    std::string marker;
-    uint32_t column = d.range.begin.column;
-    for (uint32_t i = 1; i < column && i - 1 < line.size(); ++i)
-      marker += line[i - 1] == '\t' ? '\t' : ' ';
-    if (column > line.size() + 1)
-      marker.append(column - 1 - line.size(), ' ');
+    // Byte offsets of the caret and of the end of the underlined range (clipped to this
+    // line); the caret may sit just past the end (a missing ';').
+    size_t caret = d.range.begin.column - 1;
+    size_t rangeEnd = d.range.end.line == d.range.begin.line ? d.range.end.column - 1 : line.size();
+    rangeEnd = std::min(rangeEnd, line.size());
+    size_t first = 0, last = line.size();
+    if (forwardChars(line, 0, kMaxShownChars) < line.size()) {
+      first = backChars(line, std::min(caret, line.size()), kCharsBeforeCaret);
+      last = forwardChars(line, first, kWindowChars);
+      if (last == line.size())
+        first = backChars(line, last, kWindowChars);
+    }
+    const char *ellipsis = "...";
+    std::string shown;
+    if (first > 0)
+      shown = ellipsis;
+    shown.append(line.substr(first, last - first));
+    if (last < line.size())
+      shown += ellipsis;
+    os << shown << '\n';
+    // One marker column per character; tabs are kept so the caret lines up under
+    // tab-indented code.
+    std::string marker(first > 0 ? 3 : 0, ' ');
+    for (size_t i = first; i < caret && i < last; ++i)
+      if (!isContinuation(line[i]))
+        marker += line[i] == '\t' ? '\t' : ' ';
+    if (caret > line.size())
+      marker.append(caret - line.size(), ' ');
     marker += '^';
-    // Tildes under the rest of the range, clipped to this line.
-    uint32_t endColumn = d.range.end.line == d.range.begin.line
-                             ? d.range.end.column
-                             : static_cast<uint32_t>(line.size()) + 1;
-    endColumn = std::min<uint32_t>(endColumn, static_cast<uint32_t>(line.size()) + 1);
-    if (endColumn > column + 1)
-      marker.append(endColumn - column - 1, '~');
+    // Tildes under the rest of the range, clipped to what is shown.
+    for (size_t i = caret + 1; i < rangeEnd && i < last; ++i)
+      if (!isContinuation(line[i]))
+        marker += '~';
     paint(kGreen);
     os << marker;
     paint(kReset);

@@ -97,6 +97,10 @@ ATTNC_API attnc_status attnc_options_create(attnc_options **out);
 ATTNC_API void attnc_options_destroy(attnc_options *options);
 /** ATTNC_BF16 or ATTNC_F16: the element type of Q, K, V, O on the GPU. */
 ATTNC_API attnc_status attnc_options_set_dtype(attnc_options *options, attnc_dtype dtype);
+/** The same by name, as every attnc surface spells it: "bf16" or "bfloat16" (ATTNC_BF16);
+ *  "fp16", "f16", "float16" or "half" (ATTNC_F16). Any other text (case matters) is
+ *  ATTNC_ERROR_INVALID_ARGUMENT, the message listing the spellings. */
+ATTNC_API attnc_status attnc_options_set_dtype_name(attnc_options *options, const char *name);
 /** 64, 128 or 256. */
 ATTNC_API attnc_status attnc_options_set_head_dim(attnc_options *options, int head_dim);
 /** "auto" (current device), "sm_80", "sm_90a", ..., or "none" (CPU reference only). */

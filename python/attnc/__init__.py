@@ -12,7 +12,11 @@ last dimension is contiguous works (BHSD, or BSHD viewed as q.transpose(1, 2)).
 """
 import ctypes
 import ctypes.util
+import math
+import numbers
+import operator
 import os
+import reprlib
 
 __all__ = ["compile", "Kernel", "Context", "Error", "CompileError", "DeviceError",
            "device_available", "library_path"]
@@ -81,6 +85,7 @@ _sig("attnc_context_cache_dir", _cp, _vp)
 _sig("attnc_options_create", ctypes.c_int, ctypes.POINTER(_vp))
 _sig("attnc_options_destroy", None, _vp)
 _sig("attnc_options_set_dtype", ctypes.c_int, _vp, ctypes.c_int)
+_sig("attnc_options_set_dtype_name", ctypes.c_int, _vp, _cp)
 _sig("attnc_options_set_head_dim", ctypes.c_int, _vp, ctypes.c_int)
 _sig("attnc_options_set_arch", ctypes.c_int, _vp, _cp)
 _sig("attnc_options_define", ctypes.c_int, _vp, _cp, _cp)
@@ -186,7 +191,90 @@ def _context(ctx):
     return _default_context
 
 
-_DTYPES = {"bf16": _BF16, "bfloat16": _BF16, "fp16": _F16, "float16": _F16, "half": _F16}
+# Every accepted spelling of the kernels' compute type, to its canonical name: the same set
+# as the C++ runtime::parseDataType (the CLI's --dtype); tests/python checks they agree.
+_DTYPES = {"bf16": "bf16", "bfloat16": "bf16",
+           "fp16": "fp16", "f16": "fp16", "float16": "fp16", "half": "fp16"}
+
+_INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
+# Float params reach the GPU as float32; a larger finite value would silently become inf.
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _is_bool(value):
+    return isinstance(value, bool) or (_is_numpy(value)
+                                       and type(value).__name__ in ("bool_", "bool"))
+
+
+def _describe(value):
+    return f"{type(value).__name__} {reprlib.repr(value)}"
+
+
+def _int_value(what, value, lo=_INT32_MIN, hi=_INT32_MAX):
+    """`value` as an int in [lo, hi]. Takes ints (anything with __index__: NumPy integers
+    too) and integral floats; raises TypeError for bools and non-numbers, ValueError for
+    fractions, NaN, inf and values out of range, rather than truncating or wrapping."""
+    if _is_bool(value):
+        raise TypeError(f"attnc: {what} is an int, got the bool {value!r} (pass an int)")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"attnc: {what} is an int, got {_describe(value)}") from None
+        try:
+            f = float(value)
+        except OverflowError:
+            raise ValueError(f"attnc: {what} is an int, got {_describe(value)}, out of"
+                             " range") from None
+        if not f.is_integer():
+            raise ValueError(f"attnc: {what} is an int, got {_describe(value)}, which is not a"
+                             " whole number") from None
+        v = int(f)
+    if not lo <= v <= hi:
+        raise ValueError(f"attnc: {what} is an int, got {reprlib.repr(v)}, out of range"
+                         f" ({lo} to {hi})")
+    return v
+
+
+def _float_value(what, value):
+    """`value` as a float: ints and floats (NumPy ones too); ±inf is allowed (a score of -inf
+    gives the pair weight 0), NaN and finite values beyond float32 are ValueErrors, bools
+    and non-numbers TypeErrors."""
+    if _is_bool(value) or isinstance(value, (str, bytes)):
+        raise TypeError(f"attnc: {what} is a float, got {_describe(value)}")
+    try:
+        if isinstance(value, numbers.Real):
+            f = float(value)
+        else:
+            f = float(operator.index(value))
+    except TypeError:
+        raise TypeError(f"attnc: {what} is a float, got {_describe(value)}") from None
+    except OverflowError:
+        raise ValueError(f"attnc: {what} is a float, got {reprlib.repr(value)}, out of"
+                         " range") from None
+    if math.isnan(f):
+        raise ValueError(f"attnc: {what} is a float, got NaN")
+    if math.isfinite(f) and abs(f) > _FLOAT32_MAX:
+        raise ValueError(f"attnc: {what} is a float, got {value!r}, beyond the float32 range"
+                         " the kernels compute in (write inf for infinity)")
+    return f
+
+
+def _bool_value(what, value):
+    """`value` as a bool: only True/False (Python or NumPy); 0, 1, "false" raise TypeError."""
+    if not _is_bool(value):
+        raise TypeError(f"attnc: {what} is a bool, got {_describe(value)} (pass True or False)")
+    return bool(value)
+
+
+def _dtype_name(dtype):
+    """The canonical name of a dtype spelling: "bf16" or "fp16"."""
+    if not isinstance(dtype, str):
+        raise TypeError(f"attnc: dtype is a string ({', '.join(_DTYPES)}), got"
+                        f" {_describe(dtype)}")
+    if dtype not in _DTYPES:
+        raise ValueError(f"attnc: dtype must be one of {', '.join(_DTYPES)} (got {dtype!r})")
+    return _DTYPES[dtype]
 
 
 _TIERING = {"auto": 0, "off": 1, "on": 2}
@@ -195,6 +283,9 @@ _TIERING = {"auto": 0, "off": 1, "on": 2}
 def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
             attention=None, context=None, tiering="auto"):
     """Compiles an attnc program (a path to a .attn file, or source text).
+
+    dtype: "bf16" (also "bfloat16") or "fp16" (also "f16", "float16", "half"); the kernel's
+    `dtype` attribute is the canonical name. head_dim: 64, 128 or 256.
 
     arch: "auto" (this GPU), "sm_80", "sm_90a", or "none" (CPU reference only); the
     default is "auto" when a GPU is present and "none" otherwise.
@@ -207,16 +298,16 @@ def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
     opts = _vp()
     _check(_lib.attnc_options_create(ctypes.byref(opts)))
     try:
-        if dtype not in _DTYPES:
-            raise ValueError(f"attnc: dtype must be one of bf16, fp16 (got {dtype!r})")
-        _check(_lib.attnc_options_set_dtype(opts, _DTYPES[dtype]))
-        _check(_lib.attnc_options_set_head_dim(opts, int(head_dim)))
+        dtype = _dtype_name(dtype)
+        head_dim = _int_value("head_dim", head_dim)
+        _check(_lib.attnc_options_set_dtype_name(opts, dtype.encode()))
+        _check(_lib.attnc_options_set_head_dim(opts, head_dim))
         if arch is None:
             arch = "auto" if device_available() else "none"
         _check(_lib.attnc_options_set_arch(opts, arch.encode()))
         _check(_lib.attnc_options_set_tiering(opts, _TIERING[tiering]))
         for name, value in (defines or {}).items():
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            text = ("true" if value else "false") if _is_bool(value) else str(value)
             _check(_lib.attnc_options_define(opts, name.encode(), text.encode()))
         if attention:
             _check(_lib.attnc_options_set_attention(opts, attention.encode()))
@@ -232,7 +323,7 @@ def compile(source_or_path, dtype="bf16", head_dim=128, arch=None, defines=None,
         if st == _PARSE:
             raise CompileError(_lib.attnc_context_diagnostics(ctx._h).decode() or _message(ctx._h))
         _check(st, ctx._h)
-        return Kernel(h, ctx, dtype, int(head_dim))
+        return Kernel(h, ctx, dtype, head_dim)
     finally:
         _lib.attnc_options_destroy(opts)
 
@@ -312,12 +403,16 @@ class Kernel:
         for name, value in named.items():
             if name in self.params:
                 kind = self.params[name]
+                what = f"param {name!r}"
                 if kind == "int":
-                    _check(_lib.attnc_args_set_param_int(args, name.encode(), int(value)))
+                    _check(_lib.attnc_args_set_param_int(args, name.encode(),
+                                                         _int_value(what, value)))
                 elif kind == "float":
-                    _check(_lib.attnc_args_set_param_float(args, name.encode(), float(value)))
+                    _check(_lib.attnc_args_set_param_float(args, name.encode(),
+                                                           _float_value(what, value)))
                 else:
-                    _check(_lib.attnc_args_set_param_bool(args, name.encode(), int(bool(value))))
+                    _check(_lib.attnc_args_set_param_bool(args, name.encode(),
+                                                          int(_bool_value(what, value))))
             elif name in self.inputs:
                 ptr, dt, shape, strides = tensor_info(name, value)
                 rank = len(shape)
@@ -360,7 +455,7 @@ class Kernel:
                 raise ValueError(f"attnc: {n} is {t.dtype} but q is {q.dtype}")
             if t.stride(3) != 1:
                 raise ValueError(f"attnc: {n} must be contiguous in its last dim")
-        want = torch.bfloat16 if self.dtype in ("bf16", "bfloat16") else torch.float16
+        want = torch.bfloat16 if self.dtype == "bf16" else torch.float16
         if q.dtype != want:
             raise ValueError(f"attnc: kernel was compiled for {self.dtype}, tensors are {q.dtype}")
         if q.shape[3] != self.head_dim:
@@ -394,7 +489,7 @@ class Kernel:
                 _check(_lib.attnc_args_set_lse(args, _vp(lse.data_ptr()), lse.stride(0),
                                                lse.stride(1), lse.stride(2)))
             if scale is not None:
-                _check(_lib.attnc_args_set_scale(args, float(scale)))
+                _check(_lib.attnc_args_set_scale(args, _float_value("scale", scale)))
             self._bind_named(args, named, info)
             stream = torch.cuda.current_stream(q.device).cuda_stream
             _check(_lib.attnc_run(self._ctx._h, self._h, args, _vp(stream)), self._ctx._h)
@@ -440,7 +535,7 @@ class Kernel:
                 st = [s // 4 for s in lse.strides]
                 _check(_lib.attnc_args_set_lse(args, _vp(lse.ctypes.data), st[0], st[1], st[2]))
             if scale is not None:
-                _check(_lib.attnc_args_set_scale(args, float(scale)))
+                _check(_lib.attnc_args_set_scale(args, _float_value("scale", scale)))
             self._bind_named(args, named, info)
             _check(_lib.attnc_run_reference(self._ctx._h, self._h, args, 0), self._ctx._h)
         finally:

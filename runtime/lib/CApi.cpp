@@ -168,13 +168,23 @@ attnc_status attnc_options_set_dtype(attnc_options *options, attnc_dtype dtype) 
   return ATTNC_OK;
 }
 
+attnc_status attnc_options_set_dtype_name(attnc_options *options, const char *name) {
+  if (!options || !name)
+    return nullArgument("attnc_options_set_dtype_name", "options and name");
+  return guarded(nullptr, [&] {
+    DataType type = DataType::BF16;
+    if (Status s = parseDataType(name, type); !s.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_dtype_name: " + s.message());
+    options->options.dtype = type;
+    return ATTNC_OK;
+  });
+}
+
 attnc_status attnc_options_set_head_dim(attnc_options *options, int head_dim) {
   if (!options)
     return nullArgument("attnc_options_set_head_dim", "options");
-  if (head_dim != 64 && head_dim != 128 && head_dim != 256)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_head_dim: head dim " +
-                                                  std::to_string(head_dim) +
-                                                  " is not supported (64, 128 or 256)");
+  if (Status s = checkHeadDim(head_dim); !s.ok())
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_head_dim: " + s.message());
   options->options.headDim = head_dim;
   return ATTNC_OK;
 }

@@ -59,6 +59,45 @@ const char *statusCodeName(StatusCode code) {
 
 const char *dataTypeName(DataType type) { return type == DataType::BF16 ? "bf16" : "fp16"; }
 
+namespace {
+struct DataTypeSpelling {
+  const char *text;
+  DataType type;
+};
+constexpr DataTypeSpelling kDataTypeSpellings[] = {
+    {"bf16", DataType::BF16}, {"bfloat16", DataType::BF16}, {"fp16", DataType::F16},
+    {"f16", DataType::F16},   {"float16", DataType::F16},   {"half", DataType::F16}};
+} // namespace
+
+const char *dataTypeSpellings() {
+  static const std::string text = [] {
+    std::string t;
+    for (const DataTypeSpelling &s : kDataTypeSpellings)
+      t += (t.empty() ? "" : ", ") + std::string(s.text);
+    return t;
+  }();
+  return text.c_str();
+}
+
+Status parseDataType(std::string_view text, DataType &type) {
+  for (const DataTypeSpelling &s : kDataTypeSpellings)
+    if (text == s.text) {
+      type = s.type;
+      return Status::success();
+    }
+  return Status(StatusCode::InvalidArgument,
+                "unknown dtype '" + std::string(text) +
+                    "' (the kernels compute in bf16 or fp16: " + dataTypeSpellings() + ")");
+}
+
+Status checkHeadDim(int headDim) {
+  if (headDim == 64 || headDim == 128 || headDim == 256)
+    return Status::success();
+  return Status(StatusCode::InvalidArgument,
+                "head dim " + std::to_string(headDim) +
+                    " is not supported (the kernels support 64, 128 and 256)");
+}
+
 QkvTensor QkvTensor::bhsd(void *data, int batch, int heads, int tokens, int headDim,
                           dsl::ElementType dtype) {
   QkvTensor t;
@@ -383,10 +422,8 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
   const auto started = std::chrono::steady_clock::now();
   kernel.reset();
   diagnostics.clear();
-  if (options.headDim != 64 && options.headDim != 128 && options.headDim != 256)
-    return Status(StatusCode::InvalidArgument,
-                  "head dim " + std::to_string(options.headDim) +
-                      " is not supported (the kernels support 64, 128 and 256)");
+  if (Status s = checkHeadDim(options.headDim); !s.ok())
+    return s;
   if (options.arch != "auto" && options.arch != "none" && !isValidArch(options.arch))
     return Status(StatusCode::InvalidArgument,
                   "unknown target architecture '" + options.arch +

@@ -62,6 +62,75 @@ TEST_CASE("diagnostic: tabs are kept so the caret lines up", "[diag]") {
                       "\t       ^~\n");
 }
 
+namespace {
+/// The source and marker lines of a rendered diagnostic (its second and third lines).
+std::pair<std::string, std::string> shownLines(const std::string &rendered) {
+  size_t a = rendered.find('\n') + 1, b = rendered.find('\n', a) + 1, c = rendered.find('\n', b);
+  return {rendered.substr(a, b - a - 1), rendered.substr(b, c - b)};
+}
+} // namespace
+
+TEST_CASE("diagnostic: a long line is shown as a window around the caret", "[diag]") {
+  // 100 KB of spaces on each side of the error.
+  std::string pad(100000, ' ');
+  auto r = checkText("attention a {" + pad + "mask = zz;" + pad + "}");
+  INFO(r.rendered.substr(0, 400));
+  CHECK(r.rendered.size() < 400);
+  CHECK(r.rendered.rfind("test.attn:1:100021: error: unknown name 'zz'\n", 0) == 0);
+  auto [line, marker] = shownLines(r.rendered);
+  CHECK(line.size() == 3 + 90 + 3);
+  CHECK(line.substr(0, 3) == "...");
+  CHECK(line.substr(line.size() - 3) == "...");
+  CHECK(marker == std::string(3 + 40, ' ') + "^~");
+  CHECK(line.substr(marker.find('^'), 3) == "zz;");
+}
+
+TEST_CASE("diagnostic: a long line's window keeps its start or end when the caret is near",
+          "[diag]") {
+  std::string pad(500, ' ');
+  // Near the start: no leading "...", the line from its first character.
+  auto r = checkText("attention a { mask = zz;" + pad + "}");
+  auto [line, marker] = shownLines(r.rendered);
+  CHECK(line == "attention a { mask = zz;" + std::string(66, ' ') + "...");
+  CHECK(marker == std::string(21, ' ') + "^~");
+  // Near the end: no trailing "...", the window filled from the end.
+  auto r2 = checkText("attention a {" + pad + "mask = zz; }");
+  auto [line2, marker2] = shownLines(r2.rendered);
+  CHECK(line2 == "..." + std::string(78, ' ') + "mask = zz; }");
+  CHECK(marker2 == std::string(3 + 78 + 7, ' ') + "^~");
+  // A line of exactly 100 characters is shown whole.
+  std::string text = "attention a { mask = zz; }";
+  text.insert(text.size() - 1, std::string(100 - text.size(), ' '));
+  REQUIRE(text.size() == 100);
+  auto r3 = checkText(text);
+  CHECK(shownLines(r3.rendered).first == text);
+}
+
+TEST_CASE("diagnostic: a caret at the end of a long line stays aligned", "[diag]") {
+  auto r = checkText("attention a {" + std::string(300, ' ') + "mask = causal");
+  INFO(r.rendered);
+  auto [line, marker] = shownLines(r.rendered);
+  CHECK(line == "..." + std::string(77, ' ') + "mask = causal");
+  CHECK(marker == std::string(line.size(), ' ') + "^");
+}
+
+TEST_CASE("diagnostic: multi-byte UTF-8 before the caret counts one column per character",
+          "[diag]") {
+  auto r = checkText("attention a {\n\t/* h\xc3\xa9llo w\xc3\xb6rld \xe2\x86\x92 */ mask = zz;\n}");
+  auto [line, marker] = shownLines(r.rendered);
+  CHECK(line == "\t/* h\xc3\xa9llo w\xc3\xb6rld \xe2\x86\x92 */ mask = zz;");
+  CHECK(marker == "\t" + std::string(27, ' ') + "^~");
+  // In a window too: the cut never splits a character.
+  std::string wide;
+  for (int i = 0; i < 200; ++i)
+    wide += "\xc3\xa9";
+  auto r2 = checkText("attention a { /*" + wide + "*/ mask = zz;" + "/*" + wide + "*/ }");
+  auto [line2, marker2] = shownLines(r2.rendered);
+  CHECK(line2.substr(0, 5) == "...\xc3\xa9");
+  CHECK(line2.substr(line2.size() - 5) == "\xc3\xa9...");
+  CHECK(marker2 == std::string(3 + 40, ' ') + "^~");
+}
+
 TEST_CASE("diagnostic: a range over several lines is underlined to the line end", "[diag]") {
   auto r = checkText("attention a {\n  mask = q +\n  k;\n}");
   CHECK(r.rendered == "test.attn:2:10: error: 'mask' must be a bool expression, not int\n"
@@ -166,6 +235,62 @@ DIAG_TEST("':' outside an index", "attention a { out = : ; }", 1, 21,
           "expected an expression, found ':'")
 DIAG_TEST("nesting too deep", "attention a { mask = " + std::string(300, '-') + "q; }", 1, 277,
           "expression is nested too deeply (the limit is 256 levels)", "split it with 'let'")
+
+// The depth limit at its boundary (docs/language.md, "Limits"): a chain of n terms is n
+// levels; an enclosing operator adds one; each parenthesis opens one more.
+namespace {
+std::string chain(int terms) {
+  std::string text = "q";
+  for (int i = 1; i < terms; ++i)
+    text += " + q";
+  return text;
+}
+bool tooDeep(const std::string &source) {
+  auto r = checkText(source);
+  for (const Diagnostic &d : r.errors())
+    if (d.message == "expression is nested too deeply (the limit is 256 levels)")
+      return true;
+  INFO(r.rendered);
+  CHECK(r.program);
+  return false;
+}
+} // namespace
+
+TEST_CASE("diagnostic: depth limit boundaries (255, 256, 257)", "[diag]") {
+  auto inLet = [](int n) {
+    return "attention a { let s = " + chain(n) + "; mask = causal && s > 0; }";
+  };
+  CHECK_FALSE(tooDeep(inLet(255)));
+  CHECK_FALSE(tooDeep(inLet(256)));
+  CHECK(tooDeep(inLet(257)));
+  auto compared = [](int n) { return "attention a { mask = 0 < " + chain(n) + "; }"; };
+  CHECK_FALSE(tooDeep(compared(255)));
+  CHECK(tooDeep(compared(256)));
+  auto parens = [](int n) {
+    return "attention a { mask = " + std::string(n, '(') + "causal" + std::string(n, ')') + "; }";
+  };
+  CHECK_FALSE(tooDeep(parens(254)));
+  CHECK_FALSE(tooDeep(parens(255)));
+  CHECK(tooDeep(parens(256)));
+  auto negations = [](int n) {
+    return "attention a { mask = " + std::string(n, '!') + "causal; }";
+  };
+  CHECK_FALSE(tooDeep(negations(255)));
+  CHECK(tooDeep(negations(256)));
+}
+
+TEST_CASE("diagnostic: name and number length boundaries (256, 257)", "[diag]") {
+  CHECK(checkText("attention a { const " + std::string(256, 'x') + " = 1; }").program);
+  CHECK(checkText("attention a { const x = " + std::string(256, '1').replace(0, 255, 255, '0') +
+                  "; }")
+            .program);
+  auto longName = checkText("attention a { const " + std::string(257, 'x') + " = 1; }");
+  REQUIRE_FALSE(longName.errors().empty());
+  CHECK(longName.errors()[0].message == "identifier is too long (more than 256 characters)");
+  auto longNumber = checkText("attention a { const x = " + std::string(257, '0') + "; }");
+  REQUIRE_FALSE(longNumber.errors().empty());
+  CHECK(longNumber.errors()[0].message == "number literal is too long (more than 256 characters)");
+}
 
 // Declarations.
 DIAG_TEST("no attention", "", 0, 0, "no attention is declared")

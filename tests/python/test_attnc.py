@@ -122,3 +122,108 @@ def test_errors_are_python_exceptions():
         kern(q, k[:, :1].repeat(3, axis=1), v[:, :1].repeat(3, axis=1))
     with pytest.raises(FileNotFoundError):
         attnc.compile("no/such/file.attn", arch="none")
+
+
+PARAMS_SRC = ("attention p { param window: int = 1024; param bias: float = 0.0;"
+              " param on: bool = true; score = score + bias;"
+              " mask = causal && q - k < window && on; }")
+
+
+@pytest.mark.parametrize("named, error, words", [
+    # int params: 32-bit ints only; nothing wraps, truncates or converts from text
+    ({"window": 2**64 + 5}, ValueError, ["'window'", "int", "18446744073709551621", "range"]),
+    ({"window": 2**31}, ValueError, ["'window'", "int", "2147483648", "range"]),
+    ({"window": -2**31 - 1}, ValueError, ["'window'", "int", "-2147483649", "range"]),
+    ({"window": 3.9}, ValueError, ["'window'", "int", "3.9", "whole number"]),
+    ({"window": float("nan")}, ValueError, ["'window'", "int", "nan"]),
+    ({"window": float("inf")}, ValueError, ["'window'", "int", "inf"]),
+    ({"window": True}, TypeError, ["'window'", "int", "bool True"]),
+    ({"window": "5"}, TypeError, ["'window'", "int", "str '5'"]),
+    ({"window": None}, TypeError, ["'window'", "int", "NoneType"]),
+    # bool params: True/False only
+    ({"on": "false"}, TypeError, ["'on'", "bool", "str 'false'"]),
+    ({"on": 0}, TypeError, ["'on'", "bool", "int 0"]),
+    ({"on": 1}, TypeError, ["'on'", "bool", "int 1"]),
+    ({"on": 1.0}, TypeError, ["'on'", "bool", "float 1.0"]),
+    ({"on": None}, TypeError, ["'on'", "bool", "NoneType"]),
+    # float params: numbers, not NaN, within float32 (inf is allowed)
+    ({"bias": float("nan")}, ValueError, ["'bias'", "float", "NaN"]),
+    ({"bias": np.float64("nan")}, ValueError, ["'bias'", "float", "NaN"]),
+    ({"bias": 1e39}, ValueError, ["'bias'", "float", "1e+39", "float32"]),
+    ({"bias": 10**400}, ValueError, ["'bias'", "float", "range"]),
+    ({"bias": "0.5"}, TypeError, ["'bias'", "float", "str '0.5'"]),
+    ({"bias": False}, TypeError, ["'bias'", "float", "bool False"]),
+    ({"bias": [0.5]}, TypeError, ["'bias'", "float", "list"]),
+    ({"scale": "0.5"}, TypeError, ["scale", "float", "str '0.5'"]),
+])
+def test_param_values_are_never_changed_silently(named, error, words):
+    kern = attnc.compile(PARAMS_SRC, head_dim=64, arch="none")
+    q, k, v = qkv(Sq=9, seed=8)
+    with pytest.raises(error) as err:
+        kern(q, k, v, **named)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_param_values_accepted():
+    kern = attnc.compile(PARAMS_SRC, head_dim=64, arch="none")
+    q, k, v = qkv(Sq=17, seed=9)
+
+    def want(window, on=True):
+        return naive(q, k, v, lambda b, h, i, j: (i >= j) & (i - j < window) & on)[0]
+
+    for window in (3, 3.0, np.int64(3), np.int32(3), np.float32(3.0)):
+        close(kern(q, k, v, window=window), want(3))
+    close(kern(q, k, v, window=2**31 - 1), want(2**31 - 1))
+    close(kern(q, k, v, window=-2**31), want(-2**31))  # no key kept: O = 0
+    for on in (False, np.bool_(False)):
+        assert not kern(q, k, v, on=on).any()
+    close(kern(q, k, v, on=np.bool_(True)), want(1024))
+    close(kern(q, k, v, bias=np.float32(0.25)), want(1024))  # a constant shift cancels
+    close(kern(q, k, v, bias=2), want(1024))
+    # -inf: every pair gets weight 0, as for a fully masked row
+    o, lse = kern(q, k, v, bias=float("-inf"), return_lse=True)
+    assert not o.any() and np.all(np.isneginf(lse))
+
+
+def test_compile_options_are_strict():
+    src = "attention c { mask = causal; }"
+    with pytest.raises(ValueError, match="head dim 96 is not supported"):
+        attnc.compile(src, head_dim=96, arch="none")
+    with pytest.raises(ValueError, match="head_dim is an int, got 4294967424, out of range"):
+        attnc.compile(src, head_dim=2**32 + 128, arch="none")
+    with pytest.raises(ValueError, match="head_dim is an int, got float 64.5"):
+        attnc.compile(src, head_dim=64.5, arch="none")
+    with pytest.raises(TypeError, match="head_dim is an int, got str '64'"):
+        attnc.compile(src, head_dim="64", arch="none")
+    assert attnc.compile(src, head_dim=64.0, arch="none").head_dim == 64
+    with pytest.raises(TypeError, match="dtype is a string"):
+        attnc.compile(src, dtype=None, arch="none")
+
+
+# The one set of dtype spellings (docs/api.md, docs/cli.md); tests/cli checks the CLI's.
+DTYPE_SPELLINGS = {"bf16": "bf16", "bfloat16": "bf16",
+                   "fp16": "fp16", "f16": "fp16", "float16": "fp16", "half": "fp16"}
+NOT_DTYPES = ["BF16", "Half", "float32", "f32", "fp32", "bf 16", "", "fp8", "torch.float16"]
+
+
+def test_dtype_spellings_match_the_c_abi():
+    assert attnc._DTYPES == DTYPE_SPELLINGS
+    src = "attention c { mask = causal; }"
+    for spelling, canonical in DTYPE_SPELLINGS.items():
+        assert attnc.compile(src, dtype=spelling, head_dim=64, arch="none").dtype == canonical
+    opts = attnc._vp()
+    assert attnc._lib.attnc_options_create(attnc.ctypes.byref(opts)) == 0
+    try:
+        for spelling in DTYPE_SPELLINGS:
+            assert attnc._lib.attnc_options_set_dtype_name(opts, spelling.encode()) == 0, spelling
+        for bad in NOT_DTYPES:
+            assert attnc._lib.attnc_options_set_dtype_name(opts, bad.encode()) == 1, bad
+            # The C++ parser lists its spellings: the same set, in the same order.
+            msg = attnc._lib.attnc_last_error().decode()
+            assert msg.endswith("(the kernels compute in bf16 or fp16: "
+                                + ", ".join(DTYPE_SPELLINGS) + ")"), msg
+            with pytest.raises(ValueError, match="dtype must be one of"):
+                attnc.compile(src, dtype=bad, head_dim=64, arch="none")
+    finally:
+        attnc._lib.attnc_options_destroy(opts)

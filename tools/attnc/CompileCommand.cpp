@@ -1,7 +1,7 @@
 //===- CompileCommand.cpp - attnc compile ---------------------------------===//
 //
 // `attnc compile FILE --emit=ast|mlir|mlir-opt|hooks|cuda|ptx|cubin [-o OUT]
-//                [-D NAME=VALUE]... [--attention NAME] [--arch sm_90a] [--dtype bf16|f16]
+//                [-D NAME=VALUE]... [--attention NAME] [--arch sm_90a] [--dtype bf16|fp16]
 //                [--head-dim 128]`
 //   ast       the checked AST (an indented tree)
 //   mlir      the attn dialect module as built from the AST
@@ -19,6 +19,7 @@
 #include "attnc/runtime/KernelSource.h"
 #include "attnc/runtime/Nvrtc.h"
 #include "attnc/runtime/RouteSource.h"
+#include "attnc/runtime/Runtime.h"
 
 #include <fstream>
 #include <iostream>
@@ -163,9 +164,10 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("-D,--define", defines, "Override a const: -D NAME=VALUE");
   cmd->add_option("--attention", attentionName, "Which attention (when the file has several)");
   cmd->add_option("--arch", arch, "Target architecture for cuda/ptx/cubin (default sm_90a)");
-  cmd->add_option("--dtype", dtype, "bf16 or f16 (cuda/ptx/cubin)")
-      ->check(CLI::IsMember({"bf16", "f16"}));
-  cmd->add_option("--head-dim", headDim, "Head dimension (cuda/ptx/cubin)");
+  cmd->add_option("--dtype", dtype, "bf16 (bfloat16) or fp16 (f16, float16, half) (cuda/ptx/cubin)")
+      ->transform(dtypeValidator());
+  cmd->add_option("--head-dim", headDim, "Head dimension: 64, 128 or 256 (cuda/ptx/cubin)")
+      ->check(headDimValidator());
   cmd->callback([&exitCode] {
     ProgramBundle bundle;
     if (!loadProgram(file, defines, attentionName, bundle)) {
@@ -209,7 +211,7 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
       return;
     }
     runtime::KernelConfig config;
-    config.bf16 = dtype == "bf16";
+    config.bf16 = dtype == runtime::dataTypeName(runtime::DataType::BF16); // canonical
     config.headDim = headDim;
     config.arch = arch;
     config.hopper = runtime::usesHopperTemplate(arch);

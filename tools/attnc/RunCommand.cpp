@@ -98,6 +98,21 @@ int runCommand(const RunOptions &o) {
   if (!parseParamBindings(attention, o.params, params))
     return kExitUsage;
 
+  runtime::DataType dtype = runtime::DataType::BF16;
+  if (runtime::Status s = runtime::parseDataType(o.dtype, dtype); !s.ok()) {
+    std::cerr << "attnc: error: --dtype: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  const bool f16 = dtype == runtime::DataType::F16;
+
+  // --check and --bench measure a GPU run: without one they must fail, not succeed having
+  // done nothing.
+  const char *gpuOnly = o.check ? "--check" : o.bench ? "--bench" : nullptr;
+  if (gpuOnly && o.backend == "cpu") {
+    std::cerr << "attnc: error: " << gpuOnly
+              << " needs a GPU run (it compares or times the GPU kernel); drop --backend cpu\n";
+    return kExitUsage;
+  }
   std::string error;
   bool useGpu = o.backend == "gpu";
   if (useGpu && !runtime::deviceAvailable(error)) {
@@ -106,16 +121,18 @@ int runCommand(const RunOptions &o) {
   }
   if (o.backend == "auto") {
     useGpu = runtime::deviceAvailable(error);
+    if (!useGpu && gpuOnly) {
+      std::cerr << "attnc: error: " << gpuOnly << " needs a GPU, but there is none (" << error
+                << "); nothing was " << (o.check ? "checked" : "timed")
+                << " (--backend cpu runs the CPU reference alone)\n";
+      return kExitRuntimeError;
+    }
     if (!useGpu)
       std::cerr << "attnc: note: no GPU (" << error << "); running the CPU reference\n";
   }
-  if (o.check && !useGpu) {
-    std::cerr << "attnc: note: --check compares the GPU with the CPU reference; no GPU run, "
-                 "nothing to check\n";
-  }
 
   reference::InputOptions inputOptions;
-  inputOptions.qkvType = !useGpu ? DType::F32 : o.dtype == "fp16" ? DType::F16 : DType::BF16;
+  inputOptions.qkvType = !useGpu ? DType::F32 : f16 ? DType::F16 : DType::BF16;
   reference::ProblemInputs inputs;
   if (!reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error,
                                     inputOptions)) {
@@ -158,7 +175,7 @@ int runCommand(const RunOptions &o) {
   // GPU: compile (or fetch from the cache), bind device copies, run.
   runtime::Context context;
   runtime::CompileOptions compileOptions;
-  compileOptions.dtype = o.dtype == "fp16" ? runtime::DataType::F16 : runtime::DataType::BF16;
+  compileOptions.dtype = dtype;
   compileOptions.headDim = o.headDim;
   compileOptions.attention = o.attention;
   compileOptions.tiering = o.tiering == "on"    ? runtime::CompileOptions::Tiering::On
@@ -177,8 +194,8 @@ int runCommand(const RunOptions &o) {
   }
   const runtime::CacheStats stats = context.cache().stats();
   fmt::print("{}: {} on GPU, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n", attention.name,
-             o.dtype, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
-             shape.headDim, o.seed);
+             runtime::dataTypeName(dtype), shape.batch, shape.heads, shape.kvHeads, shape.qLen,
+             shape.kvLen, shape.headDim, o.seed);
   fmt::print("compile: {:.1f} ms ({}{})\n", compileSeconds * 1e3,
              stats.compilations ? "NVRTC"
              : stats.diskHits   ? "disk cache"
@@ -191,7 +208,7 @@ int runCommand(const RunOptions &o) {
     return buffers.upload(t.bytes.data(), t.bytes.size());
   };
   runtime::Arguments args;
-  auto elementType = o.dtype == "fp16" ? dsl::ElementType::F16 : dsl::ElementType::BF16;
+  auto elementType = f16 ? dsl::ElementType::F16 : dsl::ElementType::BF16;
   void *dq = upload(inputs.q), *dk = upload(inputs.k), *dv = upload(inputs.v);
   size_t outBytes = inputs.q.bytes.size();
   void *dout = buffers.allocate(outBytes);
@@ -343,10 +360,10 @@ void registerRunCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--q-len", options->qLen, "Query length")->capture_default_str();
   cmd->add_option("--kv-len", options->kvLen, "Key length (default: q-len)");
   cmd->add_option("--head-dim", options->headDim, "Head dimension (64, 128, 256)")
-      ->check(CLI::IsMember({64, 128, 256}))
+      ->check(headDimValidator())
       ->capture_default_str();
-  cmd->add_option("--dtype", options->dtype, "bf16 or fp16")
-      ->check(CLI::IsMember({"bf16", "fp16"}));
+  cmd->add_option("--dtype", options->dtype, "bf16 (bfloat16) or fp16 (f16, float16, half)")
+      ->transform(dtypeValidator());
   cmd->add_option("--tiering", options->tiering,
                   "auto, on or off: on a cache miss, run a quick kernel while the optimized "
                   "one compiles (docs/api.md)")

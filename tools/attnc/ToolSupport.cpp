@@ -2,8 +2,15 @@
 #include "ToolSupport.h"
 
 #include "attnc/runtime/Device.h"
+#include "attnc/runtime/Runtime.h"
 
+#include <cctype>
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <unistd.h>
 
 namespace attnc::tools {
@@ -74,13 +81,100 @@ bool parseParamBindings(const dsl::AttentionDecl &attention,
     reference::ParamBinding binding;
     binding.name = name;
     std::string error;
-    if (!reference::parseParamValue(decl->type, a.substr(eq + 1), binding.value, error)) {
-      std::cerr << "attnc: error: -P " << name << ": " << error << "\n";
+    if (!parseParamText(decl->type, a.substr(eq + 1), binding.value, error)) {
+      std::cerr << "attnc: error: -P " << name << " (" << dsl::typeName(decl->type)
+                << " param): " << error << "\n";
       return false;
     }
     params.push_back(binding);
   }
   return true;
+}
+
+bool parseParamText(dsl::Type type, const std::string &text, dsl::ConstValue &value,
+                    std::string &error) {
+  value = dsl::ConstValue();
+  const char *begin = text.data(), *end = text.data() + text.size();
+  if (type == dsl::Type::Bool) {
+    if (text != "true" && text != "false" && text != "1" && text != "0") {
+      error = "expected true, false, 1 or 0, got '" + text + "'";
+      return false;
+    }
+    value.type = dsl::Type::Bool;
+    value.b = text == "true" || text == "1";
+    return true;
+  }
+  if (type == dsl::Type::Int) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(begin, end, v);
+    bool digits =
+        !text.empty() && (text[0] == '-' || std::isdigit(static_cast<unsigned char>(text[0])));
+    if (!digits || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+      error = "expected a decimal integer, got '" + text + "'";
+      return false;
+    }
+    if (ec == std::errc::result_out_of_range || v < INT32_MIN || v > INT32_MAX) {
+      error = "'" + text + "' is out of range (a 32-bit int: -2147483648 to 2147483647)";
+      return false;
+    }
+    value.type = dsl::Type::Int;
+    value.i = v;
+    return true;
+  }
+  if (type == dsl::Type::Float) {
+    // from_chars would also take "nan" and "infinity" in any case; only these two are
+    // infinities here.
+    if (text == "inf" || text == "-inf") {
+      value.type = dsl::Type::Float;
+      value.f = (text == "inf" ? 1 : -1) * std::numeric_limits<double>::infinity();
+      return true;
+    }
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(begin, end, v, std::chars_format::general);
+    size_t first = !text.empty() && text[0] == '-' ? 1 : 0;
+    bool numeric = first < text.size() &&
+                   (text[first] == '.' || std::isdigit(static_cast<unsigned char>(text[first])));
+    if (!numeric || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
+        std::isnan(v)) {
+      error = "expected a number (or inf, -inf), got '" + text + "'";
+      return false;
+    }
+    if (ec == std::errc::result_out_of_range || std::abs(v) > double(FLT_MAX)) {
+      error = "'" + text + "' is out of the float32 range the kernels compute in (write inf " +
+              "for infinity)";
+      return false;
+    }
+    value.type = dsl::Type::Float;
+    value.f = v;
+    return true;
+  }
+  error = "invalid param type";
+  return false;
+}
+
+CLI::Validator dtypeValidator() {
+  return CLI::Validator(
+      [](std::string &text) -> std::string {
+        runtime::DataType type = runtime::DataType::BF16;
+        if (runtime::Status s = runtime::parseDataType(text, type); !s.ok())
+          return s.message();
+        text = runtime::dataTypeName(type);
+        return "";
+      },
+      "bf16|fp16", "dtype");
+}
+
+CLI::Validator headDimValidator() {
+  return CLI::Validator(
+      [](std::string &text) -> std::string {
+        int v = 0;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ptr != text.data() + text.size() || ec != std::errc())
+          return "expected a head dim (64, 128 or 256), got '" + text + "'";
+        runtime::Status s = runtime::checkHeadDim(v);
+        return s.ok() ? "" : s.message();
+      },
+      "64|128|256", "head dim");
 }
 
 static bool readsBatchHeadOrData(const dsl::AttentionDecl &a, const dsl::Expr *e) {

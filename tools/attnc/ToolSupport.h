@@ -5,6 +5,8 @@
 #include "attnc/dsl/Frontend.h"
 #include "attnc/reference/Reference.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -27,10 +29,24 @@ bool loadProgram(const std::string &path, const std::vector<std::string> &define
                  const std::string &attentionName, ProgramBundle &bundle);
 
 /// Parses `-P name=value` strings against the attention's params. Prints an error and
-/// returns false on unknown names or malformed values.
+/// returns false on unknown names or malformed values (parseParamText).
 bool parseParamBindings(const dsl::AttentionDecl &attention,
                         const std::vector<std::string> &assignments,
                         std::vector<reference::ParamBinding> &params);
+
+/// Parses the text of one param value, strictly, so that no value changes silently:
+/// int: decimal digits with an optional '-', within 32 bits; float: a decimal number
+/// (`2`, `0.5`, `-1e-3`) or `inf`/`-inf`, never NaN, at most the float32 range in
+/// magnitude (the kernels compute in float32); bool: `true`, `false`, `1`, `0`. No spaces,
+/// signs '+', hex or trailing text. False with `error` otherwise.
+bool parseParamText(dsl::Type type, const std::string &text, dsl::ConstValue &value,
+                    std::string &error);
+
+/// `--dtype` of every command: runtime::parseDataType's spellings, rewritten to the
+/// canonical name (bf16, fp16). Use with Option::transform.
+CLI::Validator dtypeValidator();
+/// `--head-dim` of every command: runtime::checkHeadDim's values and message.
+CLI::Validator headDimValidator();
 
 /// True when the kept pairs may differ between (b, h): the mask reads b, h, kv_h or an
 /// input tensor (directly or through lets), or the attention routes blocks.

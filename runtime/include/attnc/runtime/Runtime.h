@@ -30,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace attnc::runtime {
@@ -66,7 +67,18 @@ private:
 
 /// Element type of Q, K, V and O on the GPU.
 enum class DataType { BF16, F16 };
+/// The canonical name: "bf16" or "fp16".
 const char *dataTypeName(DataType type);
+/// Parses a dtype as every user surface spells it (the CLI's --dtype, the C ABI's
+/// attnc_options_set_dtype_name, hence Python): "bf16", "bfloat16"; "fp16", "f16",
+/// "float16", "half" (exactly, lower case). InvalidArgument naming them otherwise.
+Status parseDataType(std::string_view text, DataType &type);
+/// The accepted spellings in that order, comma-separated (for messages and docs).
+const char *dataTypeSpellings();
+
+/// The head dims the kernel templates are built for (64, 128, 256): InvalidArgument with
+/// "head dim N is not supported (...)" otherwise. Checked before any code generation.
+Status checkHeadDim(int headDim);
 
 struct CompileOptions {
   DataType dtype = DataType::BF16;
