@@ -7,18 +7,13 @@
 
 namespace attnc::dsl {
 
-namespace {
-/// Attention programs are a few KiB; the cap bounds memory and time on hostile input.
-constexpr size_t kMaxSourceBytes = 1u << 20;
-} // namespace
-
 std::unique_ptr<Program> parseAndCheck(const SourceFile &file, DiagnosticEngine &diags,
                                        const std::vector<ConstOverride> &overrides) {
   if (!diags.file())
     diags.setFile(&file);
-  if (file.text().size() > kMaxSourceBytes) {
-    diags.error(SourceRange{},
-                "file is too large (more than " + std::to_string(kMaxSourceBytes >> 20) + " MiB)");
+  if (file.text().size() > SourceFile::kMaxBytes) {
+    diags.error(SourceRange{}, "file is too large (more than " +
+                                   std::to_string(SourceFile::kMaxBytes >> 20) + " MiB)");
     return nullptr;
   }
   unsigned before = diags.errorCount();

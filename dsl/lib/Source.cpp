@@ -1,9 +1,9 @@
 //===- Source.cpp - Source files and locations ----------------------------===//
 #include "attnc/dsl/Source.h"
 
+#include "attnc/dsl/BoundedRead.h"
+
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace attnc::dsl {
 
@@ -16,18 +16,10 @@ SourceFile::SourceFile(std::string path, std::string text)
 }
 
 bool SourceFile::load(const std::string &path, SourceFile &out, std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open '" + path + "'";
+  std::string text;
+  if (!readBoundedFile(path, {kMaxBytes, /*followSymlinks=*/true}, text, error))
     return false;
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) {
-    error = "cannot read '" + path + "'";
-    return false;
-  }
-  out = SourceFile(path, buf.str());
+  out = SourceFile(path, std::move(text));
   return true;
 }
 

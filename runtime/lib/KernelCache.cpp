@@ -1,6 +1,7 @@
 //===- KernelCache.cpp - In-memory and on-disk kernel cache ---------------===//
 #include "attnc/runtime/KernelCache.h"
 
+#include "attnc/dsl/BoundedRead.h"
 #include "attnc/runtime/Hash.h"
 
 #include <algorithm>
@@ -12,11 +13,11 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -114,20 +115,58 @@ bool parseHeader(const std::string &data, ParsedHeader &header, std::string &rea
   return false;
 }
 
-bool readWholeFile(const std::string &path, std::string &data, std::string &reason) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    reason = "cannot open";
+/// Reads an entry file: a regular file (a symbolic link is refused, a FIFO or device is
+/// never opened) of at most kMaxEntryBytes.
+bool readEntryFile(const std::string &path, std::string &data, std::string &reason,
+                   dsl::ReadFailure *failure = nullptr) {
+  return dsl::readBoundedFile(path, {KernelCache::kMaxEntryBytes, /*followSymlinks=*/false}, data,
+                              reason, failure);
+}
+
+/// Checks a whole entry file against its header (and key, when given); on success
+/// `payload` holds the binary.
+bool verifyEntry(const std::string &data, const std::string &expectedKey,
+                 const ParsedHeader &header, std::string &payload, std::string &reason) {
+  if (!expectedKey.empty() && header.key != expectedKey) {
+    reason = "key mismatch";
     return false;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    reason = "read error";
+  if (data.size() - header.payloadOffset != header.size) {
+    reason = "size mismatch (header says " + std::to_string(header.size) + ", file has " +
+             std::to_string(data.size() - header.payloadOffset) + ")";
     return false;
   }
-  data = buffer.str();
+  payload = data.substr(header.payloadOffset);
+  if (sha256Hex(payload) != header.checksum) {
+    reason = "checksum mismatch";
+    return false;
+  }
   return true;
+}
+
+/// What a non-regular directory item is, for `attnc cache list`.
+std::string describeType(fs::file_type type) {
+  switch (type) {
+  case fs::file_type::directory:
+    return "a directory";
+  case fs::file_type::symlink:
+    return "a symbolic link";
+  case fs::file_type::fifo:
+    return "a FIFO";
+  case fs::file_type::character:
+    return "a character device";
+  case fs::file_type::block:
+    return "a block device";
+  case fs::file_type::socket:
+    return "a socket";
+  default:
+    return "not a regular file";
+  }
+}
+
+bool hasSuffix(const std::string &name, const std::string &suffix) {
+  return name.size() > suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 } // namespace
 
@@ -160,11 +199,17 @@ std::string KernelCache::entryPath(const std::string &directory, const std::stri
 
 KernelCache::KernelCache(std::string directory) : directory_(std::move(directory)) {
   diskEnabled_ = !directory_.empty();
+  diskWritable_ = diskEnabled_;
 }
 
 bool KernelCache::diskEnabled() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return diskEnabled_;
+}
+
+bool KernelCache::diskWritable() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return diskEnabled_ && diskWritable_;
 }
 
 std::string KernelCache::diskWarning() const {
@@ -192,7 +237,21 @@ void KernelCache::disableDisk(const std::string &warning) {
   std::cerr << "attnc: warning: " << diskWarning_ << "\n";
 }
 
-/// Creates the directory and proves it writable with a probe file, once.
+void KernelCache::disableWrites(const std::string &reason) {
+  // A read-only directory is a deployment choice (a prebuilt cache): a note, not a warning.
+  bool readOnly = ::faccessat(AT_FDCWD, directory_.c_str(), W_OK, AT_EACCESS) != 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!diskWritable_)
+    return;
+  diskWritable_ = false;
+  diskWarning_ = (readOnly ? "kernel cache directory '" + directory_ + "' is read-only"
+                           : "cannot write to kernel cache directory '" + directory_ + "'") +
+                 " (" + reason + "); using its entries, keeping new kernels in memory only";
+  std::cerr << "attnc: " << (readOnly ? "note: " : "warning: ") << diskWarning_ << "\n";
+}
+
+/// Creates the directory once. Writability is not probed: a read-only directory still
+/// serves its entries, and the first failed write turns writing off (disableWrites).
 bool KernelCache::ensureDirectory() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -203,45 +262,24 @@ bool KernelCache::ensureDirectory() {
     directoryChecked_ = true;
   }
   std::error_code ec;
+  if (fs::is_directory(directory_, ec))
+    return true;
   fs::create_directories(directory_, ec);
   if (ec || !fs::is_directory(directory_, ec)) {
     disableDisk(ec ? "cannot create it: " + ec.message() : "not a directory");
     return false;
   }
-  std::string probe = directory_ + "/" + temporaryName("probe");
-  FILE *file = std::fopen(probe.c_str(), "wb");
-  if (!file) {
-    disableDisk(std::string("cannot write to it: ") + std::strerror(errno));
-    return false;
-  }
-  std::fclose(file);
-  std::remove(probe.c_str());
   return true;
 }
 
 bool KernelCache::readEntry(const std::string &path, const std::string &expectedKey,
                             std::string &payload, std::string &reason) {
   std::string data;
-  if (!readWholeFile(path, data, reason))
+  if (!readEntryFile(path, data, reason))
     return false;
   ParsedHeader header;
-  if (!parseHeader(data, header, reason))
-    return false;
-  if (!expectedKey.empty() && header.key != expectedKey) {
-    reason = "key mismatch";
-    return false;
-  }
-  if (data.size() - header.payloadOffset != header.size) {
-    reason = "size mismatch (header says " + std::to_string(header.size) + ", file has " +
-             std::to_string(data.size() - header.payloadOffset) + ")";
-    return false;
-  }
-  payload = data.substr(header.payloadOffset);
-  if (sha256Hex(payload) != header.checksum) {
-    reason = "checksum mismatch";
-    return false;
-  }
-  return true;
+  return parseHeader(data, header, reason) &&
+         verifyEntry(data, expectedKey, header, payload, reason);
 }
 
 bool KernelCache::writeEntry(const std::string &path, const std::string &key,
@@ -256,14 +294,24 @@ bool KernelCache::writeEntry(const std::string &path, const std::string &key,
          << "sha256 " << sha256Hex(payload) << "\n"
          << "created " << static_cast<long long>(std::time(nullptr)) << "\n"
          << "end\n";
-  std::string directory = fs::path(path).parent_path().string();
-  std::string temp = (directory.empty() ? "." : directory) + "/" + temporaryName(key);
-  FILE *file = std::fopen(temp.c_str(), "wb");
-  if (!file) {
-    reason = std::string("cannot create '") + temp + "': " + std::strerror(errno);
+  std::string text = header.str();
+  if (text.size() + payload.size() > kMaxEntryBytes) {
+    reason = "the entry would be larger than " + dsl::formatByteLimit(kMaxEntryBytes);
     return false;
   }
-  std::string text = header.str();
+  std::string directory = fs::path(path).parent_path().string();
+  std::string temp = (directory.empty() ? "." : directory) + "/" + temporaryName(key);
+  // A new file only: never write through a link or into a file someone placed there.
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  FILE *file = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
+  if (!file) {
+    reason = std::string("cannot create '") + temp + "': " + std::strerror(errno);
+    if (fd >= 0) {
+      ::close(fd);
+      std::remove(temp.c_str());
+    }
+    return false;
+  }
   bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size() &&
             std::fwrite(payload.data(), 1, payload.size(), file) == payload.size();
   ok = (std::fflush(file) == 0) && ok;
@@ -336,13 +384,16 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
     }
     if (outcome.ok) {
       outcome.binary = std::make_shared<const std::string>(std::move(produced));
-      std::string reason;
-      if (useDisk) {
+      // A binary too large for an entry (the header takes well under 4 KiB) stays in
+      // memory; that says nothing about the directory, so writing stays on.
+      bool fits = outcome.binary->size() <= kMaxEntryBytes - 4096;
+      if (useDisk && fits && diskWritable()) {
+        std::string reason;
         if (writeEntry(path, key, meta, *outcome.binary, reason)) {
           std::lock_guard<std::mutex> lock(mutex_);
           ++stats_.diskWrites;
         } else {
-          disableDisk(reason);
+          disableWrites(reason);
         }
       }
     }
@@ -362,11 +413,12 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
 
 KernelCache::DiskRead KernelCache::readFromDisk(const std::string &key,
                                                 std::shared_ptr<const std::string> &binary) {
-  std::string path = entryPath(directory_, key), payload, reason;
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    return DiskRead::Missing;
-  if (!readEntry(path, key, payload, reason))
+  std::string path = entryPath(directory_, key), data, payload, reason;
+  dsl::ReadFailure failure = dsl::ReadFailure::None;
+  if (!readEntryFile(path, data, reason, &failure))
+    return failure == dsl::ReadFailure::NotFound ? DiskRead::Missing : DiskRead::Corrupt;
+  ParsedHeader header;
+  if (!parseHeader(data, header, reason) || !verifyEntry(data, key, header, payload, reason))
     return DiskRead::Corrupt;
   binary = std::make_shared<const std::string>(std::move(payload));
   std::lock_guard<std::mutex> lock(mutex_);
@@ -395,68 +447,89 @@ bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::stri
   return true;
 }
 
-std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &directory) {
+std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &directory,
+                                                       std::string *error) {
   std::vector<CacheEntryInfo> entries;
   std::error_code ec;
   if (directory.empty() || !fs::is_directory(directory, ec))
     return entries;
-  for (const auto &item : fs::directory_iterator(directory, ec)) {
-    std::string fileName = item.path().filename().string();
-    size_t suffixLength = std::strlen(kEntrySuffix);
-    if (fileName.size() <= suffixLength ||
-        fileName.compare(fileName.size() - suffixLength, suffixLength, kEntrySuffix) != 0)
+  fs::directory_iterator it(directory, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string fileName = it->path().filename().string();
+    if (!hasSuffix(fileName, kEntrySuffix))
       continue;
     CacheEntryInfo info;
-    info.path = item.path().string();
-    info.key = fileName.substr(0, fileName.size() - suffixLength);
-    std::error_code sizeError;
-    info.fileSize = fs::file_size(item.path(), sizeError);
-    std::string data, reason, payload;
-    if (readWholeFile(info.path, data, reason)) {
+    info.path = it->path().string();
+    info.key = fileName.substr(0, fileName.size() - std::strlen(kEntrySuffix));
+    // The item itself, not a link's target: only regular files are ever opened.
+    std::error_code statError;
+    fs::file_status status = it->symlink_status(statError);
+    if (statError || status.type() != fs::file_type::regular) {
+      info.notEntry =
+          statError ? "cannot stat: " + statError.message() : describeType(status.type());
+      entries.push_back(std::move(info));
+      continue;
+    }
+    std::string data, payload;
+    if (readEntryFile(info.path, data, info.problem)) {
+      info.fileSize = data.size();
       ParsedHeader header;
-      if (parseHeader(data, header, reason)) {
+      if (parseHeader(data, header, info.problem)) {
         info.arch = header.arch;
         info.name = header.name;
         info.createdUnix = header.created;
+        if (!isHexKey(info.key))
+          info.problem = "the file name is not a key";
+        else
+          info.valid = verifyEntry(data, info.key, header, payload, info.problem);
       }
-      info.valid = isHexKey(info.key) && readEntry(info.path, info.key, payload, reason);
+    } else {
+      info.fileSize = fs::file_size(it->path(), statError);
+      if (statError)
+        info.fileSize = 0;
     }
     entries.push_back(std::move(info));
   }
+  if (ec && error)
+    *error = "cannot read '" + directory + "': " + ec.message();
   std::sort(entries.begin(), entries.end(),
             [](const CacheEntryInfo &a, const CacheEntryInfo &b) { return a.path < b.path; });
   return entries;
 }
 
-bool KernelCache::clearDirectory(const std::string &directory, size_t &removed,
-                                 std::string &error) {
-  removed = 0;
+bool KernelCache::clearDirectory(const std::string &directory, CacheClearResult &result) {
+  result = CacheClearResult();
   std::error_code ec;
   if (directory.empty() || !fs::exists(directory, ec))
     return true;
   if (!fs::is_directory(directory, ec)) {
-    error = "'" + directory + "' is not a directory";
+    result.errors.push_back("'" + directory + "' is not a directory");
     return false;
   }
-  for (const auto &item : fs::directory_iterator(directory, ec)) {
-    std::string fileName = item.path().filename().string();
-    bool isEntry = fileName.size() > 6 && fileName.compare(fileName.size() - 6, 6, ".cubin") == 0;
+  fs::directory_iterator it(directory, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string fileName = it->path().filename().string();
+    bool isEntry = hasSuffix(fileName, kEntrySuffix);
     bool isTemp = fileName.rfind(kTempPrefix, 0) == 0;
     if (!isEntry && !isTemp)
       continue;
-    std::error_code removeError;
-    if (!fs::remove(item.path(), removeError)) {
-      error = "cannot remove '" + item.path().string() + "': " + removeError.message();
-      return false;
+    std::error_code statError;
+    bool regular = it->symlink_status(statError).type() == fs::file_type::regular;
+    // remove() unlinks a file or link (never its target) or removes an empty directory;
+    // it never recurses, so nothing but the item itself can be lost.
+    if (std::remove(it->path().c_str()) != 0) {
+      result.errors.push_back("cannot remove '" + it->path().string() +
+                              "': " + std::strerror(errno));
+      continue;
     }
-    if (isEntry)
-      ++removed;
+    if (isEntry && regular)
+      ++result.entries;
+    else if (isEntry)
+      ++result.otherItems;
   }
-  if (ec) {
-    error = "cannot read '" + directory + "': " + ec.message();
-    return false;
-  }
-  return true;
+  if (ec)
+    result.errors.push_back("cannot read '" + directory + "': " + ec.message());
+  return result.errors.empty();
 }
 
 } // namespace attnc::runtime

@@ -408,12 +408,11 @@ std::vector<std::string> quickCompileFlags() {
 
 Status Context::compileFile(const std::string &path, const CompileOptions &options,
                             std::shared_ptr<Kernel> &kernel, std::string &diagnostics) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status(StatusCode::IoError, "cannot read '" + path + "': " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return compile(text.str(), path, options, kernel, diagnostics);
+  dsl::SourceFile file(path, "");
+  std::string error;
+  if (!dsl::SourceFile::load(path, file, error))
+    return Status(StatusCode::IoError, error);
+  return compile(file.text(), path, options, kernel, diagnostics);
 }
 
 Status Context::compile(const std::string &sourceText, const std::string &fileName,

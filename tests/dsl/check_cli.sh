@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `attnc check` contract: silent + exit 0 on valid files; diagnostics on stderr + exit 1
-# on invalid ones; "attnc: error: cannot open 'x'" + exit 1 on unreadable files.
+# on invalid ones; "attnc: error: cannot open 'x': <reason>" + exit 1 on unreadable files.
 #   check_cli.sh ATTNC EXAMPLES_DIR SCRATCH_DIR
 set -u
 attnc="$1"
@@ -28,7 +28,7 @@ want="$scratch/bad.attn:2:14: error: unknown name 'windw'"
 
 err="$("$attnc" check "$scratch/does-not-exist.attn" 2>&1)"
 expect "missing file" 1 $?
-[[ "$err" == "attnc: error: cannot open '$scratch/does-not-exist.attn'" ]] ||
+[[ "$err" == "attnc: error: cannot open '$scratch/does-not-exist.attn': No such file or directory" ]] ||
   { echo "FAIL: missing file said: $err"; fail=1; }
 
 err="$("$attnc" check -D radius=3 "$examples"/natten2d_17.attn 2>&1)"

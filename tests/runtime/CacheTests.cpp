@@ -7,9 +7,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <thread>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace attnc::runtime;
 using attnc::test::TempDir;
@@ -34,6 +40,13 @@ std::shared_ptr<const std::string> fetch(KernelCache &cache, const std::string &
   REQUIRE(binary);
   return binary;
 }
+
+/// An entry read that blocks (a FIFO) or streams (a device) would hang or exhaust the test
+/// run; SIGALRM ends the process instead, which fails the test.
+struct HangGuard {
+  HangGuard() { alarm(20); }
+  ~HangGuard() { alarm(0); }
+};
 
 const std::string kKey = makeKernelCacheKey({"cache-test"});
 const std::string kPayload = std::string("\x7f"
@@ -116,11 +129,15 @@ TEST_CASE("a corrupted entry is detected, recompiled and rewritten", "[cache]") 
   std::string data = attnc::test::readFile(path);
   REQUIRE(data.size() > kPayload.size());
 
+  bool oversized = false;
   SECTION("a flipped payload byte") { data[data.size() - 3] ^= 0x20; }
   SECTION("a truncated file") { data.resize(data.size() - 5); }
   SECTION("a damaged header") { data[2] = '?'; }
+  SECTION("a file past the entry size limit") { oversized = true; }
   SECTION("an empty file") { data.clear(); }
   attnc::test::writeFile(path, data);
+  if (oversized) // sparse: the size check must refuse it before reading
+    fs::resize_file(path, KernelCache::kMaxEntryBytes + 1);
 
   std::string payload, reason;
   CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
@@ -221,13 +238,191 @@ TEST_CASE("cache directories can be listed and cleared", "[cache]") {
   attnc::test::writeFile(dir.path() + "/unrelated.txt", "keep me");
   attnc::test::writeFile(dir.path() + "/.tmp-stale", "torn");
   CHECK(KernelCache::listDirectory(dir.path()).size() == 3);
-  size_t removed = 0;
-  std::string error;
-  REQUIRE(KernelCache::clearDirectory(dir.path(), removed, error));
-  CHECK(removed == 3);
+  CacheClearResult cleared;
+  REQUIRE(KernelCache::clearDirectory(dir.path(), cleared));
+  CHECK(cleared.entries == 3);
+  CHECK(cleared.otherItems == 0);
+  CHECK(cleared.errors.empty());
   CHECK(KernelCache::listDirectory(dir.path()).empty());
   CHECK(fs::exists(dir.path() + "/unrelated.txt"));
   CHECK_FALSE(fs::exists(dir.path() + "/.tmp-stale"));
+}
+
+TEST_CASE("an entry that is a link to /dev/zero is refused, recompiled and replaced", "[cache]") {
+  TempDir dir;
+  std::string path = KernelCache::entryPath(dir.path(), kKey);
+  fs::create_symlink("/dev/zero", path);
+  HangGuard guard;
+  std::string payload, reason;
+  CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
+  CHECK(reason == "'" + path + "' is a symbolic link (not followed here)");
+  auto items = KernelCache::listDirectory(dir.path());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].notEntry == "a symbolic link");
+  CHECK(items[0].fileSize == 0);
+
+  KernelCache cache(dir.path());
+  std::atomic<int> calls{0};
+  CHECK(*fetch(cache, kKey, producing(kPayload, calls)) == kPayload);
+  CHECK(calls == 1);
+  CHECK(cache.stats().corruptEntries == 1);
+  CHECK(cache.stats().diskWrites == 1);
+  // The rename replaced the link itself, not /dev/zero.
+  CHECK(fs::is_regular_file(fs::symlink_status(path)));
+  REQUIRE(KernelCache::readEntry(path, kKey, payload, reason));
+  CHECK(payload == kPayload);
+}
+
+TEST_CASE("a FIFO entry neither blocks readers nor the listing", "[cache]") {
+  TempDir dir;
+  std::string path = KernelCache::entryPath(dir.path(), kKey);
+  REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+  HangGuard guard;
+  std::string payload, reason;
+  CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
+  CHECK(reason == "'" + path + "' is not a regular file (a FIFO)");
+  auto items = KernelCache::listDirectory(dir.path());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].notEntry == "a FIFO");
+
+  KernelCache cache(dir.path());
+  std::atomic<int> calls{0};
+  std::shared_ptr<const std::string> binary;
+  CHECK_FALSE(cache.lookup(kKey, binary));
+  CHECK(*fetch(cache, kKey, producing(kPayload, calls)) == kPayload);
+  CHECK(cache.stats().corruptEntries == 1);
+  CHECK(fs::is_regular_file(fs::symlink_status(path)));
+}
+
+TEST_CASE("a directory in the cache directory is listed as not an entry", "[cache]") {
+  TempDir dir;
+  std::atomic<int> calls{0};
+  std::string otherKey = makeKernelCacheKey({"other"});
+  {
+    KernelCache cache(dir.path());
+    fetch(cache, otherKey, producing(kPayload, calls));
+  }
+  std::string path = KernelCache::entryPath(dir.path(), kKey);
+  fs::create_directories(path + "/inside");
+  auto items = KernelCache::listDirectory(dir.path());
+  REQUIRE(items.size() == 2);
+  size_t directories = 0;
+  for (const auto &item : items) {
+    if (item.path == path) {
+      ++directories;
+      CHECK(item.notEntry == "a directory");
+      CHECK(item.fileSize == 0);
+      CHECK_FALSE(item.valid);
+    } else {
+      CHECK(item.notEntry.empty());
+      CHECK(item.valid);
+    }
+  }
+  CHECK(directories == 1);
+
+  // The directory blocks that entry's write: the kernel is still served, from memory, and
+  // the other entry still comes from disk.
+  KernelCache cache(dir.path());
+  CHECK(*fetch(cache, kKey, producing(kPayload, calls)) == kPayload);
+  CHECK(cache.stats().diskWrites == 0);
+  CHECK(cache.diskEnabled());
+  CHECK_FALSE(cache.diskWritable());
+  CHECK(*fetch(cache, otherKey, producing("other", calls)) == kPayload);
+  CHECK(cache.stats().diskHits == 1);
+}
+
+namespace {
+/// A cache directory holding one valid entry for kKey.
+void fillCache(const std::string &directory) {
+  std::atomic<int> calls{0};
+  KernelCache cache(directory);
+  fetch(cache, kKey, producing(kPayload, calls));
+  REQUIRE(cache.stats().diskWrites == 1);
+}
+
+/// Its entries are served, misses compile and stay in memory, and nothing fails.
+void checkServesWithoutWriting(const std::string &directory, const std::string &expectedWord) {
+  KernelCache cache(directory);
+  std::atomic<int> calls{0};
+  CHECK(*fetch(cache, kKey, producing("recompiled", calls)) == kPayload);
+  CHECK(calls == 0);
+  CHECK(cache.stats().diskHits == 1);
+  std::string newKey = makeKernelCacheKey({"new"});
+  CHECK(*fetch(cache, newKey, producing("fresh", calls)) == "fresh");
+  CHECK(calls == 1);
+  CHECK(cache.stats().diskWrites == 0);
+  CHECK(cache.diskEnabled());
+  CHECK_FALSE(cache.diskWritable());
+  CHECK(cache.diskWarning().find(expectedWord) != std::string::npos);
+  CHECK(cache.diskWarning().find("using its entries") != std::string::npos);
+  // After the failed write, entries are still read from disk.
+  cache.clearMemory();
+  CHECK(*fetch(cache, kKey, producing("recompiled", calls)) == kPayload);
+  CHECK(cache.stats().diskHits == 2);
+  CHECK(*fetch(cache, newKey, producing("fresh", calls)) == "fresh");
+  CHECK(calls == 2);
+  CHECK_FALSE(fs::exists(KernelCache::entryPath(directory, newKey)));
+}
+} // namespace
+
+TEST_CASE("a read-only cache directory still serves its entries", "[cache]") {
+  if (geteuid() == 0) {
+    // Root writes through mode bits; the next test fails the write another way.
+    std::cout << "skipped: running as root, where chmod does not make a directory read-only\n";
+    return;
+  }
+  TempDir dir;
+  fillCache(dir.path());
+  struct Restore {
+    std::string path;
+    ~Restore() { fs::permissions(path, fs::perms::owner_all); } // so TempDir can remove it
+  } restore{dir.path()};
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
+  checkServesWithoutWriting(dir.path(), "read-only");
+}
+
+TEST_CASE("a cache whose writes fail still serves its entries", "[cache]") {
+  TempDir dir;
+  fillCache(dir.path());
+  // A file size limit of 0 fails every write (EFBIG), for root too.
+  struct Restore {
+    struct rlimit limit;
+    void (*handler)(int);
+    ~Restore() {
+      setrlimit(RLIMIT_FSIZE, &limit);
+      std::signal(SIGXFSZ, handler);
+    }
+  };
+  struct rlimit saved;
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  Restore restore{saved, std::signal(SIGXFSZ, SIG_IGN)};
+  struct rlimit none = saved;
+  none.rlim_cur = 0;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &none) == 0);
+  checkServesWithoutWriting(dir.path(), "cannot write to");
+}
+
+TEST_CASE("clearing goes on past an item it cannot remove", "[cache]") {
+  TempDir dir;
+  KernelCache cache(dir.path());
+  std::atomic<int> calls{0};
+  for (int i = 0; i < 3; ++i)
+    fetch(cache, makeKernelCacheKey({"entry", std::to_string(i)}), producing(kPayload, calls));
+  // rmdir cannot remove a non-empty directory, whoever runs the test.
+  std::string blocked = KernelCache::entryPath(dir.path(), kKey);
+  fs::create_directories(blocked + "/inside");
+  fs::create_symlink("/dev/zero", dir.path() + "/link.cubin");
+  CacheClearResult cleared;
+  CHECK_FALSE(KernelCache::clearDirectory(dir.path(), cleared));
+  CHECK(cleared.entries == 3);
+  CHECK(cleared.otherItems == 1);
+  REQUIRE(cleared.errors.size() == 1);
+  CHECK(cleared.errors[0] == "cannot remove '" + blocked + "': Directory not empty");
+  CHECK(fs::exists(blocked + "/inside"));
+  CHECK(fs::exists("/dev/zero"));
+  auto items = KernelCache::listDirectory(dir.path());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].path == blocked);
 }
 
 TEST_CASE("the default directory follows ATTNC_CACHE_DIR, XDG_CACHE_HOME, HOME", "[cache]") {

@@ -4,8 +4,8 @@
 //   attnc cache path          the directory in use
 //   attnc cache list          entries: key prefix, attention, arch, size, age, validity
 //   attnc cache clear         deletes every entry
-// `--dir DIR` overrides the directory (default: $ATTNC_CACHE_DIR, $XDG_CACHE_HOME/attnc,
-// ~/.cache/attnc).
+// `--dir DIR` (before or after the subcommand) overrides the directory (default:
+// $ATTNC_CACHE_DIR, $XDG_CACHE_HOME/attnc, ~/.cache/attnc).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 namespace attnc::tools {
 
@@ -61,11 +62,16 @@ void registerCacheCommand(CLI::App &app, int &exitCode) {
   auto options = std::make_shared<CacheOptions>();
   auto *cmd = app.add_subcommand("cache", "Inspect or clear the on-disk kernel cache");
   cmd->require_subcommand(1);
-  cmd->add_option("--dir", options->directory,
-                  "Cache directory (default: $ATTNC_CACHE_DIR, $XDG_CACHE_HOME/attnc, "
-                  "~/.cache/attnc)");
+  // `attnc cache --dir D list` and `attnc cache list --dir D` both work.
+  auto addDirOption = [&options](CLI::App *command) {
+    command->add_option("--dir", options->directory,
+                        "Cache directory (default: $ATTNC_CACHE_DIR, $XDG_CACHE_HOME/attnc, "
+                        "~/.cache/attnc)");
+  };
+  addDirOption(cmd);
 
   auto *path = cmd->add_subcommand("path", "Print the cache directory");
+  addDirOption(path);
   path->callback([options, &exitCode] {
     std::string directory = resolveDirectory(*options);
     if (directory.empty()) {
@@ -78,41 +84,62 @@ void registerCacheCommand(CLI::App &app, int &exitCode) {
   });
 
   auto *list = cmd->add_subcommand("list", "List cached kernels (size, arch, age)");
+  addDirOption(list);
   list->callback([options, &exitCode] {
     std::string directory = resolveDirectory(*options);
-    auto entries = runtime::KernelCache::listDirectory(directory);
-    uint64_t total = 0;
-    if (!entries.empty())
-      std::cout << std::left << std::setw(18) << "KEY" << std::setw(24) << "ATTENTION"
-                << std::setw(9) << "ARCH" << std::setw(12) << "SIZE" << std::setw(7) << "AGE"
-                << "STATE\n";
-    for (const auto &entry : entries) {
-      total += entry.fileSize;
-      std::cout << std::left << std::setw(18) << entry.key.substr(0, 16) << std::setw(24)
-                << (entry.name.empty() ? "?" : entry.name) << std::setw(9)
-                << (entry.arch.empty() ? "?" : entry.arch) << std::setw(12)
-                << humanSize(entry.fileSize) << std::setw(7) << humanAge(entry.createdUnix)
-                << (entry.valid ? "ok" : "corrupt (recompiled on next use)") << "\n";
-    }
-    std::cout << entries.size() << " entr" << (entries.size() == 1 ? "y" : "ies") << ", "
-              << humanSize(total) << " in " << (directory.empty() ? "(disabled)" : directory)
-              << "\n";
-    exitCode = kExitOk;
-  });
-
-  auto *clear = cmd->add_subcommand("clear", "Delete every cached kernel");
-  clear->callback([options, &exitCode] {
-    std::string directory = resolveDirectory(*options);
-    size_t removed = 0;
     std::string error;
-    if (!runtime::KernelCache::clearDirectory(directory, removed, error)) {
+    auto items = runtime::KernelCache::listDirectory(directory, &error);
+    if (!error.empty()) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitRuntimeError;
       return;
     }
-    std::cout << "removed " << removed << " entr" << (removed == 1 ? "y" : "ies") << " from "
-              << (directory.empty() ? "(disabled)" : directory) << "\n";
+    uint64_t total = 0;
+    size_t entries = 0;
+    if (!items.empty())
+      std::cout << std::left << std::setw(18) << "KEY" << std::setw(24) << "ATTENTION"
+                << std::setw(9) << "ARCH" << std::setw(12) << "SIZE" << std::setw(7) << "AGE"
+                << "STATE\n";
+    for (const auto &item : items) {
+      std::cout << std::left << std::setw(18) << item.key.substr(0, 16);
+      if (!item.notEntry.empty()) {
+        // Never opened: its size and contents mean nothing to the cache.
+        std::cout << std::setw(24) << "-" << std::setw(9) << "-" << std::setw(12) << "-"
+                  << std::setw(7) << "-"
+                  << "not an entry (" << item.notEntry << "; ignored)\n";
+        continue;
+      }
+      ++entries;
+      total += item.fileSize;
+      std::cout << std::setw(24) << (item.name.empty() ? "?" : item.name) << std::setw(9)
+                << (item.arch.empty() ? "?" : item.arch) << std::setw(12)
+                << humanSize(item.fileSize) << std::setw(7) << humanAge(item.createdUnix)
+                << (item.valid ? "ok" : "corrupt: " + item.problem + " (recompiled on next use)")
+                << "\n";
+    }
+    std::cout << entries << " entr" << (entries == 1 ? "y" : "ies") << ", " << humanSize(total)
+              << " in " << (directory.empty() ? "(disabled)" : directory);
+    if (items.size() != entries)
+      std::cout << "; " << items.size() - entries << " other item"
+                << (items.size() - entries == 1 ? "" : "s") << " ignored";
+    std::cout << "\n";
     exitCode = kExitOk;
+  });
+
+  auto *clear = cmd->add_subcommand("clear", "Delete every cached kernel");
+  addDirOption(clear);
+  clear->callback([options, &exitCode] {
+    std::string directory = resolveDirectory(*options);
+    runtime::CacheClearResult result;
+    bool ok = runtime::KernelCache::clearDirectory(directory, result);
+    std::cout << "removed " << result.entries << " entr" << (result.entries == 1 ? "y" : "ies");
+    if (result.otherItems)
+      std::cout << " and " << result.otherItems << " other item"
+                << (result.otherItems == 1 ? "" : "s");
+    std::cout << " from " << (directory.empty() ? "(disabled)" : directory) << "\n";
+    for (const auto &error : result.errors)
+      std::cerr << "attnc: error: " << error << "\n";
+    exitCode = ok ? kExitOk : kExitRuntimeError;
   });
 }
 

@@ -31,7 +31,12 @@ class SourceFile {
 public:
   SourceFile(std::string path, std::string text);
 
-  /// Reads a file; returns false and sets `error` when it cannot be read.
+  /// The largest source file accepted (1 MiB): attention programs are a few KiB, and the
+  /// cap bounds memory and time on hostile input.
+  static constexpr uint64_t kMaxBytes = 1u << 20;
+
+  /// Reads a regular file of at most kMaxBytes (a symbolic link to one is followed);
+  /// returns false and sets `error` (naming the path) when it cannot be read.
   static bool load(const std::string &path, SourceFile &out, std::string &error);
 
   const std::string &path() const { return path_; }

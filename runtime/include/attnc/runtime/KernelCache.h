@@ -4,9 +4,12 @@
 // processes. Keys are SHA-256 hashes of everything that determines the binary
 // (makeKernelCacheKey). Disk entries are written atomically (temporary file + rename)
 // and carry a checksum, so a torn or corrupted entry is detected, recompiled and
-// rewritten. When the directory is missing and cannot be created, or is read-only, the
-// cache keeps working in memory only and warns once. Threads asking for the same key
-// at the same time compile it once; the others wait for that result.
+// rewritten. Entries are read only when they are regular files (never through a symbolic
+// link) of at most kMaxEntryBytes. When the directory is missing and cannot be created,
+// the cache keeps working in memory only and warns once; when entries cannot be written
+// (a read-only directory, a full disk) the existing entries are still served and new
+// kernels stay in memory, with one note. Threads asking for the same key at the same time
+// compile it once; the others wait for that result.
 //
 // Disk layout: <dir>/<key>.cubin, each a text header followed by the binary:
 //   ATTNC-KERNEL-CACHE 1\n key <64 hex>\n arch <sm_XX>\n name <attention>\n
@@ -36,15 +39,28 @@ struct CacheStats {
   uint64_t corruptEntries = 0; ///< disk entries rejected (bad header, size or checksum)
 };
 
-/// One entry on disk, as listed by `attnc cache list`.
+/// One item named like an entry (`*.cubin`) in a cache directory, as listed by
+/// `attnc cache list`.
 struct CacheEntryInfo {
   std::string path;
   std::string key;
   std::string arch;
   std::string name;
-  uint64_t fileSize = 0;
+  uint64_t fileSize = 0;   ///< 0 for an item that is not an entry
   int64_t createdUnix = 0; ///< from the header; 0 when unreadable
   bool valid = false;      ///< header and checksum verified
+  /// Empty for a regular file; otherwise what the item is ("a directory", "a symbolic
+  /// link", "a FIFO"...): it is not an entry, is never opened, and readers skip it.
+  std::string notEntry;
+  /// Why a regular file is not valid (empty when valid).
+  std::string problem;
+};
+
+/// What `KernelCache::clearDirectory` did.
+struct CacheClearResult {
+  size_t entries = 0;    ///< regular files named like entries that were removed
+  size_t otherItems = 0; ///< links, FIFOs, empty directories... named like entries, removed
+  std::vector<std::string> errors; ///< one message per item that could not be removed
 };
 
 /// What a cache entry describes (stored in its header; not part of the key).
@@ -64,6 +80,10 @@ std::string defaultCacheDirectory();
 
 class KernelCache {
 public:
+  /// The largest entry file read or written (header included). Cubins are far smaller;
+  /// the cap keeps a damaged or hostile entry from exhausting memory.
+  static constexpr uint64_t kMaxEntryBytes = uint64_t(64) << 20;
+
   /// Produces the binary for a key on a miss. Returns false and sets `error` on failure;
   /// `log` receives diagnostics (NVRTC's log) either way.
   using CompileFn = std::function<bool(std::string &binary, std::string &log, std::string &error)>;
@@ -86,18 +106,29 @@ public:
 
   CacheStats stats() const;
   const std::string &directory() const { return directory_; }
-  /// False when entries are kept in memory only (no directory, or it is not writable).
+  /// False when entries are kept in memory only (no directory, or it cannot be created).
   bool diskEnabled() const;
-  /// The warning issued when the disk cache was disabled (empty if it never was).
+  /// False once writing an entry failed (a read-only directory, a full disk): existing
+  /// entries are still served, new kernels are kept in memory only.
+  bool diskWritable() const;
+  /// The warning or note issued when the disk cache was disabled or stopped writing
+  /// (empty if it never was).
   std::string diskWarning() const;
   /// Drops the in-memory entries (disk entries stay); for tests.
   void clearMemory();
 
-  /// Entries of a cache directory, sorted by path.
-  static std::vector<CacheEntryInfo> listDirectory(const std::string &directory);
-  /// Deletes every cache entry (and stale temporary file) in a directory; returns the count.
-  static bool clearDirectory(const std::string &directory, size_t &removed, std::string &error);
-  /// Reads and verifies one entry; false (with a reason) when missing or corrupted.
+  /// Items named like entries in a cache directory, sorted by path. Only regular files are
+  /// opened (see CacheEntryInfo::notEntry). `error` (when given) is set when the directory
+  /// exists but cannot be read.
+  static std::vector<CacheEntryInfo> listDirectory(const std::string &directory,
+                                                   std::string *error = nullptr);
+  /// Deletes every cache entry (and stale temporary file) in a directory, never following
+  /// a link and never recursing (an empty directory named like an entry is removed, a
+  /// non-empty one is not). Goes on past items it cannot remove: returns false when any
+  /// could not be removed (or the directory cannot be read), with the reasons in `result`.
+  static bool clearDirectory(const std::string &directory, CacheClearResult &result);
+  /// Reads and verifies one entry; false (with a reason) when missing, not a regular file,
+  /// larger than kMaxEntryBytes or corrupted.
   static bool readEntry(const std::string &path, const std::string &expectedKey,
                         std::string &payload, std::string &reason);
   /// Writes one entry atomically; false (with a reason) when it cannot.
@@ -118,11 +149,13 @@ private:
   /// Reads and verifies the key's entry (the directory must be usable); counts a hit.
   DiskRead readFromDisk(const std::string &key, std::shared_ptr<const std::string> &binary);
   void disableDisk(const std::string &warning);
+  void disableWrites(const std::string &reason);
   bool ensureDirectory();
 
   std::string directory_;
   mutable std::mutex mutex_;
   bool diskEnabled_ = false;
+  bool diskWritable_ = false;
   bool directoryChecked_ = false;
   std::string diskWarning_;
   std::map<std::string, std::shared_ptr<const std::string>> memory_;
