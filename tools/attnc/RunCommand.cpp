@@ -1,6 +1,7 @@
 //===- RunCommand.cpp - attnc run -----------------------------------------===//
 //
-// Runs an attention program on seeded random inputs, on the GPU or the CPU reference;
+// Runs an attention program on seeded random inputs (or .npy files and constants given
+// with --input), on the GPU or the CPU reference;
 // `--check` compares the GPU result with the float64 reference at the same size and
 // `--bench` times the kernel.
 //
@@ -33,7 +34,7 @@ struct RunOptions {
   int batch = 1, heads = 4, kvHeads = 0, qLen = 1024, kvLen = 0, headDim = 128;
   std::string dtype = "bf16";
   std::string tiering = "auto";
-  std::vector<std::string> defines, params;
+  std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
   bool check = false, bench = false;
   int iterations = 20;
@@ -97,6 +98,9 @@ int runCommand(const RunOptions &o) {
   std::vector<reference::ParamBinding> params;
   if (!parseParamBindings(attention, o.params, params))
     return kExitUsage;
+  std::vector<InputBinding> inputBindings;
+  if (!parseInputBindings(attention, o.inputs, inputBindings))
+    return kExitUsage;
 
   std::string error;
   bool useGpu = o.backend == "gpu";
@@ -122,6 +126,8 @@ int runCommand(const RunOptions &o) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
+  if (!applyInputBindings(bundle, inputBindings, inputs))
+    return kExitInputError;
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
 
@@ -132,6 +138,10 @@ int runCommand(const RunOptions &o) {
     if (!ok)
       std::cerr << "attnc: error: " << error << "\n";
     return ok;
+  };
+  auto printInputs = [&] {
+    for (const dsl::InputDecl &in : attention.inputs)
+      fmt::print("input {}: {}\n", in.name, inputSource(inputBindings, in.name, o.seed));
   };
   auto printDensity = [&](const reference::ReferenceResult &ref) {
     double pairs = double(shape.batch) * shape.heads * shape.qLen * shape.kvLen;
@@ -145,6 +155,7 @@ int runCommand(const RunOptions &o) {
     fmt::print("{}: cpu reference, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n",
                attention.name, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
                shape.headDim, o.seed);
+    printInputs();
     if (!runRef(ref, elapsed))
       return kExitInputError;
     printDensity(ref);
@@ -179,6 +190,7 @@ int runCommand(const RunOptions &o) {
   fmt::print("{}: {} on GPU, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n", attention.name,
              o.dtype, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
              shape.headDim, o.seed);
+  printInputs();
   fmt::print("compile: {:.1f} ms ({}{})\n", compileSeconds * 1e3,
              stats.compilations ? "NVRTC"
              : stats.diskHits   ? "disk cache"
@@ -354,6 +366,9 @@ void registerRunCommand(CLI::App &app, int &exitCode) {
       ->capture_default_str();
   cmd->add_option("-D", options->defines, "Override a const: -D name=value");
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
+  cmd->add_option("--input", options->inputs,
+                  "Bind an input: --input NAME=FILE.npy or NAME=VALUE (others are seeded "
+                  "random)");
   cmd->add_option("--seed", options->seed, "Seed of the input generator")->capture_default_str();
   cmd->add_flag("--check", options->check, "Compare the GPU result with the CPU reference");
   cmd->add_flag("--bench", options->bench, "Time the kernel (median)");
