@@ -171,7 +171,9 @@ bool parseInputConstant(dsl::ElementType type, const std::string &text, InputBin
   const char *name = dsl::elementTypeName(type);
   if (isIntElement(type)) {
     int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    // from_chars takes no '+', which strtod (and people) accept.
+    const char *first = text.data() + (text[0] == '+' ? 1 : 0);
+    auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), v);
     if (ec == std::errc::result_out_of_range) {
       error = text + " is out of the range of " + name;
       return true;
