@@ -344,7 +344,8 @@ int runCommand(const RunOptions &o) {
 
 void registerRunCommand(CLI::App &app, int &exitCode) {
   auto options = std::make_shared<RunOptions>();
-  auto *cmd = app.add_subcommand("run", "Run a program on seeded random inputs (GPU or CPU)");
+  auto *cmd = app.add_subcommand(
+      "run", "Run a program (GPU or CPU) on seeded random inputs or --input data");
   cmd->add_option("file", options->file, "The .attn file")->required();
   cmd->add_option("--attention", options->attention, "Which attention (default: the only one)");
   cmd->add_option("--backend", options->backend, "gpu, cpu, or auto (GPU when present)")
