@@ -3,7 +3,8 @@
 // Explains what the kernel of a program will do at one problem size: how many tiles are
 // empty, full or partial (exactly, from the CPU reference's keep matrix), the density and
 // FLOPs, the block metadata the launch needs, and which kernel features the compiler chose
-// and why (from the generated hooks' metadata).
+// and why (from the generated hooks' metadata). The facts are gathered into one struct that
+// the text and `--json` printers both read, so the two cannot disagree.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 namespace attnc::tools {
 namespace {
@@ -25,8 +27,37 @@ struct ExplainOptions {
   std::string file, attention;
   int batch = 1, heads = 1, kvHeads = 0, qLen = 0, kvLen = 0, headDim = 128;
   int tileQ = 128, tileK = 64;
-  std::vector<std::string> defines, params;
+  std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
+  bool json = false;
+};
+
+/// Everything explain reports; the text and JSON printers both read it.
+struct ExplainFacts {
+  std::string attention, file;
+  reference::ProblemShape shape;
+  struct Param {
+    std::string name;
+    std::optional<dsl::ConstValue> value; ///< empty: no default and not given
+    bool given = false;
+  };
+  std::vector<Param> params;
+  struct Input {
+    std::string name, elementType, source;
+    std::vector<int64_t> dims;
+    std::string kind; ///< "file", "constant" or "random"
+  };
+  std::vector<Input> inputs;
+  double keptPairs = 0, totalPairs = 0; ///< over every (b, h)
+  double usefulFlops = 0, executedFlops = 0;
+  int tileQ = 0, tileK = 0, tilesQ = 0, tilesK = 0; ///< tilesQ x tilesK per (b, h)
+  double tiles[3] = {0, 0, 0};                      ///< empty, partial, full; every (b, h)
+  int evaluatedHeads = 0, totalHeads = 0;           ///< distinct (b, h) evaluated, of all
+  bool samePattern = false;                         ///< the same for every (b, h)
+  double summaryBytes = 0, routeBytes = 0;
+  int sm90KeyTile = 128;
+  bool kvBounds = false, maskAlwaysTrue = false, score = false, out = false, route = false;
+  std::vector<std::string> summarized; ///< inputs with per-block min/max summaries
 };
 
 std::string humanBytes(double bytes) {
@@ -37,6 +68,158 @@ std::string humanBytes(double bytes) {
   return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024));
 }
 
+template <typename T> std::string join(const std::vector<T> &items) {
+  std::string out;
+  for (const T &item : items)
+    out += (out.empty() ? "" : ", ") + fmt::format("{}", item);
+  return out;
+}
+
+std::string valueText(const dsl::ConstValue &v) {
+  return v.type == dsl::Type::Float  ? fmt::format("{}", v.f)
+         : v.type == dsl::Type::Bool ? (v.b ? "true" : "false")
+                                     : fmt::format("{}", v.i);
+}
+
+void printText(const ExplainFacts &f) {
+  const reference::ProblemShape &shape = f.shape;
+  fmt::print("attention {} ({})\n", f.attention, f.file);
+  fmt::print("shape: batch {} heads {} kv_heads {} q_len {} kv_len {} d {}\n", shape.batch,
+             shape.heads, shape.kvHeads, shape.qLen, shape.kvLen, shape.headDim);
+  for (const auto &p : f.params)
+    fmt::print("param: {} = {}{}\n", p.name, p.value ? valueText(*p.value) : "(no value)",
+               p.given ? "" : " (default)");
+  for (const auto &in : f.inputs)
+    fmt::print("input: {} {}[{}]: {}\n", in.name, in.elementType, join(in.dims), in.source);
+  fmt::print("\n{:<26}{}\n", "kept pairs",
+             fmt::format("{:.0f} of {:.0f} (density {:.4f})", f.keptPairs, f.totalPairs,
+                         f.keptPairs / f.totalPairs));
+  fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", f.usefulFlops);
+  fmt::print("{:<26}{:.3g} (4 * d * pairs of non-empty tiles)\n", "executed FLOPs",
+             f.executedFlops);
+  fmt::print("\ntiles of {}x{} (exact, {} of {} (b, h) evaluated{}):\n", f.tileQ, f.tileK,
+             f.evaluatedHeads, f.totalHeads,
+             f.samePattern ? "; the pattern is the same for every (b, h)" : "");
+  double total = f.tiles[0] + f.tiles[1] + f.tiles[2];
+  const char *names[3] = {"empty", "partial", "full"};
+  const char *what[3] = {"never loaded", "masked per element", "no per-element mask"};
+  for (int c : {0, 2, 1})
+    fmt::print("  {:<9}{:>10.0f}  {:5.1f}%  {}\n", names[c], f.tiles[c],
+               100.0 * f.tiles[c] / std::max(1.0, total), what[c]);
+
+  fmt::print("\n{:<26}{}\n", "block metadata",
+             f.summaryBytes + f.routeBytes == 0
+                 ? std::string("none (no block mask is ever built)")
+                 : fmt::format("{} (input summaries {}, routing bitmasks ~{})",
+                               humanBytes(f.summaryBytes + f.routeBytes),
+                               humanBytes(f.summaryBytes), humanBytes(f.routeBytes)));
+
+  fmt::print("\nkernel: forward_sm90 on sm_90a (wgmma, TMA, warp-specialised, persistent; "
+             "{}-key tiles), forward_sm80 elsewhere (mma.sync m16n8k16, cp.async pipeline)\n",
+             f.sm90KeyTile);
+  fmt::print("  {:<24}{}\n", "key loop",
+             f.kvBounds ? "bounded by attnc_kv_ranges: keys outside the derived "
+                          "intervals are never visited"
+                        : "every key tile (no closed-form bound was derived)");
+  fmt::print("  {:<24}{}\n", "tile classification",
+             f.maskAlwaysTrue ? "none needed: the mask is always true"
+                              : "attnc_classify per tile (interval analysis of the mask)");
+  std::string summarized;
+  for (const auto &name : f.summarized)
+    summarized += (summarized.empty() ? "" : ", ") + name;
+  fmt::print("  {:<24}{}\n", "input summaries",
+             summarized.empty() ? std::string("none")
+                                : "per-block min/max of " + summarized +
+                                      " (pre-pass kernel), read by the classifier");
+  fmt::print("  {:<24}{}\n", "score modifier", f.score ? "attnc_score per element" : "none");
+  fmt::print("  {:<24}{}\n", "output epilogue", f.out ? "attnc_out, fused" : "none");
+  fmt::print("  {:<24}{}\n", "block routing",
+             f.route ? "gate and selection pre-pass kernels, then a per-unit bitmask" : "none");
+}
+
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += std::string("\\") + c;
+    else if (uint8_t(c) < 0x20)
+      out += fmt::format("\\u{:04x}", int(uint8_t(c)));
+    else
+      out += c;
+  }
+  return out + "\"";
+}
+
+// JSON has no infinities or NaN: those are written as strings.
+std::string jsonNumber(double v) {
+  return std::isfinite(v) ? fmt::format("{}", v) : jsonString(fmt::format("{}", v));
+}
+
+std::string jsonValue(const dsl::ConstValue &v) {
+  return v.type == dsl::Type::Float  ? jsonNumber(v.f)
+         : v.type == dsl::Type::Bool ? (v.b ? "true" : "false")
+                                     : fmt::format("{}", v.i);
+}
+
+template <typename T, typename F> std::string jsonList(const std::vector<T> &items, F &&item) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i ? ", " : "") + item(items[i]);
+  return out + "]";
+}
+
+void printJson(const ExplainFacts &f) {
+  const reference::ProblemShape &s = f.shape;
+  auto number = [](auto v) { return fmt::format("{}", v); };
+  std::string j = "{\n";
+  j += fmt::format("  \"attention\": {},\n  \"file\": {},\n", jsonString(f.attention),
+                   jsonString(f.file));
+  j += fmt::format("  \"shape\": {{\"batch\": {}, \"heads\": {}, \"kv_heads\": {}, "
+                   "\"q_len\": {}, \"kv_len\": {}, \"head_dim\": {}}},\n",
+                   s.batch, s.heads, s.kvHeads, s.qLen, s.kvLen, s.headDim);
+  j += "  \"params\": " +
+       jsonList(f.params,
+                [](const ExplainFacts::Param &p) {
+                  return fmt::format("{{\"name\": {}, \"value\": {}, \"given\": {}}}",
+                                     jsonString(p.name), p.value ? jsonValue(*p.value) : "null",
+                                     p.given);
+                }) +
+       ",\n";
+  j += "  \"inputs\": " +
+       jsonList(f.inputs,
+                [&](const ExplainFacts::Input &in) {
+                  return fmt::format(
+                      "{{\"name\": {}, \"element_type\": {}, \"dims\": {}, \"source\": {}, "
+                      "\"value\": {}}}",
+                      jsonString(in.name), jsonString(in.elementType), jsonList(in.dims, number),
+                      jsonString(in.kind), jsonString(in.source));
+                }) +
+       ",\n";
+  j += fmt::format("  \"kept_pairs\": {},\n  \"total_pairs\": {},\n  \"density\": {},\n",
+                   jsonNumber(f.keptPairs), jsonNumber(f.totalPairs),
+                   jsonNumber(f.keptPairs / f.totalPairs));
+  j += fmt::format("  \"useful_flops\": {},\n  \"executed_flops\": {},\n",
+                   jsonNumber(f.usefulFlops), jsonNumber(f.executedFlops));
+  j += fmt::format("  \"tiles\": {{\"tile_q\": {}, \"tile_k\": {}, \"tiles_q\": {}, "
+                   "\"tiles_k\": {}, \"empty\": {}, \"partial\": {}, \"full\": {}, "
+                   "\"exact\": true, \"evaluated_heads\": {}, \"total_heads\": {}, "
+                   "\"same_pattern_every_head\": {}}},\n",
+                   f.tileQ, f.tileK, f.tilesQ, f.tilesK, jsonNumber(f.tiles[0]),
+                   jsonNumber(f.tiles[1]), jsonNumber(f.tiles[2]), f.evaluatedHeads, f.totalHeads,
+                   f.samePattern);
+  j += fmt::format("  \"block_metadata\": {{\"bytes\": {}, \"input_summary_bytes\": {}, "
+                   "\"routing_bytes\": {}}},\n",
+                   jsonNumber(f.summaryBytes + f.routeBytes), jsonNumber(f.summaryBytes),
+                   jsonNumber(f.routeBytes));
+  j += fmt::format("  \"kernel\": {{\"sm90_key_tile\": {}, \"key_loop_bounded\": {}, "
+                   "\"mask_always_true\": {}, \"input_summaries\": {}, \"score_modifier\": {}, "
+                   "\"output_epilogue\": {}, \"block_routing\": {}}}\n",
+                   f.sm90KeyTile, f.kvBounds, f.maskAlwaysTrue, jsonList(f.summarized, jsonString),
+                   f.score, f.out, f.route);
+  j += "}\n";
+  fmt::print("{}", j);
+}
+
 int explainCommand(const ExplainOptions &o) {
   ProgramBundle bundle;
   if (!loadProgram(o.file, o.defines, o.attention, bundle))
@@ -44,6 +227,9 @@ int explainCommand(const ExplainOptions &o) {
   const dsl::AttentionDecl &attention = *bundle.attention;
   std::vector<reference::ParamBinding> params;
   if (!parseParamBindings(attention, o.params, params))
+    return kExitUsage;
+  std::vector<InputBinding> inputBindings;
+  if (!parseInputBindings(attention, o.inputs, inputBindings))
     return kExitUsage;
 
   reference::ProblemShape shape;
@@ -83,6 +269,8 @@ int explainCommand(const ExplainOptions &o) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
+  if (!applyInputBindings(bundle, inputBindings, inputs))
+    return kExitInputError;
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
 
@@ -116,31 +304,41 @@ int explainCommand(const ExplainOptions &o) {
         }
     }
   double scale = varies ? 1.0 : double(shape.batch) * shape.heads;
-  double keptAll = double(kept) * scale, pairsAll = pairsPerHead * shape.batch * shape.heads;
 
-  fmt::print("attention {} ({})\n", attention.name, o.file);
-  fmt::print("shape: batch {} heads {} kv_heads {} q_len {} kv_len {} d {}\n", shape.batch,
-             shape.heads, shape.kvHeads, shape.qLen, shape.kvLen, shape.headDim);
-  for (const auto &p : params)
-    fmt::print("param: {} = {}\n", p.name,
-               p.value.type == dsl::Type::Float  ? fmt::format("{}", p.value.f)
-               : p.value.type == dsl::Type::Bool ? (p.value.b ? "true" : "false")
-                                                 : fmt::format("{}", p.value.i));
-  fmt::print(
-      "\n{:<26}{}\n", "kept pairs",
-      fmt::format("{:.0f} of {:.0f} (density {:.4f})", keptAll, pairsAll, keptAll / pairsAll));
-  fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", 4.0 * shape.headDim * keptAll);
-  fmt::print("{:<26}{:.3g} (4 * d * pairs of non-empty tiles)\n", "executed FLOPs",
-             4.0 * shape.headDim * double(visitedPairs) * scale);
-  fmt::print("\ntiles of {}x{} (exact, {} of {} (b, h) evaluated{}):\n", o.tileQ, o.tileK,
-             evalBatch * evalHeads, shape.batch * shape.heads,
-             varies ? "" : "; the pattern is the same for every (b, h)");
-  uint64_t total = counts[0] + counts[1] + counts[2];
-  const char *names[3] = {"empty", "partial", "full"};
-  const char *what[3] = {"never loaded", "masked per element", "no per-element mask"};
-  for (int c : {0, 2, 1})
-    fmt::print("  {:<9}{:>10}  {:5.1f}%  {}\n", names[c], uint64_t(counts[c] * scale),
-               100.0 * counts[c] / std::max<uint64_t>(1, total), what[c]);
+  ExplainFacts facts;
+  facts.attention = attention.name;
+  facts.file = o.file;
+  facts.shape = shape;
+  for (const dsl::ParamDecl &decl : attention.params) {
+    ExplainFacts::Param p{decl.name, decl.folded, false};
+    for (const auto &b : params)
+      if (b.name == decl.name)
+        p.value = b.value, p.given = true;
+    facts.params.push_back(p);
+  }
+  for (size_t i = 0; i < attention.inputs.size(); ++i) {
+    const dsl::InputDecl &decl = attention.inputs[i];
+    ExplainFacts::Input in{decl.name, dsl::elementTypeName(decl.elementType),
+                           inputSource(inputBindings, decl.name, o.seed),
+                           inputs.inputs[i].tensor.dims, "random"};
+    for (const auto &b : inputBindings)
+      if (b.name == decl.name)
+        in.kind = b.constant ? "constant" : "file";
+    facts.inputs.push_back(in);
+  }
+  facts.keptPairs = double(kept) * scale;
+  facts.totalPairs = pairsPerHead * shape.batch * shape.heads;
+  facts.usefulFlops = 4.0 * shape.headDim * facts.keptPairs;
+  facts.executedFlops = 4.0 * shape.headDim * double(visitedPairs) * scale;
+  facts.tileQ = o.tileQ;
+  facts.tileK = o.tileK;
+  facts.tilesQ = tilesQ;
+  facts.tilesK = tilesK;
+  for (int c = 0; c < 3; ++c)
+    facts.tiles[c] = double(counts[c]) * scale;
+  facts.evaluatedHeads = evalBatch * evalHeads;
+  facts.totalHeads = shape.batch * shape.heads;
+  facts.samePattern = !varies;
 
   // Block metadata the launch allocates.
   double summaryBytes = 0, routeBytes = 0;
@@ -173,36 +371,22 @@ int explainCommand(const ExplainOptions &o) {
                        : std::ceil(double(shape.qLen) / double(r.queryBlock));
     routeBytes = 4.0 * std::ceil(numBlocks / 32) * units * shape.batch * shape.heads;
   }
-  fmt::print("\n{:<26}{}\n", "block metadata",
-             summaryBytes + routeBytes == 0
-                 ? std::string("none (no block mask is ever built)")
-                 : fmt::format("{} (input summaries {}, routing bitmasks ~{})",
-                               humanBytes(summaryBytes + routeBytes), humanBytes(summaryBytes),
-                               humanBytes(routeBytes)));
-
-  fmt::print("\nkernel: forward_sm90 on sm_90a (wgmma, TMA, warp-specialised, persistent; "
-             "{}-key tiles), forward_sm80 elsewhere (mma.sync m16n8k16, cp.async pipeline)\n",
-             hooks.kvRangesExact && !hooks.hasRoute ? 128 : 64);
-  fmt::print("  {:<24}{}\n", "key loop",
-             hooks.hasKvBounds ? "bounded by attnc_kv_ranges: keys outside the derived "
-                                 "intervals are never visited"
-                               : "every key tile (no closed-form bound was derived)");
-  fmt::print("  {:<24}{}\n", "tile classification",
-             hooks.maskAlwaysTrue ? "none needed: the mask is always true"
-                                  : "attnc_classify per tile (interval analysis of the mask)");
-  std::string summarized;
+  facts.summaryBytes = summaryBytes;
+  facts.routeBytes = routeBytes;
+  facts.sm90KeyTile = hooks.kvRangesExact && !hooks.hasRoute ? 128 : 64;
+  facts.kvBounds = hooks.hasKvBounds;
+  facts.maskAlwaysTrue = hooks.maskAlwaysTrue;
   for (const auto &in : hooks.inputs)
     if (in.summarized)
-      summarized += (summarized.empty() ? "" : ", ") + in.name;
-  fmt::print("  {:<24}{}\n", "input summaries",
-             summarized.empty() ? std::string("none")
-                                : "per-block min/max of " + summarized +
-                                      " (pre-pass kernel), read by the classifier");
-  fmt::print("  {:<24}{}\n", "score modifier", hooks.hasScore ? "attnc_score per element" : "none");
-  fmt::print("  {:<24}{}\n", "output epilogue", hooks.hasOut ? "attnc_out, fused" : "none");
-  fmt::print("  {:<24}{}\n", "block routing",
-             attention.route ? "gate and selection pre-pass kernels, then a per-unit bitmask"
-                             : "none");
+      facts.summarized.push_back(in.name);
+  facts.score = hooks.hasScore;
+  facts.out = hooks.hasOut;
+  facts.route = attention.route.has_value();
+
+  if (o.json)
+    printJson(facts);
+  else
+    printText(facts);
   return kExitOk;
 }
 
@@ -224,7 +408,11 @@ void registerExplainCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--tile-k", options->tileK, "Key tile")->capture_default_str();
   cmd->add_option("-D", options->defines, "Override a const: -D name=value");
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
+  cmd->add_option("--input", options->inputs,
+                  "Bind an input: --input NAME=FILE.npy or NAME=VALUE (others are seeded "
+                  "random)");
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
+  cmd->add_flag("--json", options->json, "Print the facts as one JSON object on stdout");
   cmd->callback([options, &exitCode] { exitCode = explainCommand(*options); });
 }
 

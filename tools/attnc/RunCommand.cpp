@@ -1,6 +1,7 @@
 //===- RunCommand.cpp - attnc run -----------------------------------------===//
 //
-// Runs an attention program on seeded random inputs, on the GPU or the CPU reference;
+// Runs an attention program on seeded random inputs (or .npy files and constants given
+// with --input), on the GPU or the CPU reference;
 // `--check` compares the GPU result with the float64 reference at the same size and
 // `--bench` times the kernel.
 //
@@ -33,7 +34,7 @@ struct RunOptions {
   int batch = 1, heads = 4, kvHeads = 0, qLen = 1024, kvLen = 0, headDim = 128;
   std::string dtype = "bf16";
   std::string tiering = "auto";
-  std::vector<std::string> defines, params;
+  std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
   bool check = false, bench = false;
   int iterations = 20;
@@ -97,6 +98,9 @@ int runCommand(const RunOptions &o) {
   std::vector<reference::ParamBinding> params;
   if (!parseParamBindings(attention, o.params, params))
     return kExitUsage;
+  std::vector<InputBinding> inputBindings;
+  if (!parseInputBindings(attention, o.inputs, inputBindings))
+    return kExitUsage;
 
   runtime::DataType dtype = runtime::DataType::BF16;
   if (runtime::Status s = runtime::parseDataType(o.dtype, dtype); !s.ok()) {
@@ -139,6 +143,8 @@ int runCommand(const RunOptions &o) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
+  if (!applyInputBindings(bundle, inputBindings, inputs))
+    return kExitInputError;
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
 
@@ -149,6 +155,10 @@ int runCommand(const RunOptions &o) {
     if (!ok)
       std::cerr << "attnc: error: " << error << "\n";
     return ok;
+  };
+  auto printInputs = [&] {
+    for (const dsl::InputDecl &in : attention.inputs)
+      fmt::print("input {}: {}\n", in.name, inputSource(inputBindings, in.name, o.seed));
   };
   auto printDensity = [&](const reference::ReferenceResult &ref) {
     double pairs = double(shape.batch) * shape.heads * shape.qLen * shape.kvLen;
@@ -162,6 +172,7 @@ int runCommand(const RunOptions &o) {
     fmt::print("{}: cpu reference, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n",
                attention.name, shape.batch, shape.heads, shape.kvHeads, shape.qLen, shape.kvLen,
                shape.headDim, o.seed);
+    printInputs();
     if (!runRef(ref, elapsed))
       return kExitInputError;
     printDensity(ref);
@@ -196,6 +207,7 @@ int runCommand(const RunOptions &o) {
   fmt::print("{}: {} on GPU, b={} h={} kv_h={} q_len={} kv_len={} d={}, seed {}\n", attention.name,
              runtime::dataTypeName(dtype), shape.batch, shape.heads, shape.kvHeads, shape.qLen,
              shape.kvLen, shape.headDim, o.seed);
+  printInputs();
   fmt::print("compile: {:.1f} ms ({}{})\n", compileSeconds * 1e3,
              stats.compilations ? "NVRTC"
              : stats.diskHits   ? "disk cache"
@@ -349,7 +361,8 @@ int runCommand(const RunOptions &o) {
 
 void registerRunCommand(CLI::App &app, int &exitCode) {
   auto options = std::make_shared<RunOptions>();
-  auto *cmd = app.add_subcommand("run", "Run a program on seeded random inputs (GPU or CPU)");
+  auto *cmd = app.add_subcommand(
+      "run", "Run a program (GPU or CPU) on seeded random inputs or --input data");
   cmd->add_option("file", options->file, "The .attn file")->required();
   cmd->add_option("--attention", options->attention, "Which attention (default: the only one)");
   cmd->add_option("--backend", options->backend, "gpu, cpu, or auto (GPU when present)")
@@ -371,6 +384,9 @@ void registerRunCommand(CLI::App &app, int &exitCode) {
       ->capture_default_str();
   cmd->add_option("-D", options->defines, "Override a const: -D name=value");
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
+  cmd->add_option("--input", options->inputs,
+                  "Bind an input: --input NAME=FILE.npy or NAME=VALUE (others are seeded "
+                  "random)");
   cmd->add_option("--seed", options->seed, "Seed of the input generator")->capture_default_str();
   cmd->add_flag("--check", options->check, "Compare the GPU result with the CPU reference");
   cmd->add_flag("--bench", options->bench, "Time the kernel (median)");

@@ -1,6 +1,7 @@
 //===- ToolSupport.cpp - Helpers shared by attnc subcommands --------------===//
 #include "ToolSupport.h"
 
+#include "attnc/reference/Npy.h"
 #include "attnc/runtime/Device.h"
 #include "attnc/runtime/Runtime.h"
 
@@ -9,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <unistd.h>
@@ -221,6 +223,164 @@ bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &atten
   if (!varies)
     kept *= uint64_t(s.batch) * s.heads;
   return true;
+}
+
+namespace {
+
+bool isIntElement(dsl::ElementType t) {
+  return t == dsl::ElementType::I32 || t == dsl::ElementType::I64 || t == dsl::ElementType::U8;
+}
+
+// "i32[batch, kv_len]", from the declaration's source text.
+std::string declaredType(const ProgramBundle &bundle, const dsl::InputDecl &decl) {
+  std::string text = std::string(dsl::elementTypeName(decl.elementType)) + "[";
+  const std::string &source = bundle.source->text();
+  for (size_t i = 0; i < decl.dims.size(); ++i) {
+    const dsl::SourceRange &r = decl.dims[i]->range;
+    text += i ? ", " : "";
+    if (r.begin.isValid() && r.end.offset > r.begin.offset && r.end.offset <= source.size())
+      text += source.substr(r.begin.offset, r.end.offset - r.begin.offset);
+    else
+      text += "?";
+  }
+  return text + "]";
+}
+
+// Parses the constant of `--input name=text` for an input of element type `type`. Returns
+// false when `text` is not a number at all (then it names a file); sets `error` when it is
+// a number the type cannot hold.
+bool parseInputConstant(dsl::ElementType type, const std::string &text, InputBinding &binding,
+                        std::string &error) {
+  if (type == dsl::ElementType::U8 && (text == "true" || text == "false")) {
+    binding.intValue = text == "true";
+    return true;
+  }
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || std::isspace(uint8_t(text[0])))
+    return false;
+  const char *name = dsl::elementTypeName(type);
+  if (isIntElement(type)) {
+    int64_t v = 0;
+    // from_chars takes no '+', which strtod (and people) accept.
+    const char *first = text.data() + (text[0] == '+' ? 1 : 0);
+    auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), v);
+    if (ec == std::errc::result_out_of_range) {
+      error = text + " is out of the range of " + name;
+      return true;
+    }
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      error = text + " is not an integer, and " + name + " holds integers";
+      return true;
+    }
+    int64_t lo = type == dsl::ElementType::U8    ? 0
+                 : type == dsl::ElementType::I32 ? std::numeric_limits<int32_t>::min()
+                                                 : std::numeric_limits<int64_t>::min();
+    int64_t hi = type == dsl::ElementType::U8    ? 255
+                 : type == dsl::ElementType::I32 ? std::numeric_limits<int32_t>::max()
+                                                 : std::numeric_limits<int64_t>::max();
+    if (v < lo || v > hi)
+      error = text + " is out of the range of " + name + " [" + std::to_string(lo) + ", " +
+              std::to_string(hi) + "]";
+    binding.intValue = v;
+    return true;
+  }
+  // Round as the tensor will store it; a finite value that becomes infinite overflows.
+  reference::OwnedTensor probe(reference::DType(int(type)), {1});
+  probe.storeDouble(0, value);
+  if (std::isfinite(value) && !std::isfinite(probe.loadDouble(0)))
+    error = text + " overflows " + name;
+  binding.floatValue = value;
+  return true;
+}
+
+} // namespace
+
+bool parseInputBindings(const dsl::AttentionDecl &attention,
+                        const std::vector<std::string> &assignments,
+                        std::vector<InputBinding> &bindings) {
+  for (const std::string &a : assignments) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == a.size()) {
+      std::cerr << "attnc: error: --input expects NAME=FILE.npy or NAME=VALUE, got '" << a << "'\n";
+      return false;
+    }
+    InputBinding binding;
+    binding.name = a.substr(0, eq);
+    binding.text = a.substr(eq + 1);
+    const dsl::InputDecl *decl = nullptr;
+    for (size_t i = 0; i < attention.inputs.size(); ++i)
+      if (attention.inputs[i].name == binding.name) {
+        decl = &attention.inputs[i];
+        binding.index = i;
+      }
+    if (!decl) {
+      std::cerr << "attnc: error: --input " << binding.name << ": " << attention.name
+                << " has no input '" << binding.name << "'";
+      if (attention.inputs.empty())
+        std::cerr << " (it declares no inputs)";
+      else {
+        std::cerr << " (inputs:";
+        for (const dsl::InputDecl &in : attention.inputs)
+          std::cerr << " " << in.name;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
+      return false;
+    }
+    for (const InputBinding &b : bindings)
+      if (b.name == binding.name) {
+        std::cerr << "attnc: error: --input " << binding.name << " is given twice ('" << b.text
+                  << "' and '" << binding.text << "')\n";
+        return false;
+      }
+    std::string error;
+    binding.constant = parseInputConstant(decl->elementType, binding.text, binding, error);
+    if (!error.empty()) {
+      std::cerr << "attnc: error: --input " << binding.name << ": " << error << "\n";
+      return false;
+    }
+    bindings.push_back(binding);
+  }
+  return true;
+}
+
+bool applyInputBindings(const ProgramBundle &bundle, const std::vector<InputBinding> &bindings,
+                        reference::ProblemInputs &inputs) {
+  for (const InputBinding &b : bindings) {
+    const dsl::InputDecl &decl = bundle.attention->inputs[b.index];
+    reference::OwnedTensor &tensor = inputs.inputs.at(b.index).tensor;
+    if (b.constant) {
+      for (int64_t e = 0; e < tensor.numElements(); ++e) {
+        if (isIntElement(decl.elementType))
+          tensor.storeInt(e, b.intValue);
+        else
+          tensor.storeDouble(e, b.floatValue);
+      }
+      continue;
+    }
+    reference::OwnedTensor loaded;
+    std::string error;
+    if (!reference::readNpyFile(b.text, tensor.dtype, tensor.dims, loaded, error)) {
+      std::cerr << "attnc: error: --input " << b.name << ": " << error;
+      if (error.find("has shape") != std::string::npos)
+        std::cerr << " (" << b.name << " is declared " << declaredType(bundle, decl) << ")";
+      else if (error.find("cannot open") != std::string::npos)
+        std::cerr << " (the value is not a number either)";
+      std::cerr << "\n";
+      return false;
+    }
+    tensor = std::move(loaded);
+  }
+  return true;
+}
+
+std::string inputSource(const std::vector<InputBinding> &bindings, const std::string &name,
+                        uint64_t seed) {
+  for (const InputBinding &b : bindings)
+    if (b.name == name)
+      return b.constant ? "constant " + b.text : b.text;
+  return "seeded random (seed " + std::to_string(seed) + ")";
 }
 
 DeviceBuffers::~DeviceBuffers() {

@@ -3,6 +3,7 @@
 #define ATTNC_TOOLS_TOOLSUPPORT_H
 
 #include "attnc/dsl/Frontend.h"
+#include "attnc/reference/Random.h"
 #include "attnc/reference/Reference.h"
 
 #include <CLI/CLI.hpp>
@@ -58,6 +59,36 @@ bool variesPerBatchOrHead(const dsl::AttentionDecl &attention);
 bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,
                     const reference::ReferenceProblem &problem, uint64_t &kept, std::string &error,
                     double limit = 1.5e8);
+
+/// One `--input NAME=FILE|VALUE`: a .npy file or a constant fill for a declared input.
+struct InputBinding {
+  std::string name;
+  size_t index = 0; ///< in attention.inputs
+  bool constant = false;
+  std::string text; ///< the file path, or the constant as written
+  int64_t intValue = 0;
+  double floatValue = 0;
+};
+
+/// Parses `--input NAME=FILE|VALUE` strings against the attention's inputs. VALUE is a
+/// constant when it is a number (or true/false for u8) and a .npy path otherwise. Unknown
+/// and repeated names, and constants the input's element type cannot hold, are errors
+/// (printed; returns false: a usage error).
+bool parseInputBindings(const dsl::AttentionDecl &attention,
+                        const std::vector<std::string> &assignments,
+                        std::vector<InputBinding> &bindings);
+
+/// Replaces the generated tensors of `inputs` by the bound files and constants. A file
+/// must hold the input's declared dims evaluated at `inputs.shape`, in a dtype that fits
+/// its element type (reference/Npy.h). Prints the error naming the input and returns
+/// false on a bad file.
+bool applyInputBindings(const ProgramBundle &bundle, const std::vector<InputBinding> &bindings,
+                        reference::ProblemInputs &inputs);
+
+/// Where the data of input `name` comes from: "doc.npy", "constant 0.5" or
+/// "seeded random (seed 1)".
+std::string inputSource(const std::vector<InputBinding> &bindings, const std::string &name,
+                        uint64_t seed);
 
 bool isTerminal(FILE *stream);
 

@@ -3,9 +3,12 @@
 // Draws the mask as a PNG: one pixel per (q, k) pair for short sequences, one cell per
 // (query tile, key tile) coloured EMPTY / PARTIAL / FULL for long ones, and one panel per
 // head when the pattern depends on the head. The keep matrix comes from the CPU
-// reference (exact), on seeded random inputs for data-dependent patterns.
+// reference (exact), on --input files and constants or seeded random inputs for
+// data-dependent patterns. Pictures carry a title, tick labels in tokens on both axes and a
+// legend, in a small built-in bitmap font (BitmapFont.h).
 //
 //===----------------------------------------------------------------------===//
+#include "BitmapFont.h"
 #include "Commands.h"
 #include "ToolSupport.h"
 
@@ -15,6 +18,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -23,17 +27,29 @@ namespace {
 
 struct VizOptions {
   std::string file, attention, output = "mask.png", level = "auto";
-  int batch = 0, heads = 1, kvHeads = 0, qLen = 256, kvLen = 0, headDim = 64;
+  int batch = 1, heads = 1, kvHeads = 0, qLen = 256, kvLen = 0, headDim = 64;
+  int batchIndex = 0, headIndex = -1; ///< which b to draw; one h, or -1 for every head
   int tileQ = 128, tileK = 64, maxHeads = 16;
-  std::vector<std::string> defines, params;
+  std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
 };
 
 struct Rgb {
   uint8_t r, g, b;
 };
-constexpr Rgb kBackground{255, 255, 255}, kKept{31, 78, 140}, kEmpty{245, 245, 245},
-    kPartial{242, 153, 52}, kFull{31, 78, 140}, kFrame{180, 180, 180};
+constexpr Rgb kBackground{255, 255, 255}, kKept{31, 78, 140}, kEmpty{235, 235, 235},
+    kPartial{242, 153, 52}, kFull{31, 78, 140}, kFrame{180, 180, 180}, kText{40, 40, 40},
+    kTick{110, 110, 110};
+
+// Text is drawn at twice the font's size: 10x14-pixel glyphs, 12-pixel advance.
+constexpr int kFontScale = 2;
+constexpr int kAdvance = (kGlyphWidth + 1) * kFontScale;
+constexpr int kCapHeight = 7 * kFontScale;
+constexpr int kLineHeight = kGlyphRows * kFontScale + 6;
+
+int textWidth(const std::string &text) {
+  return text.empty() ? 0 : int(text.size()) * kAdvance - kFontScale;
+}
 
 class Image {
 public:
@@ -47,6 +63,18 @@ public:
         uint8_t *p = &pixels_[(size_t(y) * width_ + x) * 3];
         p[0] = c.r, p[1] = c.g, p[2] = c.b;
       }
+  }
+  /// Draws `text` with its top-left corner at (x, y); rows of descenders go below the
+  /// cap height.
+  void text(int x, int y, const std::string &text, Rgb c) {
+    for (char ch : text) {
+      const uint8_t *rows = glyphRows(ch);
+      for (int r = 0; r < kGlyphRows; ++r)
+        for (int col = 0; col < kGlyphWidth; ++col)
+          if (rows[r] >> (kGlyphWidth - 1 - col) & 1)
+            fill(x + col * kFontScale, y + r * kFontScale, kFontScale, kFontScale, c);
+      x += kAdvance;
+    }
   }
   bool writePng(const std::string &path, std::string &error) const {
     FILE *f = std::fopen(path.c_str(), "wb");
@@ -81,6 +109,19 @@ private:
   std::vector<uint8_t> pixels_;
 };
 
+// The smallest power-of-two multiple of `unit` tokens whose ticks are at least `minPixels`
+// apart; powers of two fit the lengths people use and tile boundaries.
+int tickStep(int unit, double pixelsPerToken, int minPixels) {
+  int64_t step = unit;
+  while (double(step) * pixelsPerToken < minPixels && step < (int64_t(1) << 30))
+    step *= 2;
+  return int(step);
+}
+
+std::string shortened(const std::string &text, size_t limit) {
+  return text.size() <= limit ? text : text.substr(0, limit - 3) + "...";
+}
+
 int vizCommand(const VizOptions &o) {
   ProgramBundle bundle;
   if (!loadProgram(o.file, o.defines, o.attention, bundle))
@@ -89,16 +130,31 @@ int vizCommand(const VizOptions &o) {
   std::vector<reference::ParamBinding> params;
   if (!parseParamBindings(attention, o.params, params))
     return kExitUsage;
+  std::vector<InputBinding> inputBindings;
+  if (!parseInputBindings(attention, o.inputs, inputBindings))
+    return kExitUsage;
 
   reference::ProblemShape shape;
-  shape.batch = 1;
+  shape.batch = o.batch;
   shape.heads = o.heads;
   shape.kvHeads = o.kvHeads > 0 ? o.kvHeads : o.heads;
   shape.qLen = o.qLen;
   shape.kvLen = o.kvLen > 0 ? o.kvLen : o.qLen;
   shape.headDim = o.headDim;
-  if (shape.heads < 1 || shape.qLen < 1 || shape.kvLen < 1 || shape.heads % shape.kvHeads) {
-    std::cerr << "attnc: error: need heads, lengths >= 1 and heads divisible by kv-heads\n";
+  if (shape.batch < 1 || shape.heads < 1 || shape.qLen < 1 || shape.kvLen < 1 ||
+      shape.heads % shape.kvHeads || o.tileQ < 1 || o.tileK < 1) {
+    std::cerr << "attnc: error: need batch, heads, lengths, tiles >= 1 and heads divisible by "
+                 "kv-heads\n";
+    return kExitUsage;
+  }
+  if (o.batchIndex < 0 || o.batchIndex >= shape.batch) {
+    std::cerr << "attnc: error: --batch-index " << o.batchIndex << " is not in [0, " << shape.batch
+              << ") (--batch " << shape.batch << ")\n";
+    return kExitUsage;
+  }
+  if (o.headIndex < -1 || o.headIndex >= shape.heads) {
+    std::cerr << "attnc: error: --head-index " << o.headIndex << " is not in [0, " << shape.heads
+              << ") (--heads " << shape.heads << ")\n";
     return kExitUsage;
   }
   if (double(shape.qLen) * shape.kvLen > 4.0e8) {
@@ -115,11 +171,19 @@ int vizCommand(const VizOptions &o) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
+  if (!applyInputBindings(bundle, inputBindings, inputs))
+    return kExitInputError;
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
 
   bool perHead = variesPerBatchOrHead(attention);
-  int panels = perHead ? std::min(shape.heads, o.maxHeads) : 1;
+  std::vector<int> panelHeads;
+  if (o.headIndex >= 0)
+    panelHeads.push_back(o.headIndex);
+  else
+    for (int h = 0; h < (perHead ? std::min(shape.heads, o.maxHeads) : 1); ++h)
+      panelHeads.push_back(h);
+  int panels = int(panelHeads.size());
   int columns = std::min(panels, 4), rows = (panels + columns - 1) / columns;
 
   // Panel geometry: token level draws pairs (scaled up to at least 256 px); tile level
@@ -131,17 +195,74 @@ int vizCommand(const VizOptions &o) {
     scale = std::max(scale, 4);
   while (scale > 1 && std::max(cellsQ, cellsK) * scale > 2048)
     --scale;
-  int panelW = cellsK * scale, panelH = cellsQ * scale, gap = 8;
-  Image image(columns * panelW + (columns + 1) * gap, rows * panelH + (rows + 1) * gap);
+  int panelW = cellsK * scale, panelH = cellsQ * scale;
+
+  // Layout around each panel: a caption above, q ticks on the left, k ticks below.
+  const int margin = 12, tickLength = 5, gap = 24;
+  double pixelsPerQ = tokenLevel ? scale : double(scale) / o.tileQ;
+  double pixelsPerK = tokenLevel ? scale : double(scale) / o.tileK;
+  int stepQ = tickStep(tokenLevel ? 1 : o.tileQ, pixelsPerQ, 2 * kLineHeight);
+  int stepK =
+      tickStep(tokenLevel ? 1 : o.tileK, pixelsPerK, textWidth(std::to_string(shape.kvLen)) + 16);
+  int labelW = textWidth(std::to_string(shape.qLen)) + tickLength + 6;
+  int blockW = labelW + panelW + textWidth(std::to_string(shape.kvLen)) / 2 + 4;
+  // Caption (and "q" over the q labels), panel, ticks, k labels, then "k" centred below.
+  const int captionH = kLineHeight + 6;
+  int blockH = captionH + panelH + tickLength + 3 + 2 * kLineHeight;
+
+  std::string title = attention.name + "  q_len " + std::to_string(shape.qLen) + "  kv_len " +
+                      std::to_string(shape.kvLen);
+  title += tokenLevel
+               ? std::string("  (tokens)")
+               : "  (tiles of " + std::to_string(o.tileQ) + "x" + std::to_string(o.tileK) + ")";
+  std::string details;
+  for (const dsl::ParamDecl &decl : attention.params) {
+    std::string value = "?";
+    const dsl::ConstValue *v = decl.folded ? &*decl.folded : nullptr;
+    for (const auto &b : params)
+      if (b.name == decl.name)
+        v = &b.value;
+    if (v)
+      value = v->type == dsl::Type::Float  ? fmt::format("{}", v->f)
+              : v->type == dsl::Type::Bool ? (v->b ? "true" : "false")
+                                           : std::to_string(v->i);
+    details += (details.empty() ? "" : "  ") + decl.name + "=" + value;
+  }
+  for (const dsl::InputDecl &decl : attention.inputs) {
+    std::string source = inputSource(inputBindings, decl.name, o.seed);
+    source = source.substr(source.find_last_of('/') + 1); // a file's base name
+    details += (details.empty() ? "" : "  ") + decl.name + ": " + source;
+  }
+  title = shortened(title, 160);
+  details = shortened(details, 160);
+  int titleH = kLineHeight * (details.empty() ? 1 : 2) + 6;
+
+  int legendH = kLineHeight + 4;
+  int width =
+      std::max({2 * margin + columns * blockW + (columns - 1) * gap, 2 * margin + textWidth(title),
+                2 * margin + textWidth(details), 2 * margin + 420});
+  int height = margin + titleH + rows * blockH + (rows - 1) * gap + 8 + legendH + margin;
+  Image image(width, height);
+  image.text(margin, margin, title, kText);
+  if (!details.empty())
+    image.text(margin, margin + kLineHeight, details, kText);
 
   uint64_t counts[3] = {0, 0, 0};
   std::vector<uint8_t> keep;
   for (int p = 0; p < panels; ++p) {
-    if (!reference::evaluateKeepMatrix(*bundle.program, attention, problem, 0, p, keep, error)) {
+    int head = panelHeads[p];
+    if (!reference::evaluateKeepMatrix(*bundle.program, attention, problem, o.batchIndex, head,
+                                       keep, error)) {
       std::cerr << "attnc: error: " << error << "\n";
       return kExitInputError;
     }
-    int x0 = gap + (p % columns) * (panelW + gap), y0 = gap + (p / columns) * (panelH + gap);
+    int bx = margin + (p % columns) * (blockW + gap);
+    int by = margin + titleH + (p / columns) * (blockH + gap);
+    int x0 = bx + labelW, y0 = by + captionH;
+    std::string caption = perHead
+                              ? "b " + std::to_string(o.batchIndex) + ", h " + std::to_string(head)
+                              : std::string("every b, h");
+    image.text(x0 + std::max(0, (panelW - textWidth(caption)) / 2), by, caption, kText);
     image.fill(x0 - 1, y0 - 1, panelW + 2, panelH + 2, kFrame);
     image.fill(x0, y0, panelW, panelH, kBackground);
     for (int cq = 0; cq < cellsQ; ++cq)
@@ -164,19 +285,57 @@ int vizCommand(const VizOptions &o) {
         }
         image.fill(x0 + ck * scale, y0 + cq * scale, scale, scale, colour);
       }
+    // Ticks and labels in tokens: q down the left side, k along the bottom.
+    for (int64_t t = 0; t <= shape.qLen; t += stepQ) {
+      int y = y0 + int(std::lround(double(t) * pixelsPerQ));
+      std::string label = std::to_string(t);
+      image.fill(x0 - 1 - tickLength, y, tickLength, 1, kTick);
+      image.text(x0 - tickLength - 4 - textWidth(label), y - kCapHeight / 2, label, kText);
+    }
+    int labelY = y0 + panelH + tickLength + 3;
+    for (int64_t t = 0; t <= shape.kvLen; t += stepK) {
+      int x = x0 + int(std::lround(double(t) * pixelsPerK));
+      std::string label = std::to_string(t);
+      image.fill(x, y0 + panelH + 1, 1, tickLength, kTick);
+      image.text(x - textWidth(label) / 2, labelY, label, kText);
+    }
+    image.text(x0 + (panelW - textWidth("k")) / 2, labelY + kLineHeight, "k", kText);
+    image.text(x0 - tickLength - 4 - textWidth("q"), by, "q", kText);
   }
+
+  // The legend: a swatch and a count per colour.
+  int lx = margin, ly = height - margin - legendH + 2;
+  auto legendEntry = [&](Rgb colour, const std::string &label) {
+    int box = kCapHeight + 2;
+    image.fill(lx, ly, box, box, kFrame);
+    image.fill(lx + 1, ly + 1, box - 2, box - 2, colour);
+    image.text(lx + box + 8, ly + 1, label, kText);
+    lx += box + 8 + textWidth(label) + 24;
+  };
+  if (tokenLevel) {
+    legendEntry(kKept, fmt::format("kept {}", counts[2]));
+    legendEntry(kBackground, fmt::format("masked {}", counts[0]));
+  } else {
+    legendEntry(kEmpty, fmt::format("empty {}", counts[0]));
+    legendEntry(kPartial, fmt::format("partial {}", counts[1]));
+    legendEntry(kFull, fmt::format("full {}", counts[2]));
+  }
+
   if (!image.writePng(o.output, error)) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitRuntimeError;
   }
+  for (const dsl::InputDecl &decl : attention.inputs)
+    fmt::print("input {}: {}\n", decl.name, inputSource(inputBindings, decl.name, o.seed));
+  std::string where = shape.batch > 1 ? fmt::format("b {}, ", o.batchIndex) : "";
   if (tokenLevel)
-    fmt::print("{}: {} panel(s), {} x {} tokens, {} kept pairs of {}; wrote {}\n", attention.name,
-               panels, shape.qLen, shape.kvLen, counts[2], counts[0] + counts[2], o.output);
+    fmt::print("{}: {}{} panel(s), {} x {} tokens, {} kept pairs of {}; wrote {}\n", attention.name,
+               where, panels, shape.qLen, shape.kvLen, counts[2], counts[0] + counts[2], o.output);
   else
-    fmt::print("{}: {} panel(s), {} x {} tiles of {}x{}: {} empty, {} partial, {} full "
+    fmt::print("{}: {}{} panel(s), {} x {} tiles of {}x{}: {} empty, {} partial, {} full "
                "(exact); wrote {}\n",
-               attention.name, panels, cellsQ, cellsK, o.tileQ, o.tileK, counts[0], counts[1],
-               counts[2], o.output);
+               attention.name, where, panels, cellsQ, cellsK, o.tileQ, o.tileK, counts[0],
+               counts[1], counts[2], o.output);
   return kExitOk;
 }
 
@@ -190,8 +349,14 @@ void registerVizCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--attention", options->attention, "Which attention (default: the only one)");
   cmd->add_option("--q-len", options->qLen, "Query length")->capture_default_str();
   cmd->add_option("--kv-len", options->kvLen, "Key length (default: q-len)");
+  cmd->add_option("--batch", options->batch, "Batch size (input files are checked against it)")
+      ->capture_default_str();
+  cmd->add_option("--batch-index", options->batchIndex, "Which batch element b to draw")
+      ->capture_default_str();
   cmd->add_option("--heads", options->heads, "Heads (one panel each when they differ)")
       ->capture_default_str();
+  cmd->add_option("--head-index", options->headIndex,
+                  "Draw only head h (default: one panel per head, up to 16, when they differ)");
   cmd->add_option("--kv-heads", options->kvHeads, "Key/value heads (default: heads)");
   cmd->add_option("--head-dim", options->headDim, "Head dimension (routing gates use it)")
       ->capture_default_str();
@@ -201,6 +366,9 @@ void registerVizCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--tile-k", options->tileK, "Key tile for --level tile")->capture_default_str();
   cmd->add_option("-D", options->defines, "Override a const: -D name=value");
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
+  cmd->add_option("--input", options->inputs,
+                  "Bind an input: --input NAME=FILE.npy or NAME=VALUE (others are seeded "
+                  "random)");
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
   cmd->callback([options, &exitCode] { exitCode = vizCommand(*options); });
 }
