@@ -33,7 +33,7 @@ typedef unsigned int uint32_t;
 #define ATTNC_I32_MAX 2147483647
 
 // Bit patterns as floats: bf16/f16 decoding, and the non-finite constants of the hooks
-// (attn-to-emitc writes inf and NaN this way: NVRTC has no INFINITY or NAN).
+// (attn-to-emitc writes inf and NaN this way: NVRTC lacks <cmath>'s macros for them).
 static ATTNC_HD float attnc_bits_float(unsigned u) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   return __uint_as_float(u);
