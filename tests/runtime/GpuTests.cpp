@@ -472,7 +472,7 @@ void runBothTemplates(const std::string &name, const std::string &source, int he
 
 } // namespace
 
-TEST_CASE("-inf scores drop pairs, and rows of only -inf scores are empty rows",
+TEST_CASE("scores of -inf drop pairs, and rows of only -inf scores are empty rows",
           "[gpu][nonfinite]") {
   ATTNC_REQUIRE_GPU();
   // Rows q < cut keep every key by the mask but the score drops them all (the running max
