@@ -237,12 +237,19 @@ ConstValue makeBool(bool v) {
   return c;
 }
 
+/// Values of subexpressions already folded while checking one statement, so that nested
+/// divisions (each folding its divisor) fold every node once.
+using ConstMemo = std::unordered_map<const Expr *, std::optional<ConstValue>>;
+
 std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
-                                    const AttentionDecl *attn) {
+                                    const AttentionDecl *attn, ConstMemo *memo = nullptr);
+
+std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
+                                        const AttentionDecl *attn, ConstMemo *memo) {
   auto operand = [&](size_t i) -> std::optional<ConstValue> {
     if (i >= e.operands.size() || !e.operands[i])
       return std::nullopt;
-    return evalConst(*e.operands[i], program, attn);
+    return evalConst(*e.operands[i], program, attn, memo);
   };
   switch (e.kind) {
   case ExprKind::IntLiteral:
@@ -447,6 +454,17 @@ std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
     return std::nullopt;
   }
   return std::nullopt;
+}
+
+std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
+                                    const AttentionDecl *attn, ConstMemo *memo) {
+  if (!memo)
+    return evalConstNode(e, program, attn, nullptr);
+  if (auto it = memo->find(&e); it != memo->end())
+    return it->second;
+  std::optional<ConstValue> value = evalConstNode(e, program, attn, memo);
+  memo->emplace(&e, value);
+  return value;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1207,7 +1225,13 @@ private:
   Type check(ExprPtr &e, Context &ctx) {
     if (!e)
       return Type::Invalid;
+    // The fold memo is valid within one statement's tree (no node is freed while it is
+    // checked; -D replaces a const's tree only between checks).
+    if (checkDepth_ == 0)
+      divisorMemo_.clear();
+    ++checkDepth_;
     e->type = checkImpl(e, ctx);
+    --checkDepth_;
     return e->type;
   }
 
@@ -1407,7 +1431,7 @@ private:
     const Expr *dividend = e.operands[0].get(), *divisor = e.operands[1].get();
     if (!dividend || !divisor)
       return true;
-    std::optional<ConstValue> d = evalConst(*divisor, program_, attn_);
+    std::optional<ConstValue> d = evalConst(*divisor, program_, attn_, &divisorMemo_);
     if (!d || !((d->type == Type::Int && d->i == 0) || (d->type == Type::Float && d->f == 0.0)))
       return true;
     const char *what = e.binaryOp == BinaryOp::Rem ? "remainder" : "division";
@@ -1421,7 +1445,7 @@ private:
       diags_.warning(e.range, std::string("int ") + what + " by zero: the result is always 0");
       return true;
     }
-    std::optional<ConstValue> n = evalConst(*dividend, program_, attn_);
+    std::optional<ConstValue> n = evalConst(*dividend, program_, attn_, &divisorMemo_);
     std::string value = "inf, -inf or NaN", hint = "write inf or -inf for an infinity";
     if (n && n->type == Type::Float) {
       double v = n->f / d->f;
@@ -1807,6 +1831,8 @@ private:
   std::vector<LetInfo> lets_;
   std::set<std::string> overrideUsed_;
   std::unordered_map<std::string, int> layoutByName_; ///< first layout of each name
+  ConstMemo divisorMemo_;                             ///< see check()
+  int checkDepth_ = 0;
 };
 
 } // namespace
