@@ -187,6 +187,20 @@ std::string formatFloat(double v) {
   return buf;
 }
 
+/// The built-in float constant: positive infinity (`-inf` is its negation).
+constexpr const char *kInfName = "inf";
+
+/// Float is fp32 on the GPU: a constant whose magnitude is beyond the largest fp32 would be
+/// inf there and finite in the float64 reference, so such constants are rejected.
+/// Infinities and NaN mean the same in both.
+bool fitsFp32(double v) {
+  // Below 2^128 - 2^103 (the largest fp32 plus half its ulp) a value rounds to a finite fp32.
+  return !std::isfinite(v) || std::fabs(v) < 0x1.ffffffp127;
+}
+constexpr const char *kFp32RangeHint =
+    "float is fp32 on the GPU, whose largest finite value is 3.4028235e38; write inf for "
+    "infinity";
+
 /// The range of a Call's or Index's name (the first token of the node).
 SourceRange nameRangeOf(const Expr &e) {
   SourceRange r = e.range;
@@ -223,12 +237,19 @@ ConstValue makeBool(bool v) {
   return c;
 }
 
+/// Values of subexpressions already folded while checking one statement, so that nested
+/// divisions (each folding its divisor) fold every node once.
+using ConstMemo = std::unordered_map<const Expr *, std::optional<ConstValue>>;
+
 std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
-                                    const AttentionDecl *attn) {
+                                    const AttentionDecl *attn, ConstMemo *memo = nullptr);
+
+std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
+                                        const AttentionDecl *attn, ConstMemo *memo) {
   auto operand = [&](size_t i) -> std::optional<ConstValue> {
     if (i >= e.operands.size() || !e.operands[i])
       return std::nullopt;
-    return evalConst(*e.operands[i], program, attn);
+    return evalConst(*e.operands[i], program, attn, memo);
   };
   switch (e.kind) {
   case ExprKind::IntLiteral:
@@ -435,6 +456,17 @@ std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
   return std::nullopt;
 }
 
+std::optional<ConstValue> evalConst(const Expr &e, const Program &program,
+                                    const AttentionDecl *attn, ConstMemo *memo) {
+  if (!memo)
+    return evalConstNode(e, program, attn, nullptr);
+  if (auto it = memo->find(&e); it != memo->end())
+    return it->second;
+  std::optional<ConstValue> value = evalConstNode(e, program, attn, memo);
+  memo->emplace(&e, value);
+  return value;
+}
+
 //===----------------------------------------------------------------------===//
 // The checker
 //===----------------------------------------------------------------------===//
@@ -585,6 +617,7 @@ private:
         names.push_back(name);
     for (const BuiltinName &b : kBuiltinNames)
       names.push_back(b.name);
+    names.push_back(kInfName);
     return names;
   }
 
@@ -723,7 +756,7 @@ private:
 
   void declare(const std::string &name, SymbolRef::Kind kind, int index, SourceRange range,
                const char *what) {
-    if (lookupBuiltin(name)) {
+    if (lookupBuiltin(name) || name == kInfName) {
       diags_.error(range, "cannot declare " + std::string(what) + " '" + name +
                               "': it is a built-in name");
       return;
@@ -878,6 +911,12 @@ private:
     }
     bool negative = !text.empty() && text[0] == '-';
     std::string digits = negative ? text.substr(1) : text;
+    if (digits == kInfName) {
+      e->kind = ExprKind::FloatLiteral;
+      e->floatValue = negative ? -std::numeric_limits<double>::infinity()
+                               : std::numeric_limits<double>::infinity();
+      return e;
+    }
     if (digits.empty() || digits.size() > 64)
       return nullptr;
     bool isInt =
@@ -958,6 +997,12 @@ private:
                                         ": the value must be an int, float or bool literal");
         return;
       }
+      if (literal->kind == ExprKind::FloatLiteral && !fitsFp32(literal->floatValue)) {
+        diags_.error(SourceRange{},
+                     "-D " + o.name + "=" + o.value + ": the value does not fit in fp32",
+                     kFp32RangeHint);
+        return;
+      }
       Context litCtx(Where::Const);
       check(literal, litCtx);
       auto overridden = evalConst(*literal, program_, attn_);
@@ -972,7 +1017,18 @@ private:
       decl.value = std::move(literal);
       value = overridden;
     }
+    if (!constFitsFp32(*value, decl.value->range, "const '" + decl.name + "'"))
+      return;
     decl.folded = *value;
+  }
+
+  /// A folded float (of literals that each fit) can still leave the fp32 range: 1e30 * 1e30.
+  bool constFitsFp32(const ConstValue &v, SourceRange range, const std::string &what) {
+    if (v.type != Type::Float || fitsFp32(v.f))
+      return true;
+    diags_.error(range, what + " is " + formatFloat(v.f) + ", which does not fit in fp32",
+                 kFp32RangeHint);
+    return false;
   }
 
   /// Converts a folded value to `type` (only int -> float is implicit).
@@ -1001,6 +1057,9 @@ private:
     }
     if (decl.type == Type::Float && decl.defaultValue->type == Type::Int)
       promote(decl.defaultValue);
+    if (!constFitsFp32(*value, decl.defaultValue->range,
+                       "the default of param '" + decl.name + "'"))
+      return;
     decl.folded = *value;
   }
 
@@ -1166,7 +1225,13 @@ private:
   Type check(ExprPtr &e, Context &ctx) {
     if (!e)
       return Type::Invalid;
+    // The fold memo is valid within one statement's tree (no node is freed while it is
+    // checked; -D replaces a const's tree only between checks).
+    if (checkDepth_ == 0)
+      divisorMemo_.clear();
+    ++checkDepth_;
     e->type = checkImpl(e, ctx);
+    --checkDepth_;
     return e->type;
   }
 
@@ -1176,6 +1241,12 @@ private:
     case ExprKind::IntLiteral:
       return Type::Int;
     case ExprKind::FloatLiteral:
+      if (!fitsFp32(e.floatValue)) {
+        diags_.error(e.range,
+                     "float literal " + formatFloat(e.floatValue) + " does not fit in fp32",
+                     kFp32RangeHint);
+        return Type::Invalid;
+      }
       return Type::Float;
     case ExprKind::BoolLiteral:
       return Type::Bool;
@@ -1254,6 +1325,12 @@ private:
       default:
         return Type::Invalid;
       }
+    }
+    if (e.name == kInfName) {
+      // A constant, not a run-time value: downstream it is the literal +inf.
+      e.kind = ExprKind::FloatLiteral;
+      e.floatValue = std::numeric_limits<double>::infinity();
+      return Type::Float;
     }
     if (auto builtin = lookupBuiltin(e.name)) {
       e.ref.kind = SymbolRef::Builtin;
@@ -1346,6 +1423,44 @@ private:
     return Type::Invalid;
   }
 
+  /// A `/` or `%` whose divisor folds to zero. In a constant context (const values, param
+  /// defaults, route settings, layout sizes) that is an error; elsewhere the operation has
+  /// its defined value (int: 0; float: IEEE inf, -inf or NaN) and gets a warning. Returns
+  /// false after an error.
+  bool checkDivisor(const Expr &e, const Context &ctx) {
+    const Expr *dividend = e.operands[0].get(), *divisor = e.operands[1].get();
+    if (!dividend || !divisor)
+      return true;
+    std::optional<ConstValue> d = evalConst(*divisor, program_, attn_, &divisorMemo_);
+    if (!d || !((d->type == Type::Int && d->i == 0) || (d->type == Type::Float && d->f == 0.0)))
+      return true;
+    const char *what = e.binaryOp == BinaryOp::Rem ? "remainder" : "division";
+    if (d->type == Type::Int) {
+      std::string hint = std::string("at run time an int ") + what + " by zero is 0";
+      if (ctx.isConstant()) {
+        diags_.error(e.range, std::string(what) + " by zero in a constant expression",
+                     hint + "; write 0 if that is meant");
+        return false;
+      }
+      diags_.warning(e.range, std::string("int ") + what + " by zero: the result is always 0");
+      return true;
+    }
+    std::optional<ConstValue> n = evalConst(*dividend, program_, attn_, &divisorMemo_);
+    std::string value = "inf, -inf or NaN", hint = "write inf or -inf for an infinity";
+    if (n && n->type == Type::Float) {
+      double v = n->f / d->f;
+      value = std::isnan(v) ? "NaN" : (v < 0 ? "-inf" : "inf");
+      hint = std::isnan(v) ? "" : "write " + value;
+    }
+    if (ctx.isConstant()) {
+      diags_.error(e.range, "float division by zero in a constant expression (it is " + value + ")",
+                   hint);
+      return false;
+    }
+    diags_.warning(e.range, "float division by zero: the result is " + value, hint);
+    return true;
+  }
+
   Type checkBinary(Expr &e, Context &ctx) {
     Type lt = check(e.operands[0], ctx);
     Type rt = check(e.operands[1], ctx);
@@ -1368,11 +1483,15 @@ private:
     case BinaryOp::Add:
     case BinaryOp::Sub:
     case BinaryOp::Mul:
-    case BinaryOp::Div:
+    case BinaryOp::Div: {
       if (!isNumeric(lt) || !isNumeric(rt))
         return mismatch("invalid operands to '" + op + "': " + operands,
                         "bool does not convert to a number; use select(cond, 1, 0)");
-      return promoteBoth();
+      Type result = promoteBoth();
+      if (e.binaryOp == BinaryOp::Div && !checkDivisor(e, ctx))
+        return Type::Invalid;
+      return result;
+    }
     case BinaryOp::Rem:
     case BinaryOp::Shl:
     case BinaryOp::Shr:
@@ -1388,6 +1507,8 @@ private:
           hint = "for bools use '" + op + op + "'";
         return mismatch("operator '" + op + "' needs int operands, not " + operands, hint);
       }
+      if (e.binaryOp == BinaryOp::Rem && !checkDivisor(e, ctx))
+        return Type::Invalid;
       return Type::Int;
     case BinaryOp::Lt:
     case BinaryOp::Le:
@@ -1710,6 +1831,8 @@ private:
   std::vector<LetInfo> lets_;
   std::set<std::string> overrideUsed_;
   std::unordered_map<std::string, int> layoutByName_; ///< first layout of each name
+  ConstMemo divisorMemo_;                             ///< see check()
+  int checkDepth_ = 0;
 };
 
 } // namespace

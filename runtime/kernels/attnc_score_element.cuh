@@ -20,12 +20,13 @@
 namespace attnc {
 namespace tile {
 
+static constexpr float kLog2e = 1.4426950408889634f;
+
 /// The multiplier that turns scoreElement's values into log2-unit scores, applied in the
 /// exponent's FFMA (and to the row max, so it must be positive): log2(e) with a score hook
 /// (the hook sees the scaled dot product), the softmax scale times log2(e) without one. A
 /// non-positive scale (odd, but allowed) gives 1: the template then calls applyScale().
 static __device__ __forceinline__ float scoreFactor(const AttncArgs &a) {
-  const float kLog2e = 1.4426950408889634f;
 #if ATTNC_HAS_SCORE
   (void)a;
   return kLog2e;
@@ -64,6 +65,28 @@ static __device__ __forceinline__ float scoreElement(const AttncArgs &a, float d
   const float v = dot;
 #endif
   return keep ? v : negInf();
+}
+
+/// +inf scores. A score hook may return +inf; as in the reference, the row's weight then goes
+/// to its +inf keys alone, shared equally, and LSE = +inf. The online softmax needs a finite
+/// row max, so a tile whose row max (log2 units) reaches kInfScoreLog2 has the scores of that
+/// row at or above it replaced by kInfScore (capInfScore, in the rescale branch: no cost on
+/// other tiles). kInfScore = 2^126 makes kInfScore * log2(e) exact, so those keys get
+/// exp2(0) = 1 and every smaller score exp2(< -2^100) = 0. Finite scores >= 2^126, beyond
+/// what an fp32 softmax can weigh, count as +inf too. NaN scores stay NaN (the row's O and
+/// LSE become NaN, as in the reference). -inf scores need nothing: they are dropped pairs.
+static constexpr float kInfScore = 0x1p126f;
+static constexpr float kInfScoreLog2 = kInfScore * kLog2e;
+static __device__ __forceinline__ float capInfScore(float x) {
+  return x * kLog2e >= kInfScoreLog2 ? kInfScore : x;
+}
+/// The row max (log2 units) an LSE is computed from: +inf for rows that held +inf scores.
+static __device__ __forceinline__ float lseRowMax(float rowMax) {
+#if ATTNC_HAS_SCORE
+  return rowMax >= kInfScoreLog2 ? __int_as_float(0x7f800000) : rowMax;
+#else
+  return rowMax;
+#endif
 }
 
 /// Without a score hook and with a non-positive softmax scale (scoreFactor() = 1): applies

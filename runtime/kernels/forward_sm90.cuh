@@ -1037,6 +1037,17 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       for (int half = 0; half < 2; ++half) {
         alpha[half] = 1.f;
         if (rescale) {
+#if ATTNC_HAS_SCORE
+          // A +inf score (attnc_score_element.cuh): rare, so only in this branch.
+          if (tileMax[half] >= tile::kInfScoreLog2) {
+#pragma unroll
+            for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+              for (int j = 0; j < 2; ++j)
+                s[nt * 4 + half * 2 + j] = tile::capInfScore(s[nt * 4 + half * 2 + j]);
+            tileMax[half] = tile::kInfScoreLog2;
+          }
+#endif
           const float mNew = fmaxf(rowMax[half], tileMax[half]);
           alpha[half] = tile::fastExp2(rowMax[half] - (mNew == tile::negInf() ? 0.f : mNew));
           rowMax[half] = mNew;
@@ -1250,11 +1261,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       const int q = q0 + rowBase + half * 8;
       const bool rowIn = q < a.q_len; // the same for the 4 lanes of a quad
       const float l = sums[half];
-      const bool empty = !(l > 0.f);
+      // Nothing kept: l is exactly 0. A NaN score makes l NaN: O and LSE become NaN and the
+      // out hook's result is not used (l > 0 is false), as in the reference.
+      const bool empty = l == 0.f;
       const float inv = empty ? 0.f : 1.f / l;
       if (rowIn && p.lse != nullptr && t == 0)
         p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
-            empty ? tile::negInf() : (rowMax[half] + log2f(l)) * kLn2;
+            empty ? tile::negInf() : (tile::lseRowMax(rowMax[half]) + log2f(l)) * kLn2;
       unsigned char *row = oBase + (long long)(rowIn ? q : 0) * p.o_stride[2] * 2;
       // Two columns of every 8-column tile, normalised, through the out hook, packed: all
       // before the first store, so the out hook's loads (which may alias O, as far as the
@@ -1267,11 +1280,11 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 #if ATTNC_HAS_OUT
         // Evaluated without a branch (at a valid row when this one is past q_len), so the
         // hook's loads of all tiles can be in flight at once; the result is used only for
-        // non-empty rows inside the sequence.
+        // rows inside the sequence that kept something (l > 0: not empty, not NaN).
         const float h0 = attnc_out(a, v0, b, h, rowIn ? q : q0, dt * 8 + 2 * t);
         const float h1 = attnc_out(a, v1, b, h, rowIn ? q : q0, dt * 8 + 2 * t + 1);
-        v0 = empty || !rowIn ? v0 : h0;
-        v1 = empty || !rowIn ? v1 : h1;
+        v0 = !(l > 0.f) || !rowIn ? v0 : h0;
+        v1 = !(l > 0.f) || !rowIn ? v1 : h1;
 #endif
         w[dt] = tile::pack2(kind, v0, v1);
       }

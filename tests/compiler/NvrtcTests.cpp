@@ -10,6 +10,9 @@
 #include <catch2/catch.hpp>
 #include <nvrtc.h>
 
+#include <cmath>
+#include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -154,6 +157,105 @@ attention route_functions over g {
     size_t size = 0;
     bool ok = nvrtcCompile(all, arch, log, size);
     INFO("route functions for " << arch << ":\n" << log);
+    CHECK(ok);
+    CHECK(size > 0);
+  }
+}
+
+namespace {
+
+/// inf, -inf and NaN in every kind of hook: f32 in mask, score and out, f64 in the route.
+const char *kNonFiniteHooks = R"(
+attention nonfinite {
+  input t: f32[kv_len];
+  const lo = log(0.0);
+  const nan = 0.0 * inf;
+  mask = t[k] > lo && t[q] < inf;
+  score = select(k <= q, score, -1.0 / 0.0) + select(k == 0, lo, 0.0);
+  out = select(out > 1e30, nan, out);
+}
+)";
+const char *kNonFiniteRoute = R"(
+attention nonfinite_route {
+  route {
+    block = 64;
+    gate = select(blk == 0, inf, select(blk == 1, -inf, dot(query, key) * (0.0 * inf)));
+    select = top(1);
+    always = float(blk) < -inf;
+  }
+}
+)";
+
+} // namespace
+
+TEST_CASE("non-finite constants compile with NVRTC and run on the host", "[nvrtc][nonfinite]") {
+  CompiledProgram hooks = compileSource("nonfinite.attn", kNonFiniteHooks);
+  CompiledProgram route = compileSource("nonfinite_route.attn", kNonFiniteRoute);
+  for (const CompiledProgram *p : {&hooks, &route}) {
+    INFO(p->hooks.source);
+    CHECK(hookFunctions(p->hooks.source).find("INFINITY") == std::string::npos);
+    CHECK(hookFunctions(p->hooks.source).find("NAN") == std::string::npos);
+    CHECK(hookFunctions(p->hooks.source).find("attnc_bits_") != std::string::npos);
+  }
+
+  // The host compiler sees the same text (the tests' harness compiles hooks this way).
+  std::string host = "#include <math.h>\n#include <stdint.h>\n"
+                     "#include \"attnc/runtime/KernelArgs.h\"\n" +
+                     hooks.hooks.source + "namespace route {\n" +
+                     hookFunctions(route.hooks.source) + R"(}
+extern "C" void nonfinite_probe(const AttncArgs *a, float *f, double *g) {
+  f[0] = attnc_score(*a, 1.5f, 0, 0, 2, 1);
+  f[1] = attnc_score(*a, 1.5f, 0, 0, 1, 2);
+  f[2] = attnc_score(*a, 1.5f, 0, 0, 2, 0);
+  f[3] = attnc_out(*a, 2e30f, 0, 0, 0, 0);
+  f[4] = attnc_out(*a, 0.5f, 0, 0, 0, 0);
+  for (int blk = 0; blk < 3; ++blk) {
+    g[blk] = route::attnc_route_gate(*a, 0, 0, 0, blk, 2.0);
+    g[3 + blk] = route::attnc_route_always(*a, 0, 0, 0, blk) ? 1.0 : 0.0;
+  }
+}
+)";
+  std::string error;
+  void *symbol = compileHostSymbol(host, "nonfinite_probe", error);
+  INFO(error);
+  REQUIRE(symbol);
+  AttncArgs args = makeArgs(hooks.hooks, 1, 1, 1, 8, 8);
+  float f[5] = {};
+  double g[6] = {};
+  reinterpret_cast<void (*)(const AttncArgs *, float *, double *)>(symbol)(&args, f, g);
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(f[0] == 1.5f);
+  CHECK(f[1] == -inf); // k > q
+  CHECK(f[2] == -inf); // log(0.0)
+  CHECK(std::isnan(f[3]));
+  CHECK(f[4] == 0.5f);
+  CHECK(g[0] == inf);
+  CHECK(g[1] == -inf);
+  CHECK(std::isnan(g[2]));
+  CHECK(g[3] + g[4] + g[5] == 0.0);
+
+  int major = 0, minor = 0;
+  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
+    std::cout << "skipped: NVRTC is not usable here" << std::endl;
+    WARN("skipped: NVRTC is not usable here");
+    return;
+  }
+  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  REQUIRE_FALSE(kernelArgs.empty());
+  std::string device = kernelArgs + "\n" + hooks.hooks.source + probeKernel("nf") +
+                       "namespace route {\n" + hookFunctions(route.hooks.source) + R"(}
+extern "C" __global__ void probe_route(AttncArgs a, double *out) {
+  double g = route::attnc_route_gate(a, 0, 0, threadIdx.x, threadIdx.y, 0.5);
+  out[threadIdx.x] = g + (route::attnc_route_always(a, 0, 0, threadIdx.x, threadIdx.y) ? 1.0 : 0.0);
+}
+)";
+  // probeKernel's `using namespace nf` needs the namespace to exist.
+  device = "namespace nf {}\n" + device;
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    std::string log;
+    size_t size = 0;
+    bool ok = nvrtcCompile(device, arch, log, size);
+    INFO(arch << ":\n" << log);
     CHECK(ok);
     CHECK(size > 0);
   }

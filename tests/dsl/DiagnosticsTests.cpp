@@ -158,6 +158,25 @@ DIAG_TEST("float exponent needs digits", "attention a { score = 1e; }", 1, 23,
           "invalid number literal '1e'", "an exponent needs digits, as in '1e-3'")
 DIAG_TEST("float literal out of range", "attention a { score = 1e999; }", 1, 23,
           "float literal '1e999' is out of range")
+DIAG_TEST("float literal beyond fp32", "attention a { score = score * 1e39; }", 1, 31,
+          "float literal 1e+39 does not fit in fp32",
+          "float is fp32 on the GPU, whose largest finite value is 3.4028235e38; write inf for "
+          "infinity")
+DIAG_TEST("folded const beyond fp32", "attention a { const big = 1e30 * 1e30; }", 1, 27,
+          "const 'big' is 1.0000000000000001e+60, which does not fit in fp32")
+DIAG_TEST("param default beyond fp32", "attention a { param p: float = 1e20 * -1e20; }", 1, 32,
+          "the default of param 'p' is -1e+40, which does not fit in fp32")
+DIAG_TEST("int division by zero in a constant", "attention a { const n = 1 / 0; }", 1, 25,
+          "division by zero in a constant expression",
+          "at run time an int division by zero is 0; write 0 if that is meant")
+DIAG_TEST("int remainder by zero in a constant",
+          "attention a {\n  const n = 4;\n"
+          "  const r = 9 % (n - 4);\n}",
+          3, 13, "remainder by zero in a constant expression")
+DIAG_TEST("float division by zero in a constant", "attention a { const n = 1.0 / 0.0; }", 1, 25,
+          "float division by zero in a constant expression (it is inf)", "write inf")
+DIAG_TEST("inf is a built-in name", "attention a { let inf = 1.0; }", 1, 15,
+          "cannot declare let 'inf': it is a built-in name")
 DIAG_TEST("integer literal overflow", "attention a { mask = q < 4294967296; }", 1, 26,
           "integer literal '4294967296' does not fit in int", "the largest int is 2147483647")
 DIAG_TEST("2147483648 only when negated", "attention a { mask = q < 2147483648; }", 1, 26,

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 
 using namespace attnc::dsl;
 using attnc::dsl::test::checkText;
@@ -109,8 +110,6 @@ TEST_CASE("sema: built-in function typing", "[sema]") {
 
 TEST_CASE("sema: Int constant arithmetic wraps and never traps", "[sema][fold]") {
   CHECK(foldInt("2147483647 + 1") == -2147483648LL);
-  CHECK(foldInt("7 / 0") == 0);
-  CHECK(foldInt("7 % 0") == 0);
   CHECK(foldInt("-2147483648 / -1") == -2147483648LL);
   CHECK(foldInt("-2147483648 % -1") == 0);
   CHECK(foldInt("-7 / 2") == -3);
@@ -149,6 +148,135 @@ TEST_CASE("sema: Float constant folding", "[sema][fold]") {
   CHECK(std::isinf(foldFloat("log(0.0)")));
   CHECK(fold("3 > 2.5").type == Type::Bool);
   CHECK(fold("3 > 2.5").b);
+}
+
+TEST_CASE("sema: inf is the built-in float constant", "[sema][fold][nonfinite]") {
+  CHECK(foldFloat("inf") == std::numeric_limits<double>::infinity());
+  CHECK(foldFloat("-inf") == -std::numeric_limits<double>::infinity());
+  CHECK(std::isnan(foldFloat("inf - inf")));
+  CHECK(std::isnan(foldFloat("0.0 * inf")));
+  CHECK(foldFloat("log(0.0)") == -std::numeric_limits<double>::infinity());
+  CHECK(foldFloat("1.0 / inf") == 0.0);
+  CHECK(foldFloat("max(-inf, 2)") == 2.0);
+  CHECK(foldInt("int(inf)") == 2147483647);
+  CHECK(foldInt("int(-inf)") == -2147483648LL);
+  CHECK(fold("-inf < -3.4e38").b);
+
+  // In a statement it is a float literal: nothing downstream sees a name.
+  auto r = checkText("attention a { score = select(k <= q, score, -inf); }");
+  INFO(r.rendered);
+  REQUIRE(r.program);
+  CHECK(r.diags.empty());
+  const Expr &select = *r.program->attentions[0].score;
+  REQUIRE(select.operands.size() == 3);
+  const Expr &negated = *select.operands[2];
+  REQUIRE(negated.kind == ExprKind::Unary);
+  CHECK(negated.operands[0]->kind == ExprKind::FloatLiteral);
+  CHECK(negated.operands[0]->floatValue == std::numeric_limits<double>::infinity());
+  CHECK(negated.type == Type::Float);
+
+  // It cannot be redeclared, and a near miss suggests it.
+  for (const char *decl :
+       {"const inf = 1;", "param inf: float;", "let inf = 2.0;", "input inf: f32[q_len];"}) {
+    auto bad = checkText(std::string("attention a { ") + decl + " }");
+    INFO(bad.rendered);
+    CHECK_FALSE(bad.program);
+    CHECK(bad.rendered.find("'inf': it is a built-in name") != std::string::npos);
+  }
+  auto typo = checkText("attention a { score = score - Inf; }");
+  CHECK(typo.rendered.find("did you mean 'inf'?") != std::string::npos);
+
+  // -D takes inf and -inf.
+  auto d =
+      checkText("attention a { const cap = 1.0; score = min(score, cap); }", {{"cap", "-inf"}});
+  INFO(d.rendered);
+  REQUIRE(d.program);
+  CHECK(d.program->attentions[0].consts[0].folded.f == -std::numeric_limits<double>::infinity());
+}
+
+TEST_CASE("sema: division by zero in constants is an error, at run time a warning",
+          "[sema][nonfinite]") {
+  // Constant contexts: const values, param defaults, route settings, layout sizes.
+  for (const char *source :
+       {"attention a { const v = 1 / 0; }", "attention a { const v = 7 % (3 - 3); }",
+        "attention a { const z = 0; const v = 8 / z; }", "attention a { const v = 1.0 / 0.0; }",
+        "attention a { const v = -1 / 0.0; }", "attention a { param p: float = 0.0 / 0.0; }",
+        "attention a { route { block = 512 / 0; select = top(1); } }",
+        "attention a { route { block = 64; select = threshold(1.0 / (1 - 1)); } }",
+        "layout g = grid(x: 4 / 0); attention a over g { }"}) {
+    auto r = checkText(source);
+    INFO(source << "\n" << r.rendered);
+    CHECK_FALSE(r.program);
+    REQUIRE_FALSE(r.errors().empty());
+    CHECK(r.errors()[0].message.find("by zero in a constant expression") != std::string::npos);
+  }
+  auto f = checkText("attention a { const v = -1.0 / 0.0; }");
+  REQUIRE_FALSE(f.errors().empty());
+  CHECK(f.errors()[0].message == "float division by zero in a constant expression (it is -inf)");
+  CHECK(f.errors()[0].hint == "write -inf");
+
+  // Run-time expressions keep their defined values (int: 0; float: IEEE) with a warning.
+  struct Warned {
+    const char *source, *message;
+  } warned[] = {
+      {"attention a { mask = q / 0 == 0; }", "int division by zero: the result is always 0"},
+      {"attention a { mask = q % (2 - 2) == 0; }", "int remainder by zero: the result is always 0"},
+      {"attention a { score = select(k <= q, score, -1.0 / 0.0); }",
+       "float division by zero: the result is -inf"},
+      {"attention a { score = score / 0; }",
+       "float division by zero: the result is inf, -inf or NaN"},
+      {"attention a { out = out + 0.0 / 0.0; }", "float division by zero: the result is NaN"},
+      {"attention a { input t: i32[q_len / 0]; mask = t[q] == 0; }",
+       "int division by zero: the result is always 0"},
+  };
+  for (const Warned &w : warned) {
+    auto r = checkText(w.source);
+    INFO(w.source << "\n" << r.rendered);
+    REQUIRE(r.program);
+    REQUIRE(r.diags.size() == 1);
+    CHECK(r.diags[0].severity == Severity::Warning);
+    CHECK(r.diags[0].message == w.message);
+    CHECK(r.rendered.find("warning: ") != std::string::npos);
+  }
+  // A divisor that is not a constant is not diagnosed.
+  auto quiet = checkText("attention a { mask = q / (k - q) == 0; score = score / float(k); }");
+  CHECK(quiet.program);
+  CHECK(quiet.diags.empty());
+}
+
+TEST_CASE("sema: float constants must fit in fp32", "[sema][nonfinite]") {
+  // The largest fp32 (3.4028235e38 rounds to it) is fine, and so is underflow to 0.
+  CHECK(foldFloat("3.4028235e38") == 3.4028235e38);
+  CHECK(foldFloat("-3.4028235e38") == -3.4028235e38);
+  CHECK(foldFloat("1e-50") == 1e-50);
+  for (const char *source :
+       {"attention a { score = score * 1e39; }", "attention a { const big = 3.4028236e38; }",
+        "attention a { mask = float(q) < -1e300; }",
+        "attention a { route { block = 64; gate = dot(query, key) * 1e200; select = top(1); } }"}) {
+    auto r = checkText(source);
+    INFO(source << "\n" << r.rendered);
+    CHECK_FALSE(r.program);
+    REQUIRE_FALSE(r.errors().empty());
+    CHECK(r.errors()[0].message.find("does not fit in fp32") != std::string::npos);
+  }
+  // Folded values too: each literal fits, the product does not.
+  for (const char *source : {"attention a { const big = 1e30 * 1e30; }",
+                             "attention a { param p: float = -exp(100.0); }"}) {
+    auto r = checkText(source);
+    INFO(source << "\n" << r.rendered);
+    CHECK_FALSE(r.program);
+    REQUIRE_FALSE(r.errors().empty());
+    CHECK(r.errors()[0].message.find("which does not fit in fp32") != std::string::npos);
+  }
+  auto d = checkText("attention a { const big = 1.0; score = score * big; }", {{"big", "1e39"}});
+  CHECK_FALSE(d.program);
+  CHECK(d.rendered.find("-D big=1e39: the value does not fit in fp32") != std::string::npos);
+  // Non-finite constants are the same in fp32 and float64: allowed.
+  auto ok = checkText("attention a { const n = log(0.0); const m = sqrt(-1.0); const i = -inf;\n"
+                      "  score = score + n + i; out = out + m; }");
+  INFO(ok.rendered);
+  CHECK(ok.program);
+  CHECK(ok.diags.empty());
 }
 
 TEST_CASE("sema: consts see earlier consts and layout axis sizes", "[sema][fold]") {

@@ -49,7 +49,8 @@ TEST_CASE("Float semantics and conversions", "[reference][semantics]") {
   CHECK(evalMask("floor(-1.5) == -2.0 && exp2(3) == 8.0 && log2(8.0) == 3.0"));
   CHECK(evalMask("sigmoid(0.0) == 0.5 && tanh(0.0) == 0.0"));
   CHECK(evalMask("select(q == 0, 1, 2.5) == 1.0 && select(false, 1, 2) == 2"));
-  CHECK(evalMask("log(0.0) < -1e308"));
+  CHECK(evalMask("log(0.0) == -inf && -log(0.0) == inf && exp(-inf) == 0.0"));
+  CHECK_FALSE(evalMask("0.0 * inf == 0.0 * inf")); // NaN
   CHECK_FALSE(evalMask("sqrt(-1.0) == sqrt(-1.0)"));
 }
 
@@ -79,6 +80,50 @@ TEST_CASE("a -inf score drops the key like the mask", "[reference][semantics]") 
   CHECK(a.out == b.out);
   CHECK(a.lse == b.lse);
   CHECK(a.keptPairs == 10u * 6u);
+}
+
+TEST_CASE("rows whose scores are all -inf are empty rows, whatever the mask",
+          "[reference][semantics][nonfinite]") {
+  // Rows q < 3 keep keys (the mask is true) but the score drops them all; the other rows
+  // drop some. Both read as the mask `k <= q && q >= 3` would.
+  auto byScore = compileSource(
+      "attention t { score = select(q >= 3 && k <= q, score, -inf); out = out + 1.0; }");
+  auto byMask = compileSource("attention t { mask = q >= 3 && k <= q; out = out + 1.0; }");
+  auto inputs = makeInputs(*byScore, shapeOf(2, 2, 1, 7, 9, 8), 6);
+  auto a = runChecked(*byScore, inputs);
+  auto b = runChecked(*byMask, inputs);
+  CHECK(a.out == b.out);
+  CHECK(a.lse == b.lse);
+  CHECK(a.keptPairs == b.keptPairs);
+  for (int bt = 0; bt < 2; ++bt)
+    for (int h = 0; h < 2; ++h)
+      for (int q = 0; q < 3; ++q) {
+        CHECK(a.lseAt(bt, h, q) == -std::numeric_limits<double>::infinity());
+        for (int c = 0; c < 8; ++c)
+          CHECK(a.outAt(bt, h, q, c) == 0.0); // no epilogue (+ 1.0) on empty rows
+      }
+  CHECK(std::isfinite(a.lseAt(0, 0, 3)));
+  CHECK(a.outAt(0, 0, 3, 0) != 0.0);
+}
+
+TEST_CASE("+inf scores share the row's weight, NaN scores make the row NaN",
+          "[reference][semantics][nonfinite]") {
+  // Row 1: keys 2 and 5 score +inf. Row 2: key 4 scores NaN. Other rows: ordinary.
+  auto program = compileSource("attention t {\n"
+                               "  score = select(q == 1 && (k == 2 || k == 5), inf,\n"
+                               "                 select(q == 2 && k == 4, 0.0 * inf, score));\n"
+                               "  out = out * 2.0;\n}");
+  auto inputs = makeInputs(*program, shapeOf(1, 1, 1, 4, 8, 4), 7);
+  auto r = runChecked(*program, inputs);
+  CHECK(r.lseAt(0, 0, 1) == std::numeric_limits<double>::infinity());
+  for (int c = 0; c < 4; ++c) {
+    double mean = (at(inputs.v, 0, 0, 2, c) + at(inputs.v, 0, 0, 5, c)) / 2;
+    CHECK(r.outAt(0, 0, 1, c) == Approx(2 * mean).epsilon(1e-12)); // the epilogue applies
+    CHECK(std::isnan(r.outAt(0, 0, 2, c)));
+    CHECK(std::isfinite(r.outAt(0, 0, 0, c)));
+  }
+  CHECK(std::isnan(r.lseAt(0, 0, 2)));
+  CHECK(std::isfinite(r.lseAt(0, 0, 3)));
 }
 
 TEST_CASE("LSE is the natural log-sum-exp of the modified scores", "[reference][semantics]") {

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 using namespace attnc;
@@ -62,9 +63,11 @@ public:
     if (!copyToHost(host, pointer_, bytes, error))
       FAIL("copyToHost: " << error);
   }
-  void poison() {
+  /// 0xff: NaN in bf16, fp16 and fp32. Rows expected to be NaN need a finite poison
+  /// instead (0x40: 3.0 in bf16, 2.125 in fp16, ~3.0 in fp32).
+  void poison(unsigned char byte = 0xff) {
     std::string error;
-    if (!deviceMemset(pointer_, 0xff, bytes_, error)) // NaN in bf16, fp16 and fp32
+    if (!deviceMemset(pointer_, byte, bytes_, error))
       FAIL("deviceMemset: " << error);
   }
 
@@ -81,6 +84,7 @@ struct Case {
   DataType dtype = DataType::BF16;
   std::map<std::string, dsl::ConstValue> params;
   uint64_t seed = 1;
+  unsigned char poison = 0xff; ///< the byte O and LSE are filled with before the launch
 };
 
 /// [b][h][t][c] contiguous (BHSD bytes) -> the requested layout, 16-bit elements.
@@ -130,8 +134,8 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
   v.upload(toLayout(inputs.v, c.layout).data(), inputs.v.bytes.size());
   size_t rows = size_t(s.batch) * s.heads * s.qLen;
   DeviceBuffer o(rows * s.headDim * 2), lse(rows * sizeof(float));
-  o.poison();
-  lse.poison();
+  o.poison(c.poison);
+  lse.poison(c.poison);
 
   Arguments args;
   args.q = qkvView(q.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
@@ -182,10 +186,13 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
         size_t base = c.layout == Layout::BHSD
                           ? row * s.headDim
                           : ((size_t(b) * s.qLen + t) * s.heads + h) * s.headDim;
+        // Non-finite LSEs must match exactly: -inf (empty rows), +inf (+inf scores), NaN
+        // (NaN scores).
         double refLse = expected.lseAt(b, h, t);
         double gotLse = gpuLse[row];
-        bool lseOk = std::isinf(refLse)
-                         ? (std::isinf(gotLse) && gotLse < 0)
+        bool lseOk = std::isnan(refLse) ? std::isnan(gotLse)
+                     : std::isinf(refLse)
+                         ? gotLse == refLse
                          : std::fabs(gotLse - refLse) <= 5e-3 + 1e-3 * std::fabs(refLse);
         if (!lseOk && mismatches++ == 0) {
           std::ostringstream text;
@@ -196,7 +203,9 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
         for (int col = 0; col < s.headDim; ++col) {
           double got = decode(gpuOut[base + col], c.dtype);
           double want = expected.outAt(b, h, t, col);
-          bool ok = std::isinf(refLse) ? got == 0.0
+          bool empty = refLse == -std::numeric_limits<double>::infinity();
+          bool ok = empty              ? got == 0.0
+                    : std::isnan(want) ? std::isnan(got)
                                        : std::fabs(got - want) <= atol + rtol * std::fabs(want);
           if (std::isfinite(got))
             worst = std::max(worst, std::fabs(got - want));
@@ -434,4 +443,79 @@ TEST_CASE("launch validation rejects misaligned tensors", "[gpu]") {
   status = context.launch(*kernel, args, nullptr);
   CHECK(status.code() == StatusCode::InvalidArgument);
   CHECK(status.message().find("multiple of 8 elements") != std::string::npos);
+}
+
+namespace {
+
+/// Compiles `source` tiered: runs the quick kernel (the portable forward_sm80.cuh template),
+/// then the optimized one (forward_sm90.cuh on sm_90a), each against the reference.
+void runBothTemplates(const std::string &name, const std::string &source, int headDim,
+                      const std::vector<Case> &cases) {
+  Context context(ContextOptions{std::string()});
+  CompileOptions options;
+  options.headDim = headDim;
+  options.tiering = CompileOptions::Tiering::On;
+  std::shared_ptr<Kernel> kernel;
+  std::string diagnostics;
+  Status status = context.compile(source, name + ".attn", options, kernel, diagnostics);
+  INFO(source << status.message() << "\n" << diagnostics);
+  REQUIRE(status.ok());
+  REQUIRE_FALSE(kernel->optimized()); // a memory-only cache always misses: quick first
+  for (const Case &c : cases)
+    runAndCompare(context, *kernel, c);
+  Status ready = kernel->waitUntilOptimized();
+  INFO(ready.message());
+  REQUIRE(ready.ok());
+  for (const Case &c : cases)
+    runAndCompare(context, *kernel, c);
+}
+
+} // namespace
+
+TEST_CASE("scores of -inf drop pairs, and rows of only -inf scores are empty rows",
+          "[gpu][nonfinite]") {
+  ATTNC_REQUIRE_GPU();
+  // Rows q < cut keep every key by the mask but the score drops them all (the running max
+  // stays -inf over every tile): O = 0 and LSE = -inf, no out hook. Rows from cut on drop
+  // keys above the diagonal and every fifth key, so some tiles start all -inf and later
+  // ones are finite.
+  const std::string source = "attention neg_inf_rows {\n"
+                             "  param cut: int = 70;\n"
+                             "  mask = k != 3;\n"
+                             "  score = select(q >= cut && k <= q && k % 5 != 1, score, -inf);\n"
+                             "  out = out + 0.5;\n"
+                             "}\n";
+  std::vector<Case> cases(3);
+  cases[0].shape = shape(2, 2, 1, 333, 333, 64);
+  cases[1].shape = shape(1, 4, 2, 77, 261, 64);
+  cases[1].seed = 2;
+  cases[2].shape = shape(1, 2, 2, 200, 200, 64);
+  cases[2].params["cut"] = dsl::ConstValue{dsl::Type::Int, 1000, 0.0, false}; // all rows empty
+  cases[2].seed = 3;
+  runBothTemplates("neg_inf_rows", source, 64, cases);
+  runBothTemplates("neg_inf_rows", source, 128, {cases[0]});
+}
+
+TEST_CASE("+inf and NaN scores and non-finite constants match the reference", "[gpu][nonfinite]") {
+  ATTNC_REQUIRE_GPU();
+  // Rows q % 7 == 1 (q >= 2) hold +inf scores: the +inf keys share the weight, LSE = +inf,
+  // the out hook applies. Rows q % 7 == 3 hold a NaN score: O and LSE are NaN. The rest are
+  // ordinary causal rows, with a -inf from log(0.0) on key 0. O is poisoned with a finite
+  // value so that NaN rows must be written.
+  const std::string source = "attention inf_nan {\n"
+                             "  const nan = 0.0 * inf;\n"
+                             "  mask = causal;\n"
+                             "  score = select(q % 7 == 1 && k % 5 == 2, inf,\n"
+                             "                 select(q % 7 == 3 && k == q / 2, nan,\n"
+                             "                        select(k == 0, log(0.0), score)));\n"
+                             "  out = out * 2.0 + 1.0;\n"
+                             "}\n";
+  std::vector<Case> cases(2);
+  cases[0].shape = shape(1, 2, 1, 300, 300, 64);
+  cases[0].poison = 0x40;
+  cases[1].shape = shape(2, 2, 2, 129, 257, 64);
+  cases[1].poison = 0x40;
+  cases[1].seed = 4;
+  runBothTemplates("inf_nan", source, 64, cases);
+  runBothTemplates("inf_nan", source, 128, {cases[0]});
 }

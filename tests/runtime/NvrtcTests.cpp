@@ -6,6 +6,7 @@
 #include "attnc/runtime/EmbeddedSources.h"
 #include "attnc/runtime/KernelSource.h"
 #include "attnc/runtime/Nvrtc.h"
+#include "attnc/runtime/Runtime.h"
 
 #include <catch2/catch.hpp>
 
@@ -157,4 +158,49 @@ TEST_CASE("the Hopper template's development variants compile", "[nvrtc]") {
   REQUIRE(result.ok);
   CHECK(result.binary.find(forwardKernelName(config)) != std::string::npos);
   CHECK(result.binary.find("attnc_trace") != std::string::npos);
+}
+
+TEST_CASE("programs with inf, -inf and NaN constants compile for sm_80 and sm_90a",
+          "[nvrtc][nonfinite]") {
+  // Every kind of hook with a non-finite constant (f32 mask, score and out; the f64 route
+  // gate), through the same path as `attnc compile` and Context::compile: hooks, routing
+  // source, the template of the architecture (forward_sm80.cuh for sm_80, forward_sm90.cuh
+  // for sm_90a), NVRTC.
+  const std::string source = "attention nonfinite {\n"
+                             "  input t: f32[kv_len];\n"
+                             "  const nan = 0.0 * inf;\n"
+                             "  mask = t[k] > -inf && causal;\n"
+                             "  score = select(k <= q - 2, score, -1.0 / 0.0) +\n"
+                             "          select(k == 7, log(0.0), score);\n"
+                             "  out = select(out > 3e38, nan, out);\n"
+                             "  route {\n"
+                             "    block = 64;\n"
+                             "    gate = select(blk == 0, inf, dot(query, key));\n"
+                             "    select = top(2);\n"
+                             "    never = float(blk) * nan > 1.0;\n"
+                             "  }\n"
+                             "}\n";
+  Context context(ContextOptions{std::string()});
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    CompileOptions options;
+    options.arch = arch;
+    options.headDim = 64;
+    options.tiering = CompileOptions::Tiering::Off;
+    std::shared_ptr<Kernel> kernel;
+    std::string diagnostics;
+    Status status = context.compile(source, "nonfinite.attn", options, kernel, diagnostics);
+    INFO(arch << ": " << status.message() << "\n" << diagnostics);
+    REQUIRE(status.ok());
+    // -1.0 / 0.0 is a warning, not an error; inf is written as its bits, never INFINITY.
+    CHECK(diagnostics.find("warning: float division by zero: the result is -inf") !=
+          std::string::npos);
+    CHECK(kernel->cudaSource().find("INFINITY") == std::string::npos);
+    CHECK(kernel->cudaSource().find("attnc_bits_float(0xFF800000u)") != std::string::npos);
+    CHECK(kernel->cudaSource().find("attnc_bits_double(0x7FF0000000000000ull)") !=
+          std::string::npos);
+    CHECK(isElf(kernel->cubin()));
+    CHECK(kernel->cubin().find(std::string("attnc_forward_") +
+                               (std::string(arch) == "sm_90a" ? "sm90" : "sm80")) !=
+          std::string::npos);
+  }
 }

@@ -32,11 +32,20 @@ typedef unsigned int uint32_t;
 #define ATTNC_I32_MIN (-2147483647 - 1)
 #define ATTNC_I32_MAX 2147483647
 
+// Bit patterns as floats: bf16/f16 decoding, and the non-finite constants of the hooks
+// (attn-to-emitc writes inf and NaN this way: NVRTC lacks <cmath>'s macros for them).
 static ATTNC_HD float attnc_bits_float(unsigned u) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   return __uint_as_float(u);
 #else
   union { unsigned u; float f; } v; v.u = u; return v.f;
+#endif
+}
+static ATTNC_HD double attnc_bits_double(unsigned long long u) {
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+  return __longlong_as_double((long long)u);
+#else
+  union { unsigned long long u; double f; } v; v.u = u; return v.f;
 #endif
 }
 

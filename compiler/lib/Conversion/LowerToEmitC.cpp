@@ -21,6 +21,9 @@
 //    which the GPU never contracts into FMAs); arith.extf becomes emitc.cast.
 // 3. Runs ArithToEmitC + FuncToEmitC and marks every function
 //    `static __device__ __forceinline__`.
+// 4. Rewrites non-finite float constants (inf, -inf, NaN) into prelude calls on their
+//    bit patterns (attnc_bits_float(0xff800000u), attnc_bits_double(...ull)): the C++
+//    emitter prints them as INFINITY and NAN, which NVRTC (no <cmath>) does not define.
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
@@ -36,6 +39,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -224,6 +228,30 @@ LogicalResult lowerToCalls(func::FuncOp func) {
   return success();
 }
 
+/// inf, -inf and NaN constants -> attnc_bits_float / attnc_bits_double of their bits (the
+/// NaN payload and every sign kept); both fold to an immediate on the GPU.
+void lowerNonFiniteConstants(ModuleOp module) {
+  SmallVector<emitc::ConstantOp> constants;
+  module.walk([&](emitc::ConstantOp constant) {
+    auto value = dyn_cast<FloatAttr>(constant.getValue());
+    if (value && !value.getValue().isFinite() &&
+        (constant.getType().isF32() || constant.getType().isF64()))
+      constants.push_back(constant);
+  });
+  for (emitc::ConstantOp constant : constants) {
+    bool f64 = constant.getType().isF64();
+    APInt bits = cast<FloatAttr>(constant.getValue()).getValue().bitcastToAPInt();
+    std::string literal = "0x" + llvm::utohexstr(bits.getZExtValue()) + (f64 ? "ull" : "u");
+    OpBuilder b(constant);
+    auto call = b.create<emitc::CallOpaqueOp>(
+        constant.getLoc(), TypeRange{constant.getType()},
+        f64 ? "attnc_bits_double" : "attnc_bits_float", ValueRange{},
+        b.getArrayAttr({emitc::OpaqueAttr::get(b.getContext(), literal)}));
+    constant.replaceAllUsesWith(call.getResult(0));
+    constant.erase();
+  }
+}
+
 struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToEmitCPass)
   StringRef getArgument() const final { return "attn-to-emitc"; }
@@ -273,6 +301,7 @@ struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>>
                              attn::AttnDialect>();
     if (failed(applyFullConversion(module, target, std::move(patterns))))
       return signalPassFailure();
+    lowerNonFiniteConstants(module);
 
     Builder b(ctx);
     ArrayAttr specifiers = b.getStrArrayAttr({"static", "__device__", "__forceinline__"});
