@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pipeline fuzzer with clang++ (libFuzzer + ASan + UBSan) and runs it for a fixed
-# number of executions on a copy of the seed corpus (tests/fuzz/corpus). The front end
+# number of executions on a copy of the seed corpora (tests/fuzz/corpus, and corpus_pipeline:
+# longer programs with let chains, let DAGs and route arithmetic). The front end
 # (dsl/lib) is compiled into the fuzzer, instrumented, so that coverage guides the mutations
 # towards programs check accepts; the compiler and the runtime come from the build's
 # libattnc.so (MLIR is too heavy to rebuild with clang here) and run uninstrumented, so
@@ -45,7 +46,7 @@ fi
 # libFuzzer adds new inputs to the corpus directory: never touch the committed one.
 work="$(mktemp -d "$out/corpus.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-cp "$src"/tests/fuzz/corpus/* "$work"/
+cp "$src"/tests/fuzz/corpus/* "$src"/tests/fuzz/corpus_pipeline/* "$work"/
 cd "$out"
 export ATTNC_FUZZ_NVRTC_EVERY="${ATTNC_FUZZ_NVRTC_EVERY:-16}"
 export ATTNC_FUZZ_NVRTC_MAX="${ATTNC_FUZZ_NVRTC_MAX:-6}"
