@@ -35,6 +35,9 @@ std::vector<std::string> exampleFiles() {
     closedir(dir);
   }
   std::sort(files.begin(), files.end());
+  // Every caller loops over the examples: an empty list would pass without testing.
+  INFO("examples directory " ATTNC_EXAMPLES_DIR);
+  REQUIRE_FALSE(files.empty());
   return files;
 }
 

@@ -43,6 +43,7 @@ struct CompiledProgram {
 
 /// Parses, checks and generates; fails the current test (REQUIRE) on any error.
 CompiledProgram compileSource(const std::string &name, const std::string &text);
+/// The example files, sorted; fails the current test (REQUIRE) when there are none.
 std::vector<std::string> exampleFiles();
 std::string readFile(const std::string &path);
 

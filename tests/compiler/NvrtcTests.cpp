@@ -66,11 +66,9 @@ bool nvrtcCompile(const std::string &source, const std::string &arch, std::strin
 } // namespace
 
 TEST_CASE("generated hooks of every example compile with NVRTC", "[nvrtc]") {
+  // CI always has NVRTC (it needs no GPU): without it this test fails rather than skips.
   int major = 0, minor = 0;
-  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
-    WARN("NVRTC is not usable here; skipping");
-    return;
-  }
+  REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
   std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::vector<std::string> files = exampleFiles();
@@ -104,11 +102,9 @@ TEST_CASE("generated hooks of every example compile with NVRTC", "[nvrtc]") {
 }
 
 TEST_CASE("generated route functions compile with NVRTC", "[nvrtc][route]") {
+  // CI always has NVRTC (it needs no GPU): without it this test fails rather than skips.
   int major = 0, minor = 0;
-  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
-    WARN("NVRTC is not usable here; skipping");
-    return;
-  }
+  REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
   std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::vector<CompiledProgram> programs;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the frontend fuzzer with clang++ (libFuzzer + ASan + UBSan, straight from the
 # dsl/lib sources, no MLIR) and runs it for a fixed number of executions on a copy of the
-# seed corpus. Exit 77 (skipped) when clang++ or its fuzzer runtime is missing.
+# seed corpus. Fails when clang++ or its fuzzer runtime is missing.
 #   run_fuzzer.sh SOURCE_DIR BUILD_DIR [RUNS]
 set -euo pipefail
 src="$1"
@@ -9,17 +9,20 @@ out="$2"
 runs="${3:-30000}"
 cxx="${ATTNC_FUZZ_CXX:-clang++}"
 
+# scripts/setup.sh installs clang and its libFuzzer runtime, so CI always has them: without
+# them this test fails (it would otherwise pass without fuzzing anything).
 if ! command -v "$cxx" >/dev/null 2>&1; then
-  echo "SKIPPED: $cxx not found; the fuzzer needs clang with libFuzzer"
-  exit 77
+  echo "error: $cxx not found; the fuzzer needs clang with libFuzzer (scripts/setup.sh installs it)"
+  exit 1
 fi
 mkdir -p "$out"
 probe="$out/probe.cpp"
 echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char *, unsigned long) { return 0; }' \
   >"$probe"
 if ! "$cxx" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/null 2>&1; then
-  echo "SKIPPED: $cxx cannot link -fsanitize=fuzzer,address,undefined (no libFuzzer runtime)"
-  exit 77
+  echo "error: $cxx cannot link -fsanitize=fuzzer,address,undefined (no libFuzzer runtime;" \
+    "scripts/setup.sh installs libclang-rt-14-dev)"
+  exit 1
 fi
 
 fuzzer="$out/attnc_frontend_fuzzer"

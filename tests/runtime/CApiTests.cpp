@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -312,7 +313,9 @@ TEST_CASE("the CPU reference runs through the C ABI", "[capi]") {
 
 TEST_CASE("without a GPU, GPU calls fail clearly and the CPU path works", "[capi]") {
   if (attnc_device_available() == ATTNC_OK) {
-    SUCCEED("a GPU is present: the no-GPU behaviour cannot be observed here");
+    // ctest reports this as skipped (SKIP_REGULAR_EXPRESSION), not as passed.
+    std::cout << "skipped: a GPU is present: the no-GPU behaviour cannot be observed here"
+              << std::endl;
     return;
   }
   std::string reason = attnc_last_error();
