@@ -808,7 +808,8 @@ private:
       steps.emplace_back(attn.lets[i].range.begin.offset, [this, &attn, i] {
         Context ctx(Where::Let);
         check(attn.lets[i].value, ctx);
-        letDepth_[i] = limitDepth(attn.lets[i].value, attn.lets[i].range, "let '" + attn.lets[i].name + "'");
+        letDepth_[i] =
+            limitDepth(attn.lets[i].value, attn.lets[i].range, "let '" + attn.lets[i].name + "'");
         lets_[i].used = ctx.used;
         for (int f = 0; f < kNumFeatures; ++f)
           lets_[i].firstName[f] = ctx.firstName[f];

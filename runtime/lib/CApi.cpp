@@ -376,7 +376,8 @@ attnc_status attnc_kernel_wait_optimized(const attnc_kernel *kernel) {
 }
 
 double attnc_kernel_optimized_ms(const attnc_kernel *kernel) {
-  return guardedValue(-1.0, [&] { return kernel ? kernel->kernel->optimizedMilliseconds() : -1.0; });
+  return guardedValue(-1.0,
+                      [&] { return kernel ? kernel->kernel->optimizedMilliseconds() : -1.0; });
 }
 
 int attnc_kernel_param_count(const attnc_kernel *kernel) {
@@ -475,12 +476,12 @@ attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void
     if (!dims)
       return nullArgument("attnc_args_set_input", "dims");
     if (!validDtype(dtype))
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") + name +
-                                                    "' has an unknown dtype " +
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") +
+                                                    name + "' has an unknown dtype " +
                                                     std::to_string(int(dtype)));
     if (rank < 1 || rank > 4)
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") + name +
-                                                    "' has rank " + std::to_string(rank) +
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") +
+                                                    name + "' has rank " + std::to_string(rank) +
                                                     " (1 to 4 supported)");
     InputTensor tensor;
     tensor.data = data;

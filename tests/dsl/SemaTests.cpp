@@ -400,8 +400,7 @@ TEST_CASE("sema: shared lets are checked in linear time", "[sema][limits]") {
   auto start = std::chrono::steady_clock::now();
   auto ints = checkText(letChain(60, "q - k", "@ + @ * @", "mask = @ >= 0;"));
   auto bools = checkText(letChain(60, "q >= k", "@ && (@ || q > 3)", "mask = @;"));
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(ints.program);
   CHECK(bools.program);
   CHECK(seconds < 2.0);

@@ -340,7 +340,8 @@ TEST_CASE("inputs too large to generate are errors naming the input, never alloc
                    "too large: its size in bytes does not fit in 64 bits");
   }
   SECTION("past the memory limit") {
-    auto program = compileSource("attention h { input t: f32[1048576, 4096]; mask = t[0, 0] > 0.0; }");
+    auto program =
+        compileSource("attention h { input t: f32[1048576, 4096]; mask = t[0, 0] > 0.0; }");
     CHECK_FALSE(reference::makeProblemInputs(*program, *program->find(""),
                                              shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error));
     CHECK(error.find("input 't' of shape [1048576, 4096] (f32, 16.0 GiB)") == 0);
@@ -350,13 +351,12 @@ TEST_CASE("inputs too large to generate are errors naming the input, never alloc
     auto program = compileSource("attention c { mask = causal; }");
     reference::InputOptions options;
     options.maxBytes = 4096;
-    CHECK_FALSE(reference::makeProblemInputs(*program, *program->find(""),
-                                             shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error,
-                                             options));
+    CHECK_FALSE(reference::makeProblemInputs(
+        *program, *program->find(""), shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error, options));
     CHECK(error.find("Q of shape [1, 1, 64, 64] (f32, 16.0 KiB)") == 0);
     options.maxBytes = 3 * 16384;
-    CHECK(reference::makeProblemInputs(*program, *program->find(""),
-                                       shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error, options));
+    CHECK(reference::makeProblemInputs(*program, *program->find(""), shapeOf(1, 1, 1, 64, 64, 64),
+                                       1, inputs, error, options));
   }
 }
 
@@ -400,7 +400,8 @@ TEST_CASE("a query block longer than q_len is one unit of every query", "[refere
     return r;
   };
   ReferenceResult head = run("head");
-  for (const char *per : {"query_block(2147483647)", "query_block(2147483600)", "query_block(200)"}) {
+  for (const char *per :
+       {"query_block(2147483647)", "query_block(2147483600)", "query_block(200)"}) {
     INFO(per);
     ReferenceResult block = run(per);
     CHECK(block.keptPairs == head.keptPairs);

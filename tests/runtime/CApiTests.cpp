@@ -2,6 +2,8 @@
 #include "TestUtil.h"
 
 #include "attnc/attnc.h"
+#include "attnc/compiler/Codegen.h"
+#include "attnc/dsl/Frontend.h"
 
 #include <catch2/catch.hpp>
 
@@ -556,8 +558,7 @@ TEST_CASE("a program too deep through lets is a PARSE error, not a crash", "[cap
   std::string source = letChain(8000, "q - k", "@ + 1", "mask = @ >= 0;");
   attnc_options_set_arch(f.options, "none");
   attnc_kernel *kernel = nullptr;
-  CHECK(attnc_compile(f.ctx, source.c_str(), "deep.attn", f.options, &kernel) ==
-        ATTNC_ERROR_PARSE);
+  CHECK(attnc_compile(f.ctx, source.c_str(), "deep.attn", f.options, &kernel) == ATTNC_ERROR_PARSE);
   CHECK(kernel == nullptr);
   CHECK(contains(attnc_context_diagnostics(f.ctx),
                  "deep.attn:257:3: error: let 'a255' is nested too deeply through lets"));
@@ -569,6 +570,7 @@ TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack
   struct Case {
     std::string source;
     attnc_status compiled = ATTNC_ERROR_INTERNAL, ran = ATTNC_ERROR_INTERNAL;
+    bool generated = false;
     std::string error;
   };
   std::vector<Case> cases = {
@@ -600,6 +602,14 @@ TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack
             c.ran = attnc_run_reference(ctx, kernel, args, 1);
           }
           c.error = attnc_last_error();
+          // arch "none" stops after the checker: generate the hooks too (MLIR, passes, C++).
+          attnc::dsl::SourceFile file("max.attn", c.source);
+          attnc::dsl::DiagnosticEngine diags(&file);
+          auto program = attnc::dsl::parseAndCheck(file, diags);
+          attnc::compiler::GeneratedHooks hooks;
+          c.generated = program && attnc::compiler::generateHooks(*program, program->attentions[0],
+                                                                  attnc::compiler::CodegenOptions(),
+                                                                  hooks, c.error);
           attnc_kernel_release(kernel);
           attnc_args_destroy(args);
           attnc_options_destroy(options);
@@ -609,6 +619,7 @@ TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack
     INFO(c.source.substr(0, 80) << "\n" << c.error);
     CHECK(c.compiled == ATTNC_OK);
     CHECK(c.ran == ATTNC_OK);
+    CHECK(c.generated);
   }
 }
 
@@ -636,11 +647,11 @@ TEST_CASE("shapes too large for the reference are errors through the C ABI", "[c
   std::vector<float> small(64, 0.0f);
   // Logical dims far beyond the buffer: the reference must refuse before touching memory.
   for (attnc_tensor_role role : {ATTNC_Q, ATTNC_O})
-    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024,
-                                  64, 0, 0, 0) == ATTNC_OK);
+    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024, 64,
+                                  0, 0, 0) == ATTNC_OK);
   for (attnc_tensor_role role : {ATTNC_K, ATTNC_V})
-    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024,
-                                  64, 0, 0, 0) == ATTNC_OK);
+    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024, 64,
+                                  0, 0, 0) == ATTNC_OK);
   attnc_status status = attnc_run_reference(f.ctx, kernel, f.args, 1);
   CHECK(status != ATTNC_OK);
   CHECK(status != ATTNC_ERROR_INTERNAL);

@@ -146,8 +146,8 @@ bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &at
               ") is too large: its size in bytes does not fit in 64 bits";
       return false;
     }
-    total = static_cast<uint64_t>(*bytes) > limit - std::min(total, limit) ? limit + 1
-                                                                           : total + *bytes;
+    total =
+        static_cast<uint64_t>(*bytes) > limit - std::min(total, limit) ? limit + 1 : total + *bytes;
     if (total > limit) {
       error = what + " of shape " + dimsText(dims) + " (" + dtypeName(dtype) + ", " +
               bytesText(static_cast<uint64_t>(*bytes)) +

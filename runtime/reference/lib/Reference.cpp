@@ -113,11 +113,12 @@ struct MemoryBudget {
       used += static_cast<uint64_t>(*bytes);
       return true;
     }
-    error = "the reference needs " +
-            (bytes ? bytesText(static_cast<uint64_t>(*bytes)) : std::string("more than 2^63 bytes")) +
-            " for " + what + ", past its memory limit of " + bytesText(limit) +
-            (used ? " (" + bytesText(used) + " already in use)" : std::string()) +
-            "; ATTNC_REFERENCE_MEMORY_LIMIT sets the limit";
+    error =
+        "the reference needs " +
+        (bytes ? bytesText(static_cast<uint64_t>(*bytes)) : std::string("more than 2^63 bytes")) +
+        " for " + what + ", past its memory limit of " + bytesText(limit) +
+        (used ? " (" + bytesText(used) + " already in use)" : std::string()) +
+        "; ATTNC_REFERENCE_MEMORY_LIMIT sets the limit";
     return false;
   }
 };
