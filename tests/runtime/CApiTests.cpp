@@ -567,21 +567,27 @@ TEST_CASE("a program too deep through lets is a PARSE error, not a crash", "[cap
 TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack",
           "[capi][limits]") {
   // Depth 256 through lets, with the operators whose lowering nests deepest.
+  TempDir cache;
   struct Case {
-    std::string source;
+    std::string source, cacheDir;
     attnc_status compiled = ATTNC_ERROR_INTERNAL, ran = ATTNC_ERROR_INTERNAL;
     bool generated = false;
     std::string error;
   };
-  std::vector<Case> cases = {
-      {letChain(254, "q - k", "7 / @", "mask = @ >= 0;")},
-      {letChain(254, "q - k", "clamp(@, k - 9, 5)", "mask = @ >= 0;")},
-      {letChain(254, "q >= k", "@ && q - k < 9", "mask = @;")},
-      {letChain(256, "score", "tanh(@)", "score = @;")},
-      {letChain(253, "blk - block_of(q)", "@ + 1",
+  std::vector<Case> cases;
+  for (const std::string &source : {
+      letChain(254, "q - k", "7 / @", "mask = @ >= 0;"),
+      letChain(254, "q - k", "clamp(@, k - 9, 5)", "mask = @ >= 0;"),
+      letChain(254, "q >= k", "@ && q - k < 9", "mask = @;"),
+      letChain(256, "score", "tanh(@)", "score = @;"),
+      letChain(253, "blk - block_of(q)", "@ + 1",
                 "route { block = 4; select = top(2); always = @ == 0; never = @ > 0; } "
-                "mask = causal;")},
-  };
+                "mask = causal;"),
+  }) {
+    cases.emplace_back();
+    cases.back().source = source;
+    cases.back().cacheDir = cache.path();
+  }
   for (Case &c : cases) {
     onSmallStack(
         size_t(1) << 20,
@@ -590,7 +596,7 @@ TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack
           attnc_context *ctx = nullptr;
           attnc_options *options = nullptr;
           attnc_args *args = nullptr;
-          attnc_context_create(nullptr, &ctx);
+          attnc_context_create(c.cacheDir.c_str(), &ctx);
           attnc_options_create(&options);
           attnc_options_set_arch(options, "none");
           attnc_args_create(&args);
