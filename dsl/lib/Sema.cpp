@@ -786,6 +786,7 @@ private:
     attn_ = &attn;
     symbols_.clear();
     lets_.assign(attn.lets.size(), LetInfo{});
+    letDepth_.assign(attn.lets.size(), 1);
     if (!attn.layoutName.empty()) {
       auto it = layoutByName_.find(attn.layoutName);
       if (it != layoutByName_.end() &&
@@ -840,6 +841,8 @@ private:
       steps.emplace_back(attn.lets[i].range.begin.offset, [this, &attn, i] {
         Context ctx(Where::Let);
         check(attn.lets[i].value, ctx);
+        letDepth_[i] =
+            limitDepth(attn.lets[i].value, attn.lets[i].range, "let '" + attn.lets[i].name + "'");
         lets_[i].used = ctx.used;
         for (int f = 0; f < kNumFeatures; ++f)
           lets_[i].firstName[f] = ctx.firstName[f];
@@ -848,6 +851,7 @@ private:
       steps.emplace_back(attn.mask->range.begin.offset, [this, &attn] {
         Context ctx(Where::Mask);
         Type t = check(attn.mask, ctx);
+        limitDepth(attn.mask, attn.mask->range, "'mask'");
         if (t != Type::Invalid && t != Type::Bool)
           diags_.error(attn.mask->range,
                        "'mask' must be a bool expression, not " + std::string(typeName(t)),
@@ -857,11 +861,13 @@ private:
       steps.emplace_back(attn.score->range.begin.offset, [this, &attn] {
         Context ctx(Where::Score);
         requireFloat(attn.score, check(attn.score, ctx), "'score'");
+        limitDepth(attn.score, attn.score->range, "'score'");
       });
     if (attn.out)
       steps.emplace_back(attn.out->range.begin.offset, [this, &attn] {
         Context ctx(Where::Out);
         requireFloat(attn.out, check(attn.out, ctx), "'out'");
+        limitDepth(attn.out, attn.out->range, "'out'");
       });
     if (attn.route)
       steps.emplace_back(attn.route->range.begin.offset,
@@ -1140,6 +1146,7 @@ private:
         ctx.gateWithoutQuery = true;
       }
       requireFloat(route.gate, check(route.gate, ctx), "the route 'gate'");
+      limitDepth(route.gate, route.gate->range, "the route 'gate'");
     }
     if (!route.selectArg) {
       diags_.error(route.range, "the route needs a 'select' setting",
@@ -1175,10 +1182,52 @@ private:
         continue;
       Context ctx(where);
       Type t = check(*slot, ctx);
+      limitDepth(*slot, (*slot)->range, what);
       if (t != Type::Invalid && t != Type::Bool)
         diags_.error((*slot)->range,
                      std::string(what) + " must be a bool expression, not " + typeName(t));
     }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Depth through lets
+  //===--------------------------------------------------------------------===//
+
+  /// The depth of a checked expression where each let use counts as the depth of that
+  /// let's expression (memoised in letDepth_, so linear however the lets share). 0 when
+  /// it uses a let already reported too deep, so that one chain gives one error.
+  /// Recurses only through one expression, which the parser bounds.
+  unsigned depthThroughLets(const Expr &e) const {
+    if (e.kind == ExprKind::Name && e.ref.kind == SymbolRef::Let && e.ref.index >= 0 &&
+        e.ref.index < static_cast<int>(letDepth_.size()))
+      return letDepth_[e.ref.index];
+    unsigned deepest = 0;
+    for (const ExprPtr &operand : e.operands) {
+      if (!operand)
+        continue;
+      unsigned d = depthThroughLets(*operand);
+      if (d == 0)
+        return 0;
+      deepest = std::max(deepest, d);
+    }
+    return deepest + 1;
+  }
+
+  /// Reports `e` (the value of `what`) when it is deeper than kMaxDepthThroughLets;
+  /// returns its depth, or 0 after an error.
+  unsigned limitDepth(const ExprPtr &e, SourceRange range, const std::string &what) {
+    if (!e)
+      return 1;
+    unsigned depth = depthThroughLets(*e);
+    if (depth > kMaxDepthThroughLets) {
+      diags_.error(range,
+                   what + " is nested too deeply through lets (depth " + std::to_string(depth) +
+                       "; the limit is " + std::to_string(kMaxDepthThroughLets) + ")",
+                   "each use of a let counts as the depth of the let's expression; shorten the "
+                   "chain of lets");
+      return 0;
+    }
+    return depth;
   }
 
   static ExprPtr literalOf(const ConstValue &v, SourceRange range) {
@@ -1829,6 +1878,7 @@ private:
   AttentionDecl *attn_ = nullptr;
   std::unordered_map<std::string, Symbol> symbols_;
   std::vector<LetInfo> lets_;
+  std::vector<unsigned> letDepth_; ///< per let: depthThroughLets of its value, 0 if too deep
   std::set<std::string> overrideUsed_;
   std::unordered_map<std::string, int> layoutByName_; ///< first layout of each name
   ConstMemo divisorMemo_;                             ///< see check()

@@ -2,9 +2,11 @@
  *
  * Compile attention programs written in the attnc language and run them on a CUDA GPU
  * (or on the float64 CPU reference). Plain C; every object is an opaque handle; every
- * function returns an attnc_status (never throws, never aborts). On failure the message
- * is available from attnc_last_error() (per thread) and, for functions taking a
- * context, attnc_context_last_error(). docs/api.md has a complete example.
+ * function returns an attnc_status, or a value where noted (never throws, never aborts:
+ * an exception inside, even std::bad_alloc, becomes ATTNC_ERROR_INTERNAL with its message,
+ * or the function's empty value). On failure the message is available from
+ * attnc_last_error() (per thread) and, for functions taking a context,
+ * attnc_context_last_error(). docs/api.md has a complete example.
  *
  * Thread safety: a context may be used from several threads at once; a kernel is
  * immutable; an attnc_args object must not be modified while another thread uses it.

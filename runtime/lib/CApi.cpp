@@ -63,16 +63,41 @@ attnc_status nullArgument(const char *function, const char *what, attnc_context 
               std::string(function) + ": " + what + " must not be null", ctx);
 }
 
-/// Runs `body`, turning exceptions into ATTNC_ERROR_INTERNAL (or out of memory).
-template <class Body> attnc_status guarded(attnc_context *ctx, Body &&body) {
+/// fail() for the exception handlers: never throws (without memory for the message, the
+/// message is a fixed one).
+attnc_status failNoThrow(attnc_status status, const char *message, attnc_context *ctx) noexcept {
+  try {
+    return fail(status, message, ctx);
+  } catch (...) {
+    lastErrorMessage.clear();
+    return status;
+  }
+}
+
+/// Runs `body`, turning exceptions into ATTNC_ERROR_INTERNAL (or out of memory): every entry
+/// point that returns a status runs inside it, so no exception crosses the C ABI.
+template <class Body> attnc_status guarded(attnc_context *ctx, Body &&body) noexcept {
   try {
     return body();
   } catch (const std::bad_alloc &) {
-    return fail(ATTNC_ERROR_INTERNAL, "out of host memory", ctx);
+    return failNoThrow(ATTNC_ERROR_INTERNAL, "out of host memory", ctx);
   } catch (const std::exception &e) {
-    return fail(ATTNC_ERROR_INTERNAL, std::string("internal error: ") + e.what(), ctx);
+    try {
+      return fail(ATTNC_ERROR_INTERNAL, std::string("internal error: ") + e.what(), ctx);
+    } catch (...) {
+      return failNoThrow(ATTNC_ERROR_INTERNAL, "internal error", ctx);
+    }
   } catch (...) {
-    return fail(ATTNC_ERROR_INTERNAL, "internal error: unknown exception", ctx);
+    return failNoThrow(ATTNC_ERROR_INTERNAL, "internal error: unknown exception", ctx);
+  }
+}
+
+/// For the entry points that return a value rather than a status: `fallback` on an exception.
+template <class T, class Body> T guardedValue(T fallback, Body &&body) noexcept {
+  try {
+    return body();
+  } catch (...) {
+    return fallback;
   }
 }
 
@@ -95,10 +120,10 @@ const char *attnc_last_error(void) { return lastErrorMessage.c_str(); }
 //===-- Context -----------------------------------------------------------===//
 
 attnc_status attnc_context_create(const char *cache_dir, attnc_context **out) {
-  if (!out)
-    return nullArgument("attnc_context_create", "out");
-  *out = nullptr;
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!out)
+      return nullArgument("attnc_context_create", "out");
+    *out = nullptr;
     ContextOptions options;
     if (cache_dir)
       options.cacheDirectory = std::string(cache_dir);
@@ -114,29 +139,35 @@ void attnc_context_destroy(attnc_context *ctx) { delete ctx; }
 const char *attnc_context_last_error(const attnc_context *ctx) {
   if (!ctx)
     return "attnc_context_last_error: ctx must not be null";
-  std::lock_guard<std::mutex> lock(ctx->mutex);
-  return ctx->lastError.c_str();
+  return guardedValue<const char *>("", [&] {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    return ctx->lastError.c_str();
+  });
 }
 
 const char *attnc_context_diagnostics(const attnc_context *ctx) {
   if (!ctx)
     return "";
-  std::lock_guard<std::mutex> lock(ctx->mutex);
-  return ctx->diagnostics.c_str();
+  return guardedValue<const char *>("", [&] {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    return ctx->diagnostics.c_str();
+  });
 }
 
 attnc_status attnc_context_cache_stats(const attnc_context *ctx, uint64_t *compilations,
                                        uint64_t *memory_hits, uint64_t *disk_hits) {
-  if (!ctx)
-    return nullArgument("attnc_context_cache_stats", "ctx");
-  CacheStats stats = const_cast<attnc_context *>(ctx)->context.cache().stats();
-  if (compilations)
-    *compilations = stats.compilations;
-  if (memory_hits)
-    *memory_hits = stats.memoryHits;
-  if (disk_hits)
-    *disk_hits = stats.diskHits;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_context_cache_stats", "ctx");
+    CacheStats stats = const_cast<attnc_context *>(ctx)->context.cache().stats();
+    if (compilations)
+      *compilations = stats.compilations;
+    if (memory_hits)
+      *memory_hits = stats.memoryHits;
+    if (disk_hits)
+      *disk_hits = stats.diskHits;
+    return ATTNC_OK;
+  });
 }
 
 const char *attnc_context_cache_dir(const attnc_context *ctx) {
@@ -146,10 +177,10 @@ const char *attnc_context_cache_dir(const attnc_context *ctx) {
 //===-- Options -----------------------------------------------------------===//
 
 attnc_status attnc_options_create(attnc_options **out) {
-  if (!out)
-    return nullArgument("attnc_options_create", "out");
-  *out = nullptr;
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!out)
+      return nullArgument("attnc_options_create", "out");
+    *out = nullptr;
     *out = new attnc_options();
     return ATTNC_OK;
   });
@@ -158,14 +189,16 @@ attnc_status attnc_options_create(attnc_options **out) {
 void attnc_options_destroy(attnc_options *options) { delete options; }
 
 attnc_status attnc_options_set_dtype(attnc_options *options, attnc_dtype dtype) {
-  if (!options)
-    return nullArgument("attnc_options_set_dtype", "options");
-  if (dtype != ATTNC_BF16 && dtype != ATTNC_F16)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "attnc_options_set_dtype: the kernels compute in ATTNC_BF16 or ATTNC_F16 (got " +
-                    std::to_string(int(dtype)) + ")");
-  options->options.dtype = dtype == ATTNC_BF16 ? DataType::BF16 : DataType::F16;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_dtype", "options");
+    if (dtype != ATTNC_BF16 && dtype != ATTNC_F16)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "attnc_options_set_dtype: the kernels compute in ATTNC_BF16 or ATTNC_F16 (got " +
+                      std::to_string(int(dtype)) + ")");
+    options->options.dtype = dtype == ATTNC_BF16 ? DataType::BF16 : DataType::F16;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_options_set_dtype_name(attnc_options *options, const char *name) {
@@ -181,70 +214,76 @@ attnc_status attnc_options_set_dtype_name(attnc_options *options, const char *na
 }
 
 attnc_status attnc_options_set_head_dim(attnc_options *options, int head_dim) {
-  if (!options)
-    return nullArgument("attnc_options_set_head_dim", "options");
-  if (Status s = checkHeadDim(head_dim); !s.ok())
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_head_dim: " + s.message());
-  options->options.headDim = head_dim;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_head_dim", "options");
+    if (Status st = checkHeadDim(head_dim); !st.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_head_dim: " + st.message());
+    options->options.headDim = head_dim;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_options_set_arch(attnc_options *options, const char *arch) {
-  if (!options)
-    return nullArgument("attnc_options_set_arch", "options");
-  if (!arch)
-    return nullArgument("attnc_options_set_arch", "arch");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_arch", "options");
+    if (!arch)
+      return nullArgument("attnc_options_set_arch", "arch");
     options->options.arch = arch;
     return ATTNC_OK;
   });
 }
 
 attnc_status attnc_options_define(attnc_options *options, const char *name, const char *value) {
-  if (!options)
-    return nullArgument("attnc_options_define", "options");
-  if (!name || !value)
-    return nullArgument("attnc_options_define", "name and value");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_define", "options");
+    if (!name || !value)
+      return nullArgument("attnc_options_define", "name and value");
     options->options.defines.push_back({name, value});
     return ATTNC_OK;
   });
 }
 
 attnc_status attnc_options_set_attention(attnc_options *options, const char *name) {
-  if (!options)
-    return nullArgument("attnc_options_set_attention", "options");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_attention", "options");
     options->options.attention = name ? name : "";
     return ATTNC_OK;
   });
 }
 
 attnc_status attnc_options_set_device(attnc_options *options, int device) {
-  if (!options)
-    return nullArgument("attnc_options_set_device", "options");
-  if (device < 0)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_device: negative device");
-  options->options.device = device;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_device", "options");
+    if (device < 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_options_set_device: negative device");
+    options->options.device = device;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_options_set_tiering(attnc_options *options, attnc_tiering tiering) {
-  if (!options)
-    return nullArgument("attnc_options_set_tiering", "options");
-  switch (tiering) {
-  case ATTNC_TIERING_AUTO:
-    options->options.tiering = CompileOptions::Tiering::Auto;
-    return ATTNC_OK;
-  case ATTNC_TIERING_OFF:
-    options->options.tiering = CompileOptions::Tiering::Off;
-    return ATTNC_OK;
-  case ATTNC_TIERING_ON:
-    options->options.tiering = CompileOptions::Tiering::On;
-    return ATTNC_OK;
-  }
-  return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-              "attnc_options_set_tiering: unknown mode " + std::to_string(int(tiering)));
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!options)
+      return nullArgument("attnc_options_set_tiering", "options");
+    switch (tiering) {
+    case ATTNC_TIERING_AUTO:
+      options->options.tiering = CompileOptions::Tiering::Auto;
+      return ATTNC_OK;
+    case ATTNC_TIERING_OFF:
+      options->options.tiering = CompileOptions::Tiering::Off;
+      return ATTNC_OK;
+    case ATTNC_TIERING_ON:
+      options->options.tiering = CompileOptions::Tiering::On;
+      return ATTNC_OK;
+    }
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                "attnc_options_set_tiering: unknown mode " + std::to_string(int(tiering)));
+  });
 }
 
 //===-- Compile -----------------------------------------------------------===//
@@ -265,14 +304,14 @@ attnc_status finishCompile(attnc_context *ctx, const Status &status, std::shared
 
 attnc_status attnc_compile(attnc_context *ctx, const char *source, const char *file_name,
                            const attnc_options *options, attnc_kernel **out) {
-  if (!ctx)
-    return nullArgument("attnc_compile", "ctx");
-  if (!out)
-    return nullArgument("attnc_compile", "out", ctx);
-  *out = nullptr;
-  if (!source)
-    return nullArgument("attnc_compile", "source", ctx);
-  return guarded(ctx, [&] {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_compile", "ctx");
+    if (!out)
+      return nullArgument("attnc_compile", "out", ctx);
+    *out = nullptr;
+    if (!source)
+      return nullArgument("attnc_compile", "source", ctx);
     std::shared_ptr<Kernel> kernel;
     std::string diagnostics;
     Status status =
@@ -284,14 +323,14 @@ attnc_status attnc_compile(attnc_context *ctx, const char *source, const char *f
 
 attnc_status attnc_compile_file(attnc_context *ctx, const char *path, const attnc_options *options,
                                 attnc_kernel **out) {
-  if (!ctx)
-    return nullArgument("attnc_compile_file", "ctx");
-  if (!out)
-    return nullArgument("attnc_compile_file", "out", ctx);
-  *out = nullptr;
-  if (!path)
-    return nullArgument("attnc_compile_file", "path", ctx);
-  return guarded(ctx, [&] {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_compile_file", "ctx");
+    if (!out)
+      return nullArgument("attnc_compile_file", "out", ctx);
+    *out = nullptr;
+    if (!path)
+      return nullArgument("attnc_compile_file", "path", ctx);
     std::shared_ptr<Kernel> kernel;
     std::string diagnostics;
     Status status = ctx->context.compileFile(path, options ? options->options : CompileOptions(),
@@ -323,25 +362,32 @@ const char *attnc_kernel_cuda_source(const attnc_kernel *kernel) {
 }
 
 const void *attnc_kernel_cubin(const attnc_kernel *kernel, size_t *size) {
-  const std::string *binary =
-      kernel && kernel->kernel->hasBinary() ? &kernel->kernel->cubin() : nullptr;
   if (size)
-    *size = binary ? binary->size() : 0;
-  return binary ? binary->data() : nullptr;
+    *size = 0;
+  return guardedValue<const void *>(nullptr, [&]() -> const void * {
+    const std::string *binary =
+        kernel && kernel->kernel->hasBinary() ? &kernel->kernel->cubin() : nullptr;
+    if (size)
+      *size = binary ? binary->size() : 0;
+    return binary ? binary->data() : nullptr;
+  });
 }
 
 int attnc_kernel_is_optimized(const attnc_kernel *kernel) {
-  return kernel && kernel->kernel->optimized() ? 1 : 0;
+  return guardedValue(0, [&] { return kernel && kernel->kernel->optimized() ? 1 : 0; });
 }
 
 attnc_status attnc_kernel_wait_optimized(const attnc_kernel *kernel) {
-  if (!kernel)
-    return nullArgument("attnc_kernel_wait_optimized", "kernel");
-  return guarded(nullptr, [&] { return report(kernel->kernel->waitUntilOptimized(), nullptr); });
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!kernel)
+      return nullArgument("attnc_kernel_wait_optimized", "kernel");
+    return report(kernel->kernel->waitUntilOptimized(), nullptr);
+  });
 }
 
 double attnc_kernel_optimized_ms(const attnc_kernel *kernel) {
-  return kernel ? kernel->kernel->optimizedMilliseconds() : -1;
+  return guardedValue(-1.0,
+                      [&] { return kernel ? kernel->kernel->optimizedMilliseconds() : -1.0; });
 }
 
 int attnc_kernel_param_count(const attnc_kernel *kernel) {
@@ -376,10 +422,10 @@ const char *attnc_kernel_input_name(const attnc_kernel *kernel, int index, attnc
 //===-- Arguments ---------------------------------------------------------===//
 
 attnc_status attnc_args_create(attnc_args **out) {
-  if (!out)
-    return nullArgument("attnc_args_create", "out");
-  *out = nullptr;
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!out)
+      return nullArgument("attnc_args_create", "out");
+    *out = nullptr;
     *out = new attnc_args();
     return ATTNC_OK;
   });
@@ -391,58 +437,62 @@ attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role role, voi
                                    attnc_dtype dtype, int batch, int heads, int tokens,
                                    int head_dim, int64_t stride_batch, int64_t stride_head,
                                    int64_t stride_token) {
-  if (!args)
-    return nullArgument("attnc_args_set_tensor", "args");
-  if (role < ATTNC_Q || role > ATTNC_O)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "attnc_args_set_tensor: role must be ATTNC_Q, ATTNC_K, ATTNC_V or ATTNC_O");
-  if (!validDtype(dtype))
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "attnc_args_set_tensor: unknown dtype " + std::to_string(int(dtype)));
-  QkvTensor tensor;
-  tensor.data = data;
-  tensor.dtype = static_cast<dsl::ElementType>(dtype);
-  tensor.batch = batch;
-  tensor.heads = heads;
-  tensor.tokens = tokens;
-  tensor.headDim = head_dim;
-  tensor.strideBatch = stride_batch;
-  tensor.strideHead = stride_head;
-  tensor.strideToken = stride_token;
-  QkvTensor *targets[] = {&args->args.q, &args->args.k, &args->args.v, &args->args.o};
-  *targets[role] = tensor;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_tensor", "args");
+    if (role < ATTNC_Q || role > ATTNC_O)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "attnc_args_set_tensor: role must be ATTNC_Q, ATTNC_K, ATTNC_V or ATTNC_O");
+    if (!validDtype(dtype))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "attnc_args_set_tensor: unknown dtype " + std::to_string(int(dtype)));
+    QkvTensor tensor;
+    tensor.data = data;
+    tensor.dtype = static_cast<dsl::ElementType>(dtype);
+    tensor.batch = batch;
+    tensor.heads = heads;
+    tensor.tokens = tokens;
+    tensor.headDim = head_dim;
+    tensor.strideBatch = stride_batch;
+    tensor.strideHead = stride_head;
+    tensor.strideToken = stride_token;
+    QkvTensor *targets[] = {&args->args.q, &args->args.k, &args->args.v, &args->args.o};
+    *targets[role] = tensor;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_args_set_lse(attnc_args *args, float *data, int64_t stride_batch,
                                 int64_t stride_head, int64_t stride_token) {
-  if (!args)
-    return nullArgument("attnc_args_set_lse", "args");
-  args->args.lse.data = data;
-  args->args.lse.strideBatch = stride_batch;
-  args->args.lse.strideHead = stride_head;
-  args->args.lse.strideToken = stride_token;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_lse", "args");
+    args->args.lse.data = data;
+    args->args.lse.strideBatch = stride_batch;
+    args->args.lse.strideHead = stride_head;
+    args->args.lse.strideToken = stride_token;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void *data,
                                   attnc_dtype dtype, int rank, const int64_t *dims,
                                   const int64_t *strides) {
-  if (!args)
-    return nullArgument("attnc_args_set_input", "args");
-  if (!name)
-    return nullArgument("attnc_args_set_input", "name");
-  if (!dims)
-    return nullArgument("attnc_args_set_input", "dims");
-  if (!validDtype(dtype))
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") + name +
-                                                  "' has an unknown dtype " +
-                                                  std::to_string(int(dtype)));
-  if (rank < 1 || rank > 4)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") + name +
-                                                  "' has rank " + std::to_string(rank) +
-                                                  " (1 to 4 supported)");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_input", "args");
+    if (!name)
+      return nullArgument("attnc_args_set_input", "name");
+    if (!dims)
+      return nullArgument("attnc_args_set_input", "dims");
+    if (!validDtype(dtype))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") +
+                                                    name + "' has an unknown dtype " +
+                                                    std::to_string(int(dtype)));
+    if (rank < 1 || rank > 4)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, std::string("attnc_args_set_input: input '") +
+                                                    name + "' has rank " + std::to_string(rank) +
+                                                    " (1 to 4 supported)");
     InputTensor tensor;
     tensor.data = data;
     tensor.dtype = static_cast<dsl::ElementType>(dtype);
@@ -455,9 +505,9 @@ attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void
 }
 
 attnc_status attnc_args_set_param_int(attnc_args *args, const char *name, int64_t value) {
-  if (!args || !name)
-    return nullArgument("attnc_args_set_param_int", "args and name");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args || !name)
+      return nullArgument("attnc_args_set_param_int", "args and name");
     dsl::ConstValue v;
     v.type = dsl::Type::Int;
     v.i = value;
@@ -467,69 +517,75 @@ attnc_status attnc_args_set_param_int(attnc_args *args, const char *name, int64_
 }
 
 attnc_status attnc_args_set_param_float(attnc_args *args, const char *name, double value) {
-  if (!args || !name)
-    return nullArgument("attnc_args_set_param_float", "args and name");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args || !name)
+      return nullArgument("attnc_args_set_param_float", "args and name");
     args->args.setParam(name, value);
     return ATTNC_OK;
   });
 }
 
 attnc_status attnc_args_set_param_bool(attnc_args *args, const char *name, int value) {
-  if (!args || !name)
-    return nullArgument("attnc_args_set_param_bool", "args and name");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args || !name)
+      return nullArgument("attnc_args_set_param_bool", "args and name");
     args->args.setParam(name, value != 0);
     return ATTNC_OK;
   });
 }
 
 attnc_status attnc_args_set_scale(attnc_args *args, float scale) {
-  if (!args)
-    return nullArgument("attnc_args_set_scale", "args");
-  if (!std::isfinite(scale))
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_args_set_scale: the scale must be finite");
-  args->args.scale = scale;
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_scale", "args");
+    if (!std::isfinite(scale))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "attnc_args_set_scale: the scale must be finite");
+    args->args.scale = scale;
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_args_clear_scale(attnc_args *args) {
-  if (!args)
-    return nullArgument("attnc_args_clear_scale", "args");
-  args->args.scale.reset();
-  return ATTNC_OK;
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_clear_scale", "args");
+    args->args.scale.reset();
+    return ATTNC_OK;
+  });
 }
 
 //===-- Run ---------------------------------------------------------------===//
 
 attnc_status attnc_run(attnc_context *ctx, const attnc_kernel *kernel, const attnc_args *args,
                        void *stream) {
-  if (!ctx)
-    return nullArgument("attnc_run", "ctx");
-  if (!kernel || !args)
-    return nullArgument("attnc_run", "kernel and args", ctx);
-  return guarded(
-      ctx, [&] { return report(ctx->context.launch(*kernel->kernel, args->args, stream), ctx); });
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_run", "ctx");
+    if (!kernel || !args)
+      return nullArgument("attnc_run", "kernel and args", ctx);
+    return guarded(
+        ctx, [&] { return report(ctx->context.launch(*kernel->kernel, args->args, stream), ctx); });
+  });
 }
 
 attnc_status attnc_run_reference(attnc_context *ctx, const attnc_kernel *kernel,
                                  const attnc_args *args, int threads) {
-  if (!ctx)
-    return nullArgument("attnc_run_reference", "ctx");
-  if (!kernel || !args)
-    return nullArgument("attnc_run_reference", "kernel and args", ctx);
-  return guarded(ctx, [&] {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_run_reference", "ctx");
+    if (!kernel || !args)
+      return nullArgument("attnc_run_reference", "kernel and args", ctx);
     return report(ctx->context.runReference(*kernel->kernel, args->args, threads), ctx);
   });
 }
 
 attnc_status attnc_validate(attnc_context *ctx, const attnc_kernel *kernel, const attnc_args *args,
                             int for_gpu) {
-  if (!ctx)
-    return nullArgument("attnc_validate", "ctx");
-  if (!kernel || !args)
-    return nullArgument("attnc_validate", "kernel and args", ctx);
-  return guarded(ctx, [&] {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_validate", "ctx");
+    if (!kernel || !args)
+      return nullArgument("attnc_validate", "kernel and args", ctx);
     return report(ctx->context.validate(*kernel->kernel, args->args, for_gpu != 0), ctx);
   });
 }
@@ -556,10 +612,10 @@ attnc_status attnc_device_available(void) {
 }
 
 attnc_status attnc_device_malloc(void **ptr, size_t bytes) {
-  if (!ptr)
-    return nullArgument("attnc_device_malloc", "ptr");
-  *ptr = nullptr;
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!ptr)
+      return nullArgument("attnc_device_malloc", "ptr");
+    *ptr = nullptr;
     std::string error;
     bool ok = deviceAlloc(ptr, bytes, error);
     return deviceResult(ok, error);
@@ -575,9 +631,9 @@ attnc_status attnc_device_free(void *ptr) {
 }
 
 attnc_status attnc_memcpy_to_device(void *device_dst, const void *host_src, size_t bytes) {
-  if (!device_dst || !host_src)
-    return nullArgument("attnc_memcpy_to_device", "pointers");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!device_dst || !host_src)
+      return nullArgument("attnc_memcpy_to_device", "pointers");
     std::string error;
     bool ok = copyToDevice(device_dst, host_src, bytes, error);
     return deviceResult(ok, error);
@@ -585,9 +641,9 @@ attnc_status attnc_memcpy_to_device(void *device_dst, const void *host_src, size
 }
 
 attnc_status attnc_memcpy_to_host(void *host_dst, const void *device_src, size_t bytes) {
-  if (!host_dst || !device_src)
-    return nullArgument("attnc_memcpy_to_host", "pointers");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!host_dst || !device_src)
+      return nullArgument("attnc_memcpy_to_host", "pointers");
     std::string error;
     bool ok = copyToHost(host_dst, device_src, bytes, error);
     return deviceResult(ok, error);
@@ -595,9 +651,9 @@ attnc_status attnc_memcpy_to_host(void *host_dst, const void *device_src, size_t
 }
 
 attnc_status attnc_device_memset(void *device_dst, int byte_value, size_t bytes) {
-  if (!device_dst)
-    return nullArgument("attnc_device_memset", "device_dst");
-  return guarded(nullptr, [&] {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!device_dst)
+      return nullArgument("attnc_device_memset", "device_dst");
     std::string error;
     bool ok = deviceMemset(device_dst, static_cast<unsigned char>(byte_value), bytes, error);
     return deviceResult(ok, error);

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "attnc/runtime/RouteSource.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <sstream>
@@ -44,8 +45,11 @@ static __device__ __forceinline__ double attnc_route_load(const unsigned short *
   return attnc_route_value(base[offset]);
 }
 
+// A query block longer than q_len is one unit of q_len queries (the same units), so that
+// unit arithmetic stays within int for any declared size.
 static __device__ __forceinline__ int attnc_route_unit_size(const AttncArgs &a) {
-  return ATTNC_ROUTE_PER == 2 ? (a.q_len > 0 ? a.q_len : 1) : ATTNC_ROUTE_QUERY_BLOCK;
+  const int q_len = a.q_len > 0 ? a.q_len : 1;
+  return ATTNC_ROUTE_PER == 2 ? q_len : min(ATTNC_ROUTE_QUERY_BLOCK, q_len);
 }
 
 /// Mean key of block blockIdx.x for (kv head blockIdx.y, batch blockIdx.z), summed in token
@@ -509,7 +513,8 @@ RoutePlan planRoute(const dsl::Program &program, const dsl::AttentionDecl &atten
     plan.unitSize = 1;
     break;
   case dsl::RouteSpec::Granularity::QueryBlock:
-    plan.unitSize = int(std::max<int64_t>(1, route.queryBlock));
+    // As attnc_route_unit_size: a block longer than q_len is one unit of q_len queries.
+    plan.unitSize = int(std::clamp<int64_t>(route.queryBlock, 1, std::max(1, qLen)));
     plan.pooledQueries = true;
     break;
   case dsl::RouteSpec::Granularity::Head:
@@ -517,7 +522,7 @@ RoutePlan planRoute(const dsl::Program &program, const dsl::AttentionDecl &atten
     plan.pooledQueries = true;
     break;
   }
-  plan.units = (qLen + plan.unitSize - 1) / plan.unitSize;
+  plan.units = int((int64_t(qLen) + plan.unitSize - 1) / plan.unitSize);
   plan.words = (plan.numBlocks + 31) / 32;
   return plan;
 }

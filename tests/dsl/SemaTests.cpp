@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -455,4 +456,80 @@ TEST_CASE("sema: several errors in one run, each reported once", "[sema]") {
   CHECK(errors[0].range.begin.line == 2);
   CHECK(errors[1].range.begin.line == 3);
   CHECK(errors[2].range.begin.line == 4);
+}
+
+namespace {
+
+/// An attention of `n` lets: `let a0 = FIRST;`, then `let a{i} = STEP` with '@' standing for
+/// a{i-1}, one per line (let a{i} is on line i + 2), then LAST with '@' for the last let.
+std::string letChain(int n, const std::string &first, const std::string &step,
+                     const std::string &last) {
+  auto subst = [](std::string text, const std::string &name) {
+    for (size_t at; (at = text.find('@')) != std::string::npos;)
+      text.replace(at, 1, name);
+    return text;
+  };
+  std::string s = "attention a {\n  let a0 = " + first + ";\n";
+  for (int i = 1; i < n; ++i)
+    s += "  let a" + std::to_string(i) + " = " + subst(step, "a" + std::to_string(i - 1)) + ";\n";
+  return s + "  " + subst(last, "a" + std::to_string(n - 1)) + "\n}\n";
+}
+
+} // namespace
+
+TEST_CASE("sema: the depth through lets is limited, with one positioned error per chain",
+          "[sema][limits]") {
+  static_assert(kMaxDepthThroughLets == 256);
+  // a0 = q - k has depth 2 and each `a{i} = a{i-1} + 1` adds one: a{i} has depth i + 2.
+  SECTION("the deepest accepted chain") {
+    auto r = checkText(letChain(254, "q - k", "@ + 1", "mask = @ >= 0;")); // mask: depth 256
+    INFO(r.rendered);
+    CHECK(r.program);
+  }
+  SECTION("one level more is an error at the statement") {
+    auto r = checkText(letChain(255, "q - k", "@ + 1", "mask = @ >= 0;"));
+    REQUIRE(r.errors().size() == 1);
+    CHECK(r.errors()[0].message ==
+          "'mask' is nested too deeply through lets (depth 257; the limit is 256)");
+    CHECK(r.errors()[0].range.begin.line == 257);
+    CHECK(r.errors()[0].range.begin.column == 10);
+  }
+  SECTION("a long chain: the first let past the limit, and nothing after it") {
+    auto r = checkText(letChain(8000, "q - k", "@ + 1", "mask = @ >= 0;"));
+    REQUIRE(r.errors().size() == 1);
+    CHECK(r.errors()[0].message ==
+          "let 'a255' is nested too deeply through lets (depth 257; the limit is 256)");
+    CHECK(r.errors()[0].range.begin.line == 257);
+    CHECK(r.errors()[0].range.begin.column == 3);
+    CHECK_FALSE(r.errors()[0].hint.empty());
+  }
+  SECTION("score, out and the route are limited too") {
+    auto score = checkText(letChain(256, "score", "tanh(@)", "score = @ + 1.0;"));
+    REQUIRE(score.errors().size() == 1);
+    CHECK(score.errors()[0].message.rfind("'score' is nested too deeply through lets", 0) == 0);
+    auto out = checkText(letChain(256, "out", "@ * 0.5", "out = -@;"));
+    REQUIRE(out.errors().size() == 1);
+    CHECK(out.errors()[0].message.rfind("'out' is nested too deeply through lets", 0) == 0);
+    auto never = checkText(
+        letChain(256, "blk", "@ + 1", "route { block = 8; select = top(1); never = @ > 3; }"));
+    REQUIRE(never.errors().size() == 1);
+    CHECK(never.errors()[0].message.rfind("the route's 'never' is nested too deeply", 0) == 0);
+  }
+  SECTION("the depth is the longest path, not the number of uses") {
+    // Each let uses the previous one twice: depth grows by one per let.
+    auto r = checkText(letChain(200, "q - k", "@ + @", "mask = @ >= 0;"));
+    INFO(r.rendered);
+    CHECK(r.program);
+  }
+}
+
+TEST_CASE("sema: shared lets are checked in linear time", "[sema][limits]") {
+  // 60 lets that each use the previous one twice: 2^60 paths through the tree.
+  auto start = std::chrono::steady_clock::now();
+  auto ints = checkText(letChain(60, "q - k", "@ + @ * @", "mask = @ >= 0;"));
+  auto bools = checkText(letChain(60, "q >= k", "@ && (@ || q > 3)", "mask = @;"));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(ints.program);
+  CHECK(bools.program);
+  CHECK(seconds < 2.0);
 }

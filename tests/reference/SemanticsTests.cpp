@@ -1,7 +1,10 @@
 //===- SemanticsTests.cpp - Language corner cases in the reference ------===//
 #include "TestSupport.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 using namespace attnc;
 using namespace attnc::testing;
@@ -350,4 +353,122 @@ TEST_CASE("onlyQueries computes exactly the requested rows", "[reference][semant
   CHECK(part.keptPairs == 4u * (1 + 5 + 5));
   problem.onlyQueries = {40};
   CHECK_FALSE(reference::runReference(*program, *program->find(""), problem, part, error));
+}
+
+TEST_CASE("element counts and byte sizes are checked for overflow", "[reference][limits]") {
+  using reference::checkedByteSize;
+  using reference::checkedElementCount;
+  CHECK(checkedElementCount({}) == 1);
+  CHECK(checkedElementCount({2, 3, 4}) == 24);
+  CHECK(checkedElementCount({3037000499, 3037000499}) == int64_t{3037000499} * 3037000499);
+  CHECK_FALSE(checkedElementCount({3037000500, 3037000500}));
+  CHECK_FALSE(checkedElementCount({2147483647, 2147483647, 2147483647, 2147483647}));
+  CHECK_FALSE(checkedElementCount({-1, 4}));
+  CHECK(checkedByteSize(reference::DType::F32, {1024, 1024}) == 4 << 20);
+  CHECK_FALSE(checkedByteSize(reference::DType::I64, {int64_t{1} << 31, int64_t{1} << 31}));
+  CHECK(reference::bytesText(16ull << 30) == "16.0 GiB");
+  CHECK(reference::bytesText(100) == "100 bytes");
+  CHECK_THROWS_AS(reference::OwnedTensor(reference::DType::I32, {int64_t{1} << 40, 1 << 30}),
+                  std::length_error);
+}
+
+TEST_CASE("inputs too large to generate are errors naming the input, never allocations",
+          "[reference][limits]") {
+  reference::ProblemInputs inputs;
+  std::string error;
+  SECTION("a byte size that overflows") {
+    auto program = compileSource("attention h { input t: i32[2147483647, 2147483647, 2147483647,"
+                                 " 2147483647]; mask = t[0, 0, 0, 0] > 0; }");
+    CHECK_FALSE(reference::makeProblemInputs(*program, *program->find(""),
+                                             shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error));
+    CHECK(error == "input 't' of shape [2147483647, 2147483647, 2147483647, 2147483647] (i32) is "
+                   "too large: its size in bytes does not fit in 64 bits");
+  }
+  SECTION("past the memory limit") {
+    auto program =
+        compileSource("attention h { input t: f32[1048576, 4096]; mask = t[0, 0] > 0.0; }");
+    CHECK_FALSE(reference::makeProblemInputs(*program, *program->find(""),
+                                             shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error));
+    CHECK(error.find("input 't' of shape [1048576, 4096] (f32, 16.0 GiB)") == 0);
+    CHECK(error.find("memory limit of 4.0 GiB") != std::string::npos);
+  }
+  SECTION("an explicit limit, and Q itself") {
+    auto program = compileSource("attention c { mask = causal; }");
+    reference::InputOptions options;
+    options.maxBytes = 4096;
+    CHECK_FALSE(reference::makeProblemInputs(
+        *program, *program->find(""), shapeOf(1, 1, 1, 64, 64, 64), 1, inputs, error, options));
+    CHECK(error.find("Q of shape [1, 1, 64, 64] (f32, 16.0 KiB)") == 0);
+    options.maxBytes = 3 * 16384;
+    CHECK(reference::makeProblemInputs(*program, *program->find(""), shapeOf(1, 1, 1, 64, 64, 64),
+                                       1, inputs, error, options));
+  }
+}
+
+TEST_CASE("ATTNC_REFERENCE_MEMORY_LIMIT sets the reference's memory limit", "[reference][limits]") {
+  struct Restore {
+    ~Restore() { unsetenv("ATTNC_REFERENCE_MEMORY_LIMIT"); }
+  } restore;
+  CHECK(reference::referenceMemoryLimit() == reference::kDefaultReferenceMemoryLimit);
+  setenv("ATTNC_REFERENCE_MEMORY_LIMIT", "12345", 1);
+  CHECK(reference::referenceMemoryLimit() == 12345);
+  setenv("ATTNC_REFERENCE_MEMORY_LIMIT", "3G", 1);
+  CHECK(reference::referenceMemoryLimit() == 3ull << 30);
+  setenv("ATTNC_REFERENCE_MEMORY_LIMIT", "64K", 1);
+  CHECK(reference::referenceMemoryLimit() == 64 << 10);
+  setenv("ATTNC_REFERENCE_MEMORY_LIMIT", "lots", 1);
+  CHECK(reference::referenceMemoryLimit() == reference::kDefaultReferenceMemoryLimit);
+
+  // The working memory of a run: float64 copies of Q, K and V.
+  auto program = compileSource("attention c { mask = causal; }");
+  auto inputs = makeInputs(*program, shapeOf(1, 2, 2, 64, 64, 32), 3);
+  setenv("ATTNC_REFERENCE_MEMORY_LIMIT", "64K", 1);
+  reference::ReferenceResult r;
+  std::string error;
+  CHECK_FALSE(reference::runReference(*program, *program->find(""), inputs.problem(), r, error));
+  CHECK(error.find("the reference needs 64.0 KiB for the float64 copies of K and V") == 0);
+  unsetenv("ATTNC_REFERENCE_MEMORY_LIMIT");
+  CHECK(reference::runReference(*program, *program->find(""), inputs.problem(), r, error));
+}
+
+TEST_CASE("a query block longer than q_len is one unit of every query", "[reference][limits]") {
+  // Sizes at the int range used to overflow the unit arithmetic.
+  auto shape = shapeOf(1, 2, 2, 200, 200, 16);
+  auto run = [&](const std::string &per) {
+    auto program = compileSource("attention r { route { block = 32; per = " + per +
+                                 "; select = top(2); always = blk == 0; } mask = causal; }");
+    auto inputs = makeInputs(*program, shape, 5);
+    reference::ReferenceResult r;
+    std::string error;
+    INFO(error);
+    REQUIRE(reference::runReference(*program, *program->find(""), inputs.problem(), r, error));
+    return r;
+  };
+  ReferenceResult head = run("head");
+  for (const char *per :
+       {"query_block(2147483647)", "query_block(2147483600)", "query_block(200)"}) {
+    INFO(per);
+    ReferenceResult block = run(per);
+    CHECK(block.keptPairs == head.keptPairs);
+    CHECK(block.out == head.out);
+  }
+  CHECK(run("query_block(100)").keptPairs != head.keptPairs);
+}
+
+TEST_CASE("the reference evaluates shared lets once", "[reference][limits]") {
+  // 60 lets, each using the previous one twice: a tree walk would take 2^60 steps.
+  std::string text = "attention d {\n  let a0 = q - k;\n";
+  for (int i = 1; i < 60; ++i)
+    text += "  let a" + std::to_string(i) + " = a" + std::to_string(i - 1) + " + a" +
+            std::to_string(i - 1) + ";\n";
+  // a59 = (q - k) * 2^59 wraps to 0 in int: every pair is kept.
+  text += "  mask = a59 == 0 && a31 != 1;\n}\n";
+  auto program = compileSource(text);
+  auto inputs = makeInputs(*program, shapeOf(1, 2, 2, 64, 64, 16), 9);
+  reference::ReferenceResult r;
+  std::string error;
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(reference::runReference(*program, *program->find(""), inputs.problem(), r, error));
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 5.0);
+  CHECK(r.keptPairs == 2u * 64 * 64);
 }

@@ -2,15 +2,20 @@
 #include "TestUtil.h"
 
 #include "attnc/attnc.h"
+#include "attnc/compiler/Codegen.h"
+#include "attnc/dsl/Frontend.h"
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
+
+#include <pthread.h>
 #include <vector>
 
 using attnc::test::TempDir;
@@ -507,5 +512,159 @@ TEST_CASE("ATTNC_TIERED=quick stops a tiered compile at the quick kernel", "[cap
   uint64_t compilations = 0;
   attnc_context_cache_stats(f.ctx, &compilations, nullptr, nullptr);
   CHECK(compilations == 1);
+  attnc_kernel_release(kernel);
+}
+
+namespace {
+
+/// `let a0 = FIRST;` then n - 1 lets `a{i} = STEP` ('@' is a{i-1}), then LAST ('@' is the last).
+std::string letChain(int n, const std::string &first, const std::string &step,
+                     const std::string &last) {
+  auto subst = [](std::string text, const std::string &name) {
+    for (size_t at; (at = text.find('@')) != std::string::npos;)
+      text.replace(at, 1, name);
+    return text;
+  };
+  std::string s = "attention chain {\n  let a0 = " + first + ";\n";
+  for (int i = 1; i < n; ++i)
+    s += "  let a" + std::to_string(i) + " = " + subst(step, "a" + std::to_string(i - 1)) + ";\n";
+  return s + "  " + subst(last, "a" + std::to_string(n - 1)) + "\n}\n";
+}
+
+/// Runs `body` on a thread with a stack of `bytes` (what an embedding program may give its
+/// threads) and waits for it.
+void onSmallStack(size_t bytes, void (*body)(void *), void *arg) {
+  pthread_attr_t attr;
+  REQUIRE(pthread_attr_init(&attr) == 0);
+  REQUIRE(pthread_attr_setstacksize(&attr, bytes) == 0);
+  struct Call {
+    void (*body)(void *);
+    void *arg;
+  } call{body, arg};
+  pthread_t thread;
+  REQUIRE(pthread_create(
+              &thread, &attr,
+              [](void *p) -> void * {
+                auto *c = static_cast<Call *>(p);
+                c->body(c->arg);
+                return nullptr;
+              },
+              &call) == 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+} // namespace
+
+TEST_CASE("a program too deep through lets is a PARSE error, not a crash", "[capi][limits]") {
+  Fixture f;
+  std::string source = letChain(8000, "q - k", "@ + 1", "mask = @ >= 0;");
+  attnc_options_set_arch(f.options, "none");
+  attnc_kernel *kernel = nullptr;
+  CHECK(attnc_compile(f.ctx, source.c_str(), "deep.attn", f.options, &kernel) == ATTNC_ERROR_PARSE);
+  CHECK(kernel == nullptr);
+  CHECK(contains(attnc_context_diagnostics(f.ctx),
+                 "deep.attn:257:3: error: let 'a255' is nested too deeply through lets"));
+}
+
+TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack",
+          "[capi][limits]") {
+  // Depth 256 through lets, with the operators whose lowering nests deepest.
+  TempDir cache;
+  struct Case {
+    std::string source, cacheDir;
+    attnc_status compiled = ATTNC_ERROR_INTERNAL, ran = ATTNC_ERROR_INTERNAL;
+    bool generated = false;
+    std::string error;
+  };
+  std::vector<Case> cases;
+  for (const std::string &source : {
+      letChain(254, "q - k", "7 / @", "mask = @ >= 0;"),
+      letChain(254, "q - k", "clamp(@, k - 9, 5)", "mask = @ >= 0;"),
+      letChain(254, "q >= k", "@ && q - k < 9", "mask = @;"),
+      letChain(256, "score", "tanh(@)", "score = @;"),
+      letChain(253, "blk - block_of(q)", "@ + 1",
+                "route { block = 4; select = top(2); always = @ == 0; never = @ > 0; } "
+                "mask = causal;"),
+  }) {
+    cases.emplace_back();
+    cases.back().source = source;
+    cases.back().cacheDir = cache.path();
+  }
+  for (Case &c : cases) {
+    onSmallStack(
+        size_t(1) << 20,
+        [](void *p) {
+          auto &c = *static_cast<Case *>(p);
+          attnc_context *ctx = nullptr;
+          attnc_options *options = nullptr;
+          attnc_args *args = nullptr;
+          attnc_context_create(c.cacheDir.c_str(), &ctx);
+          attnc_options_create(&options);
+          attnc_options_set_arch(options, "none");
+          attnc_args_create(&args);
+          attnc_kernel *kernel = nullptr;
+          c.compiled = attnc_compile(ctx, c.source.c_str(), "max.attn", options, &kernel);
+          if (c.compiled == ATTNC_OK) {
+            static HostProblem p(1, 1, 1, 16, 16, 8);
+            p.bind(args);
+            c.ran = attnc_run_reference(ctx, kernel, args, 1);
+          }
+          c.error = attnc_last_error();
+          // arch "none" stops after the checker: generate the hooks too (MLIR, passes, C++).
+          attnc::dsl::SourceFile file("max.attn", c.source);
+          attnc::dsl::DiagnosticEngine diags(&file);
+          auto program = attnc::dsl::parseAndCheck(file, diags);
+          attnc::compiler::GeneratedHooks hooks;
+          c.generated = program && attnc::compiler::generateHooks(*program, program->attentions[0],
+                                                                  attnc::compiler::CodegenOptions(),
+                                                                  hooks, c.error);
+          attnc_kernel_release(kernel);
+          attnc_args_destroy(args);
+          attnc_options_destroy(options);
+          attnc_context_destroy(ctx);
+        },
+        &c);
+    INFO(c.source.substr(0, 80) << "\n" << c.error);
+    CHECK(c.compiled == ATTNC_OK);
+    CHECK(c.ran == ATTNC_OK);
+    CHECK(c.generated);
+  }
+}
+
+TEST_CASE("lets that share subexpressions compile in linear time", "[capi][limits]") {
+  Fixture f;
+  attnc_options_set_arch(f.options, "none");
+  auto start = std::chrono::steady_clock::now();
+  for (const std::string &source :
+       {letChain(60, "q - k", "@ + @", "mask = @ >= 0;"),
+        letChain(60, "q >= k", "@ && (@ || q > 3)", "mask = @;"),
+        letChain(60, "q >= k", "!(@ && !(@ || k == 2))", "mask = @;"),
+        letChain(60, "float(q - k)", "@ * 0.5 + @", "score = score + @;")}) {
+    attnc_kernel *kernel = nullptr;
+    INFO(source.substr(0, 80));
+    REQUIRE(attnc_compile(f.ctx, source.c_str(), "dag.attn", f.options, &kernel) == ATTNC_OK);
+    CHECK(std::string(attnc_kernel_cuda_source(kernel)).size() < 1000000);
+    attnc_kernel_release(kernel);
+  }
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 20.0);
+}
+
+TEST_CASE("shapes too large for the reference are errors through the C ABI", "[capi][limits]") {
+  Fixture f;
+  attnc_kernel *kernel = f.compile(kCausal);
+  std::vector<float> small(64, 0.0f);
+  // Logical dims far beyond the buffer: the reference must refuse before touching memory.
+  for (attnc_tensor_role role : {ATTNC_Q, ATTNC_O})
+    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024, 64,
+                                  0, 0, 0) == ATTNC_OK);
+  for (attnc_tensor_role role : {ATTNC_K, ATTNC_V})
+    REQUIRE(attnc_args_set_tensor(f.args, role, small.data(), ATTNC_F32, 2147483647, 1024, 1024, 64,
+                                  0, 0, 0) == ATTNC_OK);
+  attnc_status status = attnc_run_reference(f.ctx, kernel, f.args, 1);
+  CHECK(status != ATTNC_OK);
+  CHECK(status != ATTNC_ERROR_INTERNAL);
+  INFO(attnc_last_error());
+  CHECK(contains(attnc_last_error(), "memory limit"));
   attnc_kernel_release(kernel);
 }

@@ -179,7 +179,9 @@ CLI::Validator headDimValidator() {
       "64|128|256", "head dim");
 }
 
-static bool readsBatchHeadOrData(const dsl::AttentionDecl &a, const dsl::Expr *e) {
+/// Whether `e` reads b, h, kv_h or an input, given that answer for every let it may use.
+/// Recurses through one expression only: lets are looked up, never re-walked.
+static bool readsBatchHeadOrData(const dsl::Expr *e, const std::vector<bool> &letReads) {
   if (!e)
     return false;
   if (e->ref.kind == dsl::SymbolRef::Input)
@@ -188,17 +190,22 @@ static bool readsBatchHeadOrData(const dsl::AttentionDecl &a, const dsl::Expr *e
       (e->ref.index == int(dsl::Builtin::Head) || e->ref.index == int(dsl::Builtin::KvHead) ||
        e->ref.index == int(dsl::Builtin::Batch)))
     return true;
-  if (e->ref.kind == dsl::SymbolRef::Let &&
-      readsBatchHeadOrData(a, a.lets[e->ref.index].value.get()))
-    return true;
+  if (e->ref.kind == dsl::SymbolRef::Let)
+    return e->ref.index < 0 || e->ref.index >= int(letReads.size()) || letReads[e->ref.index];
   for (const auto &op : e->operands)
-    if (readsBatchHeadOrData(a, op.get()))
+    if (readsBatchHeadOrData(op.get(), letReads))
       return true;
   return false;
 }
 
 bool variesPerBatchOrHead(const dsl::AttentionDecl &attention) {
-  return attention.route || readsBatchHeadOrData(attention, attention.mask.get());
+  if (attention.route)
+    return true;
+  // Lets use only earlier lets: one pass in declaration order, linear in the program.
+  std::vector<bool> letReads;
+  for (const dsl::LetDecl &let : attention.lets)
+    letReads.push_back(readsBatchHeadOrData(let.value.get(), letReads));
+  return readsBatchHeadOrData(attention.mask.get(), letReads);
 }
 
 bool countKeptPairs(const dsl::Program &program, const dsl::AttentionDecl &attention,

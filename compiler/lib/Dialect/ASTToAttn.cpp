@@ -23,6 +23,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <vector>
 
 using namespace mlir;
 
@@ -127,6 +128,7 @@ private:
   }
 
   Value expr(const dsl::Expr &e);
+  Value statement(const dsl::Expr &e);
   Value name(const dsl::Expr &e);
   Value unary(const dsl::Expr &e);
   Value binary(const dsl::Expr &e);
@@ -508,6 +510,32 @@ Value SpecBuilder::inputRead(const dsl::Expr &e) {
   return isFloat(read.getResult()) ? toFloat(read.getResult()) : read.getResult();
 }
 
+/// Builds a statement's expression. The lets it uses (transitively) are built first, in
+/// declaration order, so that expr() never recurses from a let into another let: the
+/// recursion depth is that of one expression, however long a chain of lets is.
+Value SpecBuilder::statement(const dsl::Expr &e) {
+  const int numLets = static_cast<int>(attention.lets.size());
+  std::vector<bool> used(numLets, false);
+  std::vector<const dsl::Expr *> work{&e};
+  while (!work.empty()) {
+    const dsl::Expr *node = work.back();
+    work.pop_back();
+    if (node->kind == dsl::ExprKind::Name && node->ref.kind == dsl::SymbolRef::Let &&
+        node->ref.index >= 0 && node->ref.index < numLets && !used[node->ref.index]) {
+      used[node->ref.index] = true;
+      if (const auto &value = attention.lets[node->ref.index].value)
+        work.push_back(value.get());
+    }
+    for (const auto &operand : node->operands)
+      if (operand)
+        work.push_back(operand.get());
+  }
+  for (int i = 0; i < numLets; ++i)
+    if (used[i] && !letValues.count(i) && attention.lets[i].value)
+      letValues[i] = expr(*attention.lets[i].value);
+  return expr(e);
+}
+
 Value SpecBuilder::expr(const dsl::Expr &e) {
   switch (e.kind) {
   case dsl::ExprKind::IntLiteral:
@@ -568,7 +596,7 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
     b.create<attn::YieldOp>(loc, results);
   };
   emitRegion(spec.getMask(), [&]() -> SmallVector<Value> {
-    Value v = attention.mask ? expr(*attention.mask) : constBool(true);
+    Value v = attention.mask ? statement(*attention.mask) : constBool(true);
     if (!v.getType().isInteger(1)) {
       fail("the mask is not Bool");
       v = constBool(true);
@@ -578,7 +606,7 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
   auto floatRegion = [&](const dsl::ExprPtr &e, bool isScore) -> SmallVector<Value> {
     Value v;
     if (e)
-      v = toFloat(expr(*e));
+      v = toFloat(statement(*e));
     else if (isScore)
       v = b.create<attn::ScoreOp>(loc, f32());
     else
@@ -615,10 +643,10 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
     spec.setRouteSelectArgAttr(b.getF64FloatAttr(routeConstant(attention, route.selectArg.get())));
     floatType = b.getF64Type();
     emitRegion(spec.getRoute(), [&]() -> SmallVector<Value> {
-      Value gate = route.gate ? toFloat(expr(*route.gate))
+      Value gate = route.gate ? toFloat(statement(*route.gate))
                               : b.create<attn::RouteDotOp>(loc, floatType).getResult();
-      Value always = route.always ? expr(*route.always) : constBool(false);
-      Value never = route.never ? expr(*route.never) : constBool(false);
+      Value always = route.always ? statement(*route.always) : constBool(false);
+      Value never = route.never ? statement(*route.never) : constBool(false);
       return {gate, always, never};
     });
     floatType = b.getF32Type();

@@ -19,17 +19,22 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
 
 namespace attnc::compiler {
 namespace {
 
-/// The leaves of the arith.andi tree rooted at `v`, left to right.
-void collectConjuncts(Value v, SmallVectorImpl<Value> &out) {
+/// The distinct leaves of the arith.andi DAG rooted at `v`, left to right. Each value is
+/// visited once: lets that reuse a conjunction make the tree exponentially larger than the
+/// DAG, and a repeated conjunct changes nothing (x && x is x).
+void collectConjuncts(Value v, SmallVectorImpl<Value> &out, llvm::DenseSet<Value> &seen) {
+  if (!seen.insert(v).second)
+    return;
   if (auto andOp = v.getDefiningOp<arith::AndIOp>()) {
-    collectConjuncts(andOp.getLhs(), out);
-    collectConjuncts(andOp.getRhs(), out);
+    collectConjuncts(andOp.getLhs(), out, seen);
+    collectConjuncts(andOp.getRhs(), out, seen);
     return;
   }
   out.push_back(v);
@@ -66,7 +71,8 @@ struct FactorMaskPass : PassWrapper<FactorMaskPass, OperationPass<ModuleOp>> {
       if (yield.getValues().size() != 1)
         return; // already factored
       SmallVector<Value> conjuncts;
-      collectConjuncts(yield.getValues()[0], conjuncts);
+      llvm::DenseSet<Value> seen;
+      collectConjuncts(yield.getValues()[0], conjuncts, seen);
       llvm::DenseMap<Value, bool> memo;
       SmallVector<Value> index, data;
       for (Value c : conjuncts)

@@ -40,6 +40,8 @@ public:
                  IntervalEmitter &keyZero)
       : b(b), loc(loc), args(args), allKeys(allKeys), keyZero(keyZero) {}
 
+  /// The key set of `v` (of !v when negated), once per (value, negated): a mask whose
+  /// lets share subexpressions is a DAG, and walking it as a tree is exponential.
   Value analyze(Value v, bool negated);
   bool foundBound = false;  ///< some comparison was solved for k
   bool foundOpaque = false; ///< some k-dependent atom could not be solved
@@ -51,6 +53,9 @@ private:
   IntervalEmitter &allKeys, &keyZero;
   DenseMap<Value, std::optional<int64_t>> coefMemo;
   DenseMap<Value, bool> dependsMemo;
+  DenseMap<Value, Value> analyzeMemo[2]; ///< [negated]
+
+  Value analyzeOnce(Value v, bool negated);
 
   Type krType() { return emitc::OpaqueType::get(b.getContext(), "AttncKr"); }
   bool dependsOnKey(Value v) { return compiler::dependsOnKey(v, dependsMemo); }
@@ -100,6 +105,15 @@ Value KvRangeBuilder::generic(Value v, bool negated) {
 }
 
 Value KvRangeBuilder::analyze(Value v, bool negated) {
+  DenseMap<Value, Value> &memo = analyzeMemo[negated ? 1 : 0];
+  if (auto it = memo.find(v); it != memo.end())
+    return it->second;
+  Value result = analyzeOnce(v, negated);
+  memo[v] = result;
+  return result;
+}
+
+Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
   Operation *op = v.getDefiningOp();
   if (!op)
     return generic(v, negated);

@@ -2,8 +2,10 @@
 #include "attnc/reference/HostTensor.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 namespace attnc::reference {
 
@@ -119,6 +121,46 @@ uint16_t floatToHalf(float value) {
   return sign | static_cast<uint16_t>(result);
 }
 
+std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product))
+    return std::nullopt;
+  return product;
+}
+
+std::optional<int64_t> checkedElementCount(const std::vector<int64_t> &dims) {
+  std::optional<int64_t> n = 1;
+  for (int64_t d : dims)
+    if (!(n = checkedMul(*n, d)))
+      return std::nullopt;
+  return n;
+}
+
+std::optional<int64_t> checkedByteSize(DType dtype, const std::vector<int64_t> &dims) {
+  std::optional<int64_t> n = checkedElementCount(dims);
+  return n ? checkedMul(*n, static_cast<int64_t>(dtypeSize(dtype))) : std::nullopt;
+}
+
+std::string dimsText(const std::vector<int64_t> &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::string bytesText(uint64_t bytes) {
+  static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 6) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text;
+}
+
 int64_t TensorView::numElements() const {
   int64_t n = 1;
   for (int64_t d : dims)
@@ -207,7 +249,10 @@ TensorView makeQkvView(DType dtype, const void *data, int batch, int heads, int 
 
 OwnedTensor::OwnedTensor(DType dtype, std::vector<int64_t> dims)
     : dtype(dtype), dims(std::move(dims)) {
-  bytes.assign(static_cast<size_t>(numElements()) * dtypeSize(dtype), 0);
+  std::optional<int64_t> size = checkedByteSize(this->dtype, this->dims);
+  if (!size || static_cast<uint64_t>(*size) > bytes.max_size())
+    throw std::length_error("tensor of shape " + dimsText(this->dims) + " is too large");
+  bytes.assign(static_cast<size_t>(*size), 0);
 }
 
 int64_t OwnedTensor::numElements() const {

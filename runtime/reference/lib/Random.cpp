@@ -136,11 +136,42 @@ bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &at
   std::vector<std::vector<int64_t>> dims;
   if (!evaluateInputDims(program, attention, shape, dims, error))
     return false;
+  // Sizes first, so that a huge shape is an error rather than an allocation.
+  const uint64_t limit = options.maxBytes ? options.maxBytes : referenceMemoryLimit();
+  uint64_t total = 0;
+  auto fits = [&](const std::string &what, DType dtype, const std::vector<int64_t> &dims) {
+    std::optional<int64_t> bytes = checkedByteSize(dtype, dims);
+    if (!bytes) {
+      error = what + " of shape " + dimsText(dims) + " (" + dtypeName(dtype) +
+              ") is too large: its size in bytes does not fit in 64 bits";
+      return false;
+    }
+    total =
+        static_cast<uint64_t>(*bytes) > limit - std::min(total, limit) ? limit + 1 : total + *bytes;
+    if (total > limit) {
+      error = what + " of shape " + dimsText(dims) + " (" + dtypeName(dtype) + ", " +
+              bytesText(static_cast<uint64_t>(*bytes)) +
+              ") takes the generated inputs past the reference's memory limit of " +
+              bytesText(limit) + " (ATTNC_REFERENCE_MEMORY_LIMIT sets it)";
+      return false;
+    }
+    return true;
+  };
+  const std::vector<int64_t> qDims = {shape.batch, shape.heads, shape.qLen, shape.headDim};
+  const std::vector<int64_t> kvDims = {shape.batch, shape.kvHeads, shape.kvLen, shape.headDim};
+  if (!fits("Q", options.qkvType, qDims) || !fits("K", options.qkvType, kvDims) ||
+      !fits("V", options.qkvType, kvDims))
+    return false;
+  for (size_t i = 0; i < attention.inputs.size(); ++i)
+    if (!fits("input '" + attention.inputs[i].name + "'", dtypeOf(attention.inputs[i].elementType),
+              dims[i]))
+      return false;
+
   inputs = ProblemInputs();
   inputs.shape = shape;
-  inputs.q = OwnedTensor(options.qkvType, {shape.batch, shape.heads, shape.qLen, shape.headDim});
-  inputs.k = OwnedTensor(options.qkvType, {shape.batch, shape.kvHeads, shape.kvLen, shape.headDim});
-  inputs.v = OwnedTensor(options.qkvType, {shape.batch, shape.kvHeads, shape.kvLen, shape.headDim});
+  inputs.q = OwnedTensor(options.qkvType, qDims);
+  inputs.k = OwnedTensor(options.qkvType, kvDims);
+  inputs.v = OwnedTensor(options.qkvType, kvDims);
   for (auto [tensor, name] : {std::pair{&inputs.q, "Q"}, {&inputs.k, "K"}, {&inputs.v, "V"}}) {
     SplitMix64 rng(mixSeed(seed, fnv1a64(name)));
     fillFloats(*tensor, rng, options.qkvDistribution);

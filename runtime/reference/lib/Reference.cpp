@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 namespace attnc::reference {
@@ -45,13 +46,6 @@ bool dtypeMatches(dsl::ElementType declared, DType given) {
     return given == DType::BF16 || given == DType::F64;
   }
   return false;
-}
-
-std::string dimsText(const std::vector<int64_t> &dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
 }
 
 bool evalInputDims(const Binding &binding, std::vector<std::vector<int64_t>> &dims,
@@ -102,8 +96,36 @@ std::vector<double> toDouble(const TensorView &t) {
   return out;
 }
 
+/// The bytes one reference run allocates, counted against referenceMemoryLimit() before
+/// each allocation, so that a huge shape is an error and never an allocation.
+struct MemoryBudget {
+  uint64_t limit = referenceMemoryLimit();
+  uint64_t used = 0;
+
+  /// Reserves the product of `factors` bytes for `what`; false (and `error`) past the limit.
+  bool reserve(std::initializer_list<int64_t> factors, const std::string &what,
+               std::string &error) {
+    std::optional<int64_t> bytes = 1;
+    for (int64_t f : factors)
+      if (bytes)
+        bytes = checkedMul(*bytes, f);
+    if (bytes && static_cast<uint64_t>(*bytes) <= limit - std::min(used, limit)) {
+      used += static_cast<uint64_t>(*bytes);
+      return true;
+    }
+    error =
+        "the reference needs " +
+        (bytes ? bytesText(static_cast<uint64_t>(*bytes)) : std::string("more than 2^63 bytes")) +
+        " for " + what + ", past its memory limit of " + bytesText(limit) +
+        (used ? " (" + bytesText(used) + " already in use)" : std::string()) +
+        "; ATTNC_REFERENCE_MEMORY_LIMIT sets the limit";
+    return false;
+  }
+};
+
 /// A bound problem, ready to execute.
 struct Prepared {
+  MemoryBudget memory;
   Binding binding;
   std::vector<double> q, k, v; // contiguous [B, H|Hkv, S, D]
   // Routing: selected[((b * H + h) * units + unit) * numBlocks + blk].
@@ -176,11 +198,13 @@ bool gateBefore(double ga, int a, double gb, int b) {
   return a < b;
 }
 
-void computeRouting(Prepared &p, int threads) {
+bool computeRouting(Prepared &p, int threads, std::string &error) {
   const Binding &bind = p.binding;
   const ProblemShape &s = bind.shape;
   const RouteSpec &route = *bind.attention->route;
   p.routed = true;
+  if (!p.memory.reserve({s.kvLen, sizeof(int32_t)}, "the block of every key", error))
+    return false;
   // num_blocks = 1 + the largest block of a key token. For 1-D blocks (and tiles over whole
   // rows) that is block_of(kv_len - 1) + 1; with N-D tiles over a partial last row a
   // lower-numbered token can lie in a higher block, so take the maximum.
@@ -196,14 +220,20 @@ void computeRouting(Prepared &p, int threads) {
     p.unitSize = 1;
     break;
   case RouteSpec::Granularity::QueryBlock:
-    p.unitSize = static_cast<int>(std::max<int64_t>(1, route.queryBlock));
+    // A unit longer than q_len holds every query: clamping keeps unit counts and token
+    // ranges within int however large the declared size.
+    p.unitSize = static_cast<int>(std::clamp<int64_t>(route.queryBlock, 1, s.qLen));
     break;
   case RouteSpec::Granularity::Head:
     p.unitSize = s.qLen;
     break;
   }
-  p.units = (s.qLen + p.unitSize - 1) / p.unitSize;
+  p.units = static_cast<int>((int64_t{s.qLen} + p.unitSize - 1) / p.unitSize);
   const int nb = p.numBlocks, d = s.headDim;
+  if (!p.memory.reserve({s.batch, s.heads, p.units, nb}, "the routing selection", error) ||
+      !p.memory.reserve({s.batch, s.kvHeads, nb, d, sizeof(double)}, "the routing key means",
+                        error))
+    return false;
   p.selected.assign(static_cast<size_t>(s.batch) * s.heads * p.units * nb, 0);
 
   // Mean key of every (b, kv_h, blk) over its tokens < kv_len; empty blocks (possible with
@@ -234,7 +264,7 @@ void computeRouting(Prepared &p, int threads) {
     int b = static_cast<int>(item / (static_cast<size_t>(p.units) * s.heads));
     int kvh = p.kvHeadOf(h);
     int tokenLo = unit * p.unitSize;
-    int tokenHi = std::min(s.qLen, tokenLo + p.unitSize);
+    int tokenHi = static_cast<int>(std::min<int64_t>(s.qLen, int64_t{tokenLo} + p.unitSize));
 
     std::vector<double> query(d, 0.0);
     for (int t = tokenLo; t < tokenHi; ++t) {
@@ -344,6 +374,7 @@ void computeRouting(Prepared &p, int threads) {
       }
     }
   });
+  return true;
 }
 
 bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
@@ -394,11 +425,16 @@ bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
       !checkQkv(problem.k, "K", s.batch, s.kvHeads, s.kvLen, s.headDim, error) ||
       !checkQkv(problem.v, "V", s.batch, s.kvHeads, s.kvLen, s.headDim, error))
     return false;
+  if (!p.memory.reserve({s.batch, s.heads, s.qLen, s.headDim, sizeof(double)},
+                        "the float64 copy of Q " + dimsText(problem.q.dims), error) ||
+      !p.memory.reserve({2, s.batch, s.kvHeads, s.kvLen, s.headDim, sizeof(double)},
+                        "the float64 copies of K and V " + dimsText(problem.k.dims), error))
+    return false;
   p.q = toDouble(problem.q);
   p.k = toDouble(problem.k);
   p.v = toDouble(problem.v);
-  if (attention.route)
-    computeRouting(p, problem.threads);
+  if (attention.route && !computeRouting(p, problem.threads, error))
+    return false;
   return true;
 }
 
@@ -414,6 +450,41 @@ bool keeps(const Prepared &p, Evaluator &ev, int b, int h, int t, int key) {
 
 } // namespace
 
+uint64_t referenceMemoryLimit() {
+  const char *text = std::getenv("ATTNC_REFERENCE_MEMORY_LIMIT");
+  if (!text || !*text)
+    return kDefaultReferenceMemoryLimit;
+  errno = 0;
+  char *end = nullptr;
+  unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno == ERANGE || end == text || value == 0 || text[0] == '-')
+    return kDefaultReferenceMemoryLimit;
+  int shift = 0;
+  switch (*end) {
+  case 'K':
+    shift = 10;
+    break;
+  case 'M':
+    shift = 20;
+    break;
+  case 'G':
+    shift = 30;
+    break;
+  case 'T':
+    shift = 40;
+    break;
+  case '\0':
+    break;
+  default:
+    return kDefaultReferenceMemoryLimit;
+  }
+  if (shift && end[1] != '\0')
+    return kDefaultReferenceMemoryLimit;
+  if (value > (UINT64_MAX >> shift))
+    return UINT64_MAX;
+  return static_cast<uint64_t>(value) << shift;
+}
+
 bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attention,
                   const ReferenceProblem &problem, ReferenceResult &result, std::string &error) {
   Prepared p;
@@ -421,6 +492,9 @@ bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attenti
     return false;
   const ProblemShape &s = p.binding.shape;
   const int d = s.headDim;
+  if (!p.memory.reserve({s.batch, s.heads, s.qLen, s.headDim + 1, sizeof(double)},
+                        "the outputs O and LSE", error))
+    return false;
   result.shape = s;
   result.out.assign(static_cast<size_t>(s.batch) * s.heads * s.qLen * d, 0.0);
   result.lse.assign(static_cast<size_t>(s.batch) * s.heads * s.qLen,
@@ -539,6 +613,8 @@ bool evaluateKeepMatrix(const dsl::Program &program, const dsl::AttentionDecl &a
     error = "(b, h) out of range";
     return false;
   }
+  if (!p.memory.reserve({s.qLen, s.kvLen}, "the keep matrix", error))
+    return false;
   keep.assign(static_cast<size_t>(s.qLen) * s.kvLen, 0);
   parallelFor(p.binding, problem.threads, static_cast<size_t>(s.qLen),
               [&](size_t row, Evaluator &ev, int) {

@@ -31,6 +31,13 @@ constexpr size_t kMaxInputs = 8;
 constexpr size_t kMaxInputRank = 4;
 constexpr size_t kMaxLayoutAxes = 4;
 
+/// The deepest expression accepted when lets are counted through: each use of a let counts
+/// as the depth of the let's own expression. The same bound as the parser's kMaxExprDepth
+/// for one expression, so lets never make anything deeper than one expression can be. Every
+/// later stage (MLIR building and passes, code generation, the reference interpreter)
+/// recurses at most about this deep, which fits a 1 MiB thread stack with room to spare.
+constexpr unsigned kMaxDepthThroughLets = 256;
+
 /// Checks `program` in place. Returns true when no error was found. `overrides`
 /// replace the values of consts (-D NAME=VALUE).
 bool checkProgram(Program &program, DiagnosticEngine &diags,

@@ -11,6 +11,7 @@
 #define ATTNC_REFERENCE_HOSTTENSOR_H
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,18 @@ double bfloat16ToDouble(uint16_t bits);
 /// Round-to-nearest-even encoding of a float (NaN stays NaN, overflow gives inf).
 uint16_t floatToHalf(float value);
 uint16_t floatToBFloat16(float value);
+
+/// a * b, or nullopt when either is negative or the product does not fit in int64.
+std::optional<int64_t> checkedMul(int64_t a, int64_t b);
+/// The product of `dims` (1 for none), or nullopt when a dim is negative or the product
+/// does not fit in int64.
+std::optional<int64_t> checkedElementCount(const std::vector<int64_t> &dims);
+/// Bytes of `dims` elements of `dtype`, or nullopt on overflow.
+std::optional<int64_t> checkedByteSize(DType dtype, const std::vector<int64_t> &dims);
+/// "[2, 16, 1024]".
+std::string dimsText(const std::vector<int64_t> &dims);
+/// "3.5 GiB", "12 MiB", "100 bytes".
+std::string bytesText(uint64_t bytes);
 
 /// A non-owning strided view: element (i0, i1, ...) lives at
 /// data + sum(i_n * strides[n]) elements (strides in elements, not bytes).
@@ -70,6 +83,8 @@ struct OwnedTensor {
   std::vector<uint8_t> bytes;
 
   OwnedTensor() = default;
+  /// Zero-filled. Throws std::length_error when the byte size overflows (check with
+  /// checkedByteSize first).
   OwnedTensor(DType dtype, std::vector<int64_t> dims);
   int64_t numElements() const;
   /// Stores a value converted to `dtype` (round-to-nearest-even for floats; integers

@@ -65,6 +65,9 @@ std::vector<int64_t> segmentIds(int64_t length, SplitMix64 &rng);
 struct InputOptions {
   DType qkvType = DType::F32;
   Distribution qkvDistribution = Distribution::Normal;
+  /// The most bytes makeProblemInputs allocates for Q, K, V and the inputs together;
+  /// 0 means referenceMemoryLimit(). Sizes that overflow are refused whatever the limit.
+  uint64_t maxBytes = 0;
 };
 
 /// Q, K, V and every declared input of one attention, generated deterministically.
@@ -86,7 +89,9 @@ struct ProblemInputs {
 ///    along the last such axis (independent per other index): document ids;
 ///  - other i32/i64 and u8: 0/1 flags (Bernoulli 1/2);
 ///  - f32/f16/bf16: uniformSigned() values (gates, biases).
-/// Returns false and sets `error` when an input's dims cannot be evaluated.
+/// Returns false and sets `error` when an input's dims cannot be evaluated, or when the
+/// tensors would need more than `options.maxBytes` (the error names the tensor and its
+/// shape); nothing is allocated then.
 bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &attention,
                        const ProblemShape &shape, uint64_t seed, ProblemInputs &inputs,
                        std::string &error, const InputOptions &options = {});

@@ -20,6 +20,18 @@
 
 namespace attnc::reference {
 
+/// The default of referenceMemoryLimit(): 4 GiB.
+constexpr uint64_t kDefaultReferenceMemoryLimit = uint64_t(4) << 30;
+
+/// The most host memory the reference allocates for one problem: the inputs that
+/// makeProblemInputs generates, and separately the working memory of one runReference or
+/// evaluateKeepMatrix (float64 copies of Q, K and V, routing tables, O and LSE, the keep
+/// matrix). Past it they fail with an error naming what was too large, never allocate.
+/// kDefaultReferenceMemoryLimit, or the environment variable ATTNC_REFERENCE_MEMORY_LIMIT:
+/// a number of bytes, optionally with a K, M, G or T suffix (powers of 1024); a value that
+/// does not parse, or 0, leaves the default.
+uint64_t referenceMemoryLimit();
+
 /// The run-time shape of one attention call.
 struct ProblemShape {
   int batch = 1;
