@@ -675,6 +675,13 @@ Status resolveParams(const dsl::AttentionDecl &attention, const Arguments &args,
                                            value.i > std::numeric_limits<int32_t>::max()))
         return invalid("param '" + param.name + "' = " + std::to_string(value.i) +
                        " does not fit a 32-bit int");
+      // As in the CLI and Python: NaN has no meaning as a param, and a finite value beyond
+      // fp32 would be inf on the GPU but finite in the float64 reference.
+      if (param.type == dsl::Type::Float &&
+          (std::isnan(value.f) ||
+           (std::isfinite(value.f) && std::fabs(value.f) > std::numeric_limits<float>::max())))
+        return invalid("param '" + param.name + "' = " + std::to_string(value.f) +
+                       (std::isnan(value.f) ? " is NaN" : " is outside the float32 range"));
     } else if (param.folded) {
       value = *param.folded;
     } else {

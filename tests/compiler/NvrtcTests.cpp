@@ -230,12 +230,9 @@ extern "C" void nonfinite_probe(const AttncArgs *a, float *f, double *g) {
   CHECK(std::isnan(g[2]));
   CHECK(g[3] + g[4] + g[5] == 0.0);
 
+  // NVRTC is a build dependency: without it this test fails rather than skips.
   int major = 0, minor = 0;
-  if (nvrtcVersion(&major, &minor) != NVRTC_SUCCESS) {
-    std::cout << "skipped: NVRTC is not usable here" << std::endl;
-    WARN("skipped: NVRTC is not usable here");
-    return;
-  }
+  REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
   std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::string device = kernelArgs + "\n" + hooks.hooks.source + probeKernel("nf") +

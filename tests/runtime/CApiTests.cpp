@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -246,6 +247,17 @@ TEST_CASE("arguments are validated with clear messages", "[capi]") {
     attnc_args_set_param_bool(f.args, "window", 1);
     CHECK(attnc_validate(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
     CHECK(contains(attnc_last_error(), "param 'window' is int but a bool value was given"));
+  }
+  SECTION("a float param that is NaN or outside float32") {
+    attnc_args_set_input(f.args, "doc", doc.data(), ATTNC_I32, 2, docDims, nullptr);
+    attnc_args_set_param_float(f.args, "bonus", std::nan(""));
+    CHECK(attnc_validate(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+    CHECK(contains(attnc_last_error(), "param 'bonus' = nan is NaN"));
+    attnc_args_set_param_float(f.args, "bonus", 1e39);
+    CHECK(attnc_validate(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+    CHECK(contains(attnc_last_error(), "is outside the float32 range"));
+    attnc_args_set_param_float(f.args, "bonus", -std::numeric_limits<double>::infinity());
+    CHECK(attnc_validate(f.ctx, kernel, f.args, 0) == ATTNC_OK);
   }
   SECTION("GQA divisibility") {
     attnc_args_set_input(f.args, "doc", doc.data(), ATTNC_I32, 2, docDims, nullptr);

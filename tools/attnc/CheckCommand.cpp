@@ -1,7 +1,7 @@
 //===- CheckCommand.cpp - attnc check ---------------------------------------===//
 //
-// `attnc check FILE...`: parses and checks each file. Silent with exit 0 when all are
-// valid; otherwise the diagnostics go to stderr and the exit code is kExitInputError.
+// `attnc check FILE...`: parses and checks each file. Exit 0 when all are valid, silent
+// unless there are warnings; otherwise the diagnostics go to stderr and the exit code is kExitInputError.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -28,7 +28,7 @@ bool parseDefine(const std::string &text, dsl::ConstOverride &out) {
 } // namespace
 
 void registerCheckCommand(CLI::App &app, int &exitCode) {
-  auto *cmd = app.add_subcommand("check", "Parse and type-check .attn files (silent when valid)");
+  auto *cmd = app.add_subcommand("check", "Parse and type-check .attn files (silent when valid but for warnings)");
   static std::vector<std::string> files;
   static std::vector<std::string> defines;
   cmd->add_option("files", files, "Files to check")->required();
@@ -55,10 +55,10 @@ void registerCheckCommand(CLI::App &app, int &exitCode) {
         continue;
       }
       dsl::DiagnosticEngine diags(&file);
-      if (!dsl::parseAndCheck(file, diags, overrides)) {
-        diags.print(std::cerr, color);
+      // Warnings (e.g. a division by a constant zero) are printed for valid files too.
+      if (!dsl::parseAndCheck(file, diags, overrides))
         ok = false;
-      }
+      diags.print(std::cerr, color);
     }
     exitCode = ok ? kExitOk : kExitInputError;
   });
