@@ -1,12 +1,13 @@
 //===- ExplainCommand.cpp - attnc explain ---------------------------------===//
 //
 // Explains what the kernel of a program will do at one problem size: how many tiles are
-// empty, full or partial (exactly, from the CPU reference's keep matrix), the density and
+// empty, full or partial (as the kernel classifies them: TileMap.h), the density and
 // FLOPs, the block metadata the launch needs, and which kernel features the compiler chose
 // and why (from the generated hooks' metadata).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "TileMap.h"
 #include "ToolSupport.h"
 
 #include "attnc/compiler/Codegen.h"
@@ -27,7 +28,12 @@ struct ExplainOptions {
   int tileQ = 128, tileK = 64;
   std::vector<std::string> defines, params;
   uint64_t seed = 1;
+  std::string countPairs = "auto";
 };
+
+/// Pairs of PARTIAL tiles that --count-pairs auto still evaluates (about a second on one
+/// core of the reference).
+constexpr uint64_t kCheapPairs = 10'000'000;
 
 std::string humanBytes(double bytes) {
   if (bytes < 1024)
@@ -62,61 +68,54 @@ int explainCommand(const ExplainOptions &o) {
 
   compiler::GeneratedHooks hooks;
   std::string error;
-  if (!compiler::generateHooks(*bundle.program, attention, {}, hooks, error)) {
+  compiler::CodegenOptions codegen;
+  codegen.hostClassifier = true;
+  if (!compiler::generateHooks(*bundle.program, attention, codegen, hooks, error)) {
     std::cerr << "attnc: error: internal compiler error: " << error << "\n";
     return kExitCompileError;
   }
 
-  // Exact tile classes: evaluate every pair of each distinct (b, h).
+  // The kernel's tile classes (TileMap.h) of each distinct (b, h).
   bool varies = variesPerBatchOrHead(attention);
   int evalBatch = varies ? shape.batch : 1, evalHeads = varies ? shape.heads : 1;
   double pairsPerHead = double(shape.qLen) * shape.kvLen;
-  if (pairsPerHead * evalBatch * evalHeads > 1.2e9) {
-    std::cerr << "attnc: error: explain counts tiles exactly and would evaluate "
-              << fmt::format("{:.2g}", pairsPerHead * evalBatch * evalHeads)
-              << " pairs; use smaller lengths, or fewer heads/batch for patterns that vary "
-                 "per head\n";
-    return kExitUsage;
-  }
+  std::string routingNote;
+  bool routing = routingAffordable(attention, shape, evalBatch * evalHeads, routingNote);
   reference::ProblemInputs inputs;
-  if (!reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error)) {
+  if (!makeTileMapInputs(*bundle.program, attention, hooks, shape, o.seed, routing, inputs,
+                         error)) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
-
-  int tilesQ = (shape.qLen + o.tileQ - 1) / o.tileQ, tilesK = (shape.kvLen + o.tileK - 1) / o.tileK;
-  uint64_t counts[3] = {0, 0, 0}, kept = 0, visitedPairs = 0;
-  std::vector<uint8_t> keep;
-  std::vector<uint64_t> tileKept(size_t(tilesQ) * tilesK);
+  TileMapOptions tileOptions;
+  tileOptions.tileQ = o.tileQ;
+  tileOptions.tileK = o.tileK;
+  tileOptions.routing = routing;
+  tileOptions.heads.clear();
   for (int b = 0; b < evalBatch; ++b)
-    for (int h = 0; h < evalHeads; ++h) {
-      if (!reference::evaluateKeepMatrix(*bundle.program, attention, problem, b, h, keep, error)) {
-        std::cerr << "attnc: error: " << error << "\n";
-        return kExitInputError;
-      }
-      std::fill(tileKept.begin(), tileKept.end(), 0);
-      for (int q = 0; q < shape.qLen; ++q) {
-        const uint8_t *row = &keep[size_t(q) * shape.kvLen];
-        uint64_t *tileRow = &tileKept[size_t(q / o.tileQ) * tilesK];
-        for (int k = 0; k < shape.kvLen; ++k)
-          tileRow[k / o.tileK] += row[k];
-      }
-      for (int tq = 0; tq < tilesQ; ++tq)
-        for (int tk = 0; tk < tilesK; ++tk) {
-          uint64_t area = uint64_t(std::min(o.tileQ, shape.qLen - tq * o.tileQ)) *
-                          std::min(o.tileK, shape.kvLen - tk * o.tileK);
-          uint64_t n = tileKept[size_t(tq) * tilesK + tk];
-          kept += n;
-          int cls = n == 0 ? 0 : n == area ? 2 : 1;
-          counts[cls]++;
-          if (cls)
-            visitedPairs += uint64_t(o.tileQ) * o.tileK;
-        }
+    for (int h = 0; h < evalHeads; ++h)
+      tileOptions.heads.push_back({b, h});
+  TileMap map;
+  if (!computeTileMap(*bundle.program, attention, hooks, problem, tileOptions, map, error)) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return kExitInputError;
+  }
+  // Kept pairs of PARTIAL tiles: pair evaluation (the reference), where asked or cheap.
+  if (o.countPairs == "exact" || (o.countPairs == "auto" && map.partialPairs <= kCheapPairs)) {
+    tileOptions.countPartialPairs = true;
+    if (!computeTileMap(*bundle.program, attention, hooks, problem, tileOptions, map, error)) {
+      std::cerr << "attnc: error: " << error << "\n";
+      return kExitInputError;
     }
+  }
   double scale = varies ? 1.0 : double(shape.batch) * shape.heads;
-  double keptAll = double(kept) * scale, pairsAll = pairsPerHead * shape.batch * shape.heads;
+  double pairsAll = pairsPerHead * shape.batch * shape.heads;
+  double keptLow = double(map.fullPairs + map.partialKept) * scale;
+  double keptHigh = double(map.fullPairs + (map.partialCounted ? map.partialKept
+                                                                : map.partialPairs)) * scale;
+  double visitedPairs = double(map.tiles[1] + map.tiles[2]) * o.tileQ * o.tileK;
 
   fmt::print("attention {} ({})\n", attention.name, o.file);
   fmt::print("shape: batch {} heads {} kv_heads {} q_len {} kv_len {} d {}\n", shape.batch,
@@ -126,21 +125,44 @@ int explainCommand(const ExplainOptions &o) {
                p.value.type == dsl::Type::Float  ? fmt::format("{}", p.value.f)
                : p.value.type == dsl::Type::Bool ? (p.value.b ? "true" : "false")
                                                  : fmt::format("{}", p.value.i));
-  fmt::print(
-      "\n{:<26}{}\n", "kept pairs",
-      fmt::format("{:.0f} of {:.0f} (density {:.4f})", keptAll, pairsAll, keptAll / pairsAll));
-  fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", 4.0 * shape.headDim * keptAll);
+  if (!routing)
+    fmt::print("note: {}; the tile classes are the mask's alone and the numbers below are "
+               "upper bounds (routing only removes pairs)\n",
+               routingNote);
+  if (map.partialCounted)
+    fmt::print("\n{:<26}{}\n", "kept pairs",
+               fmt::format("{:.0f} of {:.0f} (density {:.4f}; exact)", keptLow, pairsAll,
+                           keptLow / pairsAll));
+  else
+    fmt::print("\n{:<26}{}\n", "kept pairs",
+               fmt::format("{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the "
+                           "pairs of partial tiles were not counted, --count-pairs exact "
+                           "counts them)",
+                           keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll));
+  fmt::print("{:<26}{:.3g}{} (4 * d * kept pairs)\n", "useful FLOPs",
+             4.0 * shape.headDim * keptLow,
+             map.partialCounted ? std::string()
+                                : fmt::format(" to {:.3g}", 4.0 * shape.headDim * keptHigh));
   fmt::print("{:<26}{:.3g} (4 * d * pairs of non-empty tiles)\n", "executed FLOPs",
-             4.0 * shape.headDim * double(visitedPairs) * scale);
-  fmt::print("\ntiles of {}x{} (exact, {} of {} (b, h) evaluated{}):\n", o.tileQ, o.tileK,
+             4.0 * shape.headDim * visitedPairs * scale);
+  fmt::print("\ntiles of {}x{} as the kernel classifies them (attnc_kv_ranges, attnc_classify{}; "
+             "{} of {} (b, h) evaluated{}):\n",
+             o.tileQ, o.tileK, attention.route && routing ? ", route selection" : "",
              evalBatch * evalHeads, shape.batch * shape.heads,
              varies ? "" : "; the pattern is the same for every (b, h)");
-  uint64_t total = counts[0] + counts[1] + counts[2];
+  uint64_t total = map.tiles[0] + map.tiles[1] + map.tiles[2];
   const char *names[3] = {"empty", "partial", "full"};
-  const char *what[3] = {"never loaded", "masked per element", "no per-element mask"};
+  std::string what[3] = {
+      fmt::format("never loaded ({} outside the key ranges, not classified)",
+                  uint64_t(double(map.unclassifiedEmpty) * scale)),
+      "masked per element", "no per-element mask"};
+  if (map.partialCounted && (map.partialActuallyEmpty || map.partialActuallyFull))
+    what[1] += fmt::format(" ({} keep no pair and {} every pair: not provable per tile)",
+                           uint64_t(double(map.partialActuallyEmpty) * scale),
+                           uint64_t(double(map.partialActuallyFull) * scale));
   for (int c : {0, 2, 1})
-    fmt::print("  {:<9}{:>10}  {:5.1f}%  {}\n", names[c], uint64_t(counts[c] * scale),
-               100.0 * counts[c] / std::max<uint64_t>(1, total), what[c]);
+    fmt::print("  {:<9}{:>10}  {:5.1f}%  {}\n", names[c], uint64_t(double(map.tiles[c]) * scale),
+               100.0 * double(map.tiles[c]) / double(std::max<uint64_t>(1, total)), what[c]);
 
   // Block metadata the launch allocates.
   double summaryBytes = 0, routeBytes = 0;
@@ -225,6 +247,11 @@ void registerExplainCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("-D", options->defines, "Override a const: -D name=value");
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
+  cmd->add_option("--count-pairs", options->countPairs,
+                  "Kept pairs of partial tiles: exact (pair evaluation), bounds, or auto "
+                  "(exact up to 1e7 such pairs)")
+      ->check(CLI::IsMember({"auto", "exact", "bounds"}))
+      ->capture_default_str();
   cmd->callback([options, &exitCode] { exitCode = explainCommand(*options); });
 }
 

@@ -129,7 +129,10 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
           out.coordinateReads = true;
       });
     spec.getMask().walk([&](attn::InputReadOp read) {
-      if (isTokenIndexedRead(read) && read.getSlot() < out.inputs.size())
+      if (read.getSlot() >= out.inputs.size())
+        return;
+      out.inputs[read.getSlot()].inMask = true;
+      if (isTokenIndexedRead(read))
         out.inputs[read.getSlot()].summarized = true;
     });
   }

@@ -35,6 +35,7 @@ struct InputSlot {
   int rank = 1;
   int slot = 0;
   bool summarized = false; ///< needs a per-block min/max summary pre-pass
+  bool inMask = false;     ///< the mask reads it (the classifier may read it)
 };
 
 struct GeneratedHooks {
