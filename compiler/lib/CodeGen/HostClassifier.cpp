@@ -521,7 +521,6 @@ int HostTileClassifier::kvRanges(const AttncArgs &a, int b, int h, int qLo, int 
                                  int *hi) {
   const HostFunction &f = program_->kvRanges;
   state_->args = &a;
-  state_->current = nullptr;
   setArgs(state_->regs, f, b, h, qLo, qHi, 0, 0);
   state_->regs[f.args[5]].p = lo;
   state_->regs[f.args[6]].p = hi;
@@ -531,19 +530,16 @@ int HostTileClassifier::kvRanges(const AttncArgs &a, int b, int h, int qLo, int 
 
 int HostTileClassifier::classify(const AttncArgs &a, int b, int h, int qLo, int qHi, int kLo,
                                  int kHi) {
-  const HostFunction &f = program_->classify;
-  state_->args = &a;
-  state_->current = nullptr;
-  setArgs(state_->regs, f, b, h, qLo, qHi, kLo, kHi);
-  state_->run(*program_, f, 0, f.code.size());
-  return static_cast<int>(state_->regs[f.result].i);
+  setQueryTile(a, b, h, qLo, qHi);
+  return classifyKeys(kLo, kHi);
 }
 
 int HostTileClassifier::classifyFactors(const AttncArgs &a, int b, int h, int qLo, int qHi,
                                         int kLo, int kHi) {
-  const HostFunction &f = program_->factors.present ? program_->factors : program_->classify;
+  if (!program_->factors.present)
+    return classify(a, b, h, qLo, qHi, kLo, kHi);
+  const HostFunction &f = program_->factors;
   state_->args = &a;
-  state_->current = nullptr;
   setArgs(state_->regs, f, b, h, qLo, qHi, kLo, kHi);
   state_->run(*program_, f, 0, f.code.size());
   return static_cast<int>(state_->regs[f.result].i);
@@ -558,6 +554,8 @@ void HostTileClassifier::setQueryTile(const AttncArgs &a, int b, int h, int qLo,
 }
 
 int HostTileClassifier::classifyKeys(int kLo, int kHi) {
+  if (!state_->current)
+    return ATTNC_TILE_PARTIAL; // no query tile set: nothing is proven
   const HostFunction &f = *state_->current;
   state_->regs[f.args[5]].i = kLo;
   state_->regs[f.args[6]].i = kHi;

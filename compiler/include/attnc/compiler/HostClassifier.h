@@ -41,14 +41,16 @@ public:
   /// attnc_kv_ranges(a, b, h, qLo, qHi, lo, hi): up to ATTNC_MAX_KV_RANGES intervals.
   int kvRanges(const AttncArgs &a, int b, int h, int qLo, int qHi, int *lo, int *hi);
 
-  /// attnc_classify(a, b, h, qLo, qHi, kLo, kHi) (inclusive token bounds).
+  /// attnc_classify(a, b, h, qLo, qHi, kLo, kHi) (inclusive token bounds); it sets the
+  /// query tile of classifyKeys too. kvRanges and classifyFactors use registers of their own.
   int classify(const AttncArgs &a, int b, int h, int qLo, int qHi, int kLo, int kHi);
   /// attnc_classify_factors (hasFactors() only).
   int classifyFactors(const AttncArgs &a, int b, int h, int qLo, int qHi, int kLo, int kHi);
 
   /// Fast path for many key tiles of one query tile: setQueryTile evaluates the part of
   /// attnc_classify that does not depend on the key range once; classifyKeys then runs
-  /// only the rest. Same results as classify().
+  /// only the rest. Same results as classify(). classifyKeys without a query tile answers
+  /// PARTIAL (nothing proven).
   void setQueryTile(const AttncArgs &a, int b, int h, int qLo, int qHi);
   int classifyKeys(int kLo, int kHi);
 
