@@ -31,9 +31,9 @@ struct ExplainOptions {
   std::string countPairs = "auto";
 };
 
-/// Pairs of PARTIAL tiles that --count-pairs auto still evaluates (about a second on one
-/// core of the reference).
-constexpr uint64_t kCheapPairs = 10'000'000;
+/// CPU seconds (per worker thread) --count-pairs auto spends counting the kept pairs of
+/// PARTIAL tiles before it settles for bounds.
+constexpr double kCountBudgetSeconds = 1.0;
 
 std::string humanBytes(double bytes) {
   if (bytes < 1024)
@@ -93,6 +93,8 @@ int explainCommand(const ExplainOptions &o) {
   tileOptions.tileQ = o.tileQ;
   tileOptions.tileK = o.tileK;
   tileOptions.routing = routing;
+  tileOptions.countPartialPairs = o.countPairs != "bounds";
+  tileOptions.countBudgetSeconds = o.countPairs == "auto" ? kCountBudgetSeconds : 0;
   tileOptions.heads.clear();
   for (int b = 0; b < evalBatch; ++b)
     for (int h = 0; h < evalHeads; ++h)
@@ -102,17 +104,9 @@ int explainCommand(const ExplainOptions &o) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
-  // Kept pairs of PARTIAL tiles: pair evaluation (the reference), where asked or cheap.
-  if (o.countPairs == "exact" || (o.countPairs == "auto" && map.partialPairs <= kCheapPairs)) {
-    tileOptions.countPartialPairs = true;
-    if (!computeTileMap(*bundle.program, attention, hooks, problem, tileOptions, map, error)) {
-      std::cerr << "attnc: error: " << error << "\n";
-      return kExitInputError;
-    }
-  }
   double scale = varies ? 1.0 : double(shape.batch) * shape.heads;
   double pairsAll = pairsPerHead * shape.batch * shape.heads;
-  double keptLow = double(map.fullPairs + map.partialKept) * scale;
+  double keptLow = double(map.fullPairs + (map.partialCounted ? map.partialKept : 0)) * scale;
   double keptHigh = double(map.fullPairs + (map.partialCounted ? map.partialKept
                                                                 : map.partialPairs)) * scale;
   double visitedPairs = double(map.tiles[1] + map.tiles[2]) * o.tileQ * o.tileK;
@@ -136,9 +130,10 @@ int explainCommand(const ExplainOptions &o) {
   else
     fmt::print("\n{:<26}{}\n", "kept pairs",
                fmt::format("{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the "
-                           "pairs of partial tiles were not counted, --count-pairs exact "
-                           "counts them)",
-                           keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll));
+                           "pairs of partial tiles were not counted{})",
+                           keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll,
+                           o.countPairs == "auto" ? " within 1 s; --count-pairs exact counts them"
+                                                  : ""));
   fmt::print("{:<26}{:.3g}{} (4 * d * kept pairs)\n", "useful FLOPs",
              4.0 * shape.headDim * keptLow,
              map.partialCounted ? std::string()
@@ -248,8 +243,8 @@ void registerExplainCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("-P", options->params, "Set a param: -P name=value");
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
   cmd->add_option("--count-pairs", options->countPairs,
-                  "Kept pairs of partial tiles: exact (pair evaluation), bounds, or auto "
-                  "(exact up to 1e7 such pairs)")
+                  "Kept pairs of partial tiles: exact (counted), bounds (not counted), or "
+                  "auto (counted when that takes at most 1 s)")
       ->check(CLI::IsMember({"auto", "exact", "bounds"}))
       ->capture_default_str();
   cmd->callback([options, &exitCode] { exitCode = explainCommand(*options); });

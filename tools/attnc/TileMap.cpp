@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <time.h>
 
 namespace attnc::tools {
 namespace {
@@ -153,6 +154,37 @@ bool bindArgs(const dsl::AttentionDecl &attention, const compiler::GeneratedHook
   return true;
 }
 
+/// Kept pairs of the unrouted mask in [q0, q1] x [k0, k1]: boxes the classifier proves
+/// EMPTY or FULL are counted whole, others split in two along the longer side; boxes of at
+/// most 32 pairs go to the reference.
+uint64_t countBySubdivision(compiler::HostTileClassifier &classifier, const AttncArgs &a,
+                            const reference::KeepEvaluator &keep, int b, int h, int q0, int q1,
+                            int k0, int k1) {
+  const uint64_t area = uint64_t(q1 - q0 + 1) * uint64_t(k1 - k0 + 1);
+  const int cls = classifier.classify(a, b, h, q0, q1, k0, k1) & 3;
+  if (cls == ATTNC_TILE_EMPTY)
+    return 0;
+  if (cls == ATTNC_TILE_FULL)
+    return area;
+  if (area <= 32)
+    return keep.countKept(b, h, q0, q1 + 1, k0, k1 + 1);
+  if (q1 - q0 >= k1 - k0) {
+    const int mid = q0 + (q1 - q0) / 2;
+    return countBySubdivision(classifier, a, keep, b, h, q0, mid, k0, k1) +
+           countBySubdivision(classifier, a, keep, b, h, mid + 1, q1, k0, k1);
+  }
+  const int mid = k0 + (k1 - k0) / 2;
+  return countBySubdivision(classifier, a, keep, b, h, q0, q1, k0, mid) +
+         countBySubdivision(classifier, a, keep, b, h, q0, q1, mid + 1, k1);
+}
+
+/// CPU time of the calling thread: the counting budget should not depend on the load.
+double threadSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 struct Totals {
   uint64_t tiles[3] = {0, 0, 0};
   uint64_t unclassifiedEmpty = 0, fullPairs = 0, partialPairs = 0;
@@ -276,8 +308,10 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
   const auto start = std::chrono::steady_clock::now();
   auto lastReport = start;
 
+  std::atomic<bool> countAbandoned{false};
   auto worker = [&](int id) {
-    compiler::HostTileClassifier classifier(hooks.hostProgram);
+    compiler::HostTileClassifier classifier(hooks.hostProgram), counter(hooks.hostProgram);
+    double countSeconds = 0; // this worker's CPU time spent counting
     Totals mine;
     for (size_t item; (item = next.fetch_add(1)) < items;) {
       const size_t head = item / tilesQ;
@@ -316,8 +350,14 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
             mine.fullPairs += area;
           if (cls == ATTNC_TILE_PARTIAL) {
             mine.partialPairs += area;
-            if (options.countPartialPairs) {
-              uint64_t kept = keep.countKept(b, h, qLo, qHi + 1, kLo, kHi + 1);
+            if (options.countPartialPairs && !countAbandoned.load(std::memory_order_relaxed)) {
+              const double before = threadSeconds();
+              uint64_t kept =
+                  routed ? keep.countKept(b, h, qLo, qHi + 1, kLo, kHi + 1)
+                         : countBySubdivision(counter, args, keep, b, h, qLo, qHi, kLo, kHi);
+              countSeconds += threadSeconds() - before;
+              if (options.countBudgetSeconds > 0 && countSeconds > options.countBudgetSeconds)
+                countAbandoned = true;
               mine.partialKept += kept;
               mine.partialEmpty += kept == 0;
               mine.partialFull += kept == area;
@@ -358,10 +398,12 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
   map.unclassifiedEmpty = totals.unclassifiedEmpty;
   map.fullPairs = totals.fullPairs;
   map.partialPairs = totals.partialPairs;
-  map.partialCounted = options.countPartialPairs;
-  map.partialKept = totals.partialKept;
-  map.partialActuallyEmpty = totals.partialEmpty;
-  map.partialActuallyFull = totals.partialFull;
+  map.partialCounted = options.countPartialPairs && !countAbandoned;
+  if (map.partialCounted) {
+    map.partialKept = totals.partialKept;
+    map.partialActuallyEmpty = totals.partialEmpty;
+    map.partialActuallyFull = totals.partialFull;
+  }
   return true;
 }
 

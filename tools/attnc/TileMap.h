@@ -30,8 +30,13 @@ struct TileMapOptions {
   std::vector<std::pair<int, int>> heads = {{0, 0}};
   /// Keep the class grids (viz); explain needs only the counts.
   bool keepClasses = false;
-  /// Count the kept pairs of PARTIAL tiles with the reference (pair evaluation).
+  /// Count the kept pairs of PARTIAL tiles: unrouted masks by subdividing the tile with
+  /// the classifier (sound on any token box) down to boxes of at most 32 pairs, which the
+  /// reference evaluates; routed ones with the reference alone.
   bool countPartialPairs = false;
+  /// Give up counting (TileMap::partialCounted = false) once a worker thread has spent this
+  /// many seconds of CPU time counting; 0: never.
+  double countBudgetSeconds = 0;
   /// Evaluate the route selection (routed attentions). Without it the classes are those
   /// of the mask alone: routing only removes pairs, so EMPTY stays exact and FULL /
   /// PARTIAL become upper bounds.
@@ -54,8 +59,8 @@ struct TileMap {
   uint64_t unclassifiedEmpty = 0;
   /// Pairs (inside the problem) of FULL tiles (all kept) and of PARTIAL tiles.
   uint64_t fullPairs = 0, partialPairs = 0;
-  /// countPartialPairs: kept pairs in PARTIAL tiles, and PARTIAL tiles that keep none or
-  /// all of their pairs (the classifier could not prove it).
+  /// countPartialPairs (and within the budget): kept pairs in PARTIAL tiles, and PARTIAL
+  /// tiles that keep none or all of their pairs (the classifier could not prove it).
   bool partialCounted = false;
   uint64_t partialKept = 0, partialActuallyEmpty = 0, partialActuallyFull = 0;
   bool routingEvaluated = false;
