@@ -111,8 +111,7 @@ TEST_CASE("host classifier equals the compiled hooks on every example", "[hostcl
       }
   std::printf("host classifier, examples: %ld tiles (%ld empty, %ld partial, %ld full), %ld key "
               "ranges, all equal\n",
-              counts.tiles, counts.classes[0], counts.classes[1], counts.classes[2],
-              counts.ranges);
+              counts.tiles, counts.classes[0], counts.classes[1], counts.classes[2], counts.ranges);
   CHECK(counts.classes[0] > 0);
   CHECK(counts.classes[1] > 0);
   CHECK(counts.classes[2] > 0);
@@ -192,15 +191,15 @@ TEST_CASE("tile map is sound against pair evaluation", "[hostclassifier]") {
       for (int h = 0; h < s.heads; ++h)
         options.heads.push_back({0, h});
       tools::TileMap map;
-      bool ok = tools::computeTileMap(*p.program, *p.attention, p.hooks, problem, options, map,
-                                      error);
+      bool ok =
+          tools::computeTileMap(*p.program, *p.attention, p.hooks, problem, options, map, error);
       INFO(error);
       REQUIRE(ok);
       uint64_t partialKept = 0;
       for (int h = 0; h < s.heads; ++h) {
         std::vector<uint8_t> keep;
-        REQUIRE(reference::evaluateKeepMatrix(*p.program, *p.attention, problem, 0, h, keep,
-                                              error));
+        REQUIRE(
+            reference::evaluateKeepMatrix(*p.program, *p.attention, problem, 0, h, keep, error));
         for (int tq = 0; tq < map.tilesQ; ++tq)
           for (int tk = 0; tk < map.tilesK; ++tk) {
             uint64_t kept = 0, area = 0;
@@ -208,8 +207,8 @@ TEST_CASE("tile map is sound against pair evaluation", "[hostclassifier]") {
               for (int k = tk * s.tileK; k < std::min(s.kvLen, (tk + 1) * s.tileK); ++k, ++area)
                 kept += keep[size_t(q) * s.kvLen + k];
             int cls = map.classes[h][size_t(tq) * map.tilesK + tk];
-            INFO("h " << h << " tile (" << tq << ", " << tk << ") class " << cls << " kept "
-                      << kept << " of " << area);
+            INFO("h " << h << " tile (" << tq << ", " << tk << ") class " << cls << " kept " << kept
+                      << " of " << area);
             if (cls == tools::kTileEmpty)
               REQUIRE(kept == 0);
             if (cls == tools::kTileFull)

@@ -121,7 +121,6 @@ private:
   }
 };
 
-
 } // namespace attnc::test
 
 #endif

@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "HookHarness.h"
-#include "ProgramGenerator.h"
 #include "MaskEvaluator.h"
+#include "ProgramGenerator.h"
 
 #include <catch2/catch.hpp>
 
@@ -198,7 +198,6 @@ TEST_CASE("classifier and key ranges are sound on every example", "[soundness]")
   // document_causal and others are factored: the proven-factor path must be exercised.
   CHECK(total.proven > 0);
 }
-
 
 TEST_CASE("classifier and key ranges are sound on random programs", "[soundness]") {
   const int kPrograms = 60;

@@ -107,8 +107,8 @@ int explainCommand(const ExplainOptions &o) {
   double scale = varies ? 1.0 : double(shape.batch) * shape.heads;
   double pairsAll = pairsPerHead * shape.batch * shape.heads;
   double keptLow = double(map.fullPairs + (map.partialCounted ? map.partialKept : 0)) * scale;
-  double keptHigh = double(map.fullPairs + (map.partialCounted ? map.partialKept
-                                                                : map.partialPairs)) * scale;
+  double keptHigh =
+      double(map.fullPairs + (map.partialCounted ? map.partialKept : map.partialPairs)) * scale;
   double visitedPairs = double(map.tiles[1] + map.tiles[2]) * o.tileQ * o.tileK;
 
   fmt::print("attention {} ({})\n", attention.name, o.file);
@@ -123,21 +123,25 @@ int explainCommand(const ExplainOptions &o) {
     fmt::print("note: {}; the tile classes are the mask's alone and the numbers below are "
                "upper bounds (routing only removes pairs)\n",
                routingNote);
-  if (map.partialCounted)
-    fmt::print("\n{:<26}{}\n", "kept pairs",
-               fmt::format("{:.0f} of {:.0f} (density {:.4f}; exact)", keptLow, pairsAll,
-                           keptLow / pairsAll));
-  else
-    fmt::print("\n{:<26}{}\n", "kept pairs",
-               fmt::format("{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the "
-                           "pairs of partial tiles were not counted{})",
-                           keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll,
-                           o.countPairs == "auto" ? " within 1 s; --count-pairs exact counts them"
-                                                  : ""));
-  fmt::print("{:<26}{:.3g}{} (4 * d * kept pairs)\n", "useful FLOPs",
-             4.0 * shape.headDim * keptLow,
-             map.partialCounted ? std::string()
-                                : fmt::format(" to {:.3g}", 4.0 * shape.headDim * keptHigh));
+  const double flops = 4.0 * shape.headDim;
+  if (map.partialCounted) {
+    fmt::print("\n{:<26}{:.0f} of {:.0f} (density {:.4f}; exact)\n", "kept pairs", keptLow,
+               pairsAll, keptLow / pairsAll);
+    fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * keptLow);
+  } else if (attention.route && !routing) {
+    // Without the selection even FULL tiles may lose pairs: only the upper bound holds.
+    fmt::print("\n{:<26}at most {:.0f} of {:.0f} (density at most {:.4f}; bound: the route "
+               "selection was not evaluated)\n",
+               "kept pairs", keptHigh, pairsAll, keptHigh / pairsAll);
+    fmt::print("{:<26}at most {:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * keptHigh);
+  } else {
+    fmt::print("\n{:<26}{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the pairs "
+               "of partial tiles were not counted{})\n",
+               "kept pairs", keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll,
+               o.countPairs == "auto" ? " within 1 s; --count-pairs exact counts them" : "");
+    fmt::print("{:<26}{:.3g} to {:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * keptLow,
+               flops * keptHigh);
+  }
   fmt::print("{:<26}{:.3g} (4 * d * pairs of non-empty tiles)\n", "executed FLOPs",
              4.0 * shape.headDim * visitedPairs * scale);
   fmt::print("\ntiles of {}x{} as the kernel classifies them (attnc_kv_ranges, attnc_classify{}; "
@@ -147,10 +151,9 @@ int explainCommand(const ExplainOptions &o) {
              varies ? "" : "; the pattern is the same for every (b, h)");
   uint64_t total = map.tiles[0] + map.tiles[1] + map.tiles[2];
   const char *names[3] = {"empty", "partial", "full"};
-  std::string what[3] = {
-      fmt::format("never loaded ({} outside the key ranges, not classified)",
-                  uint64_t(double(map.unclassifiedEmpty) * scale)),
-      "masked per element", "no per-element mask"};
+  std::string what[3] = {fmt::format("never loaded ({} outside the key ranges, not classified)",
+                                     uint64_t(double(map.unclassifiedEmpty) * scale)),
+                         "masked per element", "no per-element mask"};
   if (map.partialCounted && (map.partialActuallyEmpty || map.partialActuallyFull))
     what[1] += fmt::format(" ({} keep no pair and {} every pair: not provable per tile)",
                            uint64_t(double(map.partialActuallyEmpty) * scale),

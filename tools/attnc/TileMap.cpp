@@ -227,13 +227,14 @@ bool routingAffordable(const dsl::AttentionDecl &attention, const reference::Pro
   for (int64_t size : r.blockShape)
     block *= double(std::max<int64_t>(1, size));
   const double blocks = std::ceil(double(shape.kvLen) / block) + 1;
-  const double unitSize = r.per == dsl::RouteSpec::Granularity::Head       ? double(shape.qLen)
-                          : r.per == dsl::RouteSpec::Granularity::QueryBlock ? double(std::max<int64_t>(1, r.queryBlock))
-                                                                             : 1.0;
+  const double unitSize = r.per == dsl::RouteSpec::Granularity::Head ? double(shape.qLen)
+                          : r.per == dsl::RouteSpec::Granularity::QueryBlock
+                              ? double(std::max<int64_t>(1, r.queryBlock))
+                              : 1.0;
   const double units = std::ceil(double(shape.qLen) / unitSize);
   const double gates = units * blocks * pairsOfHeads;
-  const double qkv = double(shape.batch) * shape.heads * std::max(shape.qLen, shape.kvLen) *
-                     shape.headDim;
+  const double qkv =
+      double(shape.batch) * shape.heads * std::max(shape.qLen, shape.kvLen) * shape.headDim;
   // About 2 s of gates on one core; Q, K and V of 4 bytes plus Q and K in float64.
   if (gates > 2e7 || qkv > 2.5e7) {
     why = fmt::format("the route selection was not evaluated ({:.2g} gates over {:.2g} Q/K "
@@ -276,8 +277,10 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
   const AttncArgs &args = host.args;
 
   const bool routed = attention.route && options.routing;
+  // Counting evaluates the routed keep predicate: not without the route selection.
+  const bool count = options.countPartialPairs && (routed || !attention.route);
   reference::KeepEvaluator keep;
-  if (routed || options.countPartialPairs)
+  if (routed || count)
     if (!keep.bind(program, attention, problem, error))
       return false;
   map.routingEvaluated = routed;
@@ -350,7 +353,7 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
             mine.fullPairs += area;
           if (cls == ATTNC_TILE_PARTIAL) {
             mine.partialPairs += area;
-            if (options.countPartialPairs && !countAbandoned.load(std::memory_order_relaxed)) {
+            if (count && !countAbandoned.load(std::memory_order_relaxed)) {
               const double before = threadSeconds();
               uint64_t kept =
                   routed ? keep.countKept(b, h, qLo, qHi + 1, kLo, kHi + 1)
@@ -398,7 +401,7 @@ bool computeTileMap(const dsl::Program &program, const dsl::AttentionDecl &atten
   map.unclassifiedEmpty = totals.unclassifiedEmpty;
   map.fullPairs = totals.fullPairs;
   map.partialPairs = totals.partialPairs;
-  map.partialCounted = options.countPartialPairs && !countAbandoned;
+  map.partialCounted = count && !countAbandoned;
   if (map.partialCounted) {
     map.partialKept = totals.partialKept;
     map.partialActuallyEmpty = totals.partialEmpty;

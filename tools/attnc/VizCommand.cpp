@@ -127,10 +127,10 @@ int vizCommand(const VizOptions &o) {
   std::string routingNote;
   bool routing = tokenLevel || routingAffordable(attention, shape, panels, routingNote);
   reference::ProblemInputs inputs;
-  if (!(tokenLevel ? reference::makeProblemInputs(*bundle.program, attention, shape, o.seed,
-                                                  inputs, error)
-                   : makeTileMapInputs(*bundle.program, attention, hooks, shape, o.seed, routing,
-                                       inputs, error))) {
+  if (!(tokenLevel
+            ? reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error)
+            : makeTileMapInputs(*bundle.program, attention, hooks, shape, o.seed, routing, inputs,
+                                error))) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }

@@ -35,64 +35,63 @@ namespace {
 // B an i1, V AttncIv, T AttncTv, K AttncKr, P int32_t*, N an integer literal of the
 // call's `args` attribute, F the function-name literal `attnc_classify`. In `call`,
 // A / I(j) / ... read operand j of that kind.
-#define ATTNC_HOST_VOCABULARY(X)                                                               \
-  X(attnc_batch, I, "A", attnc_batch(A))                                                       \
-  X(attnc_heads, I, "A", attnc_heads(A))                                                       \
-  X(attnc_kv_heads, I, "A", attnc_kv_heads(A))                                                 \
-  X(attnc_q_len, I, "A", attnc_q_len(A))                                                       \
-  X(attnc_kv_len, I, "A", attnc_kv_len(A))                                                     \
-  X(attnc_d, I, "A", attnc_d(A))                                                               \
-  X(attnc_iparam, I, "AN", attnc_iparam(A, N(1)))                                              \
-  X(attnc_bparam, B, "AN", attnc_bparam(A, N(1)))                                              \
-  X(attnc_kv_head, I, "AI", attnc_kv_head(A, I(1)))                                            \
-  X(attnc_iv_tokens, V, "III", attnc_iv_tokens(I(0), I(1), I(2)))                              \
-  X(attnc_iv_all_keys, V, "A", attnc_iv_all_keys(A))                                           \
-  X(attnc_iv_point, V, "I", attnc_iv_point(I(0)))                                              \
-  X(attnc_iv_unknown, V, "", attnc_iv_unknown())                                               \
-  X(attnc_iv_add, V, "VV", attnc_iv_add(V(0), V(1)))                                           \
-  X(attnc_iv_sub, V, "VV", attnc_iv_sub(V(0), V(1)))                                           \
-  X(attnc_iv_mul, V, "VV", attnc_iv_mul(V(0), V(1)))                                           \
-  X(attnc_iv_div, V, "VV", attnc_iv_div(V(0), V(1)))                                           \
-  X(attnc_iv_rem, V, "VV", attnc_iv_rem(V(0), V(1)))                                           \
-  X(attnc_iv_min, V, "VV", attnc_iv_min(V(0), V(1)))                                           \
-  X(attnc_iv_max, V, "VV", attnc_iv_max(V(0), V(1)))                                           \
-  X(attnc_iv_shl, V, "VV", attnc_iv_shl(V(0), V(1)))                                           \
-  X(attnc_iv_shr, V, "VV", attnc_iv_shr(V(0), V(1)))                                           \
-  X(attnc_iv_and, V, "VV", attnc_iv_and(V(0), V(1)))                                           \
-  X(attnc_iv_or, V, "VV", attnc_iv_or(V(0), V(1)))                                             \
-  X(attnc_iv_xor, V, "VV", attnc_iv_xor(V(0), V(1)))                                           \
-  X(attnc_iv_neg, V, "V", attnc_iv_neg(V(0)))                                                  \
-  X(attnc_iv_abs, V, "V", attnc_iv_abs(V(0)))                                                  \
-  X(attnc_iv_clz, V, "V", attnc_iv_clz(V(0)))                                                  \
-  X(attnc_iv_select, V, "TVV", attnc_iv_select(T(0), V(1), V(2)))                              \
-  X(attnc_tv_select, T, "TTT", attnc_tv_select(T(0), T(1), T(2)))                              \
-  X(attnc_iv_lt, T, "VV", attnc_iv_lt(V(0), V(1)))                                             \
-  X(attnc_iv_le, T, "VV", attnc_iv_le(V(0), V(1)))                                             \
-  X(attnc_iv_gt, T, "VV", attnc_iv_gt(V(0), V(1)))                                             \
-  X(attnc_iv_ge, T, "VV", attnc_iv_ge(V(0), V(1)))                                             \
-  X(attnc_iv_eq, T, "VV", attnc_iv_eq(V(0), V(1)))                                             \
-  X(attnc_iv_ne, T, "VV", attnc_iv_ne(V(0), V(1)))                                             \
-  X(attnc_tv_and, T, "TT", attnc_tv_and(T(0), T(1)))                                           \
-  X(attnc_tv_or, T, "TT", attnc_tv_or(T(0), T(1)))                                             \
-  X(attnc_tv_xor, T, "TT", attnc_tv_xor(T(0), T(1)))                                           \
-  X(attnc_tv_eq, T, "TT", attnc_tv_eq(T(0), T(1)))                                             \
-  X(attnc_tv_const, T, "B", attnc_tv_const(B(0)))                                              \
-  X(attnc_tv_unknown, T, "", attnc_tv_unknown())                                               \
-  X(attnc_tv_nonzero, T, "V", attnc_tv_nonzero(V(0)))                                          \
-  X(attnc_tv_tile, I, "T", attnc_tv_tile(T(0)))                                                \
-  X(attnc_tv_tile_factors, I, "TT", attnc_tv_tile_factors(T(0), T(1)))                         \
-  X(attnc_iv_summary, V, "ANNVVVV", attnc_iv_summary(A, N(1), N(2), V(3), V(4), V(5), V(6)))   \
-  X(attnc_iv_read, V, "ANNNVVVV",                                                              \
-    attnc_iv_read(A, N(1), N(2), N(3), V(4), V(5), V(6), V(7)))                                \
-  X(attnc_iv_nowrap2, B, "VV", attnc_iv_nowrap2(V(0), V(1)))                                   \
-  X(attnc_kr_all, K, "A", attnc_kr_all(A))                                                     \
-  X(attnc_kr_none, K, "", attnc_kr_none())                                                     \
-  X(attnc_kr_from_tv, K, "AT", attnc_kr_from_tv(A, T(1)))                                      \
-  X(attnc_kr_atom, K, "ANNVB", attnc_kr_atom(A, N(1), N(2), V(3), B(4)))                       \
-  X(attnc_kr_and, K, "KK", attnc_kr_and(K(0), K(1)))                                           \
-  X(attnc_kr_or, K, "KK", attnc_kr_or(K(0), K(1)))                                             \
-  X(attnc_kr_refine, K, "AIIIIKF",                                                             \
-    attnc_kr_refine(A, I(1), I(2), I(3), I(4), K(5), refineClassify))                          \
+#define ATTNC_HOST_VOCABULARY(X)                                                                   \
+  X(attnc_batch, I, "A", attnc_batch(A))                                                           \
+  X(attnc_heads, I, "A", attnc_heads(A))                                                           \
+  X(attnc_kv_heads, I, "A", attnc_kv_heads(A))                                                     \
+  X(attnc_q_len, I, "A", attnc_q_len(A))                                                           \
+  X(attnc_kv_len, I, "A", attnc_kv_len(A))                                                         \
+  X(attnc_d, I, "A", attnc_d(A))                                                                   \
+  X(attnc_iparam, I, "AN", attnc_iparam(A, N(1)))                                                  \
+  X(attnc_bparam, B, "AN", attnc_bparam(A, N(1)))                                                  \
+  X(attnc_kv_head, I, "AI", attnc_kv_head(A, I(1)))                                                \
+  X(attnc_iv_tokens, V, "III", attnc_iv_tokens(I(0), I(1), I(2)))                                  \
+  X(attnc_iv_all_keys, V, "A", attnc_iv_all_keys(A))                                               \
+  X(attnc_iv_point, V, "I", attnc_iv_point(I(0)))                                                  \
+  X(attnc_iv_unknown, V, "", attnc_iv_unknown())                                                   \
+  X(attnc_iv_add, V, "VV", attnc_iv_add(V(0), V(1)))                                               \
+  X(attnc_iv_sub, V, "VV", attnc_iv_sub(V(0), V(1)))                                               \
+  X(attnc_iv_mul, V, "VV", attnc_iv_mul(V(0), V(1)))                                               \
+  X(attnc_iv_div, V, "VV", attnc_iv_div(V(0), V(1)))                                               \
+  X(attnc_iv_rem, V, "VV", attnc_iv_rem(V(0), V(1)))                                               \
+  X(attnc_iv_min, V, "VV", attnc_iv_min(V(0), V(1)))                                               \
+  X(attnc_iv_max, V, "VV", attnc_iv_max(V(0), V(1)))                                               \
+  X(attnc_iv_shl, V, "VV", attnc_iv_shl(V(0), V(1)))                                               \
+  X(attnc_iv_shr, V, "VV", attnc_iv_shr(V(0), V(1)))                                               \
+  X(attnc_iv_and, V, "VV", attnc_iv_and(V(0), V(1)))                                               \
+  X(attnc_iv_or, V, "VV", attnc_iv_or(V(0), V(1)))                                                 \
+  X(attnc_iv_xor, V, "VV", attnc_iv_xor(V(0), V(1)))                                               \
+  X(attnc_iv_neg, V, "V", attnc_iv_neg(V(0)))                                                      \
+  X(attnc_iv_abs, V, "V", attnc_iv_abs(V(0)))                                                      \
+  X(attnc_iv_clz, V, "V", attnc_iv_clz(V(0)))                                                      \
+  X(attnc_iv_select, V, "TVV", attnc_iv_select(T(0), V(1), V(2)))                                  \
+  X(attnc_tv_select, T, "TTT", attnc_tv_select(T(0), T(1), T(2)))                                  \
+  X(attnc_iv_lt, T, "VV", attnc_iv_lt(V(0), V(1)))                                                 \
+  X(attnc_iv_le, T, "VV", attnc_iv_le(V(0), V(1)))                                                 \
+  X(attnc_iv_gt, T, "VV", attnc_iv_gt(V(0), V(1)))                                                 \
+  X(attnc_iv_ge, T, "VV", attnc_iv_ge(V(0), V(1)))                                                 \
+  X(attnc_iv_eq, T, "VV", attnc_iv_eq(V(0), V(1)))                                                 \
+  X(attnc_iv_ne, T, "VV", attnc_iv_ne(V(0), V(1)))                                                 \
+  X(attnc_tv_and, T, "TT", attnc_tv_and(T(0), T(1)))                                               \
+  X(attnc_tv_or, T, "TT", attnc_tv_or(T(0), T(1)))                                                 \
+  X(attnc_tv_xor, T, "TT", attnc_tv_xor(T(0), T(1)))                                               \
+  X(attnc_tv_eq, T, "TT", attnc_tv_eq(T(0), T(1)))                                                 \
+  X(attnc_tv_const, T, "B", attnc_tv_const(B(0)))                                                  \
+  X(attnc_tv_unknown, T, "", attnc_tv_unknown())                                                   \
+  X(attnc_tv_nonzero, T, "V", attnc_tv_nonzero(V(0)))                                              \
+  X(attnc_tv_tile, I, "T", attnc_tv_tile(T(0)))                                                    \
+  X(attnc_tv_tile_factors, I, "TT", attnc_tv_tile_factors(T(0), T(1)))                             \
+  X(attnc_iv_summary, V, "ANNVVVV", attnc_iv_summary(A, N(1), N(2), V(3), V(4), V(5), V(6)))       \
+  X(attnc_iv_read, V, "ANNNVVVV", attnc_iv_read(A, N(1), N(2), N(3), V(4), V(5), V(6), V(7)))      \
+  X(attnc_iv_nowrap2, B, "VV", attnc_iv_nowrap2(V(0), V(1)))                                       \
+  X(attnc_kr_all, K, "A", attnc_kr_all(A))                                                         \
+  X(attnc_kr_none, K, "", attnc_kr_none())                                                         \
+  X(attnc_kr_from_tv, K, "AT", attnc_kr_from_tv(A, T(1)))                                          \
+  X(attnc_kr_atom, K, "ANNVB", attnc_kr_atom(A, N(1), N(2), V(3), B(4)))                           \
+  X(attnc_kr_and, K, "KK", attnc_kr_and(K(0), K(1)))                                               \
+  X(attnc_kr_or, K, "KK", attnc_kr_or(K(0), K(1)))                                                 \
+  X(attnc_kr_refine, K, "AIIIIKF",                                                                 \
+    attnc_kr_refine(A, I(1), I(2), I(3), I(4), K(5), refineClassify))                              \
   X(attnc_kr_store, I, "AKPP", attnc_kr_store(A, K(1), P(2), P(3)))
 
 enum Opcode : uint16_t {
@@ -488,8 +487,8 @@ void initRegisters(const HostHookProgram &program, std::vector<Reg> &regs) {
     regs[reg].i = value;
 }
 
-void setArgs(std::vector<Reg> &regs, const HostFunction &f, int b, int h, int qLo, int qHi,
-             int kLo, int kHi) {
+void setArgs(std::vector<Reg> &regs, const HostFunction &f, int b, int h, int qLo, int qHi, int kLo,
+             int kHi) {
   int values[7] = {0, b, h, qLo, qHi, kLo, kHi};
   for (int i = 1; i < 7; ++i)
     if (f.args[i] >= 0)
@@ -534,8 +533,8 @@ int HostTileClassifier::classify(const AttncArgs &a, int b, int h, int qLo, int 
   return classifyKeys(kLo, kHi);
 }
 
-int HostTileClassifier::classifyFactors(const AttncArgs &a, int b, int h, int qLo, int qHi,
-                                        int kLo, int kHi) {
+int HostTileClassifier::classifyFactors(const AttncArgs &a, int b, int h, int qLo, int qHi, int kLo,
+                                        int kHi) {
   if (!program_->factors.present)
     return classify(a, b, h, qLo, qHi, kLo, kHi);
   const HostFunction &f = program_->factors;

@@ -110,8 +110,8 @@ ReferenceProblem ProblemInputs::problem() const {
   ReferenceProblem p;
   p.shape = shape;
   p.q = q.bytes.empty() ? viewOrZero(q)
-                        : makeQkvView(q.dtype, q.bytes.data(), shape.batch, shape.heads,
-                                      shape.qLen, shape.headDim, QkvLayout::BHSD);
+                        : makeQkvView(q.dtype, q.bytes.data(), shape.batch, shape.heads, shape.qLen,
+                                      shape.headDim, QkvLayout::BHSD);
   p.k = k.bytes.empty() ? viewOrZero(k)
                         : makeQkvView(k.dtype, k.bytes.data(), shape.batch, shape.kvHeads,
                                       shape.kvLen, shape.headDim, QkvLayout::BHSD);
@@ -170,8 +170,8 @@ bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &at
       fillFloats(*tensor, rng, options.qkvDistribution);
     }
   } else {
-    for (auto [tensor, dims] : {std::pair{&inputs.q, &qDims}, {&inputs.k, &kvDims},
-                                {&inputs.v, &kvDims}}) {
+    for (auto [tensor, dims] :
+         {std::pair{&inputs.q, &qDims}, {&inputs.k, &kvDims}, {&inputs.v, &kvDims}}) {
       tensor->dtype = options.qkvType;
       tensor->dims = *dims;
     }
