@@ -155,8 +155,10 @@ bool bindArgs(const dsl::AttentionDecl &attention, const compiler::GeneratedHook
 }
 
 /// Kept pairs of the unrouted mask in [q0, q1] x [k0, k1]: boxes the classifier proves
-/// EMPTY or FULL are counted whole, others split in two along the longer side; boxes of at
-/// most 32 pairs go to the reference.
+/// EMPTY or FULL are counted whole, others split in two along the longer side; a single pair
+/// the classifier leaves open (Float or summarized reads, wrapping) goes to the reference.
+/// Down to single pairs is cheaper than handing small boxes to the reference (radial_video
+/// at 16k: 0.3 s of CPU against 1.2 s with boxes of 32 pairs).
 uint64_t countBySubdivision(compiler::HostTileClassifier &classifier, const AttncArgs &a,
                             const reference::KeepEvaluator &keep, int b, int h, int q0, int q1,
                             int k0, int k1) {
@@ -166,7 +168,7 @@ uint64_t countBySubdivision(compiler::HostTileClassifier &classifier, const Attn
     return 0;
   if (cls == ATTNC_TILE_FULL)
     return area;
-  if (area <= 32)
+  if (area <= 1)
     return keep.countKept(b, h, q0, q1 + 1, k0, k1 + 1);
   if (q1 - q0 >= k1 - k0) {
     const int mid = q0 + (q1 - q0) / 2;

@@ -31,8 +31,8 @@ struct TileMapOptions {
   /// Keep the class grids (viz); explain needs only the counts.
   bool keepClasses = false;
   /// Count the kept pairs of PARTIAL tiles: unrouted masks by subdividing the tile with
-  /// the classifier (sound on any token box) down to boxes of at most 32 pairs, which the
-  /// reference evaluates; routed ones with the reference alone (not when `routing` is off).
+  /// the classifier (sound on any token box) down to single pairs, and the reference for
+  /// pairs it leaves open; routed ones with the reference alone (not when `routing` is off).
   bool countPartialPairs = false;
   /// Give up counting (TileMap::partialCounted = false) once a worker thread has spent this
   /// many seconds of CPU time counting; 0: never.
