@@ -33,7 +33,7 @@ struct ExplainOptions {
 
 /// CPU seconds (per worker thread) --count-pairs auto spends counting the kept pairs of
 /// PARTIAL tiles before it settles for bounds.
-constexpr double kCountBudgetSeconds = 1.0;
+constexpr double kCountBudgetSeconds = 0.4;
 
 std::string humanBytes(double bytes) {
   if (bytes < 1024)
@@ -138,7 +138,7 @@ int explainCommand(const ExplainOptions &o) {
     fmt::print("\n{:<26}{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the pairs "
                "of partial tiles were not counted{})\n",
                "kept pairs", keptLow, keptHigh, pairsAll, keptLow / pairsAll, keptHigh / pairsAll,
-               o.countPairs == "auto" ? " within 1 s; --count-pairs exact counts them" : "");
+               o.countPairs == "auto" ? " within 0.4 s; --count-pairs exact counts them" : "");
     fmt::print("{:<26}{:.3g} to {:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * keptLow,
                flops * keptHigh);
   }
@@ -247,7 +247,7 @@ void registerExplainCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
   cmd->add_option("--count-pairs", options->countPairs,
                   "Kept pairs of partial tiles: exact (counted), bounds (not counted), or "
-                  "auto (counted when that takes at most 1 s)")
+                  "auto (counted when that takes at most 0.4 s of CPU per thread)")
       ->check(CLI::IsMember({"auto", "exact", "bounds"}))
       ->capture_default_str();
   cmd->callback([options, &exitCode] { exitCode = explainCommand(*options); });

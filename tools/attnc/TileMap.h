@@ -30,9 +30,9 @@ struct TileMapOptions {
   std::vector<std::pair<int, int>> heads = {{0, 0}};
   /// Keep the class grids (viz); explain needs only the counts.
   bool keepClasses = false;
-  /// Count the kept pairs of PARTIAL tiles: unrouted masks by subdividing the tile with
-  /// the classifier (sound on any token box) down to single pairs, and the reference for
-  /// pairs it leaves open; routed ones with the reference alone (not when `routing` is off).
+  /// Count the kept pairs of PARTIAL tiles by subdividing the tile with the classifier
+  /// (sound on any token box), cut by the route selection, down to single pairs, and the
+  /// reference for pairs left open. Routed attentions are not counted when `routing` is off.
   bool countPartialPairs = false;
   /// Give up counting (TileMap::partialCounted = false) once a worker thread has spent this
   /// many seconds of CPU time counting; 0: never.
