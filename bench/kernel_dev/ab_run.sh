@@ -5,7 +5,8 @@
 #   usage: bench/kernel_dev/ab_run.sh [ab] [trace]
 #   LIBS: "name=path[:DEFINES] ..." (default "old=.gpu/old/lib/libattnc.so
 #   new=.gpu/lib/libattnc.so"; DEFINES, comma-separated, go to ATTNC_KERNEL_DEFINES for that
-#   side; the trace uses the last library); PATTERNS: compare.py's --patterns; ROUNDS:
+#   side; the trace uses the last library; a side's Python package is PATH/../../python when
+#   that exists); PATTERNS: compare.py's --patterns; ROUNDS:
 #   alternations (default 2).
 #   Logs under $OUT.
 set -uo pipefail
@@ -22,7 +23,11 @@ if [[ " $steps " == *" ab "* ]]; then
     for entry in $LIBS; do
       side=${entry%%=*} lib=${entry#*=} defines=
       [[ $lib == *:* ]] && defines=${lib#*:} lib=${lib%%:*} defines=${defines//,/ }
-      ATTNC_LIBRARY=$lib ATTNC_KERNEL_DEFINES=$defines timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
+      # Each side's own Python package when it has one (LIB/../../python), so an older
+      # library is driven by the package of its own ABI.
+      py=$(dirname "$(dirname "$lib")")/python
+      [ -d "$py" ] || py=$PYTHONPATH
+      PYTHONPATH=$py ATTNC_LIBRARY=$lib ATTNC_KERNEL_DEFINES=$defines timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
         --json "$OUT/ab_${side}_$round.json" >"$OUT/ab_${side}_$round.log" 2>&1 ||
         echo "ab $side round $round: rc $?"
     done

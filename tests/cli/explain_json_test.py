@@ -28,7 +28,9 @@ def compare(args):
     facts = json.loads(explain(args + ["--json"]))
     shape = facts["shape"]
     check(f"q_len {shape['q_len']} kv_len {shape['kv_len']}" in text, "shape")
-    m = re.search(r"kept pairs +(\d+) of (\d+) \(density ([0-9.]+)\)", text)
+    m = re.search(r"kept pairs +(\d+) of (\d+) \(density ([0-9.]+); exact\)", text)
+    check(facts["kept_pairs_kind"] == "exact", "kept pairs counted exactly")
+    check(facts["kept_pairs_bounds"] == [facts["kept_pairs"]] * 2, "exact bounds")
     check(m and int(m[1]) == facts["kept_pairs"] and int(m[2]) == facts["total_pairs"],
           f"kept pairs: text {m and m.groups()} json {facts['kept_pairs']}")
     check(abs(facts["density"] - facts["kept_pairs"] / facts["total_pairs"]) < 1e-12, "density")

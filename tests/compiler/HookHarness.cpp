@@ -78,7 +78,7 @@ std::string hookPreludeText(const std::string &source) {
 }
 
 bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks,
-                      std::string &error) {
+                      std::string &error, const std::string &defines) {
   char pattern[] = "/tmp/attnc-hooks-XXXXXX";
   if (!mkdtemp(pattern)) {
     error = "mkdtemp failed";
@@ -87,7 +87,7 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
   dir = pattern;
   std::ostringstream src;
   src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/runtime/KernelArgs.h\"\n";
-  src << hookPreludeText(hooks.at(0)->source) << "\n";
+  src << defines << "\n" << hookPreludeText(hooks.at(0)->source) << "\n";
   src << "struct HostHookTable { void *mask, *classify, *kvRanges, *maskIndex, *maskData, "
          "*classifyFactors; };\n";
   for (size_t i = 0; i < hooks.size(); ++i)

@@ -51,7 +51,9 @@ std::string readFile(const std::string &path);
 class HostHooks {
 public:
   /// Returns false and sets `error` when the host compiler fails.
-  bool build(const std::vector<const compiler::GeneratedHooks *> &hooks, std::string &error);
+  /// `defines` is pasted ahead of the prelude (e.g. the kernels' macros).
+  bool build(const std::vector<const compiler::GeneratedHooks *> &hooks, std::string &error,
+             const std::string &defines = "");
   ~HostHooks();
   const HostHookTable &operator[](size_t i) const { return tables[i]; }
 

@@ -1,13 +1,14 @@
 //===- ExplainCommand.cpp - attnc explain ---------------------------------===//
 //
 // Explains what the kernel of a program will do at one problem size: how many tiles are
-// empty, full or partial (exactly, from the CPU reference's keep matrix), the density and
+// empty, full or partial (as the kernel classifies them: TileMap.h), the density and
 // FLOPs, the block metadata the launch needs, and which kernel features the compiler chose
 // and why (from the generated hooks' metadata). The facts are gathered into one struct that
 // the text and `--json` printers both read, so the two cannot disagree.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "TileMap.h"
 #include "ToolSupport.h"
 
 #include "attnc/compiler/Codegen.h"
@@ -30,6 +31,7 @@ struct ExplainOptions {
   std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
   bool json = false;
+  std::string countPairs = "auto";
 };
 
 /// Everything explain reports; the text and JSON printers both read it.
@@ -48,10 +50,20 @@ struct ExplainFacts {
     std::string kind; ///< "file", "constant" or "random"
   };
   std::vector<Input> inputs;
-  double keptPairs = 0, totalPairs = 0; ///< over every (b, h)
-  double usefulFlops = 0, executedFlops = 0;
+  /// Kept pairs over every (b, h): exact, or bounds [keptLow, keptHigh] when the pairs of
+  /// partial tiles were not counted, or only an upper bound when the route selection was not
+  /// evaluated (then even FULL tiles may lose pairs).
+  enum class Kept { Exact, Bounds, UpperBound } kept = Kept::Exact;
+  double keptLow = 0, keptHigh = 0, totalPairs = 0;
+  std::string countHint;   ///< why the partial tiles' pairs were not counted
+  std::string routingNote; ///< non-empty: the route selection was not evaluated
+  double executedFlops = 0;
   int tileQ = 0, tileK = 0, tilesQ = 0, tilesK = 0; ///< tilesQ x tilesK per (b, h)
   double tiles[3] = {0, 0, 0};                      ///< empty, partial, full; every (b, h)
+  double unclassifiedEmpty = 0; ///< empty tiles outside the key ranges (never classified)
+  /// Partial tiles that turned out to keep no pair / every pair (when counted).
+  double partialActuallyEmpty = 0, partialActuallyFull = 0;
+  bool routeSelection = false; ///< the classes include the route selection
   int evaluatedHeads = 0, totalHeads = 0;           ///< distinct (b, h) evaluated, of all
   bool samePattern = false;                         ///< the same for every (b, h)
   double summaryBytes = 0, routeBytes = 0;
@@ -59,6 +71,10 @@ struct ExplainFacts {
   bool kvBounds = false, maskAlwaysTrue = false, score = false, out = false, route = false;
   std::vector<std::string> summarized; ///< inputs with per-block min/max summaries
 };
+
+/// CPU seconds (per worker thread) --count-pairs auto spends counting the kept pairs of
+/// PARTIAL tiles before it settles for bounds.
+constexpr double kCountBudgetSeconds = 0.4;
 
 std::string humanBytes(double bytes) {
   if (bytes < 1024)
@@ -91,18 +107,47 @@ void printText(const ExplainFacts &f) {
                p.given ? "" : " (default)");
   for (const auto &in : f.inputs)
     fmt::print("input: {} {}[{}]: {}\n", in.name, in.elementType, join(in.dims), in.source);
-  fmt::print("\n{:<26}{}\n", "kept pairs",
-             fmt::format("{:.0f} of {:.0f} (density {:.4f})", f.keptPairs, f.totalPairs,
-                         f.keptPairs / f.totalPairs));
-  fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", f.usefulFlops);
+  if (!f.routingNote.empty())
+    fmt::print("note: {}; the tile classes are the mask's alone and the numbers below are "
+               "upper bounds (routing only removes pairs)\n",
+               f.routingNote);
+  const double flops = 4.0 * shape.headDim;
+  switch (f.kept) {
+  case ExplainFacts::Kept::Exact:
+    fmt::print("\n{:<26}{:.0f} of {:.0f} (density {:.4f}; exact)\n", "kept pairs", f.keptLow,
+               f.totalPairs, f.keptLow / f.totalPairs);
+    fmt::print("{:<26}{:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * f.keptLow);
+    break;
+  case ExplainFacts::Kept::UpperBound:
+    fmt::print("\n{:<26}at most {:.0f} of {:.0f} (density at most {:.4f}; bound: the route "
+               "selection was not evaluated)\n",
+               "kept pairs", f.keptHigh, f.totalPairs, f.keptHigh / f.totalPairs);
+    fmt::print("{:<26}at most {:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * f.keptHigh);
+    break;
+  case ExplainFacts::Kept::Bounds:
+    fmt::print("\n{:<26}{:.0f} to {:.0f} of {:.0f} (density {:.4f} to {:.4f}; bounds: the pairs "
+               "of partial tiles were not counted{})\n",
+               "kept pairs", f.keptLow, f.keptHigh, f.totalPairs, f.keptLow / f.totalPairs,
+               f.keptHigh / f.totalPairs, f.countHint);
+    fmt::print("{:<26}{:.3g} to {:.3g} (4 * d * kept pairs)\n", "useful FLOPs", flops * f.keptLow,
+               flops * f.keptHigh);
+    break;
+  }
   fmt::print("{:<26}{:.3g} (4 * d * pairs of non-empty tiles)\n", "executed FLOPs",
              f.executedFlops);
-  fmt::print("\ntiles of {}x{} (exact, {} of {} (b, h) evaluated{}):\n", f.tileQ, f.tileK,
-             f.evaluatedHeads, f.totalHeads,
-             f.samePattern ? "; the pattern is the same for every (b, h)" : "");
+  fmt::print("\ntiles of {}x{} as the kernel classifies them (attnc_kv_ranges, attnc_classify{}; "
+             "{} of {} (b, h) evaluated{}):\n",
+             f.tileQ, f.tileK, f.routeSelection ? ", route selection" : "", f.evaluatedHeads,
+             f.totalHeads, f.samePattern ? "; the pattern is the same for every (b, h)" : "");
   double total = f.tiles[0] + f.tiles[1] + f.tiles[2];
   const char *names[3] = {"empty", "partial", "full"};
-  const char *what[3] = {"never loaded", "masked per element", "no per-element mask"};
+  std::string what[3] = {fmt::format("never loaded ({:.0f} outside the key ranges, not "
+                                     "classified)",
+                                     f.unclassifiedEmpty),
+                         "masked per element", "no per-element mask"};
+  if (f.partialActuallyEmpty || f.partialActuallyFull)
+    what[1] += fmt::format(" ({:.0f} keep no pair and {:.0f} every pair: not provable per tile)",
+                           f.partialActuallyEmpty, f.partialActuallyFull);
   for (int c : {0, 2, 1})
     fmt::print("  {:<9}{:>10.0f}  {:5.1f}%  {}\n", names[c], f.tiles[c],
                100.0 * f.tiles[c] / std::max(1.0, total), what[c]);
@@ -195,18 +240,27 @@ void printJson(const ExplainFacts &f) {
                       jsonString(in.kind), jsonString(in.source));
                 }) +
        ",\n";
-  j += fmt::format("  \"kept_pairs\": {},\n  \"total_pairs\": {},\n  \"density\": {},\n",
-                   jsonNumber(f.keptPairs), jsonNumber(f.totalPairs),
-                   jsonNumber(f.keptPairs / f.totalPairs));
+  // kept_pairs, density and useful_flops are numbers when exact, else null; the bounds are
+  // always given ("kept_pairs_kind": exact, bounds or upper_bound).
+  const bool exact = f.kept == ExplainFacts::Kept::Exact;
+  const char *kind = exact ? "exact" : f.kept == ExplainFacts::Kept::Bounds ? "bounds" : "upper_bound";
+  const double low = f.kept == ExplainFacts::Kept::UpperBound ? 0.0 : f.keptLow;
+  j += fmt::format("  \"kept_pairs\": {},\n  \"kept_pairs_kind\": {},\n  \"kept_pairs_bounds\": "
+                   "[{}, {}],\n  \"total_pairs\": {},\n  \"density\": {},\n",
+                   exact ? jsonNumber(f.keptLow) : "null", jsonString(kind), jsonNumber(low),
+                   jsonNumber(f.keptHigh), jsonNumber(f.totalPairs),
+                   exact ? jsonNumber(f.keptLow / f.totalPairs) : "null");
   j += fmt::format("  \"useful_flops\": {},\n  \"executed_flops\": {},\n",
-                   jsonNumber(f.usefulFlops), jsonNumber(f.executedFlops));
+                   exact ? jsonNumber(4.0 * s.headDim * f.keptLow) : "null",
+                   jsonNumber(f.executedFlops));
   j += fmt::format("  \"tiles\": {{\"tile_q\": {}, \"tile_k\": {}, \"tiles_q\": {}, "
                    "\"tiles_k\": {}, \"empty\": {}, \"partial\": {}, \"full\": {}, "
-                   "\"exact\": true, \"evaluated_heads\": {}, \"total_heads\": {}, "
+                   "\"empty_outside_key_ranges\": {}, \"route_selection\": {}, "
+                   "\"evaluated_heads\": {}, \"total_heads\": {}, "
                    "\"same_pattern_every_head\": {}}},\n",
                    f.tileQ, f.tileK, f.tilesQ, f.tilesK, jsonNumber(f.tiles[0]),
-                   jsonNumber(f.tiles[1]), jsonNumber(f.tiles[2]), f.evaluatedHeads, f.totalHeads,
-                   f.samePattern);
+                   jsonNumber(f.tiles[1]), jsonNumber(f.tiles[2]), jsonNumber(f.unclassifiedEmpty),
+                   f.routeSelection, f.evaluatedHeads, f.totalHeads, f.samePattern);
   j += fmt::format("  \"block_metadata\": {{\"bytes\": {}, \"input_summary_bytes\": {}, "
                    "\"routing_bytes\": {}}},\n",
                    jsonNumber(f.summaryBytes + f.routeBytes), jsonNumber(f.summaryBytes),
@@ -248,24 +302,22 @@ int explainCommand(const ExplainOptions &o) {
 
   compiler::GeneratedHooks hooks;
   std::string error;
-  if (!compiler::generateHooks(*bundle.program, attention, {}, hooks, error)) {
+  compiler::CodegenOptions codegen;
+  codegen.hostClassifier = true;
+  if (!compiler::generateHooks(*bundle.program, attention, codegen, hooks, error)) {
     std::cerr << "attnc: error: internal compiler error: " << error << "\n";
     return kExitCompileError;
   }
 
-  // Exact tile classes: evaluate every pair of each distinct (b, h).
+  // The kernel's tile classes (TileMap.h) of each distinct (b, h).
   bool varies = variesPerBatchOrHead(attention);
   int evalBatch = varies ? shape.batch : 1, evalHeads = varies ? shape.heads : 1;
   double pairsPerHead = double(shape.qLen) * shape.kvLen;
-  if (pairsPerHead * evalBatch * evalHeads > 1.2e9) {
-    std::cerr << "attnc: error: explain counts tiles exactly and would evaluate "
-              << fmt::format("{:.2g}", pairsPerHead * evalBatch * evalHeads)
-              << " pairs; use smaller lengths, or fewer heads/batch for patterns that vary "
-                 "per head\n";
-    return kExitUsage;
-  }
+  std::string routingNote;
+  bool routing = routingAffordable(attention, shape, evalBatch * evalHeads, routingNote);
   reference::ProblemInputs inputs;
-  if (!reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error)) {
+  if (!makeTileMapInputs(*bundle.program, attention, hooks, shape, o.seed, routing, inputs,
+                         error)) {
     std::cerr << "attnc: error: " << error << "\n";
     return kExitInputError;
   }
@@ -273,36 +325,21 @@ int explainCommand(const ExplainOptions &o) {
     return kExitInputError;
   reference::ReferenceProblem problem = inputs.problem();
   problem.params = params;
-
-  int tilesQ = (shape.qLen + o.tileQ - 1) / o.tileQ, tilesK = (shape.kvLen + o.tileK - 1) / o.tileK;
-  uint64_t counts[3] = {0, 0, 0}, kept = 0, visitedPairs = 0;
-  std::vector<uint8_t> keep;
-  std::vector<uint64_t> tileKept(size_t(tilesQ) * tilesK);
+  TileMapOptions tileOptions;
+  tileOptions.tileQ = o.tileQ;
+  tileOptions.tileK = o.tileK;
+  tileOptions.routing = routing;
+  tileOptions.countPartialPairs = o.countPairs != "bounds";
+  tileOptions.countBudgetSeconds = o.countPairs == "auto" ? kCountBudgetSeconds : 0;
+  tileOptions.heads.clear();
   for (int b = 0; b < evalBatch; ++b)
-    for (int h = 0; h < evalHeads; ++h) {
-      if (!reference::evaluateKeepMatrix(*bundle.program, attention, problem, b, h, keep, error)) {
-        std::cerr << "attnc: error: " << error << "\n";
-        return kExitInputError;
-      }
-      std::fill(tileKept.begin(), tileKept.end(), 0);
-      for (int q = 0; q < shape.qLen; ++q) {
-        const uint8_t *row = &keep[size_t(q) * shape.kvLen];
-        uint64_t *tileRow = &tileKept[size_t(q / o.tileQ) * tilesK];
-        for (int k = 0; k < shape.kvLen; ++k)
-          tileRow[k / o.tileK] += row[k];
-      }
-      for (int tq = 0; tq < tilesQ; ++tq)
-        for (int tk = 0; tk < tilesK; ++tk) {
-          uint64_t area = uint64_t(std::min(o.tileQ, shape.qLen - tq * o.tileQ)) *
-                          std::min(o.tileK, shape.kvLen - tk * o.tileK);
-          uint64_t n = tileKept[size_t(tq) * tilesK + tk];
-          kept += n;
-          int cls = n == 0 ? 0 : n == area ? 2 : 1;
-          counts[cls]++;
-          if (cls)
-            visitedPairs += uint64_t(o.tileQ) * o.tileK;
-        }
-    }
+    for (int h = 0; h < evalHeads; ++h)
+      tileOptions.heads.push_back({b, h});
+  TileMap map;
+  if (!computeTileMap(*bundle.program, attention, hooks, problem, tileOptions, map, error)) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return kExitInputError;
+  }
   double scale = varies ? 1.0 : double(shape.batch) * shape.heads;
 
   ExplainFacts facts;
@@ -326,16 +363,31 @@ int explainCommand(const ExplainOptions &o) {
         in.kind = b.constant ? "constant" : "file";
     facts.inputs.push_back(in);
   }
-  facts.keptPairs = double(kept) * scale;
   facts.totalPairs = pairsPerHead * shape.batch * shape.heads;
-  facts.usefulFlops = 4.0 * shape.headDim * facts.keptPairs;
-  facts.executedFlops = 4.0 * shape.headDim * double(visitedPairs) * scale;
+  facts.keptLow = double(map.fullPairs + (map.partialCounted ? map.partialKept : 0)) * scale;
+  facts.keptHigh =
+      double(map.fullPairs + (map.partialCounted ? map.partialKept : map.partialPairs)) * scale;
+  facts.kept = map.partialCounted                ? ExplainFacts::Kept::Exact
+               : attention.route && !routing ? ExplainFacts::Kept::UpperBound
+                                             : ExplainFacts::Kept::Bounds;
+  if (o.countPairs == "auto")
+    facts.countHint = " within 0.4 s; --count-pairs exact counts them";
+  if (!routing)
+    facts.routingNote = routingNote;
+  facts.executedFlops =
+      4.0 * shape.headDim * double(map.tiles[1] + map.tiles[2]) * o.tileQ * o.tileK * scale;
   facts.tileQ = o.tileQ;
   facts.tileK = o.tileK;
-  facts.tilesQ = tilesQ;
-  facts.tilesK = tilesK;
+  facts.tilesQ = (shape.qLen + o.tileQ - 1) / o.tileQ;
+  facts.tilesK = (shape.kvLen + o.tileK - 1) / o.tileK;
   for (int c = 0; c < 3; ++c)
-    facts.tiles[c] = double(counts[c]) * scale;
+    facts.tiles[c] = double(map.tiles[c]) * scale;
+  facts.unclassifiedEmpty = double(map.unclassifiedEmpty) * scale;
+  if (map.partialCounted) {
+    facts.partialActuallyEmpty = double(map.partialActuallyEmpty) * scale;
+    facts.partialActuallyFull = double(map.partialActuallyFull) * scale;
+  }
+  facts.routeSelection = attention.route && routing;
   facts.evaluatedHeads = evalBatch * evalHeads;
   facts.totalHeads = shape.batch * shape.heads;
   facts.samePattern = !varies;
@@ -413,6 +465,11 @@ void registerExplainCommand(CLI::App &app, int &exitCode) {
                   "random)");
   cmd->add_option("--seed", options->seed, "Seed for data-dependent inputs")->capture_default_str();
   cmd->add_flag("--json", options->json, "Print the facts as one JSON object on stdout");
+  cmd->add_option("--count-pairs", options->countPairs,
+                  "Kept pairs of partial tiles: exact (counted), bounds (not counted), or "
+                  "auto (counted when that takes at most 0.4 s of CPU per thread)")
+      ->check(CLI::IsMember({"auto", "exact", "bounds"}))
+      ->capture_default_str();
   cmd->callback([options, &exitCode] { exitCode = explainCommand(*options); });
 }
 

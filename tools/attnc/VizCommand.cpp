@@ -2,16 +2,19 @@
 //
 // Draws the mask as a PNG: one pixel per (q, k) pair for short sequences, one cell per
 // (query tile, key tile) coloured EMPTY / PARTIAL / FULL for long ones, and one panel per
-// head when the pattern depends on the head. The keep matrix comes from the CPU
-// reference (exact), on --input files and constants or seeded random inputs for
-// data-dependent patterns. Pictures carry a title, tick labels in tokens on both axes and a
-// legend, in a small built-in bitmap font (BitmapFont.h).
+// head when the pattern depends on the head. Pairs come from the CPU reference's keep
+// matrix; tile classes are the kernel's (the generated classifier run on the host,
+// TileMap.h). Data-dependent patterns use --input files and constants or seeded random
+// inputs. Pictures carry a title, tick labels in tokens on both axes and a legend, in a
+// small built-in bitmap font (BitmapFont.h).
 //
 //===----------------------------------------------------------------------===//
 #include "BitmapFont.h"
 #include "Commands.h"
+#include "TileMap.h"
 #include "ToolSupport.h"
 
+#include "attnc/compiler/Codegen.h"
 #include "attnc/reference/Random.h"
 
 #include <fmt/format.h>
@@ -157,24 +160,13 @@ int vizCommand(const VizOptions &o) {
               << ") (--heads " << shape.heads << ")\n";
     return kExitUsage;
   }
-  if (double(shape.qLen) * shape.kvLen > 4.0e8) {
-    std::cerr << "attnc: error: viz evaluates every pair exactly; " << shape.qLen << " x "
-              << shape.kvLen << " is too large (at most 4e8 pairs)\n";
-    return kExitUsage;
-  }
   bool tokenLevel =
       o.level == "token" || (o.level == "auto" && std::max(shape.qLen, shape.kvLen) <= 1024);
-
-  std::string error;
-  reference::ProblemInputs inputs;
-  if (!reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error)) {
-    std::cerr << "attnc: error: " << error << "\n";
-    return kExitInputError;
+  if (tokenLevel && double(shape.qLen) * shape.kvLen > 4.0e8) {
+    std::cerr << "attnc: error: viz --level token evaluates every pair; " << shape.qLen << " x "
+              << shape.kvLen << " is too large (at most 4e8 pairs; --level tile has no limit)\n";
+    return kExitUsage;
   }
-  if (!applyInputBindings(bundle, inputBindings, inputs))
-    return kExitInputError;
-  reference::ReferenceProblem problem = inputs.problem();
-  problem.params = params;
 
   bool perHead = variesPerBatchOrHead(attention);
   std::vector<int> panelHeads;
@@ -184,6 +176,48 @@ int vizCommand(const VizOptions &o) {
     for (int h = 0; h < (perHead ? std::min(shape.heads, o.maxHeads) : 1); ++h)
       panelHeads.push_back(h);
   int panels = int(panelHeads.size());
+
+  // Tile level: the kernel's classes (TileMap.h); token level: the reference's keep matrix.
+  std::string error;
+  compiler::GeneratedHooks hooks;
+  compiler::CodegenOptions codegen;
+  codegen.hostClassifier = true;
+  if (!tokenLevel && !compiler::generateHooks(*bundle.program, attention, codegen, hooks, error)) {
+    std::cerr << "attnc: error: internal compiler error: " << error << "\n";
+    return kExitCompileError;
+  }
+  std::string routingNote;
+  bool routing = tokenLevel || routingAffordable(attention, shape, panels, routingNote);
+  reference::ProblemInputs inputs;
+  if (!(tokenLevel
+            ? reference::makeProblemInputs(*bundle.program, attention, shape, o.seed, inputs, error)
+            : makeTileMapInputs(*bundle.program, attention, hooks, shape, o.seed, routing, inputs,
+                                error))) {
+    std::cerr << "attnc: error: " << error << "\n";
+    return kExitInputError;
+  }
+  if (!applyInputBindings(bundle, inputBindings, inputs))
+    return kExitInputError;
+  reference::ReferenceProblem problem = inputs.problem();
+  problem.params = params;
+  TileMap map;
+  if (!tokenLevel) {
+    TileMapOptions tileOptions;
+    tileOptions.tileQ = o.tileQ;
+    tileOptions.tileK = o.tileK;
+    tileOptions.routing = routing;
+    tileOptions.keepClasses = true;
+    tileOptions.heads.clear();
+    for (int head : panelHeads)
+      tileOptions.heads.push_back({o.batchIndex, head});
+    if (!computeTileMap(*bundle.program, attention, hooks, problem, tileOptions, map, error)) {
+      std::cerr << "attnc: error: " << error << "\n";
+      return kExitInputError;
+    }
+    if (!routing)
+      std::cerr << "attnc: note: " << routingNote
+                << "; the tiles are coloured by the mask alone (routing only removes pairs)\n";
+  }
   int columns = std::min(panels, 4), rows = (panels + columns - 1) / columns;
 
   // Panel geometry: token level draws pairs (scaled up to at least 256 px); tile level
@@ -251,8 +285,8 @@ int vizCommand(const VizOptions &o) {
   std::vector<uint8_t> keep;
   for (int p = 0; p < panels; ++p) {
     int head = panelHeads[p];
-    if (!reference::evaluateKeepMatrix(*bundle.program, attention, problem, o.batchIndex, head,
-                                       keep, error)) {
+    if (tokenLevel && !reference::evaluateKeepMatrix(*bundle.program, attention, problem,
+                                                     o.batchIndex, head, keep, error)) {
       std::cerr << "attnc: error: " << error << "\n";
       return kExitInputError;
     }
@@ -273,13 +307,7 @@ int vizCommand(const VizOptions &o) {
           counts[kept ? 2 : 0]++;
           colour = kept ? kKept : kBackground;
         } else {
-          int q1 = std::min(shape.qLen, (cq + 1) * o.tileQ);
-          int k1 = std::min(shape.kvLen, (ck + 1) * o.tileK);
-          size_t kept = 0, total = 0;
-          for (int q = cq * o.tileQ; q < q1; ++q)
-            for (int k = ck * o.tileK; k < k1; ++k, ++total)
-              kept += keep[size_t(q) * shape.kvLen + k];
-          int cls = kept == 0 ? 0 : kept == total ? 2 : 1;
+          int cls = map.classes[p][size_t(cq) * cellsK + ck];
           counts[cls]++;
           colour = cls == 0 ? kEmpty : cls == 1 ? kPartial : kFull;
         }
@@ -333,7 +361,7 @@ int vizCommand(const VizOptions &o) {
                where, panels, shape.qLen, shape.kvLen, counts[2], counts[0] + counts[2], o.output);
   else
     fmt::print("{}: {}{} panel(s), {} x {} tiles of {}x{}: {} empty, {} partial, {} full "
-               "(exact); wrote {}\n",
+               "(as the kernel classifies them); wrote {}\n",
                attention.name, where, panels, cellsQ, cellsK, o.tileQ, o.tileK, counts[0],
                counts[1], counts[2], o.output);
   return kExitOk;

@@ -3,6 +3,7 @@
 
 #include "../Transforms/IntervalEmitter.h"
 #include "HookPrelude.h"
+#include "HostProgram.h"
 #include "attnc/compiler/ASTToAttn.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
@@ -128,7 +129,10 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
           out.coordinateReads = true;
       });
     spec.getMask().walk([&](attn::InputReadOp read) {
-      if (isTokenIndexedRead(read) && read.getSlot() < out.inputs.size())
+      if (read.getSlot() >= out.inputs.size())
+        return;
+      out.inputs[read.getSlot()].inMask = true;
+      if (isTokenIndexedRead(read))
         out.inputs[read.getSlot()].summarized = true;
     });
   }
@@ -146,6 +150,13 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   if (auto ranges = module->lookupSymbol<func::FuncOp>("attnc_kv_ranges")) {
     out.hasKvBounds = ranges->hasAttr("attnc.bounded");
     out.kvRangesExact = ranges->hasAttr("attnc.exact");
+  }
+  if (options.hostClassifier) {
+    out.hostProgram = buildHostHookProgram(*module, error);
+    if (!out.hostProgram) {
+      error = "internal error while building the host classifier: " + error;
+      return false;
+    }
   }
 
   PassManager emit(&context);

@@ -88,17 +88,38 @@ std::vector<int64_t> segmentIds(int64_t length, SplitMix64 &rng) {
   return ids;
 }
 
+namespace {
+
+/// A view of `t`, or of one zero element with t's dims and zero strides when t has no
+/// storage.
+TensorView viewOrZero(const OwnedTensor &t) {
+  static const uint64_t zero = 0;
+  if (!t.bytes.empty())
+    return t.view();
+  TensorView v;
+  v.dtype = t.dtype;
+  v.data = &zero;
+  v.dims = t.dims;
+  v.strides.assign(t.dims.size(), 0);
+  return v;
+}
+
+} // namespace
+
 ReferenceProblem ProblemInputs::problem() const {
   ReferenceProblem p;
   p.shape = shape;
-  p.q = makeQkvView(q.dtype, q.bytes.data(), shape.batch, shape.heads, shape.qLen, shape.headDim,
-                    QkvLayout::BHSD);
-  p.k = makeQkvView(k.dtype, k.bytes.data(), shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
-                    QkvLayout::BHSD);
-  p.v = makeQkvView(v.dtype, v.bytes.data(), shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
-                    QkvLayout::BHSD);
+  p.q = q.bytes.empty() ? viewOrZero(q)
+                        : makeQkvView(q.dtype, q.bytes.data(), shape.batch, shape.heads, shape.qLen,
+                                      shape.headDim, QkvLayout::BHSD);
+  p.k = k.bytes.empty() ? viewOrZero(k)
+                        : makeQkvView(k.dtype, k.bytes.data(), shape.batch, shape.kvHeads,
+                                      shape.kvLen, shape.headDim, QkvLayout::BHSD);
+  p.v = v.bytes.empty() ? viewOrZero(v)
+                        : makeQkvView(v.dtype, v.bytes.data(), shape.batch, shape.kvHeads,
+                                      shape.kvLen, shape.headDim, QkvLayout::BHSD);
   for (const auto &input : inputs)
-    p.inputs.push_back({input.name, input.tensor.view()});
+    p.inputs.push_back({input.name, viewOrZero(input.tensor)});
   return p;
 }
 
@@ -159,26 +180,52 @@ bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &at
   };
   const std::vector<int64_t> qDims = {shape.batch, shape.heads, shape.qLen, shape.headDim};
   const std::vector<int64_t> kvDims = {shape.batch, shape.kvHeads, shape.kvLen, shape.headDim};
-  if (!fits("Q", options.qkvType, qDims) || !fits("K", options.qkvType, kvDims) ||
-      !fits("V", options.qkvType, kvDims))
+  if (options.qkv && (!fits("Q", options.qkvType, qDims) || !fits("K", options.qkvType, kvDims) ||
+                      !fits("V", options.qkvType, kvDims)))
     return false;
-  for (size_t i = 0; i < attention.inputs.size(); ++i)
-    if (!fits("input '" + attention.inputs[i].name + "'", dtypeOf(attention.inputs[i].elementType),
-              dims[i]))
+  for (size_t i = 0; i < attention.inputs.size(); ++i) {
+    const std::string &name = attention.inputs[i].name;
+    // Inputs left without storage cost nothing (their sizes must still not overflow).
+    const bool stored =
+        !options.onlyInputs || std::find(options.onlyInputs->begin(), options.onlyInputs->end(),
+                                         name) != options.onlyInputs->end();
+    if (!stored && !checkedByteSize(dtypeOf(attention.inputs[i].elementType), dims[i])) {
+      error = "input '" + name + "' of shape " + dimsText(dims[i]) +
+              " is too large: its size in bytes does not fit in 64 bits";
       return false;
+    }
+    if (stored && !fits("input '" + name + "'", dtypeOf(attention.inputs[i].elementType), dims[i]))
+      return false;
+  }
 
   inputs = ProblemInputs();
   inputs.shape = shape;
-  inputs.q = OwnedTensor(options.qkvType, qDims);
-  inputs.k = OwnedTensor(options.qkvType, kvDims);
-  inputs.v = OwnedTensor(options.qkvType, kvDims);
-  for (auto [tensor, name] : {std::pair{&inputs.q, "Q"}, {&inputs.k, "K"}, {&inputs.v, "V"}}) {
-    SplitMix64 rng(mixSeed(seed, fnv1a64(name)));
-    fillFloats(*tensor, rng, options.qkvDistribution);
+  if (options.qkv) {
+    inputs.q = OwnedTensor(options.qkvType, qDims);
+    inputs.k = OwnedTensor(options.qkvType, kvDims);
+    inputs.v = OwnedTensor(options.qkvType, kvDims);
+    for (auto [tensor, name] : {std::pair{&inputs.q, "Q"}, {&inputs.k, "K"}, {&inputs.v, "V"}}) {
+      SplitMix64 rng(mixSeed(seed, fnv1a64(name)));
+      fillFloats(*tensor, rng, options.qkvDistribution);
+    }
+  } else {
+    for (auto [tensor, dims] :
+         {std::pair{&inputs.q, &qDims}, {&inputs.k, &kvDims}, {&inputs.v, &kvDims}}) {
+      tensor->dtype = options.qkvType;
+      tensor->dims = *dims;
+    }
   }
 
   for (size_t i = 0; i < attention.inputs.size(); ++i) {
     const dsl::InputDecl &decl = attention.inputs[i];
+    if (options.onlyInputs && std::find(options.onlyInputs->begin(), options.onlyInputs->end(),
+                                        decl.name) == options.onlyInputs->end()) {
+      ProblemInputs::Input empty{decl.name, OwnedTensor()};
+      empty.tensor.dtype = dtypeOf(decl.elementType);
+      empty.tensor.dims = dims[i];
+      inputs.inputs.push_back(std::move(empty));
+      continue;
+    }
     ProblemInputs::Input input{decl.name, OwnedTensor(dtypeOf(decl.elementType), dims[i])};
     OwnedTensor &t = input.tensor;
     // "input:" keeps input streams apart from Q/K/V even for an input named Q.

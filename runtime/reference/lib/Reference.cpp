@@ -377,8 +377,11 @@ bool computeRouting(Prepared &p, int threads, std::string &error) {
   return true;
 }
 
+/// `structural`: only the keep predicate will be evaluated, so Q and K are converted only
+/// for routing and V never.
 bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
-             const ReferenceProblem &problem, Prepared &p, std::string &error) {
+             const ReferenceProblem &problem, Prepared &p, std::string &error,
+             bool structural = false) {
   if (!p.binding.bindStatic(program, attention, problem.shape, problem.params, error))
     return false;
   Binding &bind = p.binding;
@@ -425,14 +428,21 @@ bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
       !checkQkv(problem.k, "K", s.batch, s.kvHeads, s.kvLen, s.headDim, error) ||
       !checkQkv(problem.v, "V", s.batch, s.kvHeads, s.kvLen, s.headDim, error))
     return false;
-  if (!p.memory.reserve({s.batch, s.heads, s.qLen, s.headDim, sizeof(double)},
-                        "the float64 copy of Q " + dimsText(problem.q.dims), error) ||
-      !p.memory.reserve({2, s.batch, s.kvHeads, s.kvLen, s.headDim, sizeof(double)},
-                        "the float64 copies of K and V " + dimsText(problem.k.dims), error))
+  const bool needQk = !structural || attention.route;
+  if (needQk && !p.memory.reserve({s.batch, s.heads, s.qLen, s.headDim, sizeof(double)},
+                                  "the float64 copy of Q " + dimsText(problem.q.dims), error))
     return false;
-  p.q = toDouble(problem.q);
-  p.k = toDouble(problem.k);
-  p.v = toDouble(problem.v);
+  if (needQk && !p.memory.reserve({structural ? 1 : 2, s.batch, s.kvHeads, s.kvLen, s.headDim,
+                                   sizeof(double)},
+                                  "the float64 copies of K and V " + dimsText(problem.k.dims),
+                                  error))
+    return false;
+  if (needQk) {
+    p.q = toDouble(problem.q);
+    p.k = toDouble(problem.k);
+  }
+  if (!structural)
+    p.v = toDouble(problem.v);
   if (attention.route && !computeRouting(p, problem.threads, error))
     return false;
   return true;
@@ -606,7 +616,7 @@ bool evaluateKeepMatrix(const dsl::Program &program, const dsl::AttentionDecl &a
                         const ReferenceProblem &problem, int b, int h, std::vector<uint8_t> &keep,
                         std::string &error) {
   Prepared p;
-  if (!prepare(program, attention, problem, p, error))
+  if (!prepare(program, attention, problem, p, error, /*structural=*/true))
     return false;
   const ProblemShape &s = p.binding.shape;
   if (b < 0 || b >= s.batch || h < 0 || h >= s.heads) {
@@ -628,6 +638,52 @@ bool evaluateKeepMatrix(const dsl::Program &program, const dsl::AttentionDecl &a
                   keep[row * s.kvLen + key] = keeps(p, ev, b, h, t, key);
               });
   return true;
+}
+
+struct KeepEvaluator::Impl {
+  Prepared p;
+};
+
+KeepEvaluator::KeepEvaluator() = default;
+KeepEvaluator::~KeepEvaluator() = default;
+
+bool KeepEvaluator::bind(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                         const ReferenceProblem &problem, std::string &error) {
+  impl_ = std::make_unique<Impl>();
+  if (prepare(program, attention, problem, impl_->p, error, /*structural=*/true))
+    return true;
+  impl_.reset();
+  return false;
+}
+
+uint64_t KeepEvaluator::countKept(int b, int h, int q0, int q1, int k0, int k1) const {
+  const Prepared &p = impl_->p;
+  const ProblemShape &s = p.binding.shape;
+  q0 = std::max(q0, 0), k0 = std::max(k0, 0);
+  q1 = std::min(q1, s.qLen), k1 = std::min(k1, s.kvLen);
+  Evaluator ev(p.binding);
+  uint64_t kept = 0;
+  for (int t = q0; t < q1; ++t) {
+    ev.b = b;
+    ev.h = h;
+    ev.kvh = p.kvHeadOf(h);
+    ev.q = t;
+    ev.invalidate();
+    for (int key = k0; key < k1; ++key)
+      kept += keeps(p, ev, b, h, t, key);
+  }
+  return kept;
+}
+
+bool KeepEvaluator::routed() const { return impl_->p.routed; }
+int KeepEvaluator::routeUnitSize() const { return impl_->p.unitSize; }
+int KeepEvaluator::routeNumBlocks() const { return impl_->p.numBlocks; }
+int KeepEvaluator::routeBlockOfKey(int k) const { return impl_->p.blockOfKey[k]; }
+bool KeepEvaluator::routeSelected(int b, int h, int unit, int blk) const {
+  const Prepared &p = impl_->p;
+  return p.selected[((static_cast<size_t>(b) * p.binding.shape.heads + h) * p.units + unit) *
+                        p.numBlocks +
+                    blk] != 0;
 }
 
 bool evaluateInputDims(const dsl::Program &program, const dsl::AttentionDecl &attention,

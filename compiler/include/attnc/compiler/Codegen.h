@@ -11,10 +11,13 @@
 
 #include "attnc/dsl/AST.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace attnc::compiler {
+
+class HostHookProgram; // HostClassifier.h
 
 /// Where a `param` lives in AttncArgs: iparam[slot] (Int, Bool) or fparam[slot] (Float).
 struct ParamSlot {
@@ -32,6 +35,7 @@ struct InputSlot {
   int rank = 1;
   int slot = 0;
   bool summarized = false; ///< needs a per-block min/max summary pre-pass
+  bool inMask = false;     ///< the mask reads it (the classifier may read it)
 };
 
 struct GeneratedHooks {
@@ -57,10 +61,16 @@ struct GeneratedHooks {
   /// attn-factor-mask split the mask (attnc_mask_index, attnc_mask_data and
   /// attnc_classify_factors exist).
   bool maskFactors = false;
+  /// attnc_classify(_factors) and attnc_kv_ranges as a host program (HostClassifier.h);
+  /// only with CodegenOptions::hostClassifier.
+  std::shared_ptr<const HostHookProgram> hostProgram;
 };
 
 struct CodegenOptions {
   bool runCanonicalize = true;
+  /// Also translate the classifier and the key ranges into GeneratedHooks::hostProgram,
+  /// for tools that classify tiles on the host (attnc explain, attnc viz).
+  bool hostClassifier = false;
 };
 
 /// Lowers one checked attention through the attn dialect to hooks. Returns false and

@@ -22,6 +22,7 @@
 #include "attnc/reference/Reference.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,10 @@ struct InputOptions {
   /// The most bytes makeProblemInputs allocates for Q, K, V and the inputs together;
   /// 0 means referenceMemoryLimit(). Sizes that overflow are refused whatever the limit.
   uint64_t maxBytes = 0;
+  /// false: Q, K and V get no storage (tools that evaluate only an unrouted mask).
+  bool qkv = true;
+  /// When set, only the inputs named here get data (e.g. those the mask reads).
+  std::optional<std::vector<std::string>> onlyInputs;
 };
 
 /// Q, K, V and every declared input of one attention, generated deterministically.
@@ -80,7 +85,9 @@ struct ProblemInputs {
   };
   std::vector<Input> inputs; ///< in declaration order
 
-  /// A problem viewing these tensors (BHSD), with no params and the default scale.
+  /// A problem viewing these tensors (BHSD), with no params and the default scale. A
+  /// tensor left without storage (InputOptions::qkv, onlyInputs) is viewed with its dims
+  /// and zero strides over one zero element.
   ReferenceProblem problem() const;
 };
 

@@ -14,6 +14,7 @@
 #include "attnc/reference/HostTensor.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,37 @@ bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attenti
 bool evaluateKeepMatrix(const dsl::Program &program, const dsl::AttentionDecl &attention,
                         const ReferenceProblem &problem, int b, int h, std::vector<uint8_t> &keep,
                         std::string &error);
+
+/// The structural keep predicate of evaluateKeepMatrix, bound once: counts the kept pairs
+/// of chosen tiles (attnc explain counts only the tiles the classifier leaves PARTIAL) and
+/// exposes the routing selection. Q and K are read only when the attention routes, V
+/// never; input tensors only where the mask reads them (others may be views of any data
+/// with the declared dims, e.g. zero strides over one element).
+class KeepEvaluator {
+public:
+  KeepEvaluator();
+  ~KeepEvaluator();
+  KeepEvaluator(const KeepEvaluator &) = delete;
+  KeepEvaluator &operator=(const KeepEvaluator &) = delete;
+  /// Binds the problem (and computes the routing selection). Returns false and sets
+  /// `error` as runReference does.
+  bool bind(const dsl::Program &program, const dsl::AttentionDecl &attention,
+            const ReferenceProblem &problem, std::string &error);
+  /// Kept (routed and masked) pairs of (b, h) in [q0, q1) x [k0, k1), clipped to the
+  /// problem. Safe to call from several threads.
+  uint64_t countKept(int b, int h, int q0, int q1, int k0, int k1) const;
+  /// Routing (routed() only): query tokens per selection unit, the number of key blocks,
+  /// the block of key token k, and whether unit `unit` of (b, h) selected block `blk`.
+  bool routed() const;
+  int routeUnitSize() const;
+  int routeNumBlocks() const;
+  int routeBlockOfKey(int k) const;
+  bool routeSelected(int b, int h, int unit, int blk) const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// The evaluated dims of the `input` declarations of `attention` for `shape`
 /// (dims are Int expressions of shape built-ins and consts). Returns false and sets
