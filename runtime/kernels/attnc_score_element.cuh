@@ -67,28 +67,6 @@ static __device__ __forceinline__ float scoreElement(const AttncArgs &a, float d
   return keep ? v : negInf();
 }
 
-/// +inf scores. A score hook may return +inf; as in the reference, the row's weight then goes
-/// to its +inf keys alone, shared equally, and LSE = +inf. The online softmax needs a finite
-/// row max, so a tile whose row max (log2 units) reaches kInfScoreLog2 has the scores of that
-/// row at or above it replaced by kInfScore (capInfScore, in the rescale branch: no cost on
-/// other tiles). kInfScore = 2^126 makes kInfScore * log2(e) exact, so those keys get
-/// exp2(0) = 1 and every smaller score exp2(< -2^100) = 0. Finite scores >= 2^126, beyond
-/// what an fp32 softmax can weigh, count as +inf too. NaN scores stay NaN (the row's O and
-/// LSE become NaN, as in the reference). -inf scores need nothing: they are dropped pairs.
-static constexpr float kInfScore = 0x1p126f;
-static constexpr float kInfScoreLog2 = kInfScore * kLog2e;
-static __device__ __forceinline__ float capInfScore(float x) {
-  return x * kLog2e >= kInfScoreLog2 ? kInfScore : x;
-}
-/// The row max (log2 units) an LSE is computed from: +inf for rows that held +inf scores.
-static __device__ __forceinline__ float lseRowMax(float rowMax) {
-#if ATTNC_HAS_SCORE
-  return rowMax >= kInfScoreLog2 ? __int_as_float(0x7f800000) : rowMax;
-#else
-  return rowMax;
-#endif
-}
-
 /// Without a score hook and with a non-positive softmax scale (scoreFactor() = 1): applies
 /// the scale (in log2 units) to values from scoreElement, keeping dropped pairs at -inf.
 template <int N> static __device__ __forceinline__ void applyScale(float (&x)[N], float scaleLog2) {

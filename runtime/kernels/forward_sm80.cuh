@@ -64,9 +64,8 @@
 //   but one FFMA + EX2), PARTIAL tiles evaluate attnc_mask per element. Keys >= kv_len and
 //   scores that come out -inf are dropped. attnc_mask is taken as the whole keep predicate
 //   (routing included when ATTNC_HAS_ROUTE: the template cannot evaluate route_mask itself).
-//   A row with nothing kept gets O = 0 exactly and LSE = -inf, without attnc_out. +inf scores
-//   of the score hook take the row's whole weight and give LSE = +inf; a NaN score makes the
-//   row's O and LSE NaN, without attnc_out (attnc_score_element.cuh). scale <= 0
+//   A row with nothing kept gets O = 0 exactly and LSE = -inf, without attnc_out. A NaN or
+//   +inf score makes the row's O and LSE NaN, without attnc_out (docs/runtime.md). scale <= 0
 //   is allowed (the general path is then taken).
 //   Hooks must be pure: in non-fast tiles attnc_mask and attnc_score are evaluated for every
 //   element of the tile without branches, also for padding rows (q >= q_len) and keys
@@ -470,17 +469,6 @@ struct ForwardSm80 {
         for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
-#if ATTNC_HAS_SCORE
-            // A +inf score (attnc_score_element.cuh): rare, so only in this branch.
-            if (tileMax[mt][half] >= tile::kInfScoreLog2) {
-#pragma unroll
-              for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-                for (int j = 0; j < 2; ++j)
-                  s[mt][nt][half * 2 + j] = tile::capInfScore(s[mt][nt][half * 2 + j]);
-              tileMax[mt][half] = tile::kInfScoreLog2;
-            }
-#endif
             const float mNew = fmaxf(rowMax[mt][half], tileMax[mt][half]);
             // Still all -inf: subtract 0 instead, so exp2(-inf - -inf) never makes a NaN.
             const float alpha =
@@ -597,7 +585,7 @@ struct ForwardSm80 {
         const float inv = empty ? 0.f : 1.f / l;
         if (p.lse != nullptr && t == 0 && q < a.q_len)
           p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
-              empty ? tile::negInf() : (tile::lseRowMax(rowMax[mt][half]) + log2f(l)) * kLn2;
+              empty ? tile::negInf() : (rowMax[mt][half] + log2f(l)) * kLn2;
 #pragma unroll
         for (int dt = 0; dt < kDTiles; ++dt) {
           // +0 exactly for empty rows (a -0 product could otherwise survive).

@@ -1037,17 +1037,6 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       for (int half = 0; half < 2; ++half) {
         alpha[half] = 1.f;
         if (rescale) {
-#if ATTNC_HAS_SCORE
-          // A +inf score (attnc_score_element.cuh): rare, so only in this branch.
-          if (tileMax[half] >= tile::kInfScoreLog2) {
-#pragma unroll
-            for (int nt = 0; nt < kSTiles; ++nt)
-#pragma unroll
-              for (int j = 0; j < 2; ++j)
-                s[nt * 4 + half * 2 + j] = tile::capInfScore(s[nt * 4 + half * 2 + j]);
-            tileMax[half] = tile::kInfScoreLog2;
-          }
-#endif
           const float mNew = fmaxf(rowMax[half], tileMax[half]);
           alpha[half] = tile::fastExp2(rowMax[half] - (mNew == tile::negInf() ? 0.f : mNew));
           rowMax[half] = mNew;
@@ -1267,7 +1256,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       const float inv = empty ? 0.f : 1.f / l;
       if (rowIn && p.lse != nullptr && t == 0)
         p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
-            empty ? tile::negInf() : (tile::lseRowMax(rowMax[half]) + log2f(l)) * kLn2;
+            empty ? tile::negInf() : (rowMax[half] + log2f(l)) * kLn2;
       unsigned char *row = oBase + (long long)(rowIn ? q : 0) * p.o_stride[2] * 2;
       // Two columns of every 8-column tile, normalised, through the out hook, packed: all
       // before the first store, so the out hook's loads (which may alias O, as far as the

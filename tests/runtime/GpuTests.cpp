@@ -419,8 +419,13 @@ TEST_CASE("a tiered kernel runs its quick binary, then the optimized one", "[gpu
   INFO(ready.message());
   REQUIRE(ready.ok());
   CHECK(kernel->optimized());
+  // The optimized kernel uses the Hopper template on sm_90a unless ATTNC_KERNEL=sm80 forces
+  // the portable one there too (the suite's portable run).
+  const char *forced = std::getenv("ATTNC_KERNEL");
+  const bool portable = forced && std::string(forced) == "sm80";
   if (kernel->arch() == "sm_90a")
-    CHECK(kernel->cubin().find("attnc_forward_sm90_") != std::string::npos);
+    CHECK(kernel->cubin().find(portable ? "attnc_forward_sm80_" : "attnc_forward_sm90_") !=
+          std::string::npos);
   c.seed = 5;
   runAndCompare(context, *kernel, c); // loads the optimized module in this context
   CHECK(context.cache().stats().compilations == 2);
@@ -493,19 +498,22 @@ TEST_CASE("scores of -inf drop pairs, and rows of only -inf scores are empty row
   cases[2].params["cut"] = dsl::ConstValue{dsl::Type::Int, 1000, 0.0, false}; // all rows empty
   cases[2].seed = 3;
   runBothTemplates("neg_inf_rows", source, 64, cases);
-  runBothTemplates("neg_inf_rows", source, 128, {cases[0]});
+  Case wide = cases[0];
+  wide.shape.headDim = 128;
+  runBothTemplates("neg_inf_rows", source, 128, {wide});
 }
 
-TEST_CASE("+inf and NaN scores and non-finite constants match the reference", "[gpu][nonfinite]") {
+TEST_CASE("huge and NaN scores and non-finite constants match the reference", "[gpu][nonfinite]") {
   ATTNC_REQUIRE_GPU();
-  // Rows q % 7 == 1 (q >= 2) hold +inf scores: the +inf keys share the weight, LSE = +inf,
-  // the out hook applies. Rows q % 7 == 3 hold a NaN score: O and LSE are NaN. The rest are
-  // ordinary causal rows, with a -inf from log(0.0) on key 0. O is poisoned with a finite
-  // value so that NaN rows must be written.
+  // Rows q % 7 == 1 (q >= 2) hold scores of 1e4 (the finite stand-in for +inf, which the
+  // kernels do not weigh: docs/runtime.md): those keys share the weight, the out hook
+  // applies. Rows q % 7 == 3 hold a NaN score: O and LSE are NaN. The rest are ordinary
+  // causal rows, with a -inf from log(0.0) on key 0. O is poisoned with a finite value so
+  // that NaN rows must be written.
   const std::string source = "attention inf_nan {\n"
                              "  const nan = 0.0 * inf;\n"
                              "  mask = causal;\n"
-                             "  score = select(q % 7 == 1 && k % 5 == 2, inf,\n"
+                             "  score = select(q % 7 == 1 && k % 5 == 2, 1e4,\n"
                              "                 select(q % 7 == 3 && k == q / 2, nan,\n"
                              "                        select(k == 0, log(0.0), score)));\n"
                              "  out = out * 2.0 + 1.0;\n"
@@ -517,5 +525,7 @@ TEST_CASE("+inf and NaN scores and non-finite constants match the reference", "[
   cases[1].poison = 0x40;
   cases[1].seed = 4;
   runBothTemplates("inf_nan", source, 64, cases);
-  runBothTemplates("inf_nan", source, 128, {cases[0]});
+  Case wide = cases[0];
+  wide.shape.headDim = 128;
+  runBothTemplates("inf_nan", source, 128, {wide});
 }
