@@ -283,8 +283,9 @@ TEST_CASE("diagnostic: depth limit boundaries (255, 256, 257)", "[diag]") {
   auto inLet = [](int n) { return "attention a { let s = " + chain(n) + "; mask = s > 0; }"; };
   CHECK_FALSE(tooDeep(inLet(255)));
   CHECK(tooDeep(inLet(256)));
-  CHECK(checkText(inLet(256)).rendered.find("'mask' is nested too deeply through lets (depth "
-                                            "257; the limit is 256)") != std::string::npos);
+  CHECK(checkText(inLet(256))
+            .rendered.find("'mask' is nested too deeply through lets (depth "
+                           "257; the limit is 256)") != std::string::npos);
   CHECK(tooDeep(inLet(257)));
   auto compared = [](int n) { return "attention a { mask = 0 < " + chain(n) + "; }"; };
   CHECK_FALSE(tooDeep(compared(255)));

@@ -591,14 +591,14 @@ TEST_CASE("the deepest accepted programs compile and run on a 1 MiB thread stack
   };
   std::vector<Case> cases;
   for (const std::string &source : {
-      letChain(254, "q - k", "7 / @", "mask = @ >= 0;"),
-      letChain(254, "q - k", "clamp(@, k - 9, 5)", "mask = @ >= 0;"),
-      letChain(254, "q >= k", "@ && q - k < 9", "mask = @;"),
-      letChain(256, "score", "tanh(@)", "score = @;"),
-      letChain(253, "blk - block_of(q)", "@ + 1",
-                "route { block = 4; select = top(2); always = @ == 0; never = @ > 0; } "
-                "mask = causal;"),
-  }) {
+           letChain(254, "q - k", "7 / @", "mask = @ >= 0;"),
+           letChain(254, "q - k", "clamp(@, k - 9, 5)", "mask = @ >= 0;"),
+           letChain(254, "q >= k", "@ && q - k < 9", "mask = @;"),
+           letChain(256, "score", "tanh(@)", "score = @;"),
+           letChain(253, "blk - block_of(q)", "@ + 1",
+                    "route { block = 4; select = top(2); always = @ == 0; never = @ > 0; } "
+                    "mask = causal;"),
+       }) {
     cases.emplace_back();
     cases.back().source = source;
     cases.back().cacheDir = cache.path();

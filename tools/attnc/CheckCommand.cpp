@@ -1,7 +1,8 @@
 //===- CheckCommand.cpp - attnc check ---------------------------------------===//
 //
 // `attnc check FILE...`: parses and checks each file. Exit 0 when all are valid, silent
-// unless there are warnings; otherwise the diagnostics go to stderr and the exit code is kExitInputError.
+// unless there are warnings; otherwise the diagnostics go to stderr and the exit code is
+// kExitInputError.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -28,7 +29,8 @@ bool parseDefine(const std::string &text, dsl::ConstOverride &out) {
 } // namespace
 
 void registerCheckCommand(CLI::App &app, int &exitCode) {
-  auto *cmd = app.add_subcommand("check", "Parse and type-check .attn files (silent when valid but for warnings)");
+  auto *cmd = app.add_subcommand(
+      "check", "Parse and type-check .attn files (silent when valid but for warnings)");
   static std::vector<std::string> files;
   static std::vector<std::string> defines;
   cmd->add_option("files", files, "Files to check")->required();

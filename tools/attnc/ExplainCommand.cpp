@@ -63,9 +63,9 @@ struct ExplainFacts {
   double unclassifiedEmpty = 0; ///< empty tiles outside the key ranges (never classified)
   /// Partial tiles that turned out to keep no pair / every pair (when counted).
   double partialActuallyEmpty = 0, partialActuallyFull = 0;
-  bool routeSelection = false; ///< the classes include the route selection
-  int evaluatedHeads = 0, totalHeads = 0;           ///< distinct (b, h) evaluated, of all
-  bool samePattern = false;                         ///< the same for every (b, h)
+  bool routeSelection = false;            ///< the classes include the route selection
+  int evaluatedHeads = 0, totalHeads = 0; ///< distinct (b, h) evaluated, of all
+  bool samePattern = false;               ///< the same for every (b, h)
   double summaryBytes = 0, routeBytes = 0;
   int sm90KeyTile = 128;
   bool kvBounds = false, maskAlwaysTrue = false, score = false, out = false, route = false;
@@ -243,7 +243,9 @@ void printJson(const ExplainFacts &f) {
   // kept_pairs, density and useful_flops are numbers when exact, else null; the bounds are
   // always given ("kept_pairs_kind": exact, bounds or upper_bound).
   const bool exact = f.kept == ExplainFacts::Kept::Exact;
-  const char *kind = exact ? "exact" : f.kept == ExplainFacts::Kept::Bounds ? "bounds" : "upper_bound";
+  const char *kind = exact                                  ? "exact"
+                     : f.kept == ExplainFacts::Kept::Bounds ? "bounds"
+                                                            : "upper_bound";
   const double low = f.kept == ExplainFacts::Kept::UpperBound ? 0.0 : f.keptLow;
   j += fmt::format("  \"kept_pairs\": {},\n  \"kept_pairs_kind\": {},\n  \"kept_pairs_bounds\": "
                    "[{}, {}],\n  \"total_pairs\": {},\n  \"density\": {},\n",
@@ -367,7 +369,7 @@ int explainCommand(const ExplainOptions &o) {
   facts.keptLow = double(map.fullPairs + (map.partialCounted ? map.partialKept : 0)) * scale;
   facts.keptHigh =
       double(map.fullPairs + (map.partialCounted ? map.partialKept : map.partialPairs)) * scale;
-  facts.kept = map.partialCounted                ? ExplainFacts::Kept::Exact
+  facts.kept = map.partialCounted            ? ExplainFacts::Kept::Exact
                : attention.route && !routing ? ExplainFacts::Kept::UpperBound
                                              : ExplainFacts::Kept::Bounds;
   if (o.countPairs == "auto")

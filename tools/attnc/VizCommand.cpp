@@ -125,6 +125,9 @@ std::string shortened(const std::string &text, size_t limit) {
   return text.size() <= limit ? text : text.substr(0, limit - 3) + "...";
 }
 
+/// Pairs a token-level picture may hold (one RGB pixel each at least: about 200 MB).
+constexpr double kMaxTokenPixels = 6.4e7;
+
 int vizCommand(const VizOptions &o) {
   ProgramBundle bundle;
   if (!loadProgram(o.file, o.defines, o.attention, bundle))
@@ -162,11 +165,6 @@ int vizCommand(const VizOptions &o) {
   }
   bool tokenLevel =
       o.level == "token" || (o.level == "auto" && std::max(shape.qLen, shape.kvLen) <= 1024);
-  if (tokenLevel && double(shape.qLen) * shape.kvLen > 4.0e8) {
-    std::cerr << "attnc: error: viz --level token evaluates every pair; " << shape.qLen << " x "
-              << shape.kvLen << " is too large (at most 4e8 pairs; --level tile has no limit)\n";
-    return kExitUsage;
-  }
 
   bool perHead = variesPerBatchOrHead(attention);
   std::vector<int> panelHeads;
@@ -176,6 +174,15 @@ int vizCommand(const VizOptions &o) {
     for (int h = 0; h < (perHead ? std::min(shape.heads, o.maxHeads) : 1); ++h)
       panelHeads.push_back(h);
   int panels = int(panelHeads.size());
+  // Token level draws (and evaluates) every pair of every panel: bound the picture's memory
+  // (3 bytes a pixel, at least one pixel a pair).
+  if (tokenLevel && double(panels) * shape.qLen * shape.kvLen > kMaxTokenPixels) {
+    std::cerr << "attnc: error: viz --level token draws every pair; " << panels << " panel(s) of "
+              << shape.qLen << " x " << shape.kvLen << " is too large (at most "
+              << fmt::format("{:.3g}", kMaxTokenPixels)
+              << " pairs in all; --level tile has no limit, --head-index draws one panel)\n";
+    return kExitUsage;
+  }
 
   // Tile level: the kernel's classes (TileMap.h); token level: the reference's keep matrix.
   std::string error;

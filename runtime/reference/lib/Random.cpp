@@ -186,9 +186,9 @@ bool makeProblemInputs(const dsl::Program &program, const dsl::AttentionDecl &at
   for (size_t i = 0; i < attention.inputs.size(); ++i) {
     const std::string &name = attention.inputs[i].name;
     // Inputs left without storage cost nothing (their sizes must still not overflow).
-    const bool stored =
-        !options.onlyInputs || std::find(options.onlyInputs->begin(), options.onlyInputs->end(),
-                                         name) != options.onlyInputs->end();
+    const bool stored = !options.onlyInputs ||
+                        std::find(options.onlyInputs->begin(), options.onlyInputs->end(), name) !=
+                            options.onlyInputs->end();
     if (!stored && !checkedByteSize(dtypeOf(attention.inputs[i].elementType), dims[i])) {
       error = "input '" + name + "' of shape " + dimsText(dims[i]) +
               " is too large: its size in bytes does not fit in 64 bits";

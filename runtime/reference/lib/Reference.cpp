@@ -432,10 +432,9 @@ bool prepare(const dsl::Program &program, const dsl::AttentionDecl &attention,
   if (needQk && !p.memory.reserve({s.batch, s.heads, s.qLen, s.headDim, sizeof(double)},
                                   "the float64 copy of Q " + dimsText(problem.q.dims), error))
     return false;
-  if (needQk && !p.memory.reserve({structural ? 1 : 2, s.batch, s.kvHeads, s.kvLen, s.headDim,
-                                   sizeof(double)},
-                                  "the float64 copies of K and V " + dimsText(problem.k.dims),
-                                  error))
+  if (needQk && !p.memory.reserve(
+                    {structural ? 1 : 2, s.batch, s.kvHeads, s.kvLen, s.headDim, sizeof(double)},
+                    "the float64 copies of K and V " + dimsText(problem.k.dims), error))
     return false;
   if (needQk) {
     p.q = toDouble(problem.q);
