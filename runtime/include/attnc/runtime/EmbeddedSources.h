@@ -1,7 +1,8 @@
 //===- EmbeddedSources.h - Kernel sources compiled into the library -*- C++ -*-===//
 //
-// The kernel templates (runtime/kernels/*.cuh) and the hook contract (KernelArgs.h) are
-// embedded into libattnc at build time, so JIT compilation needs no source tree.
+// The kernel templates, the summary and routing kernels (runtime/kernels/*.cuh) and the hook
+// contract (KernelArgs.h) are embedded into libattnc at build time, so JIT compilation needs no
+// source tree.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_EMBEDDEDSOURCES_H

@@ -5,7 +5,8 @@
 //   2. KernelArgs.h (the hook contract) and the forward params struct,
 //   3. the generated hooks (compiler::GeneratedHooks::source),
 //   4. the forward kernel template (runtime/kernels/, embedded in the library),
-//   5. the runtime's summary pre-pass kernel (per-block min/max of summarized inputs).
+//   5. the runtime's summary pre-pass kernel (runtime/kernels/summary_kernel.cuh: per-block
+//      min/max of summarized inputs).
 // Nested #includes of embedded files resolve through kernelHeaders().
 //
 //===----------------------------------------------------------------------===//

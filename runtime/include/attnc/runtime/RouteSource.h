@@ -2,7 +2,8 @@
 //
 // The compiler generates the route's expressions with the hooks (attnc_route_block_of,
 // _num_blocks, _always, _never and the float64 _gate: docs/compiler.md, "Block
-// routing"); this adds the pre-pass that calls them and writes AttncArgs::route_mask:
+// routing"); this adds the pre-pass that calls them and writes AttncArgs::route_mask
+// (runtime/kernels/route_kernels.cuh, configured by ATTNC_ROUTE_* macros defined here):
 //
 //   attnc_route_pool_keys     mean K of every (b, kv_h, KV block) over tokens < kv_len,
 //                             in float64, summed in token order (as the reference does)
