@@ -3,6 +3,7 @@
 
 #include "../Transforms/IntervalEmitter.h"
 #include "HookPrelude.h"
+#include "HookVocabulary.h"
 #include "HostProgram.h"
 #include "attnc/compiler/ASTToAttn.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
@@ -41,11 +42,11 @@ template <typename IncomingOp> bool isIdentityRegion(Region &region) {
 void useFastFloatMath(emitc::FuncOp func) {
   func.walk([](emitc::CallOpaqueOp call) {
     StringRef fast = llvm::StringSwitch<StringRef>(call.getCallee())
-                         .Case("expf", "attnc_fexp")
-                         .Case("exp2f", "attnc_fexp2")
-                         .Case("logf", "attnc_flog")
-                         .Case("log2f", "attnc_flog2")
-                         .Case("tanhf", "attnc_ftanh")
+                         .Case(hooks::expf, hooks::attnc_fexp)
+                         .Case(hooks::exp2f, hooks::attnc_fexp2)
+                         .Case(hooks::logf, hooks::attnc_flog)
+                         .Case(hooks::log2f, hooks::attnc_flog2)
+                         .Case(hooks::tanhf, hooks::attnc_ftanh)
                          .Default("");
     if (!fast.empty())
       call.setCallee(fast);
@@ -67,8 +68,8 @@ void useFastFloatMath(emitc::FuncOp func) {
                                                     b.getF32FloatAttr(float(1.0 / divisor)));
       result = b.create<emitc::MulOp>(div.getLoc(), div.getType(), lhs, reciprocal);
     } else {
-      result = b.create<emitc::CallOpaqueOp>(div.getLoc(), TypeRange{div.getType()}, "attnc_fdiv",
-                                             ValueRange{lhs, rhs});
+      result = b.create<emitc::CallOpaqueOp>(div.getLoc(), TypeRange{div.getType()},
+                                             hooks::attnc_fdiv, ValueRange{lhs, rhs});
     }
     div->replaceAllUsesWith(result->getResults());
     div->erase();

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/HostClassifier.h"
 
+#include "HookVocabulary.h"
 #include "HostProgram.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -109,7 +110,8 @@ struct Signature {
   const char *params;
 };
 const Signature kSignatures[] = {
-#define ATTNC_SIGNATURE(name, result, params, call) {#name, #result[0], params},
+// hooks::name: an interpreted callee outside the vocabulary does not compile.
+#define ATTNC_SIGNATURE(name, result, params, call) {hooks::name.data(), #result[0], params},
     ATTNC_HOST_VOCABULARY(ATTNC_SIGNATURE)
 #undef ATTNC_SIGNATURE
 };

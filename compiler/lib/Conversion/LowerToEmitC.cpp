@@ -26,6 +26,7 @@
 //    emitter prints them as INFINITY and NAN, which NVRTC (no <cmath>) does not define.
 //
 //===----------------------------------------------------------------------===//
+#include "../CodeGen/HookVocabulary.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
 
@@ -103,7 +104,7 @@ LogicalResult outline(OpBuilder &b, Region &region, StringRef name, ArrayRef<Str
       if (index.getKind() == "kv_h" && argOf("h"))
         replacement =
             body.create<emitc::CallOpaqueOp>(op.getLoc(), TypeRange{body.getI32Type()},
-                                             "attnc_kv_head", ValueRange{args, argOf("h")})
+                                             hooks::attnc_kv_head, ValueRange{args, argOf("h")})
                 .getResult(0);
       else
         replacement = argOf(index.getKind());
@@ -119,9 +120,9 @@ LogicalResult outline(OpBuilder &b, Region &region, StringRef name, ArrayRef<Str
       missing = "dot";
     } else if (auto blockOf = dyn_cast<attn::BlockOfOp>(op)) {
       replacement =
-          call(op.getLoc(), "attnc_route_block_of", {args, map.lookup(blockOf.getToken())});
+          call(op.getLoc(), hooks::attnc_route_block_of, {args, map.lookup(blockOf.getToken())});
     } else if (auto shape = dyn_cast<attn::ShapeOp>(op); shape && shape.getKind() == "num_blocks") {
-      replacement = call(op.getLoc(), "attnc_route_num_blocks", {args});
+      replacement = call(op.getLoc(), hooks::attnc_route_num_blocks, {args});
     }
     if (!missing.empty() && !replacement)
       return op.emitError("'") << missing << "' is not available in " << name;
@@ -137,7 +138,7 @@ LogicalResult outline(OpBuilder &b, Region &region, StringRef name, ArrayRef<Str
 
 /// The routing functions call these; attn-route-geometry adds them.
 LogicalResult checkRouteGeometry(ModuleOp module, attn::SpecOp spec) {
-  for (StringRef name : {"attnc_route_block_of", "attnc_route_num_blocks"})
+  for (StringRef name : {hooks::attnc_route_block_of, hooks::attnc_route_num_blocks})
     if (!module.lookupSymbol<func::FuncOp>(name))
       return spec.emitOpError("has a route but no @")
              << name << " (run attn-route-geometry before attn-to-emitc)";
@@ -161,28 +162,29 @@ LogicalResult lowerToCalls(func::FuncOp func) {
     // f32 (mask, score, out) or f64 (route) flavour of a float function.
     bool f64 = op->getNumOperands() > 0 && op->getOperand(0).getType().isF64();
     auto pick = [f64](StringRef f32Name, StringRef f64Name) { return f64 ? f64Name : f32Name; };
-    StringRef mathName = llvm::TypeSwitch<Operation *, StringRef>(op)
-                             .Case([&](math::ExpOp) { return pick("expf", "exp"); })
-                             .Case([&](math::Exp2Op) { return pick("exp2f", "exp2"); })
-                             .Case([&](math::LogOp) { return pick("logf", "log"); })
-                             .Case([&](math::Log2Op) { return pick("log2f", "log2"); })
-                             .Case([&](math::TanhOp) { return pick("tanhf", "tanh"); })
-                             .Case([&](math::SqrtOp) { return pick("sqrtf", "sqrt"); })
-                             .Case([&](math::FloorOp) { return pick("floorf", "floor"); })
-                             .Case([&](math::AbsFOp) { return pick("fabsf", "fabs"); })
-                             .Case([](math::AbsIOp) { return "attnc_iabs"; })
-                             .Case([](math::CountLeadingZerosOp) { return "attnc_clz"; })
-                             .Case([](arith::MinSIOp) { return "attnc_imin"; })
-                             .Case([](arith::MaxSIOp) { return "attnc_imax"; })
-                             .Case([&](arith::MinNumFOp) { return pick("fminf", "fmin"); })
-                             .Case([&](arith::MaxNumFOp) { return pick("fmaxf", "fmax"); })
-                             .Case([&](arith::RemFOp) { return pick("fmodf", "fmod"); })
-                             .Case([&](attn::ToIntOp) { return pick("attnc_f2i", "attnc_d2i"); })
-                             // f64 + - * never contract into an FMA on the GPU (prelude).
-                             .Case([&](arith::AddFOp) { return pick("", "attnc_dadd"); })
-                             .Case([&](arith::SubFOp) { return pick("", "attnc_dsub"); })
-                             .Case([&](arith::MulFOp) { return pick("", "attnc_dmul"); })
-                             .Default([](Operation *) { return StringRef(); });
+    StringRef mathName =
+        llvm::TypeSwitch<Operation *, StringRef>(op)
+            .Case([&](math::ExpOp) { return pick(hooks::expf, hooks::exp); })
+            .Case([&](math::Exp2Op) { return pick(hooks::exp2f, hooks::exp2); })
+            .Case([&](math::LogOp) { return pick(hooks::logf, hooks::log); })
+            .Case([&](math::Log2Op) { return pick(hooks::log2f, hooks::log2); })
+            .Case([&](math::TanhOp) { return pick(hooks::tanhf, hooks::tanh); })
+            .Case([&](math::SqrtOp) { return pick(hooks::sqrtf, hooks::sqrt); })
+            .Case([&](math::FloorOp) { return pick(hooks::floorf, hooks::floor); })
+            .Case([&](math::AbsFOp) { return pick(hooks::fabsf, hooks::fabs); })
+            .Case([](math::AbsIOp) { return hooks::attnc_iabs; })
+            .Case([](math::CountLeadingZerosOp) { return hooks::attnc_clz; })
+            .Case([](arith::MinSIOp) { return hooks::attnc_imin; })
+            .Case([](arith::MaxSIOp) { return hooks::attnc_imax; })
+            .Case([&](arith::MinNumFOp) { return pick(hooks::fminf, hooks::fmin); })
+            .Case([&](arith::MaxNumFOp) { return pick(hooks::fmaxf, hooks::fmax); })
+            .Case([&](arith::RemFOp) { return pick(hooks::fmodf, hooks::fmod); })
+            .Case([&](attn::ToIntOp) { return pick(hooks::attnc_f2i, hooks::attnc_d2i); })
+            // f64 + - * never contract into an FMA on the GPU (prelude).
+            .Case([&](arith::AddFOp) { return pick("", hooks::attnc_dadd); })
+            .Case([&](arith::SubFOp) { return pick("", hooks::attnc_dsub); })
+            .Case([&](arith::MulFOp) { return pick("", hooks::attnc_dmul); })
+            .Default([](Operation *) { return StringRef(); });
     if (!mathName.empty()) {
       replace(mathName, op->getOperands());
       continue;
@@ -198,12 +200,12 @@ LogicalResult lowerToCalls(func::FuncOp func) {
       if (shape.getKind() == "num_blocks")
         return op->emitError("num_blocks is only available in the route region "
                              "(outlined as a call of @attnc_route_num_blocks)");
-      replace(("attnc_" + shape.getKind()).str(), args);
+      replace(hooks::shape(shape.getKind()), args);
     } else if (auto param = dyn_cast<attn::ParamOp>(op)) {
       Type t = param.getType();
-      StringRef callee = t.isF32()        ? "attnc_fparam"
-                         : t.isInteger(1) ? "attnc_bparam"
-                                          : "attnc_iparam";
+      StringRef callee = t.isF32()        ? hooks::attnc_fparam
+                         : t.isInteger(1) ? hooks::attnc_bparam
+                                          : hooks::attnc_iparam;
       replace(callee, args,
               b.getArrayAttr({b.getIndexAttr(0), b.getI32IntegerAttr(param.getSlot())}));
     } else if (auto read = dyn_cast<attn::InputReadOp>(op)) {
@@ -213,8 +215,7 @@ LogicalResult lowerToCalls(func::FuncOp func) {
         attrs.push_back(b.getIndexAttr(operands.size()));
         operands.push_back(index);
       }
-      std::string callee =
-          ("attnc_read_" + read.getElem() + "_" + Twine(read.getIndices().size())).str();
+      StringRef callee = hooks::reader(read.getElem(), read.getIndices().size());
       // Indices known in range skip their clamps: attnc_read_*<in_range>.
       ArrayAttr templateArgs;
       if (std::optional<uint32_t> inRange = read.getInRange(); inRange && *inRange != 0)
@@ -245,7 +246,7 @@ void lowerNonFiniteConstants(ModuleOp module) {
     OpBuilder b(constant);
     auto call = b.create<emitc::CallOpaqueOp>(
         constant.getLoc(), TypeRange{constant.getType()},
-        f64 ? "attnc_bits_double" : "attnc_bits_float", ValueRange{},
+        f64 ? hooks::attnc_bits_double : hooks::attnc_bits_float, ValueRange{},
         b.getArrayAttr({emitc::OpaqueAttr::get(b.getContext(), literal)}));
     constant.replaceAllUsesWith(call.getResult(0));
     constant.erase();

@@ -17,6 +17,7 @@
 // commutative, so the class equals the unfactored one.
 //
 //===----------------------------------------------------------------------===//
+#include "../CodeGen/HookVocabulary.h"
 #include "IntervalEmitter.h"
 
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
@@ -70,22 +71,22 @@ struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<Module
       env.batch = entry->getArgument(1);
       env.head = entry->getArgument(2);
       IntervalEmitter emitter(b, loc, env);
-      Value qLen = emitter.call("attnc_q_len", i32, {args});
-      Value kvLen = emitter.call("attnc_kv_len", i32, {args});
-      env.qIv =
-          emitter.call("attnc_iv_tokens", iv, {entry->getArgument(3), entry->getArgument(4), qLen});
-      env.kIv = emitter.call("attnc_iv_tokens", iv,
+      Value qLen = emitter.call(hooks::attnc_q_len, i32, {args});
+      Value kvLen = emitter.call(hooks::attnc_kv_len, i32, {args});
+      env.qIv = emitter.call(hooks::attnc_iv_tokens, iv,
+                             {entry->getArgument(3), entry->getArgument(4), qLen});
+      env.kIv = emitter.call(hooks::attnc_iv_tokens, iv,
                              {entry->getArgument(5), entry->getArgument(6), kvLen});
       IntervalEmitter tileEmitter(b, loc, env);
       if (!factored) {
         Value truth = tileEmitter.eval(yield.getValues()[0]);
-        Value tile = tileEmitter.call("attnc_tv_tile", i32, {truth});
+        Value tile = tileEmitter.call(hooks::attnc_tv_tile, i32, {truth});
         b.create<func::ReturnOp>(loc, tile);
         continue;
       }
       Value indexTruth = tileEmitter.eval(yield.getValues()[1]);
       Value dataTruth = tileEmitter.eval(yield.getValues()[2]);
-      Value tile = tileEmitter.call("attnc_tv_tile_factors", i32, {indexTruth, dataTruth});
+      Value tile = tileEmitter.call(hooks::attnc_tv_tile_factors, i32, {indexTruth, dataTruth});
       b.create<func::ReturnOp>(loc, tile);
 
       // @attnc_classify: the class bits of @attnc_classify_factors.

@@ -1,6 +1,8 @@
 //===- IntervalEmitter.cpp - Emit interval evaluation of a mask -----------===//
 #include "IntervalEmitter.h"
 
+#include "../CodeGen/HookVocabulary.h"
+
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,9 +30,9 @@ Value IntervalEmitter::i32Const(int64_t v) {
 Value IntervalEmitter::unknownOf(Type t) {
   MLIRContext *ctx = b.getContext();
   if (t.isInteger(1))
-    return call("attnc_tv_unknown", tvType(ctx), {});
+    return call(hooks::attnc_tv_unknown, tvType(ctx), {});
   if (t.isInteger(32))
-    return call("attnc_iv_unknown", ivType(ctx), {});
+    return call(hooks::attnc_iv_unknown, ivType(ctx), {});
   return nullptr;
 }
 
@@ -100,9 +102,9 @@ Value IntervalEmitter::evalOp(Operation *op, Value v) {
       return nullptr;
     if (isBool) {
       Value bit = b.create<arith::ConstantIntOp>(loc, attr.getValue().getBoolValue(), 1);
-      return call("attnc_tv_const", tv, {bit});
+      return call(hooks::attnc_tv_const, tv, {bit});
     }
-    return call("attnc_iv_point", iv, {i32Const(attr.getValue().getSExtValue())});
+    return call(hooks::attnc_iv_point, iv, {i32Const(attr.getValue().getSExtValue())});
   }
   if (auto index = dyn_cast<attn::IndexOp>(op)) {
     StringRef kind = index.getKind();
@@ -111,30 +113,30 @@ Value IntervalEmitter::evalOp(Operation *op, Value v) {
     if (kind == "k")
       return env.kIv;
     if (kind == "b")
-      return call("attnc_iv_point", iv, {env.batch});
+      return call(hooks::attnc_iv_point, iv, {env.batch});
     if (kind == "h")
-      return call("attnc_iv_point", iv, {env.head});
+      return call(hooks::attnc_iv_point, iv, {env.head});
     if (kind == "kv_h") {
-      Value kvh = call("attnc_kv_head", b.getI32Type(), {env.args, env.head});
-      return call("attnc_iv_point", iv, {kvh});
+      Value kvh = call(hooks::attnc_kv_head, b.getI32Type(), {env.args, env.head});
+      return call(hooks::attnc_iv_point, iv, {kvh});
     }
     return nullptr;
   }
   if (auto shape = dyn_cast<attn::ShapeOp>(op)) {
     if (shape.getKind() == "num_blocks")
       return nullptr;
-    Value value = call(("attnc_" + shape.getKind()).str(), b.getI32Type(), {env.args});
-    return call("attnc_iv_point", iv, {value});
+    Value value = call(hooks::shape(shape.getKind()), b.getI32Type(), {env.args});
+    return call(hooks::attnc_iv_point, iv, {value});
   }
   if (auto param = dyn_cast<attn::ParamOp>(op)) {
     // Params are run-time constants: exact.
     ArrayAttr args = b.getArrayAttr({b.getIndexAttr(0), b.getI32IntegerAttr(param.getSlot())});
     if (isBool) {
-      Value bit = call("attnc_bparam", b.getI1Type(), {env.args}, args);
-      return call("attnc_tv_const", tv, {bit});
+      Value bit = call(hooks::attnc_bparam, b.getI1Type(), {env.args}, args);
+      return call(hooks::attnc_tv_const, tv, {bit});
     }
-    Value value = call("attnc_iparam", b.getI32Type(), {env.args}, args);
-    return call("attnc_iv_point", iv, {value});
+    Value value = call(hooks::attnc_iparam, b.getI32Type(), {env.args}, args);
+    return call(hooks::attnc_iv_point, iv, {value});
   }
   if (auto read = dyn_cast<attn::InputReadOp>(op)) {
     if (!isTokenIndexedRead(op)) {
@@ -150,8 +152,8 @@ Value IntervalEmitter::evalOp(Operation *op, Value v) {
                           b.getI32IntegerAttr(static_cast<int32_t>(read.getIndices().size())),
                           b.getI32IntegerAttr(dtype), b.getIndexAttr(1), b.getIndexAttr(2),
                           b.getIndexAttr(3), b.getIndexAttr(4)});
-      Value value = call("attnc_iv_read", iv, operands, args);
-      return isBool ? call("attnc_tv_nonzero", tv, {value}) : value;
+      Value value = call(hooks::attnc_iv_read, iv, operands, args);
+      return isBool ? call(hooks::attnc_tv_nonzero, tv, {value}) : value;
     }
     // Per-block min/max summaries of the token range.
     SmallVector<Value> operands{env.args};
@@ -168,67 +170,68 @@ Value IntervalEmitter::evalOp(Operation *op, Value v) {
         {b.getIndexAttr(0), b.getI32IntegerAttr(read.getSlot()),
          b.getI32IntegerAttr(static_cast<int32_t>(read.getIndices().size())), b.getIndexAttr(1),
          b.getIndexAttr(2), b.getIndexAttr(3), b.getIndexAttr(4)});
-    Value summary = call("attnc_iv_summary", iv, operands, args);
+    Value summary = call(hooks::attnc_iv_summary, iv, operands, args);
     if (isBool)
-      return call("attnc_tv_nonzero", tv, {summary});
+      return call(hooks::attnc_tv_nonzero, tv, {summary});
     return summary;
   }
   if (isa<arith::AddIOp>(op))
-    return binaryIv("attnc_iv_add");
+    return binaryIv(hooks::attnc_iv_add);
   if (isa<arith::SubIOp>(op))
-    return binaryIv("attnc_iv_sub");
+    return binaryIv(hooks::attnc_iv_sub);
   if (isa<arith::MulIOp>(op))
-    return binaryIv("attnc_iv_mul");
+    return binaryIv(hooks::attnc_iv_mul);
   if (isa<arith::DivSIOp>(op))
-    return binaryIv("attnc_iv_div");
+    return binaryIv(hooks::attnc_iv_div);
   if (isa<arith::RemSIOp>(op))
-    return binaryIv("attnc_iv_rem");
+    return binaryIv(hooks::attnc_iv_rem);
   if (isa<arith::MinSIOp>(op))
-    return binaryIv("attnc_iv_min");
+    return binaryIv(hooks::attnc_iv_min);
   if (isa<arith::MaxSIOp>(op))
-    return binaryIv("attnc_iv_max");
+    return binaryIv(hooks::attnc_iv_max);
   if (isa<arith::ShLIOp>(op))
-    return binaryIv("attnc_iv_shl");
+    return binaryIv(hooks::attnc_iv_shl);
   if (isa<arith::ShRSIOp>(op))
-    return binaryIv("attnc_iv_shr");
+    return binaryIv(hooks::attnc_iv_shr);
   if (isa<math::AbsIOp>(op))
-    return call("attnc_iv_abs", iv, {eval(op->getOperand(0))});
+    return call(hooks::attnc_iv_abs, iv, {eval(op->getOperand(0))});
   if (isa<math::CountLeadingZerosOp>(op))
-    return call("attnc_iv_clz", iv, {eval(op->getOperand(0))});
+    return call(hooks::attnc_iv_clz, iv, {eval(op->getOperand(0))});
   if (isa<arith::AndIOp>(op))
-    return isBool ? binaryTv("attnc_tv_and") : binaryIv("attnc_iv_and");
+    return isBool ? binaryTv(hooks::attnc_tv_and) : binaryIv(hooks::attnc_iv_and);
   if (isa<arith::OrIOp>(op))
-    return isBool ? binaryTv("attnc_tv_or") : binaryIv("attnc_iv_or");
+    return isBool ? binaryTv(hooks::attnc_tv_or) : binaryIv(hooks::attnc_iv_or);
   if (isa<arith::XOrIOp>(op))
-    return isBool ? binaryTv("attnc_tv_xor") : binaryIv("attnc_iv_xor");
+    return isBool ? binaryTv(hooks::attnc_tv_xor) : binaryIv(hooks::attnc_iv_xor);
   if (auto select = dyn_cast<arith::SelectOp>(op)) {
     Value c = eval(select.getCondition());
     Value x = eval(select.getTrueValue()), y = eval(select.getFalseValue());
-    return call(isBool ? "attnc_tv_select" : "attnc_iv_select", isBool ? tv : iv, {c, x, y});
+    return call(isBool ? hooks::attnc_tv_select : hooks::attnc_iv_select, isBool ? tv : iv,
+                {c, x, y});
   }
   if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
     bool boolOperands = cmp.getLhs().getType().isInteger(1);
     using P = arith::CmpIPredicate;
     if (boolOperands) {
       if (cmp.getPredicate() == P::eq)
-        return binaryTv("attnc_tv_eq");
+        return binaryTv(hooks::attnc_tv_eq);
       if (cmp.getPredicate() == P::ne)
-        return binaryTv("attnc_tv_xor");
+        return binaryTv(hooks::attnc_tv_xor);
       return nullptr;
     }
     switch (cmp.getPredicate()) {
     case P::slt:
-      return binaryTv("attnc_iv_lt");
+      return binaryTv(hooks::attnc_iv_lt);
     case P::sle:
-      return binaryTv("attnc_iv_le");
+      return binaryTv(hooks::attnc_iv_le);
     case P::sgt:
-      return binaryTv("attnc_iv_gt");
+      return binaryTv(hooks::attnc_iv_gt);
     case P::sge:
-      return binaryTv("attnc_iv_ge");
+      return binaryTv(hooks::attnc_iv_ge);
     case P::eq:
-      return binaryTv("attnc_iv_eq");
+      return binaryTv(hooks::attnc_iv_eq);
     case P::ne:
-      return binaryTv("attnc_iv_ne");
+      return binaryTv(hooks::attnc_iv_ne);
     default:
       return nullptr; // unsigned predicates are not produced by the front end
     }

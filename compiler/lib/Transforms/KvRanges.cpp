@@ -16,6 +16,7 @@
 // disjoint intervals.
 //
 //===----------------------------------------------------------------------===//
+#include "../CodeGen/HookVocabulary.h"
 #include "IntervalEmitter.h"
 
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
@@ -97,11 +98,11 @@ Value KvRangeBuilder::generic(Value v, bool negated) {
   foundOpaque = foundOpaque || dependsOnKey(v);
   Value truth = allKeys.eval(v);
   if (negated) {
-    Value t = allKeys.call("attnc_tv_const", truth.getType(),
+    Value t = allKeys.call(hooks::attnc_tv_const, truth.getType(),
                            {b.create<arith::ConstantIntOp>(loc, 1, 1)});
-    truth = allKeys.call("attnc_tv_xor", truth.getType(), {truth, t});
+    truth = allKeys.call(hooks::attnc_tv_xor, truth.getType(), {truth, t});
   }
-  return allKeys.call("attnc_kr_from_tv", krType(), {args, truth});
+  return allKeys.call(hooks::attnc_kr_from_tv, krType(), {args, truth});
 }
 
 Value KvRangeBuilder::analyze(Value v, bool negated) {
@@ -121,7 +122,7 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
     bool isAnd = isa<arith::AndIOp>(op) != negated; // De Morgan under negation
     Value x = analyze(op->getOperand(0), negated);
     Value y = analyze(op->getOperand(1), negated);
-    return allKeys.call(isAnd ? "attnc_kr_and" : "attnc_kr_or", krType(), {x, y});
+    return allKeys.call(isAnd ? hooks::attnc_kr_and : hooks::attnc_kr_or, krType(), {x, y});
   }
   if (isa<arith::XOrIOp>(op)) {
     for (int i = 0; i < 2; ++i)
@@ -166,13 +167,13 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
   foundBound = foundBound || code != 5;
   Type i1 = b.getI1Type();
   Value lhsAll = allKeys.eval(cmp.getLhs()), rhsAll = allKeys.eval(cmp.getRhs());
-  Value noWrap = allKeys.call("attnc_iv_nowrap2", i1, {lhsAll, rhsAll});
+  Value noWrap = allKeys.call(hooks::attnc_iv_nowrap2, i1, {lhsAll, rhsAll});
   Value lhs0 = keyZero.eval(cmp.getLhs()), rhs0 = keyZero.eval(cmp.getRhs());
-  Value d0 = keyZero.call("attnc_iv_sub", lhs0.getType(), {lhs0, rhs0});
+  Value d0 = keyZero.call(hooks::attnc_iv_sub, lhs0.getType(), {lhs0, rhs0});
   ArrayAttr callArgs =
       b.getArrayAttr({b.getIndexAttr(0), b.getI32IntegerAttr(static_cast<int32_t>(s)),
                       b.getI32IntegerAttr(code), b.getIndexAttr(1), b.getIndexAttr(2)});
-  return allKeys.call("attnc_kr_atom", krType(), {args, d0, noWrap}, callArgs);
+  return allKeys.call(hooks::attnc_kr_atom, krType(), {args, d0, noWrap}, callArgs);
 }
 
 struct KvRangesPass : PassWrapper<KvRangesPass, OperationPass<ModuleOp>> {
@@ -210,12 +211,12 @@ struct KvRangesPass : PassWrapper<KvRangesPass, OperationPass<ModuleOp>> {
       env.batch = entry->getArgument(1);
       env.head = entry->getArgument(2);
       IntervalEmitter setup(b, loc, env);
-      Value qLen = setup.call("attnc_q_len", i32, {args});
-      env.qIv =
-          setup.call("attnc_iv_tokens", iv, {entry->getArgument(3), entry->getArgument(4), qLen});
+      Value qLen = setup.call(hooks::attnc_q_len, i32, {args});
+      env.qIv = setup.call(hooks::attnc_iv_tokens, iv,
+                           {entry->getArgument(3), entry->getArgument(4), qLen});
       IntervalEnv allEnv = env, zeroEnv = env;
-      allEnv.kIv = setup.call("attnc_iv_all_keys", iv, {args});
-      zeroEnv.kIv = setup.call("attnc_iv_point", iv, {setup.i32Const(0)});
+      allEnv.kIv = setup.call(hooks::attnc_iv_all_keys, iv, {args});
+      zeroEnv.kIv = setup.call(hooks::attnc_iv_point, iv, {setup.i32Const(0)});
       IntervalEmitter allKeys(b, loc, allEnv), keyZero(b, loc, zeroEnv);
       keyZero.shareKeyIndependent(&allKeys);
       KvRangeBuilder ranges(b, loc, args, allKeys, keyZero);
@@ -228,12 +229,12 @@ struct KvRangesPass : PassWrapper<KvRangesPass, OperationPass<ModuleOp>> {
         ArrayAttr refineArgs = b.getArrayAttr(
             {b.getIndexAttr(0), b.getIndexAttr(1), b.getIndexAttr(2), b.getIndexAttr(3),
              b.getIndexAttr(4), b.getIndexAttr(5), emitc::OpaqueAttr::get(ctx, "attnc_classify")});
-        set = setup.call("attnc_kr_refine", set.getType(),
+        set = setup.call(hooks::attnc_kr_refine, set.getType(),
                          {args, entry->getArgument(1), entry->getArgument(2), entry->getArgument(3),
                           entry->getArgument(4), set},
                          refineArgs);
       }
-      Value count = setup.call("attnc_kr_store", i32,
+      Value count = setup.call(hooks::attnc_kr_store, i32,
                                {args, set, entry->getArgument(5), entry->getArgument(6)});
       b.create<func::ReturnOp>(loc, count);
       if (ranges.foundBound || refined)

@@ -22,6 +22,7 @@
 // (n_i - 1) / s_i = nb_i - 1.
 //
 //===----------------------------------------------------------------------===//
+#include "../CodeGen/HookVocabulary.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
 
@@ -131,8 +132,8 @@ struct RouteGeometryPass : PassWrapper<RouteGeometryPass, OperationPass<ModuleOp
         spec.emitOpError("has a route region but no route_block");
         return signalPassFailure();
       }
-      if (module.lookupSymbol("attnc_route_block_of") ||
-          module.lookupSymbol("attnc_route_num_blocks")) {
+      if (module.lookupSymbol(hooks::attnc_route_block_of) ||
+          module.lookupSymbol(hooks::attnc_route_num_blocks)) {
         spec.emitOpError("the route geometry functions already exist");
         return signalPassFailure();
       }
@@ -145,7 +146,7 @@ struct RouteGeometryPass : PassWrapper<RouteGeometryPass, OperationPass<ModuleOp
       Type args = emitc::OpaqueType::get(&getContext(), "const AttncArgs &");
       Type i32 = b.getI32Type();
 
-      auto blockOf = b.create<func::FuncOp>(loc, "attnc_route_block_of",
+      auto blockOf = b.create<func::FuncOp>(loc, hooks::attnc_route_block_of,
                                             b.getFunctionType({args, i32}, {i32}));
       {
         OpBuilder body = OpBuilder::atBlockBegin(blockOf.addEntryBlock());
@@ -153,8 +154,8 @@ struct RouteGeometryPass : PassWrapper<RouteGeometryPass, OperationPass<ModuleOp
         body.create<func::ReturnOp>(loc, geometry.blockOf(blockOf.getArgument(1)));
       }
       b.setInsertionPoint(spec);
-      auto numBlocks =
-          b.create<func::FuncOp>(loc, "attnc_route_num_blocks", b.getFunctionType({args}, {i32}));
+      auto numBlocks = b.create<func::FuncOp>(loc, hooks::attnc_route_num_blocks,
+                                              b.getFunctionType({args}, {i32}));
       {
         OpBuilder body = OpBuilder::atBlockBegin(numBlocks.addEntryBlock());
         GeometryBuilder geometry(body, loc, block, grid);
