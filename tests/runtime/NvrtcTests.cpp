@@ -174,7 +174,7 @@ TEST_CASE("the development instruments need a development build", "[nvrtc]") {
   // The template refuses the unmasked mode (wrong results) unless the source says it comes
   // from a development build.
   REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
-  CHECK(source.find("ATTNC_DEV_BUILD") == std::string::npos);
+  CHECK(source.find("#define ATTNC_DEV_BUILD") == std::string::npos);
   NvrtcResult result =
       compileCuda("#define ATTNC_SM90_DEV_UNMASKED 1\n" + source, "causal_unmasked.cu", "sm_90a",
                   NvrtcOutput::Ptx, {}, kernelHeaders());
