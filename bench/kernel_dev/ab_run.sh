@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# DEFINES and the trace mode need a development build of each library (cmake
+# -DATTNC_DEV_BUILD=ON); a release build refuses a non-empty ATTNC_KERNEL_DEFINES.
 # A/B of two installed attnc libraries on the GPU machine, attnc only (bench/compare.py
 # --no-flex), the two alternating in separate processes so clock and thermal drift hit both;
 # and the sm90 template's development counters (ATTNC_SM90_TRACE) at the benchmark shape.

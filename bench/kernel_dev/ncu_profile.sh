@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Defines need a development build (cmake -DATTNC_DEV_BUILD=ON).
 # Nsight Compute profile of the optimized sm90 kernel (device tool, repo root, after
 # scripts/gpu-env.sh): per case, one launch with warp-state sampling per SASS instruction.
 #   NCU_CASES: space-separated name:pattern[:DEF=1,DEF2=0] (defines via ATTNC_KERNEL_DEFINES)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# The ab mode (ATTNC_BLOCK_M) needs a development build (cmake -DATTNC_DEV_BUILD=ON).
 # One device-tool call for the performance work (run from the repository root on the GPU
 # machine, with the installed tree in .gpu/):
 #   bash bench/kernel_dev/perf_run.sh [examples] [attnc] [flex PATTERNS] [ncu PATTERN]

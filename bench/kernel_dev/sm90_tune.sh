@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# HISTORICAL: the knobs below other than the defaults were removed from the template (issue 23);
+# their results are in bench/kernel_dev/NOTES.md. ATTNC_KERNEL_DEFINES needs a development build
+# (cmake -DATTNC_DEV_BUILD=ON).
 # Tuning sweep of the sm_90a template through ATTNC_KERNEL_DEFINES (attnc only, benchmark
 # shape of bench/compare.py). Each line: variant, then the compare.py table rows.
 set -uo pipefail

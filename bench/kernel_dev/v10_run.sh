@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# ATTNC_KERNEL_DEFINES (the trace counters) needs a development build (cmake -DATTNC_DEV_BUILD=ON);
+# knobs other than ATTNC_SM90_TRACE / ATTNC_SM90_DEV_UNMASKED were removed from the template
+# (issue 23, bench/kernel_dev/NOTES.md).
 # sm90 v10 runs (device tool, repo root, tree in .gpu/): Nsight Compute profiles (warp
 # states per SASS instruction), an A/B of kernel variants, their counters, the GPU suite,
 # the sanitizers and the side-by-side benchmark. Logs in $OUT/logs.tgz; tables printed.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# HISTORICAL: ATTNC_SM90_BLOCK_N and ATTNC_SM90_Q_REGS were removed from the template (issue 23);
+# the results are in bench/kernel_dev/NOTES.md ("sm90 v8"). Reproduce at the commit named there.
 # sm90 v8 runs (device tool, repo root, tree in .gpu/): GPU suite, sanitizers (with
 # synccheck), the side-by-side benchmark with FlexAttention and cuDNN, and a key-tile A/B
 # for document_causal. Logs in $OUT/logs.tgz; the tables are printed.

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# HISTORICAL: ATTNC_SM90_Q_BUFFERS, _LPT_TAIL and _HALF_CLASSES were removed from the template
+# (issue 23); the results are in bench/kernel_dev/NOTES.md ("sm90 v9"). Reproduce at the commit
+# named there.
 # sm90 v9 runs (device tool, repo root, tree in .gpu/): v10_run.sh with the v9 session's
 # defaults. The GPU suite (all CTAs and 3), the sanitizers on a document case long enough for
 # a longest-first tail, an A/B of the per-warpgroup classes and the longest-first tail on the

@@ -46,12 +46,8 @@
 //   as NVRTC does.)
 //   Requirements: heads % kv_heads == 0; q, k, v, o 16-byte aligned, all their strides
 //   multiples of 8 elements (see attnc_forward_params.h); heads, batch <= 65535.
-//   Choice of block_m: 128 is best for long kv ranges (dense, causal); for sparse patterns
-//   whose kv ranges cover only ~1-2K keys per q tile (sliding windows), block_m 64
-//   (ATTNC_BLOCK_M 64, 4 warps) was 8% faster on H100 with per-tile classification; with
-//   the batched classification below, 128 is faster for windows too, and 64 is the
-//   default only for masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: document
-//   masks), see bench/kernel_dev/NOTES.md.
+//   Choice of block_m: 128 (half the shared-memory traffic per flop), and 64 for masks that
+//   read token-indexed inputs (ATTNC_HAS_SUMMARIES: document masks), see below.
 //
 // SEMANTICS (runtime/reference defines them; see KernelArgs.h for the hooks)
 //   One thread-0 call of attnc_kv_ranges per CTA gives the key intervals; keys are visited in
@@ -670,10 +666,9 @@ struct ForwardSm80 {
 #define ATTNC_FWD_D256_SMALL (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 227)
 // Masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: documents, ...) get 64-row q
 // tiles: their structure is only known per summary block, and finer q tiles waste fewer
-// keys at data-dependent boundaries and balance better (document_causal 1.30 -> 1.18 ms on
-// H100). Everything else keeps 128 rows (32 per warp: half the shared-memory traffic per
-// flop); with the parallel tile classification, windows measured faster at 128 rows too
-// (sliding 1.02 -> 0.94 ms, sink 1.11 -> 1.04 ms; bench/kernel_dev/NOTES.md).
+// keys at data-dependent boundaries and balance better. Everything else keeps 128 rows (32 per
+// warp: half the shared-memory traffic per flop), windows included, since the tile
+// classification runs in parallel.
 #ifndef ATTNC_HAS_SUMMARIES
 #define ATTNC_HAS_SUMMARIES 0
 #endif

@@ -14,14 +14,10 @@
 //            + "#include \"forward_sm90.cuh\"\n"
 //   This header includes attnc_hopper.cuh and attnc_wgmma.cuh (same folder).
 //
-// MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80;
-//   optional ATTNC_SM90_BLOCK_N (64 or 128), ATTNC_SM90_STAGES (2..5), ATTNC_SM90_SCANNERS
-//   (1..3 scanning warps), ATTNC_SM90_LOOKAHEAD (1 or 2 units scanned ahead),
-//   ATTNC_SM90_PV_OVERLAP (0 or 1), ATTNC_SM90_Q_BUFFERS (1 or 2), ATTNC_SM90_LPT_TAIL,
-//   ATTNC_SM90_COARSE_SCAN, ATTNC_SM90_MASK_FACTORS, ATTNC_SM90_HALF_CLASSES (0 or 1,
-//   defaults below; the last is off by default), ATTNC_SM90_TRACE (development counters, see
-//   below), ATTNC_SM90_DEV_UNMASKED (development only, WRONG results: PARTIAL tiles run as FULL
-//   ones, to measure what the per-element mask costs).
+// MACROS: ATTNC_HEAD_DIM (64, 128, 256), ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 as for sm80, and
+//   the generated hooks' ATTNC_* facts (mask comparisons, exact key ranges, summaries, route).
+//   Development builds only (ATTNC_DEV_BUILD defined; see below): ATTNC_SM90_TRACE and
+//   ATTNC_SM90_DEV_UNMASKED.
 //
 // ENTRY
 //   extern "C" __global__ void attnc_forward_sm90_d<D>_<bf16|f16>(
@@ -83,29 +79,25 @@
 #define ATTNC_HAS_OUT 0
 #endif
 
-// Development counters (ATTNC_KERNEL_DEFINES="ATTNC_SM90_TRACE=1", then ATTNC_TRACE=1 makes
-// the runtime print them after each launch): clock64 cycles each role spends waiting, summed
-// over all CTAs. Off by default; the counters cost registers and atomics.
+// Development instruments, compiled only in a development build of attnc (cmake
+// -DATTNC_DEV_BUILD=ON, whose runtime defines ATTNC_DEV_BUILD and passes ATTNC_KERNEL_DEFINES
+// on): ATTNC_SM90_TRACE=1 adds counters (clock64 cycles each role spends waiting, summed over
+// all CTAs; ATTNC_TRACE=1 makes the runtime print them after each launch);
+// ATTNC_SM90_DEV_UNMASKED=1 runs PARTIAL tiles as FULL ones (WRONG results: what the
+// per-element mask costs).
 #ifndef ATTNC_SM90_TRACE
 #define ATTNC_SM90_TRACE 0
 #endif
 #ifndef ATTNC_SM90_DEV_UNMASKED
 #define ATTNC_SM90_DEV_UNMASKED 0
 #endif
-#ifndef ATTNC_MASK_FACTORS
-#define ATTNC_MASK_FACTORS 0
+#if (ATTNC_SM90_TRACE || ATTNC_SM90_DEV_UNMASKED) && !defined(ATTNC_DEV_BUILD)
+#error "ATTNC_SM90_TRACE and ATTNC_SM90_DEV_UNMASKED need a development build (ATTNC_DEV_BUILD)"
 #endif
 /// Factored masks (KernelArgs.h): the scanner classifies with attnc_classify_factors and
-/// PARTIAL tiles evaluate only the factors not proven on the whole tile. Not with half
-/// classes (their entry bits overlap). ATTNC_SM90_MASK_FACTORS=0 turns it off.
-#ifndef ATTNC_SM90_MASK_FACTORS
-#define ATTNC_SM90_MASK_FACTORS 1
-#endif
-#if ATTNC_MASK_FACTORS && ATTNC_SM90_MASK_FACTORS &&                                               \
-    !(defined(ATTNC_SM90_HALF_CLASSES) && ATTNC_SM90_HALF_CLASSES)
-#define ATTNC_SM90_FACTORED 1
-#else
-#define ATTNC_SM90_FACTORED 0
+/// PARTIAL tiles evaluate only the factors not proven on the whole tile.
+#ifndef ATTNC_MASK_FACTORS
+#define ATTNC_MASK_FACTORS 0
 #endif
 #if ATTNC_SM90_TRACE
 enum AttncTraceCounter {
@@ -163,52 +155,25 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr int kTileBytes = kBlockN * kHeadDim * 2;
   static constexpr int kSTiles = kBlockN / 8; // 8-key column tiles of S
   static constexpr int kDTiles = kHeadDim / 8;
-#ifdef ATTNC_SM90_PRODUCER_REGS
-  static constexpr int kProducerRegs = ATTNC_SM90_PRODUCER_REGS;
-  static constexpr int kConsumerRegs = ATTNC_SM90_CONSUMER_REGS;
-#else
   // The producer classifies tiles (hooks may read summaries or route masks), so it keeps a
   // little more than TMA issue alone would need.
   static constexpr int kProducerRegs = 40;
   static constexpr int kConsumerRegs = 232;
-#endif
 
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64/128/256");
   static_assert(kBlockN == 64 || kBlockN == 128, "key tile 64 or 128");
   static_assert(kStages >= 2 && kStages <= 5, "2..5 stages");
   /// Whether each tile's exponentials run under the previous tile's PV product (128-key
-  /// tiles) or after it (64-key tiles: the stage is released sooner; sm90 v8, NOTES.md).
-  /// ATTNC_SM90_PV_OVERLAP=0/1 overrides.
-#ifdef ATTNC_SM90_PV_OVERLAP
-  static constexpr bool kSoftmaxUnderPV = ATTNC_SM90_PV_OVERLAP;
-#else
+  /// tiles) or after it (64-key tiles: the stage is released sooner).
   static constexpr bool kSoftmaxUnderPV = kBlockN == 128;
-#endif
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
   /// Tile lists travel from the scanning warps to the loading warp in chunks of up to 32
   /// entries (one classification batch): a small queue per scanner in shared memory on
-  /// mbarriers. With several scanners (producer warps 1..kScanners) they take units in turn.
-  /// One is the default: three measured no faster on document_causal (0.854 vs 0.852 ms,
-  /// H100) and slower on causal, where the waiting warps take issue slots from the
-  /// consumers (bench/kernel_dev/NOTES.md, sm90 v5).
-#ifdef ATTNC_SM90_SCANNERS
-  static constexpr int kScanners = ATTNC_SM90_SCANNERS;
-#else
+  /// mbarriers. The bookkeeping is written for kScanners scanning warps taking units in
+  /// turn; one scans (more waiting warps take issue slots from the consumers).
   static constexpr int kScanners = 1;
-#endif
   static constexpr int kChunks = kScanners == 1 ? 4 : 2; // per scanner
-  /// How many units the scanner runs ahead of the loader: it claims its next unit once the
-  /// loader has begun the unit kLookahead - 1 before its last one. One keeps the tail
-  /// balanced (a CTA holds at most one claimed, unstarted unit); two hides a slow scan
-  /// (classification reading summaries) behind two units of loading.
-  /// ATTNC_SM90_LOOKAHEAD=1/2 (2 with one scanner only).
-#ifdef ATTNC_SM90_LOOKAHEAD
-  static constexpr int kLookahead = ATTNC_SM90_LOOKAHEAD;
-#else
-  static constexpr int kLookahead = 1;
-#endif
-  static_assert(kLookahead == 1 || (kLookahead == 2 && kScanners == 1), "lookahead 1, or 2");
   static_assert(kScanners >= 1 && kScanners <= 3, "1..3 scanning warps");
   struct Chunk {
     int unit;      ///< the work unit these tiles belong to, or -1: no more units
@@ -221,9 +186,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     unsigned long long full[kStages];
     unsigned long long empty[kStages];
     unsigned long long chunkFull[kScanners][kChunks], chunkEmpty[kScanners][kChunks];
-    /// One phase per unit the loader started (units alternate between the two with
-    /// kLookahead 2, so a wait for the previous unit never sees two phases completed).
-    unsigned long long unitBegun[kScanners][2];
+    /// One phase per unit the loader started (the scanner claims its next unit once the
+    /// loader has begun its last one, so a CTA holds at most one claimed, unstarted unit).
+    unsigned long long unitBegun[kScanners][2]; ///< [1] unused: keeps the layout
+
     int slot[kStages]; ///< key tile start | class, or -1: the unit has no more tiles
     int unit[2];       ///< the work unit whose Q is in each buffer, or -1: no more units
     Chunk chunk[kScanners][kChunks];
@@ -234,14 +200,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// alternate between them, so the loader fetches the next unit's Q as soon as it has
   /// queued this unit's tiles, not after the consumers' last QK^T of this unit. Short
   /// units (documents, windows) otherwise wait for that load at every unit boundary. D =
-  /// 128 with 128-key tiles has room for one (32 + 3 x 64 KB). ATTNC_SM90_Q_BUFFERS=1/2.
+  /// 128 with 128-key tiles has room for one (32 + 3 x 64 KB).
   /// (+ 1024 below: the dynamic shared memory base is only guaranteed 16-byte aligned.)
-#ifdef ATTNC_SM90_Q_BUFFERS
-  static constexpr int kQBuffers = ATTNC_SM90_Q_BUFFERS;
-#else
   static constexpr int kQBuffers =
       2 * kQBytes + kRingBytes + kAuxBytes + 1024 <= 227 * 1024 ? 2 : 1;
-#endif
   static_assert(kQBuffers == 1 || kQBuffers == 2, "1 or 2 Q buffers");
   // Shared memory: [Q buffers][K stages][V stages][bookkeeping]; every tile 1024-byte aligned.
   static constexpr int kKOffset = kQBuffers * kQBytes;
@@ -255,15 +217,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// shared-memory port that the TMA fills also use. It costs 32 registers per thread at
   /// D = 128, so it is used for masks of at most one comparison per element (the
   /// compiler's ATTNC_MASK_COMPARISONS, a proxy for the registers the mask needs), and of
-  /// up to five with 64-key tiles (S takes 32 registers fewer than with 128). On the H100
-  /// causal gained 3.8% and dense 0.8%, while sliding, sink and prefix masks with 128-key
-  /// tiles spilled in the tile loop and lost 3-6% (sm90 v8c); with 64-key tiles natten2d
-  /// gained 2.8%, s2_shards 2.9%, document 1.3-1.7%, and radial_video (nine comparisons)
-  /// spilled and lost 1.9% (sm90 v11, NOTES.md). D = 256 keeps Q in shared memory (O alone
-  /// takes 128 registers there).
-#ifdef ATTNC_SM90_Q_REGS
-  static constexpr bool kQInRegisters = ATTNC_SM90_Q_REGS && kHeadDim <= 128;
-#elif defined(ATTNC_MASK_COMPARISONS)
+  /// up to five with 64-key tiles (S takes 32 registers fewer than with 128); masks of more
+  /// comparisons spill in the tile loop. D = 256 keeps Q in shared memory (O alone takes 128
+  /// registers there).
+#if defined(ATTNC_MASK_COMPARISONS)
   static constexpr bool kQInRegisters =
       (ATTNC_MASK_COMPARISONS <= 1 || (kBlockN == 64 && ATTNC_MASK_COMPARISONS <= 5)) &&
       kHeadDim <= 128;
@@ -271,26 +228,9 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   static constexpr bool kQInRegisters = false;
 #endif
 
-  /// Per-warpgroup tile classes: the scanner classifies each consumer's 64 rows of a tile
-  /// separately, so a 64-key tile on a document boundary or the diagonal is often PARTIAL
-  /// for one consumer only, and FULL or EMPTY for the other (EMPTY: P = 0 without mask or
-  /// exponentials). The wgmma products still run for both (a product skipped on a
-  /// data-dependent path makes ptxas serialise the warpgroup's wgmma, C7520). Off by
-  /// default (ATTNC_SM90_HALF_CLASSES=1 turns it on): on the H100 it made radial_video 14.7%
-  /// faster, but document, natten2d, s2_shards and MoBA 3-8% slower, as the scanner
-  /// classifies twice per tile and the consumer loop grows (sm90 v9a, NOTES.md).
-#ifdef ATTNC_SM90_HALF_CLASSES
-  static constexpr bool kHalfClasses = ATTNC_SM90_HALF_CLASSES;
-#else
-  static constexpr bool kHalfClasses = false;
-#endif
-  static_assert(ATTNC_TILE_EMPTY == 0, "a tile whose halves are both EMPTY has entry class 0");
   /// Coarse-then-fine classification of long candidate lists (UnitTiles::forEachBatch): for
   /// masks whose key ranges are not exact, where runs of EMPTY candidates are common.
-  /// ATTNC_SM90_COARSE_SCAN=0/1 overrides.
-#ifdef ATTNC_SM90_COARSE_SCAN
-  static constexpr bool kCoarseScan = ATTNC_SM90_COARSE_SCAN;
-#elif defined(ATTNC_KV_RANGES_EXACT) && !ATTNC_KV_RANGES_EXACT
+#if defined(ATTNC_KV_RANGES_EXACT) && !ATTNC_KV_RANGES_EXACT
   static constexpr bool kCoarseScan = true;
 #else
   static constexpr bool kCoarseScan = false;
@@ -298,31 +238,25 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// Longest-first order for the last units (tailOrder below): for masks whose unit lengths
   /// the data decides (they read input tensors, or are routed). For masks of indices alone,
   /// decode()'s order already starts long units first (causal-like) or the units are alike
-  /// (windows), and on the H100 counting cost natten2d and s2_shards ~1% (sm90 v9,
-  /// NOTES.md). ATTNC_SM90_LPT_TAIL=0/1 overrides.
-#ifdef ATTNC_SM90_LPT_TAIL
-  static constexpr bool kLptTail = ATTNC_SM90_LPT_TAIL;
-#elif (defined(ATTNC_HAS_SUMMARIES) && ATTNC_HAS_SUMMARIES) ||                                     \
+  /// (windows), and the counting would only cost time.
+#if (defined(ATTNC_HAS_SUMMARIES) && ATTNC_HAS_SUMMARIES) ||                                       \
     (defined(ATTNC_HAS_ROUTE) && ATTNC_HAS_ROUTE)
   static constexpr bool kLptTail = true;
 #else
   static constexpr bool kLptTail = false;
 #endif
-  /// A queued tile's entry: key start | class of consumer 0 | class of consumer 1 << 2 (one
-  /// class in bits 0-1 for both without kHalfClasses, and for factored masks the
-  /// ATTNC_TILE_*_PROVEN bits in bits 2-3); starts are multiples of 64.
+  /// A queued tile's entry: key start | class (bits 0-1) | for factored masks the
+  /// ATTNC_TILE_*_PROVEN bits (bits 2-3); starts are multiples of 64.
   static __device__ __forceinline__ int entryStart(int entry) { return entry & ~15; }
-  static __device__ __forceinline__ int entryClass(int entry, int consumer) {
-    return kHalfClasses ? (entry >> (2 * consumer)) & 3 : entry & 3;
-  }
+  static __device__ __forceinline__ int entryClass(int entry) { return entry & 3; }
   static __device__ __forceinline__ int entryProven(int entry) {
-    return ATTNC_SM90_FACTORED ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
+    return ATTNC_MASK_FACTORS ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
   }
   /// The scanner's classification of one tile (all of attnc_classify_factors' bits for
   /// factored masks).
   static __device__ __forceinline__ int classifyEntry(const AttncArgs &a, int b, int h, int qLo,
                                                       int qHi, int kLo, int kHi) {
-#if ATTNC_SM90_FACTORED
+#if ATTNC_MASK_FACTORS
     return attnc_classify_factors(a, b, h, qLo, qHi, kLo, kHi);
 #else
     return attnc_classify(a, b, h, qLo, qHi, kLo, kHi);
@@ -343,8 +277,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// Units in schedule order: head by head, and inside a head the query tiles last to first.
   /// The CTAs running at once then work on one or two heads and read the same keys and
   /// values (L2 reuse), and the longest causal rows start first while the short ones fill
-  /// the tail (load balance, with the dynamic scheduler of scan()). (Interleaving heads
-  /// in groups whose K and V fit in L2 measured 1-2% slower on dense and causal.)
+  /// the tail (load balance, with the dynamic scheduler of scan()).
   static __device__ __forceinline__ Unit decode(const AttncArgs &a, int u) {
     const int qTiles = (a.q_len + kBlockM - 1) / kBlockM;
     const int bh = u / qTiles;
@@ -387,20 +320,11 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
         hi[i] = min(hi[i], a.kv_len);
       }
     }
-    /// The class of the key tile at `start` (with kHalves, consumer 0's | consumer 1's << 2).
-    template <bool kHalves>
+    /// The entry class of the key tile at `start`.
     static __device__ __forceinline__ int classifyTile(const AttncArgs &a, const Unit &unit,
                                                        int start) {
       const int kHi = min(start + kBlockN, a.kv_len) - 1;
-      if constexpr (kHalves) {
-        const int mid = unit.q0 + kBlockM / 2;
-        int cls = attnc_classify(a, unit.b, unit.h, unit.q0, min(mid - 1, unit.qHi), start, kHi);
-        if (mid <= unit.qHi)
-          cls |= attnc_classify(a, unit.b, unit.h, mid, unit.qHi, start, kHi) << 2;
-        return cls;
-      } else {
-        return classifyEntry(a, unit.b, unit.h, unit.q0, unit.qHi, start, kHi);
-      }
+      return classifyEntry(a, unit.b, unit.h, unit.q0, unit.qHi, start, kHi);
     }
     /// Classifies the unit's candidate tiles, a warp-wide batch of 32 (one per lane) at a
     /// time, and calls emit(start, cls, last) for each batch in key order: this lane's tile
@@ -411,8 +335,8 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     /// chunk's key hull per lane, 512 tiles per round), and only the chunks not EMPTY are
     /// classified tile by tile, two chunks per batch. A document's unit has its whole prefix
     /// as candidates ([0, q]) and keeps only its own document's tiles; tile by tile, the
-    /// scanner spent most of a short unit's time on the EMPTY prefix (sm90 v9, NOTES.md).
-    template <bool kHalves, bool kCoarse, class Emit>
+    /// scanner would spend most of a short unit's time on the EMPTY prefix.
+    template <bool kCoarse, class Emit>
     __device__ __forceinline__ void forEachBatch(const AttncArgs &a, const Unit &unit, int lane,
                                                  Emit &&emit) {
       constexpr int kChunk = 16;
@@ -424,7 +348,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           r = range;
           start = next;
           walk(lo, hi, ranges, lane, r, start);
-          const int cls = r < ranges ? classifyTile<kHalves>(a, unit, start) : ATTNC_TILE_EMPTY;
+          const int cls = r < ranges ? classifyTile(a, unit, start) : ATTNC_TILE_EMPTY;
           walk(lo, hi, ranges, 32, range, next);
           const bool last = range >= ranges;
           emit(start, cls, last);
@@ -469,7 +393,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           if (c >= 0) {
             walk(lo, hi, ranges, kChunk * c + lane % kChunk, r, start);
             if (r < ranges)
-              cls = classifyTile<kHalves>(a, unit, start);
+              cls = classifyTile(a, unit, start);
           }
           emit(start, cls, lastRound && chunks == 0u);
         }
@@ -523,7 +447,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       const Unit unit = decode(a, first + i);
       UnitTiles tiles(a, unit);
       int n = 0;
-      tiles.template forEachBatch<false, kCoarseScan>(a, unit, lane, [&](int, int cls, bool) {
+      tiles.template forEachBatch<kCoarseScan>(a, unit, lane, [&](int, int cls, bool) {
         n += __popc(__ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY));
       });
       if (lane == 0)
@@ -628,22 +552,13 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       }
       const Unit unit = decode(a, u);
       UnitTiles tiles(a, unit);
-      tiles.template forEachBatch<kHalfClasses, kCoarseScan>(
-          a, unit, lane, [&](int start, int cls, bool last) {
-            const unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
-            if (keep != 0u || last)
-              publish(u, keep, start | cls, last ? 1 : 0);
-          });
-      // The next unit, once the loader has started this one (its phase n), or with
-      // kLookahead 2 the one before it.
-      if constexpr (kLookahead == 1) {
-        ATTNC_TIMED(tWaitUnit,
-                    hopper::barrierWait(barrierAddress(aux.unitBegun[scanner][0]), n & 1));
-      } else if (n >= 1) {
-        const int m = n - 1;
-        ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner][m % 2]),
-                                                   (m / 2) & 1));
-      }
+      tiles.template forEachBatch<kCoarseScan>(a, unit, lane, [&](int start, int cls, bool last) {
+        const unsigned keep = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+        if (keep != 0u || last)
+          publish(u, keep, start | cls, last ? 1 : 0);
+      });
+      // The next unit, once the loader has started this one (its phase n).
+      ATTNC_TIMED(tWaitUnit, hopper::barrierWait(barrierAddress(aux.unitBegun[scanner][0]), n & 1));
       u = claim();
     }
   }
@@ -726,7 +641,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       }
       // A new unit (or the end): the Q buffer and the unit slot are free once every
       // consumer warp has finished the previous unit's QK^T products.
-      const int qBuffer = begun % kQBuffers, begunSlot = kLookahead == 1 ? 0 : begun % 2;
+      const int qBuffer = begun % kQBuffers;
       ATTNC_TIMED(tWaitQ, hopper::barrierWait(barrierAddress(aux.qEmpty[qBuffer]),
                                               ((begun / kQBuffers) & 1) ^ 1));
       ++begun;
@@ -742,7 +657,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           for (int p = 0; p < kPanels; ++p)
             hopper::tmaLoad4d(sQ + qBuffer * kQBytes + p * kBlockM * 128, &maps.q, bar, p * 64,
                               unit.q0, unit.h, unit.b);
-          hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner][begunSlot]));
+          hopper::barrierArrive(barrierAddress(aux.unitBegun[scanner][0]));
         }
       }
       __syncwarp();
@@ -802,7 +717,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     }
   }
 
-#if ATTNC_SM90_FACTORED
+#if ATTNC_MASK_FACTORS
   /// Drops (-inf) the pairs of a tile where mask factor kFactor (0: attnc_mask_index, 1:
   /// attnc_mask_data) is false; a PARTIAL tile of a factored mask runs this for each factor
   /// the classifier did not prove, after scoreTile<false, ...>.
@@ -980,7 +895,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
     // rescale factors (1 when no rescale is due) for after the pending PV product.
     auto softmax = [&](int entry, float(&alpha)[2]) -> bool {
       const int k0 = entryStart(entry);
-      int cls = entryClass(entry, consumer);
+      int cls = entryClass(entry);
       [[maybe_unused]] const int proven = entryProven(entry);
 #if ATTNC_SM90_DEV_UNMASKED
       cls = cls == ATTNC_TILE_PARTIAL ? ATTNC_TILE_FULL : cls; // wrong results: mask cost only
@@ -992,16 +907,10 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       if (!fast) {
         // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
         const int qRow = q0 + rowBase, kCol = k0 + 2 * t;
-        if (kHalfClasses && cls == ATTNC_TILE_EMPTY) {
-          // Only the other consumer's rows keep keys of this tile. (A branch past the
-          // softmax instead moved ptxas's PV wait below the exponentials; see the loop.)
-#pragma unroll
-          for (int i = 0; i < kBlockN / 2; ++i)
-            s[i] = tile::negInf();
-        } else if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
+        if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
           scoreTile<true, true>(s, a, b, h, qRow, kCol);
         else if (!unmasked) {
-#if ATTNC_SM90_FACTORED
+#if ATTNC_MASK_FACTORS
           scoreTile<false, false>(s, a, b, h, qRow, kCol);
           if (!(proven & ATTNC_TILE_INDEX_PROVEN))
             maskFactor<0>(s, a, b, h, qRow, kCol);
@@ -1099,7 +1008,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
       entry = __shfl_sync(0xffffffffu, entry, 0);
 #if ATTNC_SM90_TRACE
       tiles += entry >= 0;
-      partialHalves += entry >= 0 && entryClass(entry, consumer) != ATTNC_TILE_FULL;
+      partialHalves += entry >= 0 && entryClass(entry) != ATTNC_TILE_FULL;
 #endif
       return entry;
     };
@@ -1184,7 +1093,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
           } else {
             // 64-key tiles: a short PV product. Here ptxas puts the wait after the mask but
             // before the exponentials, so the stage is released early and the ring refills
-            // sooner: measured faster than the full overlap (sm90 v8, NOTES.md).
+            // sooner.
             const bool rescale = softmax(entry, alpha);
             wgmma::wait<0>();
             wgmma::fenceOperands(o);
@@ -1235,7 +1144,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
   /// to global memory. A quad holds 8 contiguous columns of a row per 8-column tile, two per
   /// lane; a quad transpose gives each lane 8 contiguous columns of one tile instead, so a
   /// row segment of 4 tiles (64 bytes) goes out as 16-byte stores (a quarter of the store
-  /// requests of 4-byte ones, which measured ~9% of a sliding-window unit). Shared memory is
+  /// requests of 4-byte ones). Shared memory is
   /// not used, so the producer loads the next unit's Q and key tiles meanwhile.
   static __device__ __forceinline__ void storeUnit(const AttncForwardParams &p, const AttncArgs &a,
                                                    Kind kind, const float (&o)[kHeadDim / 2],
@@ -1322,27 +1231,22 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 //   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
 // Key tiles of 128 when the mask is a union of key intervals (ATTNC_KV_RANGES_EXACT: causal,
 // windows, prefix; PARTIAL tiles only at the edges) and not routed, else 64: periodic, 2-D,
-// data-dependent and routed masks waste less work in finer tiles (H100, bench/kernel_dev/NOTES.md:
-// s2_shards 1.41 -> 0.98 ms, moba 38.5 -> 22.3, natten2d 2.18 -> 2.01; dense 7.15 -> 7.89).
+// data-dependent and routed masks waste less work in finer tiles.
 #ifndef ATTNC_KV_RANGES_EXACT
 #define ATTNC_KV_RANGES_EXACT 1
 #endif
 #ifndef ATTNC_HAS_ROUTE
 #define ATTNC_HAS_ROUTE 0
 #endif
-#ifndef ATTNC_SM90_BLOCK_N
-#define ATTNC_SM90_BLOCK_N                                                                         \
+#define ATTNC_FWD90_BLOCK_N                                                                        \
   (ATTNC_HEAD_DIM == 256 || !ATTNC_KV_RANGES_EXACT || ATTNC_HAS_ROUTE ? 64 : 128)
-#endif
-#ifndef ATTNC_SM90_STAGES
-#define ATTNC_SM90_STAGES                                                                          \
-  (ATTNC_HEAD_DIM == 256 ? 2 : ATTNC_HEAD_DIM == 64 || ATTNC_SM90_BLOCK_N == 64 ? 4 : 3)
-#endif
+#define ATTNC_FWD90_STAGES                                                                         \
+  (ATTNC_HEAD_DIM == 256 ? 2 : ATTNC_HEAD_DIM == 64 || ATTNC_FWD90_BLOCK_N == 64 ? 4 : 3)
 #define ATTNC_FWD90_NAME3(D, S) attnc_forward_sm90_d##D##_##S
 #define ATTNC_FWD90_NAME2(D, S) ATTNC_FWD90_NAME3(D, S)
 ATTNC_DEFINE_FORWARD_SM90_KERNEL(ATTNC_FWD90_NAME2(ATTNC_HEAD_DIM, ATTNC_FWD90_SUFFIX),
-                                 ATTNC_HEAD_DIM, ATTNC_FWD90_KIND, ATTNC_SM90_BLOCK_N,
-                                 ATTNC_SM90_STAGES)
+                                 ATTNC_HEAD_DIM, ATTNC_FWD90_KIND, ATTNC_FWD90_BLOCK_N,
+                                 ATTNC_FWD90_STAGES)
 #endif // ATTNC_NO_DEFAULT_ENTRY
 
 #endif // ATTNC_KERNELS_FORWARD_SM90_CUH

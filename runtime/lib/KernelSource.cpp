@@ -68,17 +68,35 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
   // Both templates classify every candidate key tile themselves (in parallel), so the hooks'
   // attnc_kv_ranges may stay coarse and cheap (see the hook prelude).
   out << "#define ATTNC_KERNEL_CLASSIFIES_TILES 1\n";
-  // Tuning experiments: ATTNC_BLOCK_M=64|128 overrides the template's choice of query tile
-  // rows for head dims up to 128 (4 warps: 16 or 32 rows each). Part of the source, so
-  // of the cache key too.
-  if (const char *blockM = std::getenv("ATTNC_BLOCK_M"); blockM && config.headDim <= 128) {
+  // Development settings (ATTNC_BLOCK_M, ATTNC_KERNEL_DEFINES) change the source, hence the
+  // cache key. A release build refuses them rather than ignoring them, so that a measurement
+  // never silently runs the default kernel; ATTNC_KERNEL_DEFINES can switch on modes with
+  // wrong results (ATTNC_SM90_DEV_UNMASKED), which the template only compiles when the
+  // source also defines ATTNC_DEV_BUILD.
+  // Empty counts as unset (scripts pass ATTNC_KERNEL_DEFINES= for the default side).
+  const char *blockM = std::getenv("ATTNC_BLOCK_M");
+  const char *defines = std::getenv("ATTNC_KERNEL_DEFINES");
+  blockM = blockM && *blockM ? blockM : nullptr;
+  defines = defines && *defines ? defines : nullptr;
+#ifndef ATTNC_DEV_BUILD
+  if (blockM != nullptr || defines != nullptr) {
+    error = std::string(blockM != nullptr ? "ATTNC_BLOCK_M" : "ATTNC_KERNEL_DEFINES") +
+            " is a development setting and this attnc is a release build: unset it, or "
+            "configure attnc with -DATTNC_DEV_BUILD=ON";
+    return false;
+  }
+#else
+  out << "#define ATTNC_DEV_BUILD 1\n";
+  // ATTNC_BLOCK_M=64|128 overrides the portable template's query tile rows for head dims up
+  // to 128 (4 warps: 16 or 32 rows each).
+  if (blockM && config.headDim <= 128) {
     const std::string value = blockM;
     if (value == "64" || value == "128")
       out << "#define ATTNC_BLOCK_M " << value << "\n";
   }
-  // Tuning experiments: ATTNC_KERNEL_DEFINES="NAME=VALUE ..." adds template macros (e.g.
-  // ATTNC_SM90_STAGES=2); names must start with ATTNC_ and values be integers.
-  if (const char *defines = std::getenv("ATTNC_KERNEL_DEFINES")) {
+  // ATTNC_KERNEL_DEFINES="NAME=VALUE ..." adds template macros (e.g. ATTNC_SM90_TRACE=1);
+  // names must start with ATTNC_ and values be integers.
+  if (defines) {
     std::istringstream words(defines);
     std::string word;
     while (words >> word) {
@@ -97,6 +115,7 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
       out << "#define " << name << " " << value << "\n";
     }
   }
+#endif
   for (const char *name : kPastedFiles) {
     const char *text = requireEmbedded(name, error);
     if (!text)

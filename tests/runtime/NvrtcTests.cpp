@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <cstring>
 
 using namespace attnc::runtime;
@@ -143,7 +144,8 @@ TEST_CASE("the assembled forward kernel compiles for sm_80 and sm_90a", "[nvrtc]
 
 TEST_CASE("the Hopper template's development variants compile", "[nvrtc]") {
   // Not the default build, so nothing else compiles them: the counters (ATTNC_SM90_TRACE,
-  // read back through the `attnc_trace` symbol) and three scanning warps.
+  // read back through the `attnc_trace` symbol) and the unmasked mode, as a development
+  // build's runtime would define them.
   KernelConfig config;
   config.arch = "sm_90a";
   config.hopper = true;
@@ -151,13 +153,49 @@ TEST_CASE("the Hopper template's development variants compile", "[nvrtc]") {
   config.headDim = 128;
   std::string source, error;
   REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
-  source = "#define ATTNC_SM90_TRACE 1\n#define ATTNC_SM90_SCANNERS 3\n" + source;
+  source =
+      "#define ATTNC_DEV_BUILD 1\n#define ATTNC_SM90_TRACE 1\n#define ATTNC_SM90_DEV_UNMASKED 1\n" +
+      source;
   NvrtcResult result =
       compileCuda(source, "causal_trace.cu", "sm_90a", NvrtcOutput::Cubin, {}, kernelHeaders());
   INFO(result.error << "\n" << result.log);
   REQUIRE(result.ok);
   CHECK(result.binary.find(forwardKernelName(config)) != std::string::npos);
   CHECK(result.binary.find("attnc_trace") != std::string::npos);
+}
+
+TEST_CASE("the development instruments need a development build", "[nvrtc]") {
+  KernelConfig config;
+  config.arch = "sm_90a";
+  config.hopper = true;
+  config.bf16 = true;
+  config.headDim = 128;
+  std::string source, error;
+  // The template refuses the unmasked mode (wrong results) unless the source says it comes
+  // from a development build.
+  REQUIRE(assembleKernelSource(kCausalHooks, config, source, error));
+  CHECK(source.find("#define ATTNC_DEV_BUILD") == std::string::npos);
+  NvrtcResult result =
+      compileCuda("#define ATTNC_SM90_DEV_UNMASKED 1\n" + source, "causal_unmasked.cu", "sm_90a",
+                  NvrtcOutput::Ptx, {}, kernelHeaders());
+  CHECK_FALSE(result.ok);
+  CHECK(result.log.find("need a development build") != std::string::npos);
+
+  // The runtime takes ATTNC_KERNEL_DEFINES only in a development build; a release build
+  // refuses it by name.
+  setenv("ATTNC_KERNEL_DEFINES", "ATTNC_SM90_DEV_UNMASKED=1", 1);
+  std::string devSource, devError;
+  const bool ok = assembleKernelSource(kCausalHooks, config, devSource, devError);
+  unsetenv("ATTNC_KERNEL_DEFINES");
+#ifdef ATTNC_TEST_DEV_BUILD
+  REQUIRE(ok);
+  CHECK(devSource.find("#define ATTNC_DEV_BUILD 1\n") != std::string::npos);
+  CHECK(devSource.find("#define ATTNC_SM90_DEV_UNMASKED 1\n") != std::string::npos);
+#else
+  CHECK_FALSE(ok);
+  CHECK(devError.find("ATTNC_KERNEL_DEFINES is a development setting") != std::string::npos);
+  CHECK(devError.find("-DATTNC_DEV_BUILD=ON") != std::string::npos);
+#endif
 }
 
 TEST_CASE("programs with inf, -inf and NaN constants compile for sm_80 and sm_90a",
