@@ -15,7 +15,8 @@ static __device__ __forceinline__ double attnc_route_value(unsigned short bits) 
 #endif
 }
 
-static __device__ __forceinline__ double attnc_route_load(const unsigned short *base, long long offset) {
+static __device__ __forceinline__ double attnc_route_load(const unsigned short *base,
+                                                          long long offset) {
   return attnc_route_value(base[offset]);
 }
 
@@ -33,7 +34,8 @@ static __device__ __forceinline__ int attnc_route_unit_size(const AttncArgs &a) 
 extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, const AttncArgs a,
                                                  double *keyMean, int *counts, int numBlocks) {
   const int blk = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
-  const unsigned short *base = (const unsigned short *)p.k + b * p.k_stride[0] + kvh * p.k_stride[1];
+  const unsigned short *base =
+      (const unsigned short *)p.k + b * p.k_stride[0] + kvh * p.k_stride[1];
 #if ATTNC_ROUTE_TILED
   const int lo = 0, hi = a.kv_len;
 #else
@@ -44,13 +46,15 @@ extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, con
     double sum = 0.0;
     int n = 0;
     for (int t = lo; t < hi; ++t) {
-      if (attnc_route_block_of(a, t) != blk) continue;
+      if (attnc_route_block_of(a, t) != blk)
+        continue;
       sum = __dadd_rn(sum, attnc_route_load(base, (long long)t * p.k_stride[2] + c));
       ++n;
     }
     keyMean[(((long long)b * a.kv_heads + kvh) * a.head_dim + c) * numBlocks + blk] =
         n > 0 ? __ddiv_rn(sum, (double)n) : 0.0;
-    if (c == 0 && b == 0 && kvh == 0) counts[blk] = n;
+    if (c == 0 && b == 0 && kvh == 0)
+      counts[blk] = n;
   }
 }
 
@@ -72,19 +76,23 @@ extern "C" __global__ void attnc_route_pool_queries(const AttncForwardParams p, 
 
 /// The reference's order: larger gate first, NaN last, ties to the lower block.
 static __device__ __forceinline__ bool attnc_route_before(double ga, int ia, double gb, int ib) {
-  if (ib < 0) return ia >= 0;
-  if (ia < 0) return false;
+  if (ib < 0)
+    return ia >= 0;
+  if (ia < 0)
+    return false;
   const double ninf = __longlong_as_double(0xfff0000000000000ll);
   double ka = ga != ga ? ninf : ga, kb = gb != gb ? ninf : gb;
-  if (ka != kb) return ka > kb;
+  if (ka != kb)
+    return ka > kb;
   bool na = ga != ga, nb = gb != gb;
-  if (na != nb) return nb;
+  if (na != nb)
+    return nb;
   return ia < ib;
 }
 
 /// The best remaining candidate of the warp's unit (-1 when none), on every lane.
-static __device__ __forceinline__ int attnc_route_best(const double *gate, const unsigned char *state,
-                                                       int numBlocks) {
+static __device__ __forceinline__ int attnc_route_best(const double *gate,
+                                                       const unsigned char *state, int numBlocks) {
   const int lane = threadIdx.x & 31;
   double bestGate = 0.0;
   int best = -1;
@@ -134,8 +142,9 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     return; // the whole warp: no CTA-wide synchronisation follows
   const int count = min(unitsPerWarp, units - firstUnit);
   double *gates = attnc_route_smem + (long long)warp * unitsPerWarp * numBlocks;
-  unsigned char *states = (unsigned char *)(attnc_route_smem + (long long)warps * unitsPerWarp * numBlocks) +
-                          (long long)warp * unitsPerWarp * numBlocks;
+  unsigned char *states =
+      (unsigned char *)(attnc_route_smem + (long long)warps * unitsPerWarp * numBlocks) +
+      (long long)warp * unitsPerWarp * numBlocks;
   const int kvh = attnc_kv_head(a, h), d = a.head_dim;
   const int unitSize = attnc_route_unit_size(a);
 
@@ -198,7 +207,8 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     const double *rows[kUnits];
 #pragma unroll
     for (int u = 0; u < kUnits; ++u)
-      rows[u] = queryMean + (((long long)b * a.heads + h) * units + firstUnit + min(u, count - 1)) * d;
+      rows[u] =
+          queryMean + (((long long)b * a.heads + h) * units + firstUnit + min(u, count - 1)) * d;
     for (int c0 = 0; c0 < d; c0 += 2) {
       double2 q2[kUnits];
 #pragma unroll
@@ -283,7 +293,8 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
       unsigned bits = 0;
       for (int j = 0; j < 32; ++j) {
         int blk = w * 32 + j;
-        if (blk < numBlocks && (state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CHOSEN))
+        if (blk < numBlocks &&
+            (state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CHOSEN))
           bits |= 1u << j;
       }
       mask[w] = bits;
@@ -298,7 +309,8 @@ static __device__ __forceinline__ bool attnc_route_bit(const AttncArgs &a, int b
   // The kernel also evaluates the mask on padding rows (q >= q_len): those have no unit.
   if (unit < 0 || unit >= units || blk < 0 || (blk >> 5) >= a.route_words)
     return false;
-  const unsigned *mask = a.route_mask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
+  const unsigned *mask =
+      a.route_mask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
   return (mask[blk >> 5] >> (blk & 31)) & 1u;
 }
 

@@ -25,14 +25,24 @@ static ATTNC_HD float attnc_bits_float(unsigned u) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   return __uint_as_float(u);
 #else
-  union { unsigned u; float f; } v; v.u = u; return v.f;
+  union {
+    unsigned u;
+    float f;
+  } v;
+  v.u = u;
+  return v.f;
 #endif
 }
 static ATTNC_HD double attnc_bits_double(unsigned long long u) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   return __longlong_as_double((long long)u);
 #else
-  union { unsigned long long u; double f; } v; v.u = u; return v.f;
+  union {
+    unsigned long long u;
+    double f;
+  } v;
+  v.u = u;
+  return v.f;
 #endif
 }
 
@@ -56,7 +66,8 @@ static ATTNC_HD int attnc_iabs(int x) { return x < 0 ? (int)(0u - (unsigned)x) :
 static ATTNC_HD int attnc_clz(int x) {
   unsigned u = (unsigned)x;
   int n = 0;
-  if (u == 0) return 32;
+  if (u == 0)
+    return 32;
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   n = __clz((int)u);
 #else
@@ -65,16 +76,22 @@ static ATTNC_HD int attnc_clz(int x) {
   return n;
 }
 static ATTNC_HD int attnc_f2i(float x) {
-  if (x != x) return 0;
-  if (x >= 2147483648.0f) return ATTNC_I32_MAX;
-  if (x <= -2147483648.0f) return ATTNC_I32_MIN;
+  if (x != x)
+    return 0;
+  if (x >= 2147483648.0f)
+    return ATTNC_I32_MAX;
+  if (x <= -2147483648.0f)
+    return ATTNC_I32_MIN;
   return (int)x;
 }
 // int() of the route's float64 values (same rule: truncate, saturate, NaN -> 0).
 static ATTNC_HD int attnc_d2i(double x) {
-  if (x != x) return 0;
-  if (x >= 2147483648.0) return ATTNC_I32_MAX;
-  if (x <= -2147483648.0) return ATTNC_I32_MIN;
+  if (x != x)
+    return 0;
+  if (x >= 2147483648.0)
+    return ATTNC_I32_MAX;
+  if (x <= -2147483648.0)
+    return ATTNC_I32_MIN;
   return (int)x;
 }
 // The route's float64 + - *, rounded one at a time: never contracted into an FMA on the
@@ -129,32 +146,65 @@ static ATTNC_HD long long attnc_off(const AttncTensor &t, int n, int i) {
 template <int kInRange, int n> static ATTNC_HD long long attnc_offk(const AttncTensor &t, int i) {
   return (kInRange >> n) & 1 ? (long long)i * t.stride[n] : attnc_off(t, n, i);
 }
-template <int kInRange = 0> static ATTNC_HD long long attnc_off1(const AttncTensor &t, int i0) { return attnc_offk<kInRange, 0>(t, i0); }
-template <int kInRange = 0> static ATTNC_HD long long attnc_off2(const AttncTensor &t, int i0, int i1) { return attnc_off1<kInRange>(t, i0) + attnc_offk<kInRange, 1>(t, i1); }
-template <int kInRange = 0> static ATTNC_HD long long attnc_off3(const AttncTensor &t, int i0, int i1, int i2) { return attnc_off2<kInRange>(t, i0, i1) + attnc_offk<kInRange, 2>(t, i2); }
-template <int kInRange = 0> static ATTNC_HD long long attnc_off4(const AttncTensor &t, int i0, int i1, int i2, int i3) { return attnc_off3<kInRange>(t, i0, i1, i2) + attnc_offk<kInRange, 3>(t, i3); }
-static ATTNC_HD int attnc_ld_i32(const AttncTensor &t, long long o) { return ((const int *)t.data)[o]; }
-static ATTNC_HD int attnc_ld_i64(const AttncTensor &t, long long o) { return (int)(unsigned)(((const unsigned long long *)t.data)[o]); }
-static ATTNC_HD float attnc_ld_f32(const AttncTensor &t, long long o) { return ((const float *)t.data)[o]; }
+template <int kInRange = 0> static ATTNC_HD long long attnc_off1(const AttncTensor &t, int i0) {
+  return attnc_offk<kInRange, 0>(t, i0);
+}
+template <int kInRange = 0>
+static ATTNC_HD long long attnc_off2(const AttncTensor &t, int i0, int i1) {
+  return attnc_off1<kInRange>(t, i0) + attnc_offk<kInRange, 1>(t, i1);
+}
+template <int kInRange = 0>
+static ATTNC_HD long long attnc_off3(const AttncTensor &t, int i0, int i1, int i2) {
+  return attnc_off2<kInRange>(t, i0, i1) + attnc_offk<kInRange, 2>(t, i2);
+}
+template <int kInRange = 0>
+static ATTNC_HD long long attnc_off4(const AttncTensor &t, int i0, int i1, int i2, int i3) {
+  return attnc_off3<kInRange>(t, i0, i1, i2) + attnc_offk<kInRange, 3>(t, i3);
+}
+static ATTNC_HD int attnc_ld_i32(const AttncTensor &t, long long o) {
+  return ((const int *)t.data)[o];
+}
+static ATTNC_HD int attnc_ld_i64(const AttncTensor &t, long long o) {
+  return (int)(unsigned)(((const unsigned long long *)t.data)[o]);
+}
+static ATTNC_HD float attnc_ld_f32(const AttncTensor &t, long long o) {
+  return ((const float *)t.data)[o];
+}
 static ATTNC_HD float attnc_ld_bf16(const AttncTensor &t, long long o) {
   return attnc_bits_float((unsigned)((const unsigned short *)t.data)[o] << 16);
 }
 static ATTNC_HD float attnc_ld_f16(const AttncTensor &t, long long o) {
   unsigned h = ((const unsigned short *)t.data)[o];
   unsigned sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  if (exp == 0x1f) return attnc_bits_float(sign | 0x7f800000u | (man << 13));
+  if (exp == 0x1f)
+    return attnc_bits_float(sign | 0x7f800000u | (man << 13));
   if (exp == 0) {
     float v = (float)man * (1.0f / 16777216.0f); // man * 2^-24
     return sign ? -v : v;
   }
   return attnc_bits_float(sign | ((exp + 112) << 23) | (man << 13));
 }
-static ATTNC_HD bool attnc_ld_u8(const AttncTensor &t, long long o) { return ((const unsigned char *)t.data)[o] != 0; }
-#define ATTNC_READERS(ET, RT) \
-  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_1(const AttncArgs &a, int s, int i0) { return attnc_ld_##ET(a.input[s], attnc_off1<kInRange>(a.input[s], i0)); } \
-  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_2(const AttncArgs &a, int s, int i0, int i1) { return attnc_ld_##ET(a.input[s], attnc_off2<kInRange>(a.input[s], i0, i1)); } \
-  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_3(const AttncArgs &a, int s, int i0, int i1, int i2) { return attnc_ld_##ET(a.input[s], attnc_off3<kInRange>(a.input[s], i0, i1, i2)); } \
-  template <int kInRange = 0> static ATTNC_HD RT attnc_read_##ET##_4(const AttncArgs &a, int s, int i0, int i1, int i2, int i3) { return attnc_ld_##ET(a.input[s], attnc_off4<kInRange>(a.input[s], i0, i1, i2, i3)); }
+static ATTNC_HD bool attnc_ld_u8(const AttncTensor &t, long long o) {
+  return ((const unsigned char *)t.data)[o] != 0;
+}
+#define ATTNC_READERS(ET, RT)                                                                      \
+  template <int kInRange = 0>                                                                      \
+  static ATTNC_HD RT attnc_read_##ET##_1(const AttncArgs &a, int s, int i0) {                      \
+    return attnc_ld_##ET(a.input[s], attnc_off1<kInRange>(a.input[s], i0));                        \
+  }                                                                                                \
+  template <int kInRange = 0>                                                                      \
+  static ATTNC_HD RT attnc_read_##ET##_2(const AttncArgs &a, int s, int i0, int i1) {              \
+    return attnc_ld_##ET(a.input[s], attnc_off2<kInRange>(a.input[s], i0, i1));                    \
+  }                                                                                                \
+  template <int kInRange = 0>                                                                      \
+  static ATTNC_HD RT attnc_read_##ET##_3(const AttncArgs &a, int s, int i0, int i1, int i2) {      \
+    return attnc_ld_##ET(a.input[s], attnc_off3<kInRange>(a.input[s], i0, i1, i2));                \
+  }                                                                                                \
+  template <int kInRange = 0>                                                                      \
+  static ATTNC_HD RT attnc_read_##ET##_4(const AttncArgs &a, int s, int i0, int i1, int i2,        \
+                                         int i3) {                                                 \
+    return attnc_ld_##ET(a.input[s], attnc_off4<kInRange>(a.input[s], i0, i1, i2, i3));            \
+  }
 ATTNC_READERS(i32, int)
 ATTNC_READERS(i64, int)
 ATTNC_READERS(f32, float)
@@ -164,42 +214,69 @@ ATTNC_READERS(u8, bool)
 #undef ATTNC_READERS
 
 // ---- interval domain for classification ----
-struct AttncIv { long long lo, hi; int wrapped; };
+struct AttncIv {
+  long long lo, hi;
+  int wrapped;
+};
 typedef int AttncTv; // bit 0: may be false, bit 1: may be true
 #define ATTNC_TV_FALSE 1
 #define ATTNC_TV_TRUE 2
 #define ATTNC_TV_UNKNOWN 3
 
-static ATTNC_HD AttncIv attnc_iv_top(int wrapped) { AttncIv r; r.lo = ATTNC_I32_MIN; r.hi = ATTNC_I32_MAX; r.wrapped = wrapped; return r; }
+static ATTNC_HD AttncIv attnc_iv_top(int wrapped) {
+  AttncIv r;
+  r.lo = ATTNC_I32_MIN;
+  r.hi = ATTNC_I32_MAX;
+  r.wrapped = wrapped;
+  return r;
+}
 static ATTNC_HD AttncIv attnc_iv_unknown() { return attnc_iv_top(0); }
 static ATTNC_HD AttncIv attnc_iv_range(long long lo, long long hi, int wrapped) {
-  if (lo < ATTNC_I32_MIN || hi > ATTNC_I32_MAX) return attnc_iv_top(1);
-  AttncIv r; r.lo = lo; r.hi = hi; r.wrapped = wrapped; return r;
+  if (lo < ATTNC_I32_MIN || hi > ATTNC_I32_MAX)
+    return attnc_iv_top(1);
+  AttncIv r;
+  r.lo = lo;
+  r.hi = hi;
+  r.wrapped = wrapped;
+  return r;
 }
 static ATTNC_HD AttncIv attnc_iv_point(int v) { return attnc_iv_range(v, v, 0); }
 /// A token range clipped to [0, len - 1] (the kernel masks tokens beyond the end).
 static ATTNC_HD AttncIv attnc_iv_tokens(int lo, int hi, int len) {
   long long l = lo < 0 ? 0 : lo, h = hi > len - 1 ? len - 1 : hi;
-  if (h < l) h = l;
+  if (h < l)
+    h = l;
   return attnc_iv_range(l, h, 0);
 }
-static ATTNC_HD AttncIv attnc_iv_all_keys(const AttncArgs &a) { return attnc_iv_tokens(0, a.kv_len - 1, a.kv_len); }
+static ATTNC_HD AttncIv attnc_iv_all_keys(const AttncArgs &a) {
+  return attnc_iv_tokens(0, a.kv_len - 1, a.kv_len);
+}
 /// Both operands of a comparison computed without i32 wrap-around.
 static ATTNC_HD bool attnc_iv_nowrap2(AttncIv x, AttncIv y) { return !x.wrapped && !y.wrapped; }
 static ATTNC_HD long long attnc_min2(long long x, long long y) { return x < y ? x : y; }
 static ATTNC_HD long long attnc_max2(long long x, long long y) { return x > y ? x : y; }
-static ATTNC_HD long long attnc_min4(long long a, long long b, long long c, long long d) { return attnc_min2(attnc_min2(a, b), attnc_min2(c, d)); }
-static ATTNC_HD long long attnc_max4(long long a, long long b, long long c, long long d) { return attnc_max2(attnc_max2(a, b), attnc_max2(c, d)); }
-static ATTNC_HD AttncIv attnc_iv_add(AttncIv x, AttncIv y) { return attnc_iv_range(x.lo + y.lo, x.hi + y.hi, x.wrapped | y.wrapped); }
-static ATTNC_HD AttncIv attnc_iv_sub(AttncIv x, AttncIv y) { return attnc_iv_range(x.lo - y.hi, x.hi - y.lo, x.wrapped | y.wrapped); }
+static ATTNC_HD long long attnc_min4(long long a, long long b, long long c, long long d) {
+  return attnc_min2(attnc_min2(a, b), attnc_min2(c, d));
+}
+static ATTNC_HD long long attnc_max4(long long a, long long b, long long c, long long d) {
+  return attnc_max2(attnc_max2(a, b), attnc_max2(c, d));
+}
+static ATTNC_HD AttncIv attnc_iv_add(AttncIv x, AttncIv y) {
+  return attnc_iv_range(x.lo + y.lo, x.hi + y.hi, x.wrapped | y.wrapped);
+}
+static ATTNC_HD AttncIv attnc_iv_sub(AttncIv x, AttncIv y) {
+  return attnc_iv_range(x.lo - y.hi, x.hi - y.lo, x.wrapped | y.wrapped);
+}
 static ATTNC_HD AttncIv attnc_iv_mul(AttncIv x, AttncIv y) {
   long long a = x.lo * y.lo, b = x.lo * y.hi, c = x.hi * y.lo, d = x.hi * y.hi;
   return attnc_iv_range(attnc_min4(a, b, c, d), attnc_max4(a, b, c, d), x.wrapped | y.wrapped);
 }
 /// attnc semantics: x / 0 = 0, INT_MIN / -1 = INT_MIN, truncation toward zero.
 static ATTNC_HD long long attnc_sdiv(long long x, long long y) {
-  if (y == 0) return 0;
-  if (y == -1) return x == ATTNC_I32_MIN ? x : -x;
+  if (y == 0)
+    return 0;
+  if (y == -1)
+    return x == ATTNC_I32_MIN ? x : -x;
   return x / y;
 }
 static ATTNC_HD AttncIv attnc_iv_div(AttncIv x, AttncIv y) {
@@ -207,16 +284,23 @@ static ATTNC_HD AttncIv attnc_iv_div(AttncIv x, AttncIv y) {
   long long lo, hi;
   if (y.lo == y.hi) {
     long long a = attnc_sdiv(x.lo, y.lo), b = attnc_sdiv(x.hi, y.lo);
-    lo = attnc_min2(a, b); hi = attnc_max2(a, b);
-    if (y.lo == -1 && x.lo == ATTNC_I32_MIN) { lo = ATTNC_I32_MIN; hi = attnc_max2(hi, -(x.lo + 1)); hi = attnc_max2(hi, b); }
+    lo = attnc_min2(a, b);
+    hi = attnc_max2(a, b);
+    if (y.lo == -1 && x.lo == ATTNC_I32_MIN) {
+      lo = ATTNC_I32_MIN;
+      hi = attnc_max2(hi, -(x.lo + 1));
+      hi = attnc_max2(hi, b);
+    }
     return attnc_iv_range(lo, hi, w);
   }
   // |x / y| <= |x| for every y (and x / 0 = 0): bound by the magnitude of x.
   long long m = attnc_max2(x.hi < 0 ? -x.hi : x.hi, x.lo < 0 ? -x.lo : x.lo);
-  if (m > ATTNC_I32_MAX) return attnc_iv_top(w);
+  if (m > ATTNC_I32_MAX)
+    return attnc_iv_top(w);
   if (y.lo > 0 || y.hi < 0) {
     // Divisor of one sign, without 0: monotone in each argument.
-    long long a = attnc_sdiv(x.lo, y.lo), b = attnc_sdiv(x.lo, y.hi), c = attnc_sdiv(x.hi, y.lo), d = attnc_sdiv(x.hi, y.hi);
+    long long a = attnc_sdiv(x.lo, y.lo), b = attnc_sdiv(x.lo, y.hi), c = attnc_sdiv(x.hi, y.lo),
+              d = attnc_sdiv(x.hi, y.hi);
     return attnc_iv_range(attnc_min4(a, b, c, d), attnc_max4(a, b, c, d), w);
   }
   if (x.lo >= 0) {
@@ -233,88 +317,134 @@ static ATTNC_HD AttncIv attnc_iv_rem(AttncIv x, AttncIv y) {
   long long m = attnc_max2(ylo < 0 ? -ylo : ylo, yhi < 0 ? -yhi : yhi); // max |y|
   if (y.lo == y.hi && y.lo != 0 && y.lo != -1 && x.lo >= 0) {
     long long d = y.lo < 0 ? -y.lo : y.lo;
-    if (x.hi / d == x.lo / d) return attnc_iv_range(x.lo % d, x.hi % d, w);
+    if (x.hi / d == x.lo / d)
+      return attnc_iv_range(x.lo % d, x.hi % d, w);
   }
-  if (m == 0) return attnc_iv_range(0, 0, w);
+  if (m == 0)
+    return attnc_iv_range(0, 0, w);
   long long bound = m - 1;
   long long lo = x.lo >= 0 ? 0 : attnc_max2(-bound, x.lo);
   long long hi = x.hi <= 0 ? 0 : attnc_min2(bound, x.hi);
   return attnc_iv_range(lo, hi, w);
 }
 static ATTNC_HD AttncIv attnc_iv_neg(AttncIv x) { return attnc_iv_range(-x.hi, -x.lo, x.wrapped); }
-static ATTNC_HD AttncIv attnc_iv_min(AttncIv x, AttncIv y) { return attnc_iv_range(attnc_min2(x.lo, y.lo), attnc_min2(x.hi, y.hi), x.wrapped | y.wrapped); }
-static ATTNC_HD AttncIv attnc_iv_max(AttncIv x, AttncIv y) { return attnc_iv_range(attnc_max2(x.lo, y.lo), attnc_max2(x.hi, y.hi), x.wrapped | y.wrapped); }
+static ATTNC_HD AttncIv attnc_iv_min(AttncIv x, AttncIv y) {
+  return attnc_iv_range(attnc_min2(x.lo, y.lo), attnc_min2(x.hi, y.hi), x.wrapped | y.wrapped);
+}
+static ATTNC_HD AttncIv attnc_iv_max(AttncIv x, AttncIv y) {
+  return attnc_iv_range(attnc_max2(x.lo, y.lo), attnc_max2(x.hi, y.hi), x.wrapped | y.wrapped);
+}
 static ATTNC_HD AttncIv attnc_iv_abs(AttncIv x) {
-  if (x.lo == ATTNC_I32_MIN) return attnc_iv_top(x.wrapped); // abs(INT_MIN) wraps to INT_MIN
-  if (x.lo >= 0) return x;
-  if (x.hi <= 0) return attnc_iv_range(-x.hi, -x.lo, x.wrapped);
+  if (x.lo == ATTNC_I32_MIN)
+    return attnc_iv_top(x.wrapped); // abs(INT_MIN) wraps to INT_MIN
+  if (x.lo >= 0)
+    return x;
+  if (x.hi <= 0)
+    return attnc_iv_range(-x.hi, -x.lo, x.wrapped);
   return attnc_iv_range(0, attnc_max2(-x.lo, x.hi), x.wrapped);
 }
 /// clz of the i32 bit pattern (unsigned view); monotone decreasing on unsigned values.
 static ATTNC_HD AttncIv attnc_iv_clz(AttncIv x) {
-  if (x.lo >= 0) return attnc_iv_range(attnc_clz((int)x.hi), attnc_clz((int)x.lo), x.wrapped);
-  if (x.hi < 0) return attnc_iv_range(0, 0, x.wrapped); // sign bit set
+  if (x.lo >= 0)
+    return attnc_iv_range(attnc_clz((int)x.hi), attnc_clz((int)x.lo), x.wrapped);
+  if (x.hi < 0)
+    return attnc_iv_range(0, 0, x.wrapped); // sign bit set
   return attnc_iv_range(0, 32, x.wrapped);
 }
-static ATTNC_HD long long attnc_pow2_cover(long long v) { long long p = 1; while (p <= v) p <<= 1; return p - 1; }
+static ATTNC_HD long long attnc_pow2_cover(long long v) {
+  long long p = 1;
+  while (p <= v)
+    p <<= 1;
+  return p - 1;
+}
 static ATTNC_HD AttncIv attnc_iv_and(AttncIv x, AttncIv y) {
   int w = x.wrapped | y.wrapped;
-  if (x.lo == x.hi && y.lo == y.hi) return attnc_iv_point((int)x.lo & (int)y.lo);
-  if (x.lo >= 0 && y.lo >= 0) return attnc_iv_range(0, attnc_min2(x.hi, y.hi), w);
-  if (x.lo >= 0) return attnc_iv_range(0, x.hi, w);
-  if (y.lo >= 0) return attnc_iv_range(0, y.hi, w);
+  if (x.lo == x.hi && y.lo == y.hi)
+    return attnc_iv_point((int)x.lo & (int)y.lo);
+  if (x.lo >= 0 && y.lo >= 0)
+    return attnc_iv_range(0, attnc_min2(x.hi, y.hi), w);
+  if (x.lo >= 0)
+    return attnc_iv_range(0, x.hi, w);
+  if (y.lo >= 0)
+    return attnc_iv_range(0, y.hi, w);
   return attnc_iv_top(w);
 }
 static ATTNC_HD AttncIv attnc_iv_or(AttncIv x, AttncIv y) {
   int w = x.wrapped | y.wrapped;
-  if (x.lo == x.hi && y.lo == y.hi) return attnc_iv_point((int)x.lo | (int)y.lo);
-  if (x.lo >= 0 && y.lo >= 0) return attnc_iv_range(attnc_max2(x.lo, y.lo), attnc_pow2_cover(attnc_max2(x.hi, y.hi)), w);
+  if (x.lo == x.hi && y.lo == y.hi)
+    return attnc_iv_point((int)x.lo | (int)y.lo);
+  if (x.lo >= 0 && y.lo >= 0)
+    return attnc_iv_range(attnc_max2(x.lo, y.lo), attnc_pow2_cover(attnc_max2(x.hi, y.hi)), w);
   return attnc_iv_top(w);
 }
 static ATTNC_HD AttncIv attnc_iv_xor(AttncIv x, AttncIv y) {
   int w = x.wrapped | y.wrapped;
-  if (x.lo == x.hi && y.lo == y.hi) return attnc_iv_point((int)x.lo ^ (int)y.lo);
-  if (x.lo >= 0 && y.lo >= 0) return attnc_iv_range(0, attnc_pow2_cover(attnc_max2(x.hi, y.hi)), w);
+  if (x.lo == x.hi && y.lo == y.hi)
+    return attnc_iv_point((int)x.lo ^ (int)y.lo);
+  if (x.lo >= 0 && y.lo >= 0)
+    return attnc_iv_range(0, attnc_pow2_cover(attnc_max2(x.hi, y.hi)), w);
   return attnc_iv_top(w);
 }
 /// The count was masked with 31 by the front end.
 static ATTNC_HD AttncIv attnc_iv_shl(AttncIv x, AttncIv c) {
   int w = x.wrapped | c.wrapped;
-  if (c.lo < 0 || c.hi > 31) return attnc_iv_top(w);
-  if (c.lo == c.hi && x.lo == x.hi) return attnc_iv_point((int)((unsigned)(int)x.lo << (int)c.lo));
-  long long a = x.lo * (1LL << c.lo), b = x.lo * (1LL << c.hi), d = x.hi * (1LL << c.lo), e = x.hi * (1LL << c.hi);
+  if (c.lo < 0 || c.hi > 31)
+    return attnc_iv_top(w);
+  if (c.lo == c.hi && x.lo == x.hi)
+    return attnc_iv_point((int)((unsigned)(int)x.lo << (int)c.lo));
+  long long a = x.lo * (1LL << c.lo), b = x.lo * (1LL << c.hi), d = x.hi * (1LL << c.lo),
+            e = x.hi * (1LL << c.hi);
   long long lo = attnc_min4(a, b, d, e), hi = attnc_max4(a, b, d, e);
-  if (lo < ATTNC_I32_MIN || hi > ATTNC_I32_MAX) return attnc_iv_top(w); // shifted bits wrap
+  if (lo < ATTNC_I32_MIN || hi > ATTNC_I32_MAX)
+    return attnc_iv_top(w); // shifted bits wrap
   return attnc_iv_range(lo, hi, w);
 }
 static ATTNC_HD AttncIv attnc_iv_shr(AttncIv x, AttncIv c) {
   int w = x.wrapped | c.wrapped;
-  if (c.lo < 0 || c.hi > 31) return attnc_iv_top(w);
+  if (c.lo < 0 || c.hi > 31)
+    return attnc_iv_top(w);
   long long a = x.lo >> c.lo, b = x.lo >> c.hi, d = x.hi >> c.lo, e = x.hi >> c.hi;
   return attnc_iv_range(attnc_min4(a, b, d, e), attnc_max4(a, b, d, e), w);
 }
 static ATTNC_HD AttncIv attnc_iv_select(AttncTv c, AttncIv x, AttncIv y) {
-  if (c == ATTNC_TV_TRUE) return x;
-  if (c == ATTNC_TV_FALSE) return y;
+  if (c == ATTNC_TV_TRUE)
+    return x;
+  if (c == ATTNC_TV_FALSE)
+    return y;
   return attnc_iv_range(attnc_min2(x.lo, y.lo), attnc_max2(x.hi, y.hi), x.wrapped | y.wrapped);
 }
 static ATTNC_HD AttncTv attnc_tv_select(AttncTv c, AttncTv x, AttncTv y) {
-  if (c == ATTNC_TV_TRUE) return x;
-  if (c == ATTNC_TV_FALSE) return y;
+  if (c == ATTNC_TV_TRUE)
+    return x;
+  if (c == ATTNC_TV_FALSE)
+    return y;
   return x | y;
 }
 static ATTNC_HD AttncTv attnc_tv_const(bool v) { return v ? ATTNC_TV_TRUE : ATTNC_TV_FALSE; }
 static ATTNC_HD AttncTv attnc_tv_unknown() { return ATTNC_TV_UNKNOWN; }
-static ATTNC_HD AttncTv attnc_tv_of(bool mayFalse, bool mayTrue) { return (mayFalse ? 1 : 0) | (mayTrue ? 2 : 0); }
-static ATTNC_HD AttncTv attnc_tv_and(AttncTv x, AttncTv y) { return attnc_tv_of((x & 1) || (y & 1), (x & 2) && (y & 2)); }
-static ATTNC_HD AttncTv attnc_tv_or(AttncTv x, AttncTv y) { return attnc_tv_of((x & 1) && (y & 1), (x & 2) || (y & 2)); }
+static ATTNC_HD AttncTv attnc_tv_of(bool mayFalse, bool mayTrue) {
+  return (mayFalse ? 1 : 0) | (mayTrue ? 2 : 0);
+}
+static ATTNC_HD AttncTv attnc_tv_and(AttncTv x, AttncTv y) {
+  return attnc_tv_of((x & 1) || (y & 1), (x & 2) && (y & 2));
+}
+static ATTNC_HD AttncTv attnc_tv_or(AttncTv x, AttncTv y) {
+  return attnc_tv_of((x & 1) && (y & 1), (x & 2) || (y & 2));
+}
 static ATTNC_HD AttncTv attnc_tv_xor(AttncTv x, AttncTv y) {
-  if (x == ATTNC_TV_UNKNOWN || y == ATTNC_TV_UNKNOWN) return ATTNC_TV_UNKNOWN;
+  if (x == ATTNC_TV_UNKNOWN || y == ATTNC_TV_UNKNOWN)
+    return ATTNC_TV_UNKNOWN;
   return x == y ? ATTNC_TV_FALSE : ATTNC_TV_TRUE;
 }
-static ATTNC_HD AttncTv attnc_tv_eq(AttncTv x, AttncTv y) { return attnc_tv_xor(attnc_tv_xor(x, y), ATTNC_TV_TRUE); }
-static ATTNC_HD AttncTv attnc_iv_lt(AttncIv x, AttncIv y) { return attnc_tv_of(x.hi >= y.lo, x.lo < y.hi); }
-static ATTNC_HD AttncTv attnc_iv_le(AttncIv x, AttncIv y) { return attnc_tv_of(x.hi > y.lo, x.lo <= y.hi); }
+static ATTNC_HD AttncTv attnc_tv_eq(AttncTv x, AttncTv y) {
+  return attnc_tv_xor(attnc_tv_xor(x, y), ATTNC_TV_TRUE);
+}
+static ATTNC_HD AttncTv attnc_iv_lt(AttncIv x, AttncIv y) {
+  return attnc_tv_of(x.hi >= y.lo, x.lo < y.hi);
+}
+static ATTNC_HD AttncTv attnc_iv_le(AttncIv x, AttncIv y) {
+  return attnc_tv_of(x.hi > y.lo, x.lo <= y.hi);
+}
 static ATTNC_HD AttncTv attnc_iv_gt(AttncIv x, AttncIv y) { return attnc_iv_lt(y, x); }
 static ATTNC_HD AttncTv attnc_iv_ge(AttncIv x, AttncIv y) { return attnc_iv_le(y, x); }
 static ATTNC_HD AttncTv attnc_iv_eq(AttncIv x, AttncIv y) {
@@ -322,17 +452,23 @@ static ATTNC_HD AttncTv attnc_iv_eq(AttncIv x, AttncIv y) {
   bool same = x.lo == x.hi && y.lo == y.hi && x.lo == y.lo;
   return attnc_tv_of(!same, !disjoint);
 }
-static ATTNC_HD AttncTv attnc_iv_ne(AttncIv x, AttncIv y) { return attnc_tv_xor(attnc_iv_eq(x, y), ATTNC_TV_TRUE); }
+static ATTNC_HD AttncTv attnc_iv_ne(AttncIv x, AttncIv y) {
+  return attnc_tv_xor(attnc_iv_eq(x, y), ATTNC_TV_TRUE);
+}
 /// u8 inputs read as Bool (nonzero).
-static ATTNC_HD AttncTv attnc_tv_nonzero(AttncIv x) { return attnc_tv_of(x.lo <= 0 && x.hi >= 0, x.lo != 0 || x.hi != 0); }
+static ATTNC_HD AttncTv attnc_tv_nonzero(AttncIv x) {
+  return attnc_tv_of(x.lo <= 0 && x.hi >= 0, x.lo != 0 || x.hi != 0);
+}
 static ATTNC_HD int attnc_tv_tile(AttncTv v) {
-  return v == ATTNC_TV_TRUE ? ATTNC_TILE_FULL : (v == ATTNC_TV_FALSE ? ATTNC_TILE_EMPTY : ATTNC_TILE_PARTIAL);
+  return v == ATTNC_TV_TRUE ? ATTNC_TILE_FULL
+                            : (v == ATTNC_TV_FALSE ? ATTNC_TILE_EMPTY : ATTNC_TILE_PARTIAL);
 }
 /// A factored mask's tile (attnc_classify_factors): the class of index && data, and on
 /// PARTIAL tiles the factors proven true, which the kernels then skip.
 static ATTNC_HD int attnc_tv_tile_factors(AttncTv index, AttncTv data) {
   const int tile = attnc_tv_tile(attnc_tv_and(index, data));
-  if (tile != ATTNC_TILE_PARTIAL) return tile;
+  if (tile != ATTNC_TILE_PARTIAL)
+    return tile;
   return tile | (index == ATTNC_TV_TRUE ? ATTNC_TILE_INDEX_PROVEN : 0) |
          (data == ATTNC_TV_TRUE ? ATTNC_TILE_DATA_PROVEN : 0);
 }
@@ -341,20 +477,23 @@ static ATTNC_HD int attnc_tv_tile_factors(AttncTv index, AttncTv data) {
 /// a.summary[slot][(outer * nblocks + block) * 2 + {0, 1}], outer = row-major index
 /// of the other (clamped) indices, nblocks = ceil(dim_last / a.summary_block).
 /// Other indices must be single values; otherwise the read is unknown.
-static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
-                                         AttncIv i0, AttncIv i1, AttncIv i2, AttncIv tok) {
+static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank, AttncIv i0,
+                                         AttncIv i1, AttncIv i2, AttncIv tok) {
   const AttncTensor &t = a.input[slot];
-  if (!a.summary[slot] || a.summary_block <= 0) return attnc_iv_unknown();
+  if (!a.summary[slot] || a.summary_block <= 0)
+    return attnc_iv_unknown();
   AttncIv idx[3] = {i0, i1, i2};
   long long outer = 0;
   for (int n = 0; n < rank - 1; ++n) {
-    if (idx[n].lo != idx[n].hi) return attnc_iv_unknown();
+    if (idx[n].lo != idx[n].hi)
+      return attnc_iv_unknown();
     long long i = idx[n].lo, hi = t.dim[n] - 1;
     i = i < 0 ? 0 : (i > hi ? hi : i);
     outer = outer * t.dim[n] + i;
   }
   const int last = t.dim[rank - 1];
-  if (last <= 0) return attnc_iv_unknown();
+  if (last <= 0)
+    return attnc_iv_unknown();
   // Block arithmetic in 32 bits: the token bounds are clamped to [0, last), and a 64-bit
   // division is a long software routine on the GPU (this runs once per classified tile).
   const int sb = a.summary_block;
@@ -365,7 +504,8 @@ static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
 #ifdef ATTNC_KERNEL_CLASSIFIES_TILES
   // The kernel classifies each key tile itself (a block or two per summary), so a long
   // serial scan for a coarse interval is not worth its latency: unknown is always sound.
-  if (lastBlock - firstBlock >= 16) return attnc_iv_unknown();
+  if (lastBlock - firstBlock >= 16)
+    return attnc_iv_unknown();
 #endif
   const int *s = a.summary[slot] + outer * nblocks * 2;
   int mn = ATTNC_I32_MAX, mx = ATTNC_I32_MIN; // the summaries are i32
@@ -383,64 +523,110 @@ static ATTNC_HD AttncIv attnc_iv_summary(const AttncArgs &a, int slot, int rank,
 
 /// An Int (i32/i64) or u8 input read whose indices are all single values (b, h, kv_h,
 /// constants, params: h and b are fixed per tile) is exact; otherwise unknown.
-static ATTNC_HD AttncIv attnc_iv_read(const AttncArgs &a, int slot, int rank, int dtype,
-                                      AttncIv i0, AttncIv i1, AttncIv i2, AttncIv i3) {
+static ATTNC_HD AttncIv attnc_iv_read(const AttncArgs &a, int slot, int rank, int dtype, AttncIv i0,
+                                      AttncIv i1, AttncIv i2, AttncIv i3) {
   AttncIv idx[4] = {i0, i1, i2, i3};
   long long off = 0;
   for (int n = 0; n < rank; ++n) {
-    if (idx[n].lo != idx[n].hi) return attnc_iv_unknown();
+    if (idx[n].lo != idx[n].hi)
+      return attnc_iv_unknown();
     off += attnc_off(a.input[slot], n, (int)idx[n].lo);
   }
-  if (dtype == ATTNC_DT_I32) return attnc_iv_point(attnc_ld_i32(a.input[slot], off));
-  if (dtype == ATTNC_DT_I64) return attnc_iv_point(attnc_ld_i64(a.input[slot], off));
+  if (dtype == ATTNC_DT_I32)
+    return attnc_iv_point(attnc_ld_i32(a.input[slot], off));
+  if (dtype == ATTNC_DT_I64)
+    return attnc_iv_point(attnc_ld_i64(a.input[slot], off));
   return attnc_iv_point(attnc_ld_u8(a.input[slot], off) ? 1 : 0);
 }
 
 // ---- key-interval sets for attnc_kv_ranges: up to 4 sorted disjoint [lo, hi) ----
-struct AttncKr { int n; long long lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES]; };
-static ATTNC_HD AttncKr attnc_kr_all(const AttncArgs &a) { AttncKr r; r.n = 1; r.lo[0] = 0; r.hi[0] = a.kv_len; return r; }
-static ATTNC_HD AttncKr attnc_kr_none() { AttncKr r; r.n = 0; return r; }
+struct AttncKr {
+  int n;
+  long long lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
+};
+static ATTNC_HD AttncKr attnc_kr_all(const AttncArgs &a) {
+  AttncKr r;
+  r.n = 1;
+  r.lo[0] = 0;
+  r.hi[0] = a.kv_len;
+  return r;
+}
+static ATTNC_HD AttncKr attnc_kr_none() {
+  AttncKr r;
+  r.n = 0;
+  return r;
+}
 static ATTNC_HD AttncKr attnc_kr_one(const AttncArgs &a, long long lo, long long hi) {
-  AttncKr r; r.n = 0;
-  if (lo < 0) lo = 0;
-  if (hi > a.kv_len) hi = a.kv_len;
-  if (lo < hi) { r.n = 1; r.lo[0] = lo; r.hi[0] = hi; }
+  AttncKr r;
+  r.n = 0;
+  if (lo < 0)
+    lo = 0;
+  if (hi > a.kv_len)
+    hi = a.kv_len;
+  if (lo < hi) {
+    r.n = 1;
+    r.lo[0] = lo;
+    r.hi[0] = hi;
+  }
   return r;
 }
 /// A Bool that does not depend on k: nothing when surely false, everything otherwise.
-static ATTNC_HD AttncKr attnc_kr_from_tv(const AttncArgs &a, AttncTv v) { return v == ATTNC_TV_FALSE ? attnc_kr_none() : attnc_kr_all(a); }
-/// Keys k with s*k + d PRED 0 for some d in `d0` (s = +1 or -1); pred: 0 lt 1 le 2 gt 3 ge 4 eq 5 ne.
-/// `ok` is false when an operand may wrap; then nothing can be concluded.
+static ATTNC_HD AttncKr attnc_kr_from_tv(const AttncArgs &a, AttncTv v) {
+  return v == ATTNC_TV_FALSE ? attnc_kr_none() : attnc_kr_all(a);
+}
+/// Keys k with s*k + d PRED 0 for some d in `d0` (s = +1 or -1); pred: 0 lt 1 le 2 gt 3 ge 4 eq 5
+/// ne. `ok` is false when an operand may wrap; then nothing can be concluded.
 static ATTNC_HD AttncKr attnc_kr_atom(const AttncArgs &a, int s, int pred, AttncIv d0, bool ok) {
-  if (!ok || d0.wrapped) return attnc_kr_all(a);
+  if (!ok || d0.wrapped)
+    return attnc_kr_all(a);
   long long big = (long long)a.kv_len + 1;
   if (s < 0) { // -k + d PRED 0  <=>  k PRED' d, mirrored: k - d PRED'' 0
-    AttncIv m; m.lo = -d0.hi; m.hi = -d0.lo; m.wrapped = 0;
+    AttncIv m;
+    m.lo = -d0.hi;
+    m.hi = -d0.lo;
+    m.wrapped = 0;
     d0 = m;
     pred = pred == 0 ? 2 : pred == 1 ? 3 : pred == 2 ? 0 : pred == 3 ? 1 : pred;
   }
   // Now k + d PRED 0 for some d in [d0.lo, d0.hi].
   switch (pred) {
-  case 0: return attnc_kr_one(a, 0, -d0.lo);          // k < -d
-  case 1: return attnc_kr_one(a, 0, -d0.lo + 1);      // k <= -d
-  case 2: return attnc_kr_one(a, -d0.hi + 1, big);    // k > -d
-  case 3: return attnc_kr_one(a, -d0.hi, big);        // k >= -d
-  case 4: return attnc_kr_one(a, -d0.hi, -d0.lo + 1); // k == -d
-  default: return attnc_kr_all(a);
+  case 0:
+    return attnc_kr_one(a, 0, -d0.lo); // k < -d
+  case 1:
+    return attnc_kr_one(a, 0, -d0.lo + 1); // k <= -d
+  case 2:
+    return attnc_kr_one(a, -d0.hi + 1, big); // k > -d
+  case 3:
+    return attnc_kr_one(a, -d0.hi, big); // k >= -d
+  case 4:
+    return attnc_kr_one(a, -d0.hi, -d0.lo + 1); // k == -d
+  default:
+    return attnc_kr_all(a);
   }
 }
 static ATTNC_HD AttncKr attnc_kr_normalize(AttncKr x) {
   // insertion sort by lo, then merge overlapping/adjacent, then merge closest gaps
   for (int i = 1; i < x.n; ++i)
     for (int j = i; j > 0 && x.lo[j] < x.lo[j - 1]; --j) {
-      long long t = x.lo[j]; x.lo[j] = x.lo[j - 1]; x.lo[j - 1] = t;
-      t = x.hi[j]; x.hi[j] = x.hi[j - 1]; x.hi[j - 1] = t;
+      long long t = x.lo[j];
+      x.lo[j] = x.lo[j - 1];
+      x.lo[j - 1] = t;
+      t = x.hi[j];
+      x.hi[j] = x.hi[j - 1];
+      x.hi[j - 1] = t;
     }
-  AttncKr r; r.n = 0;
+  AttncKr r;
+  r.n = 0;
   for (int i = 0; i < x.n; ++i) {
-    if (x.lo[i] >= x.hi[i]) continue;
-    if (r.n > 0 && x.lo[i] <= r.hi[r.n - 1]) { r.hi[r.n - 1] = attnc_max2(r.hi[r.n - 1], x.hi[i]); continue; }
-    r.lo[r.n] = x.lo[i]; r.hi[r.n] = x.hi[i]; ++r.n;
+    if (x.lo[i] >= x.hi[i])
+      continue;
+    if (r.n > 0 && x.lo[i] <= r.hi[r.n - 1]) {
+      r.hi[r.n - 1] = attnc_max2(r.hi[r.n - 1], x.hi[i]);
+      continue;
+    }
+    r.lo[r.n] = x.lo[i];
+    r.hi[r.n] = x.hi[i];
+    ++r.n;
   }
   return r;
 }
@@ -448,28 +634,53 @@ static ATTNC_HD AttncKr attnc_kr_or(AttncKr x, AttncKr y) {
   // Up to 8 pieces: merge the pair with the smallest gap until 4 remain (over-approximation).
   long long lo[2 * ATTNC_MAX_KV_RANGES], hi[2 * ATTNC_MAX_KV_RANGES];
   int n = 0;
-  for (int i = 0; i < x.n; ++i) { lo[n] = x.lo[i]; hi[n] = x.hi[i]; ++n; }
-  for (int i = 0; i < y.n; ++i) { lo[n] = y.lo[i]; hi[n] = y.hi[i]; ++n; }
+  for (int i = 0; i < x.n; ++i) {
+    lo[n] = x.lo[i];
+    hi[n] = x.hi[i];
+    ++n;
+  }
+  for (int i = 0; i < y.n; ++i) {
+    lo[n] = y.lo[i];
+    hi[n] = y.hi[i];
+    ++n;
+  }
   for (int i = 1; i < n; ++i)
     for (int j = i; j > 0 && lo[j] < lo[j - 1]; --j) {
-      long long t = lo[j]; lo[j] = lo[j - 1]; lo[j - 1] = t;
-      t = hi[j]; hi[j] = hi[j - 1]; hi[j - 1] = t;
+      long long t = lo[j];
+      lo[j] = lo[j - 1];
+      lo[j - 1] = t;
+      t = hi[j];
+      hi[j] = hi[j - 1];
+      hi[j - 1] = t;
     }
   int m = 0;
   for (int i = 0; i < n; ++i) {
-    if (m > 0 && lo[i] <= hi[m - 1]) { hi[m - 1] = attnc_max2(hi[m - 1], hi[i]); continue; }
-    lo[m] = lo[i]; hi[m] = hi[i]; ++m;
+    if (m > 0 && lo[i] <= hi[m - 1]) {
+      hi[m - 1] = attnc_max2(hi[m - 1], hi[i]);
+      continue;
+    }
+    lo[m] = lo[i];
+    hi[m] = hi[i];
+    ++m;
   }
   while (m > ATTNC_MAX_KV_RANGES) {
     int best = 0;
     for (int i = 1; i + 1 < m; ++i)
-      if (lo[i + 1] - hi[i] < lo[best + 1] - hi[best]) best = i;
+      if (lo[i + 1] - hi[i] < lo[best + 1] - hi[best])
+        best = i;
     hi[best] = hi[best + 1];
-    for (int i = best + 1; i + 1 < m; ++i) { lo[i] = lo[i + 1]; hi[i] = hi[i + 1]; }
+    for (int i = best + 1; i + 1 < m; ++i) {
+      lo[i] = lo[i + 1];
+      hi[i] = hi[i + 1];
+    }
     --m;
   }
-  AttncKr r; r.n = m;
-  for (int i = 0; i < m; ++i) { r.lo[i] = lo[i]; r.hi[i] = hi[i]; }
+  AttncKr r;
+  r.n = m;
+  for (int i = 0; i < m; ++i) {
+    r.lo[i] = lo[i];
+    r.hi[i] = hi[i];
+  }
   return r;
 }
 static ATTNC_HD AttncKr attnc_kr_and(AttncKr x, AttncKr y) {
@@ -478,7 +689,10 @@ static ATTNC_HD AttncKr attnc_kr_and(AttncKr x, AttncKr y) {
     for (int j = 0; j < y.n; ++j) {
       long long lo = attnc_max2(x.lo[i], y.lo[j]), hi = attnc_min2(x.hi[i], y.hi[j]);
       if (lo < hi) {
-        AttncKr piece; piece.n = 1; piece.lo[0] = lo; piece.hi[0] = hi;
+        AttncKr piece;
+        piece.n = 1;
+        piece.lo[0] = lo;
+        piece.hi[0] = hi;
         r = attnc_kr_or(r, piece);
       }
     }
@@ -494,7 +708,12 @@ template <typename Classify>
 static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
                                         AttncKr set, Classify classify) {
 #ifdef ATTNC_KERNEL_CLASSIFIES_TILES
-  (void)a; (void)b; (void)h; (void)q_lo; (void)q_hi; (void)classify;
+  (void)a;
+  (void)b;
+  (void)h;
+  (void)q_lo;
+  (void)q_hi;
+  (void)classify;
   return set;
 #else
   AttncKr r = attnc_kr_none();
@@ -504,19 +723,39 @@ static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_
     long long runLo = -1, runHi = -1;
     for (long long lo = set.lo[i]; lo < set.hi[i]; lo += chunk) {
       long long hi = lo + chunk < set.hi[i] ? lo + chunk : set.hi[i];
-      if (classify(a, b, h, q_lo, q_hi, (int)lo, (int)(hi - 1)) == ATTNC_TILE_EMPTY) continue;
-      if (runHi == lo) { runHi = hi; continue; }
-      if (runLo >= 0) { AttncKr p; p.n = 1; p.lo[0] = runLo; p.hi[0] = runHi; r = attnc_kr_or(r, p); }
-      runLo = lo; runHi = hi;
+      if (classify(a, b, h, q_lo, q_hi, (int)lo, (int)(hi - 1)) == ATTNC_TILE_EMPTY)
+        continue;
+      if (runHi == lo) {
+        runHi = hi;
+        continue;
+      }
+      if (runLo >= 0) {
+        AttncKr p;
+        p.n = 1;
+        p.lo[0] = runLo;
+        p.hi[0] = runHi;
+        r = attnc_kr_or(r, p);
+      }
+      runLo = lo;
+      runHi = hi;
     }
-    if (runLo >= 0) { AttncKr p; p.n = 1; p.lo[0] = runLo; p.hi[0] = runHi; r = attnc_kr_or(r, p); }
+    if (runLo >= 0) {
+      AttncKr p;
+      p.n = 1;
+      p.lo[0] = runLo;
+      p.hi[0] = runHi;
+      r = attnc_kr_or(r, p);
+    }
   }
   return r;
 #endif
 }
 static ATTNC_HD int attnc_kr_store(const AttncArgs &a, AttncKr x, int *lo, int *hi) {
   x = attnc_kr_and(x, attnc_kr_all(a));
-  for (int i = 0; i < x.n; ++i) { lo[i] = (int)x.lo[i]; hi[i] = (int)x.hi[i]; }
+  for (int i = 0; i < x.n; ++i) {
+    lo[i] = (int)x.lo[i];
+    hi[i] = (int)x.hi[i];
+  }
   return x.n;
 }
 // ---- end of prelude ----
