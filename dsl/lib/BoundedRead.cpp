@@ -12,20 +12,6 @@
 namespace attnc::dsl {
 
 namespace {
-const char *fileKind(mode_t mode) {
-  if (S_ISFIFO(mode))
-    return "a FIFO";
-  if (S_ISCHR(mode))
-    return "a character device";
-  if (S_ISBLK(mode))
-    return "a block device";
-  if (S_ISSOCK(mode))
-    return "a socket";
-  if (S_ISLNK(mode))
-    return "a symbolic link";
-  return "not a file";
-}
-
 /// Classifies a stat result; false (with the failure) for anything but a regular file of
 /// at most `maxBytes`.
 bool acceptable(const std::string &path, const struct stat &st, uint64_t maxBytes,
@@ -41,7 +27,7 @@ bool acceptable(const std::string &path, const struct stat &st, uint64_t maxByte
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = "'" + path + "' is not a regular file (" + fileKind(st.st_mode) + ")";
+    error = "'" + path + "' is not a regular file (" + describeFileKind(st.st_mode) + ")";
     failure = ReadFailure::NotRegular;
     return false;
   }
@@ -144,6 +130,24 @@ bool readBoundedFile(const std::string &path, const BoundedReadOptions &options,
   buffer.resize(used);
   data = std::move(buffer);
   return true;
+}
+
+const char *describeFileKind(mode_t mode) {
+  if (S_ISREG(mode))
+    return "a regular file";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISLNK(mode))
+    return "a symbolic link";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
 }
 
 } // namespace attnc::dsl

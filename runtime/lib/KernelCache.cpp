@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -142,26 +143,6 @@ bool verifyEntry(const std::string &data, const std::string &expectedKey,
     return false;
   }
   return true;
-}
-
-/// What a non-regular directory item is, for `attnc cache list`.
-std::string describeType(fs::file_type type) {
-  switch (type) {
-  case fs::file_type::directory:
-    return "a directory";
-  case fs::file_type::symlink:
-    return "a symbolic link";
-  case fs::file_type::fifo:
-    return "a FIFO";
-  case fs::file_type::character:
-    return "a character device";
-  case fs::file_type::block:
-    return "a block device";
-  case fs::file_type::socket:
-    return "a socket";
-  default:
-    return "not a regular file";
-  }
 }
 
 bool hasSuffix(const std::string &name, const std::string &suffix) {
@@ -462,11 +443,14 @@ std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &direct
     info.path = it->path().string();
     info.key = fileName.substr(0, fileName.size() - std::strlen(kEntrySuffix));
     // The item itself, not a link's target: only regular files are ever opened.
-    std::error_code statError;
-    fs::file_status status = it->symlink_status(statError);
-    if (statError || status.type() != fs::file_type::regular) {
-      info.notEntry =
-          statError ? "cannot stat: " + statError.message() : describeType(status.type());
+    struct stat st;
+    if (lstat(info.path.c_str(), &st) != 0) {
+      info.notEntry = std::string("cannot stat: ") + std::strerror(errno);
+      entries.push_back(std::move(info));
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      info.notEntry = dsl::describeFileKind(st.st_mode);
       entries.push_back(std::move(info));
       continue;
     }
@@ -484,9 +468,7 @@ std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &direct
           info.valid = verifyEntry(data, info.key, header, payload, info.problem);
       }
     } else {
-      info.fileSize = fs::file_size(it->path(), statError);
-      if (statError)
-        info.fileSize = 0;
+      info.fileSize = static_cast<uint64_t>(st.st_size);
     }
     entries.push_back(std::move(info));
   }

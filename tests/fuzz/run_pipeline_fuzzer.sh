@@ -18,22 +18,11 @@ generated="$4"
 runs="${5:-4000}"
 cxx="${ATTNC_FUZZ_CXX:-clang++}"
 
-if ! command -v "$cxx" >/dev/null 2>&1; then
-  echo "error: $cxx not found; the fuzzer needs clang with libFuzzer (scripts/setup.sh installs it)"
-  exit 1
-fi
-mkdir -p "$out"
+source "$src/tests/fuzz/fuzz_common.sh"
+require_fuzzer_toolchain "$cxx" "$out"
 fuzzer="$out/attnc_pipeline_fuzzer"
 sources=("$src"/dsl/lib/*.cpp "$src"/tests/fuzz/PipelineFuzzer.cpp)
-rebuild=0
-if [[ ! -x "$fuzzer" || "$lib" -nt "$fuzzer" ]]; then
-  rebuild=1
-else
-  for f in "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h; do
-    [[ "$f" -nt "$fuzzer" ]] && rebuild=1
-  done
-fi
-if [[ $rebuild == 1 ]]; then
+if stale "$fuzzer" "$lib" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h; then
   echo "building $fuzzer"
   # vptr checks are off: the AST's classes also exist, uninstrumented, in libattnc.so.
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr \

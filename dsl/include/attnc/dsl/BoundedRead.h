@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include <sys/types.h>
+
 namespace attnc::dsl {
 
 enum class ReadFailure {
@@ -35,6 +37,10 @@ struct BoundedReadOptions {
 /// a message that names the path and, when given, `failure` to the kind of failure.
 bool readBoundedFile(const std::string &path, const BoundedReadOptions &options, std::string &data,
                      std::string &error, ReadFailure *failure = nullptr);
+
+/// What a file of this st_mode is, for messages: "a directory", "a FIFO", "a symbolic
+/// link", ... ("a regular file" for one).
+const char *describeFileKind(mode_t mode);
 
 /// "1 MiB", "64 KiB" or "1000 bytes": how limits are written in messages.
 std::string formatByteLimit(uint64_t bytes);
