@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Development run of the sm_90a template (runtime/kernels/forward_sm90.cuh) on the GPU
+# Development run of the sm_90a template (runtime/kernels/sm90/forward.cuh) on the GPU
 # machine, with the tree installed in .gpu/ (scripts/make-gpu-tree.sh):
 #   1. a smoke check (dense and causal vs the float64 reference), 2. the GPU test binary
 #   (goldens etc.), 3. every example at three odd shapes with --check, 4. compute-sanitizer

@@ -12,9 +12,10 @@ namespace attnc::runtime {
 
 namespace {
 /// The forward kernel template and what it includes, pasted in this order.
-constexpr const char *kPastedFiles[] = {"KernelArgs.h", "attnc_forward_params.h", "attnc_tile.cuh"};
-constexpr const char *kPortableTemplate = "forward_sm80.cuh";
-constexpr const char *kHopperTemplate = "forward_sm90.cuh";
+constexpr const char *kPastedFiles[] = {"KernelArgs.h", "attnc_forward_params.h",
+                                       "primitives/tile.cuh"};
+constexpr const char *kPortableTemplate = "sm80/forward.cuh";
+constexpr const char *kHopperTemplate = "sm90/forward.cuh";
 
 /// The summary pre-pass (summary_kernel.cuh): per-block min/max of one input along its LAST
 /// dim, for inputs the mask reads by token (InputSlot::summarized). Layout:
@@ -22,7 +23,7 @@ constexpr const char *kHopperTemplate = "forward_sm90.cuh";
 /// over the leading dims of the bound tensor, block = token / blockTokens. Values are read
 /// as the language reads them (Int: i32, i64 narrowed; u8: 0/1; floats truncated toward
 /// zero, saturating).
-constexpr const char *kSummaryKernel = "summary_kernel.cuh";
+constexpr const char *kSummaryKernel = "prepass/summary_kernel.cuh";
 
 /// "sm_90a" -> "90".
 std::string archNumber(const std::string &arch) {
@@ -122,11 +123,12 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
       return false;
     out << "\n// ---- " << name << " ----\n" << text << "\n";
   }
-  if (route)
-    out << "\n" << route->beforeHooks;
   out << "\n// ---- generated hooks ----\n" << hooksSource << "\n";
+  // The kernel templates' variant: the program's, or its routed wrapper.
   if (route)
     out << route->afterHooks << "\n";
+  else
+    out << "using AttncVariant = AttncProgram;\n";
   const char *forwardName = config.hopper ? kHopperTemplate : kPortableTemplate;
   const char *forward = requireEmbedded(forwardName, error);
   if (!forward)

@@ -26,7 +26,7 @@ namespace {
 /// The pre-pass kernels and the hook wrappers; they call the generated attnc_route_*
 /// functions (pasted before them with the hooks) and read the ATTNC_ROUTE_* parameters
 /// defined before them.
-constexpr const char *kRouteKernels = "route_kernels.cuh";
+constexpr const char *kRouteKernels = "prepass/route_kernels.cuh";
 
 /// The constant argument of top(n) / threshold(m) (the checker folds it to a literal).
 bool selectionValue(const dsl::RouteSpec &route, double &value, std::string &error) {
@@ -81,8 +81,7 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
     return false;
   }
   // block_of, num_blocks, always, never and the gate are the compiler's (GeneratedHooks).
-  if (!hooks.hasRoute || hooks.source.find("attnc_route_gate(") == std::string::npos ||
-      hooks.source.find("attnc_route_block_of(") == std::string::npos) {
+  if (!hooks.hasRoute) {
     error = "the generated hooks of '" + attention.name + "' have no route functions";
     return false;
   }
@@ -95,21 +94,21 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
   }
 
   std::ostringstream s;
-  s << "#undef attnc_mask\n#undef attnc_classify\n";
-  // Routing needs the mask hook even where the mask alone is `true`.
-  s << "#undef ATTNC_MASK_ALWAYS_TRUE\n#define ATTNC_MASK_ALWAYS_TRUE 0\n";
-  // The factors are of the unrouted mask: the kernels use the routed attnc_mask only.
-  s << "#undef ATTNC_MASK_FACTORS\n#define ATTNC_MASK_FACTORS 0\n";
-  s << "#define ATTNC_ROUTE_PER " << per << "\n";
-  s << "#define ATTNC_ROUTE_QUERY_BLOCK " << (per == 1 ? std::max<int64_t>(1, route.queryBlock) : 1)
-    << "\n";
-  s << "#define ATTNC_ROUTE_TILED " << (route.tileSizes.empty() ? 0 : 1) << "\n";
-  s << "#define ATTNC_ROUTE_BLOCK " << (route.tileSizes.empty() ? route.blockShape[0] : 1) << "\n";
-  s << "#define ATTNC_ROUTE_THRESHOLD " << (threshold ? 1 : 0) << "\n";
-  s << "#define ATTNC_ROUTE_HAS_ALWAYS " << (route.always ? 1 : 0) << "\n";
-  s << "#define ATTNC_ROUTE_HAS_NEVER " << (route.never ? 1 : 0) << "\n";
-  s << "#define ATTNC_ROUTE_TOPN " << (threshold ? 0 : static_cast<int32_t>(selection)) << "\n";
-  s << "#define ATTNC_ROUTE_MASS " << doubleLiteral(threshold ? selection : 1.0) << "\n";
+  s << "// ---- block routing: the route's parameters (routing/route_kernels.cuh) ----\n";
+  s << "struct AttncRoutePolicy {\n";
+  s << "  static constexpr int kPer = " << per << ";\n";
+  s << "  static constexpr int kQueryBlock = "
+    << (per == 1 ? std::max<int64_t>(1, route.queryBlock) : 1) << ";\n";
+  s << "  static constexpr bool kTiled = " << (route.tileSizes.empty() ? "false" : "true") << ";\n";
+  s << "  static constexpr int kBlock = " << (route.tileSizes.empty() ? route.blockShape[0] : 1)
+    << ";\n";
+  s << "  static constexpr bool kThreshold = " << (threshold ? "true" : "false") << ";\n";
+  s << "  static constexpr bool kHasAlways = " << (route.always ? "true" : "false") << ";\n";
+  s << "  static constexpr bool kHasNever = " << (route.never ? "true" : "false") << ";\n";
+  s << "  static constexpr int kTopN = " << (threshold ? 0 : static_cast<int32_t>(selection))
+    << ";\n";
+  s << "  static constexpr double kMass = " << doubleLiteral(threshold ? selection : 1.0) << ";\n";
+  s << "};\n";
   const char *kernels = embeddedFile(kRouteKernels);
   if (!kernels) {
     error = std::string("the kernel file '") + kRouteKernels +
@@ -117,9 +116,7 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
     return false;
   }
   s << "\n" << kernels;
-  out.beforeHooks = "// ---- attnc runtime: the mask and classifier are wrapped by routing ----\n"
-                    "#define attnc_mask attnc_mask_unrouted\n"
-                    "#define attnc_classify attnc_classify_unrouted\n";
+  s << "\nusing AttncVariant = attnc::RoutedVariant<AttncProgram, AttncRoutePolicy>;\n";
   out.afterHooks = s.str();
   return true;
 }

@@ -197,14 +197,15 @@ TEST_CASE("non-finite constants compile with NVRTC and run on the host", "[nvrtc
   // The host compiler sees the same text (the tests' harness compiles hooks this way).
   std::string host = "#include <math.h>\n#include <stdint.h>\n"
                      "#include \"attnc/runtime/KernelArgs.h\"\n" +
-                     hooks.hooks.source + "namespace route {\n" +
+                     hookPreludeText(hooks.hooks.source) + "namespace plain {\n" +
+                     hookFunctions(hooks.hooks.source) + "}\nnamespace route {\n" +
                      hookFunctions(route.hooks.source) + R"(}
 extern "C" void nonfinite_probe(const AttncArgs *a, float *f, double *g) {
-  f[0] = attnc_score(*a, 1.5f, 0, 0, 2, 1);
-  f[1] = attnc_score(*a, 1.5f, 0, 0, 1, 2);
-  f[2] = attnc_score(*a, 1.5f, 0, 0, 2, 0);
-  f[3] = attnc_out(*a, 2e30f, 0, 0, 0, 0);
-  f[4] = attnc_out(*a, 0.5f, 0, 0, 0, 0);
+  f[0] = plain::attnc_score(*a, 1.5f, 0, 0, 2, 1);
+  f[1] = plain::attnc_score(*a, 1.5f, 0, 0, 1, 2);
+  f[2] = plain::attnc_score(*a, 1.5f, 0, 0, 2, 0);
+  f[3] = plain::attnc_out(*a, 2e30f, 0, 0, 0, 0);
+  f[4] = plain::attnc_out(*a, 0.5f, 0, 0, 0, 0);
   for (int blk = 0; blk < 3; ++blk) {
     g[blk] = route::attnc_route_gate(*a, 0, 0, 0, blk, 2.0);
     g[3 + blk] = route::attnc_route_always(*a, 0, 0, 0, blk) ? 1.0 : 0.0;

@@ -452,8 +452,9 @@ TEST_CASE("launch validation rejects misaligned tensors", "[gpu]") {
 
 namespace {
 
-/// Compiles `source` tiered: runs the quick kernel (the portable forward_sm80.cuh template),
-/// then the optimized one (forward_sm90.cuh on sm_90a), each against the reference.
+/// Compiles `source` tiered: runs the quick kernel (the portable sm80/forward.cuh template),
+/// then the optimized one (sm90/forward.cuh on sm_90a), each against the reference. With
+/// ATTNC_TIERED=quick (the suite's quick pass) there is no optimized kernel to wait for.
 void runBothTemplates(const std::string &name, const std::string &source, int headDim,
                       const std::vector<Case> &cases) {
   Context context(ContextOptions{std::string()});
@@ -468,6 +469,11 @@ void runBothTemplates(const std::string &name, const std::string &source, int he
   REQUIRE_FALSE(kernel->optimized()); // a memory-only cache always misses: quick first
   for (const Case &c : cases)
     runAndCompare(context, *kernel, c);
+  if (suiteTiering() == CompileOptions::Tiering::On) {
+    std::cout << "skipped (" << name
+              << "): ATTNC_TIERED=quick never installs the optimized kernel" << std::endl;
+    return;
+  }
   Status ready = kernel->waitUntilOptimized();
   INFO(ready.message());
   REQUIRE(ready.ok());

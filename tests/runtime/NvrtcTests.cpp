@@ -26,11 +26,6 @@ bool isElf(const std::string &binary) {
 /// Hand-written hooks for a causal mask, in the form the compiler generates them
 /// (KernelArgs.h), so the template can be compiled independently of the compiler.
 const char *kCausalHooks = R"cuda(
-#define ATTNC_HAS_SCORE 0
-#define ATTNC_HAS_OUT 0
-#define ATTNC_HAS_ROUTE 0
-#define ATTNC_MASK_ALWAYS_TRUE 0
-#define ATTNC_HAS_SUMMARIES 0
 static __device__ __forceinline__ bool attnc_mask(const AttncArgs &a, int b, int h, int q, int k) {
   return q + (a.kv_len - a.q_len) >= k;
 }
@@ -55,6 +50,34 @@ static __device__ __forceinline__ int attnc_kv_ranges(const AttncArgs &a, int b,
   hi[0] = min(a.kv_len, q_hi + (a.kv_len - a.q_len) + 1);
   return 1;
 }
+// The program's variant, as the compiler writes it (Codegen.cpp).
+struct AttncProgram {
+  static constexpr bool kHasScore = false, kHasOut = false, kHasRoute = false;
+  static constexpr bool kMaskAlwaysTrue = false, kMaskFactors = false, kHasSummaries = false;
+  static constexpr bool kHasKvBounds = true, kKvRangesExact = true, kCoordinateReads = false;
+  static constexpr int kMaskComparisons = 1;
+  static constexpr unsigned kSummarizedInputs = 0u;
+  static constexpr bool kHasRowTiles = false;
+  static __device__ __forceinline__ bool mask(const AttncArgs &a, int b, int h, int q, int k) {
+    return attnc_mask(a, b, h, q, k);
+  }
+  static __device__ __forceinline__ float score(const AttncArgs &a, float s, int b, int h, int q,
+                                                int k) {
+    return attnc_score(a, s, b, h, q, k);
+  }
+  static __device__ __forceinline__ float out(const AttncArgs &a, float o, int b, int h, int q,
+                                              int c) {
+    return attnc_out(a, o, b, h, q, c);
+  }
+  static __device__ __forceinline__ int classify(const AttncArgs &a, int b, int h, int q_lo,
+                                                 int q_hi, int k_lo, int k_hi) {
+    return attnc_classify(a, b, h, q_lo, q_hi, k_lo, k_hi);
+  }
+  static __device__ __forceinline__ int kvRanges(const AttncArgs &a, int b, int h, int q_lo,
+                                                 int q_hi, int *lo, int *hi) {
+    return attnc_kv_ranges(a, b, h, q_lo, q_hi, lo, hi);
+  }
+};
 )cuda";
 } // namespace
 
@@ -105,8 +128,9 @@ TEST_CASE("the kernel templates are embedded in the library", "[nvrtc]") {
   REQUIRE(args);
   CHECK(std::strstr(args, "typedef struct AttncArgs") != nullptr);
   CHECK(embeddedFile("runtime/include/attnc/runtime/KernelArgs.h") == args);
-  CHECK(embeddedFile("forward_sm80.cuh") != nullptr);
-  CHECK(embeddedFile("attnc_tile.cuh") != nullptr);
+  CHECK(embeddedFile("sm80/forward.cuh") != nullptr);
+  CHECK(embeddedFile("sm90/forward.cuh") != nullptr);
+  CHECK(embeddedFile("primitives/tile.cuh") != nullptr);
   CHECK(embeddedFile("no_such_file.cuh") == nullptr);
   CHECK(embeddedSourcesDigest().size() == 64);
 }

@@ -5,6 +5,7 @@
 #include "HookPrelude.h"
 #include "HookVocabulary.h"
 #include "HostProgram.h"
+#include "VariantHooks.h"
 #include "attnc/compiler/ASTToAttn.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
@@ -27,6 +28,79 @@ using namespace mlir;
 
 namespace attnc::compiler {
 namespace {
+
+/// The C++ spelling of a hook parameter or result type (the types LowerToEmitC gives hook
+/// signatures).
+std::string cppType(Type type) {
+  if (type.isInteger(1))
+    return "bool";
+  if (type.isInteger(32))
+    return "int32_t";
+  if (type.isF32())
+    return "float";
+  if (type.isF64())
+    return "double";
+  if (auto opaque = dyn_cast<emitc::OpaqueType>(type))
+    return opaque.getValue().str();
+  if (auto pointer = dyn_cast<emitc::PointerType>(type))
+    return cppType(pointer.getPointee()) + "*";
+  return {};
+}
+
+/// The facts of one program the kernel templates specialise on (constexpr members of its
+/// variant).
+struct VariantFacts {
+  bool hasScore = false, hasOut = false, hasRoute = false, maskAlwaysTrue = false,
+       maskFactors = false, hasSummaries = false, hasKvBounds = false, kvRangesExact = false,
+       coordinateReads = false;
+  unsigned maskComparisons = 0, summarizedInputs = 0;
+};
+
+/// Writes the program's variant (FlashInfer's idea): a struct of its facts as constexpr
+/// members and its hooks as static member functions, which the kernel templates take as
+/// their type parameter. The members forward to the generated functions, so the hooks'
+/// code (and what the host classifier runs) stays the functions EmitC wrote.
+void emitVariant(ModuleOp module, const VariantFacts &facts, llvm::raw_ostream &os) {
+  os << "\n// ---- the program's variant: its facts and hooks, the kernel templates' parameter "
+        "----\n";
+  os << "struct AttncProgram {\n";
+  const auto flag = [&](const char *name, bool value) {
+    os << "  static constexpr bool " << name << " = " << (value ? "true" : "false") << ";\n";
+  };
+  flag("kHasScore", facts.hasScore);
+  flag("kHasOut", facts.hasOut);
+  flag("kHasRoute", facts.hasRoute);
+  flag("kMaskAlwaysTrue", facts.maskAlwaysTrue);
+  flag("kMaskFactors", facts.maskFactors);
+  flag("kHasSummaries", facts.hasSummaries);
+  flag("kHasKvBounds", facts.hasKvBounds);
+  flag("kKvRangesExact", facts.kvRangesExact);
+  flag("kCoordinateReads", facts.coordinateReads);
+  os << "  /// Comparisons per element of the mask: where the sm90 kernel keeps Q.\n";
+  os << "  static constexpr int kMaskComparisons = " << facts.maskComparisons << ";\n";
+  os << "  /// Bit i: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
+  os << "  static constexpr unsigned kSummarizedInputs = 0x"
+     << llvm::utohexstr(facts.summarizedInputs) << "u;\n";
+  os << "  /// ROWS tiles (attnc_row_keep): only routing adds them.\n";
+  flag("kHasRowTiles", false);
+  for (const hooks::VariantHook &hook : hooks::variantHooks()) {
+    auto func = module.lookupSymbol<emitc::FuncOp>(hook.function);
+    if (!func)
+      continue;
+    FunctionType type = func.getFunctionType();
+    os << "  static __device__ __forceinline__ " << cppType(type.getResult(0)) << " "
+       << hook.member << "(";
+    for (unsigned i = 0; i < type.getNumInputs(); ++i)
+      os << (i ? ", " : "") << cppType(type.getInput(i)) << " a" << i;
+    // (f)(...): this program's function even where the hooks of several programs share
+    // a translation unit in namespaces (no argument-dependent lookup).
+    os << ") {\n    return (" << hook.function << ")(";
+    for (unsigned i = 0; i < type.getNumInputs(); ++i)
+      os << (i ? ", " : "") << "a" << i;
+    os << ");\n  }\n";
+  }
+  os << "};\n";
+}
 
 /// Whether a region is just `attn.yield` of the incoming value (score / out).
 template <typename IncomingOp> bool isIdentityRegion(Region &region) {
@@ -194,18 +268,6 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   std::string source;
   llvm::raw_string_ostream os(source);
   os << "// attnc hooks for attention '" << attention.name << "'\n";
-  os << "#define ATTNC_HAS_SCORE " << (out.hasScore ? 1 : 0) << "\n";
-  os << "#define ATTNC_HAS_OUT " << (out.hasOut ? 1 : 0) << "\n";
-  os << "#define ATTNC_HAS_ROUTE " << (out.hasRoute ? 1 : 0) << "\n";
-  os << "#define ATTNC_MASK_ALWAYS_TRUE " << (out.maskAlwaysTrue ? 1 : 0) << "\n";
-  os << "#define ATTNC_MASK_FACTORS " << (out.maskFactors ? 1 : 0) << "\n";
-  os << "#define ATTNC_HAS_SUMMARIES " << (hasSummaries ? 1 : 0) << "\n";
-  os << "#define ATTNC_HAS_KV_BOUNDS " << (out.hasKvBounds ? 1 : 0) << "\n";
-  os << "#define ATTNC_KV_RANGES_EXACT " << (out.kvRangesExact ? 1 : 0) << "\n";
-  os << "#define ATTNC_MASK_COMPARISONS " << out.maskComparisons << "\n";
-  os << "#define ATTNC_COORDINATE_READS " << (out.coordinateReads ? 1 : 0) << "\n";
-  os << "// Bit i set: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
-  os << "#define ATTNC_SUMMARIZED_INPUTS 0x" << llvm::utohexstr(summaryMask) << "u\n";
   os << "// Param slots:";
   for (const ParamSlot &p : out.params)
     os << " " << p.name << (p.type == dsl::Type::Float ? "=fparam[" : "=iparam[") << p.slot << "]";
@@ -219,6 +281,19 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";
     os << routeFunctions;
   }
+  VariantFacts facts;
+  facts.hasScore = out.hasScore;
+  facts.hasOut = out.hasOut;
+  facts.hasRoute = out.hasRoute;
+  facts.maskAlwaysTrue = out.maskAlwaysTrue;
+  facts.maskFactors = out.maskFactors;
+  facts.hasSummaries = hasSummaries;
+  facts.hasKvBounds = out.hasKvBounds;
+  facts.kvRangesExact = out.kvRangesExact;
+  facts.maskComparisons = out.maskComparisons;
+  facts.coordinateReads = out.coordinateReads;
+  facts.summarizedInputs = summaryMask;
+  emitVariant(*module, facts, os);
   out.source = std::move(source);
   return true;
 }

@@ -20,3 +20,4 @@ bool isPreludeCallee(llvm::StringRef callee);
 bool isGeneratedCallee(llvm::StringRef callee);
 
 } // namespace attnc::compiler::hooks
+

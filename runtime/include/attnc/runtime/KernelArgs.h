@@ -16,11 +16,11 @@
 //                        int q_lo, int q_hi, int k_lo, int k_hi);
 //         // inclusive token ranges of one tile; ATTNC_TILE_EMPTY / _PARTIAL / _FULL,
 //         // sound: EMPTY only if no pair is kept, FULL only if every pair is kept;
-//         // ATTNC_TILE_ROWS (only where ATTNC_HAS_ROW_TILES is 1) when the tile's
-//         // pairs are kept exactly where attnc_row_keep(a, b, h, q, k_lo) holds:
+//         // ATTNC_TILE_ROWS (only where V::kHasRowTiles) when the tile's pairs are
+//         // kept exactly where V::rowKeep(a, b, h, q, k_lo) holds:
 //         // whole rows kept or dropped, no per-element mask needed
 //
-// When ATTNC_MASK_FACTORS is 1 (attn-factor-mask split the mask into conjuncts that read no
+// When the mask is factored (kMaskFactors below: attn-factor-mask split the mask into conjuncts that read no
 // input tensor and conjuncts that do; attnc_mask == attnc_mask_index && attnc_mask_data):
 //
 //   bool  attnc_mask_index(const AttncArgs &a, int b, int h, int q, int k);
@@ -42,14 +42,26 @@
 //   bool   attnc_route_never(const AttncArgs &a, int b, int h, int q, int blk);
 //   double attnc_route_gate(const AttncArgs &a, int b, int h, int q, int blk, double dot);
 //
-// which the runtime's routing pre-pass (runtime/lib/RouteSource.cpp) calls;
-// and these feature macros (0 or 1): ATTNC_HAS_SCORE, ATTNC_HAS_OUT, ATTNC_HAS_ROUTE,
-// ATTNC_MASK_ALWAYS_TRUE, ATTNC_MASK_FACTORS, ATTNC_HAS_SUMMARIES, ATTNC_HAS_ROW_TILES
-// (the routing wrapper sets it and defines `bool attnc_row_keep(a, b, h, q, k_lo)`; the
-// templates treat ATTNC_TILE_ROWS as PARTIAL where they have no row path; it also sets
-// ATTNC_MASK_FACTORS to 0, as its mask adds the routing); and two hints for kernel
-// configuration: ATTNC_KV_RANGES_EXACT (0 or 1) and ATTNC_MASK_COMPARISONS (the mask's
-// comparisons per element).
+// which the runtime's routing pre-pass (runtime/kernels/prepass/route_kernels.cuh) calls.
+//
+// After the functions the compiler writes the program's variant, the type the kernel
+// templates take (`template <class V, ...>`, FlashInfer's idea):
+//
+//   struct AttncProgram {
+//     static constexpr bool kHasScore, kHasOut, kHasRoute, kMaskAlwaysTrue, kMaskFactors,
+//                           kHasSummaries, kHasKvBounds, kKvRangesExact, kCoordinateReads,
+//                           kHasRowTiles;
+//     static constexpr int kMaskComparisons;        // per element: where sm90 keeps Q
+//     static constexpr unsigned kSummarizedInputs;  // bit i: input i is summarized
+//     // and static member functions forwarding to the functions above: mask, maskIndex,
+//     // maskData, score, out, classify, classifyFactors, kvRanges, routeBlockOf, ...
+//   };
+//
+// Routed programs are wrapped (attnc::RoutedVariant<AttncProgram, AttncRoutePolicy>): its
+// mask and classify add the selected blocks, kMaskFactors is false, and where route blocks
+// are key ranges kHasRowTiles is true with `bool rowKeep(a, b, h, q, k_lo)` (ATTNC_TILE_ROWS
+// tiles; templates without a row path treat them as PARTIAL). The assembled source names
+// the kernels' variant `using AttncVariant = ...;`.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_KERNELARGS_H

@@ -35,8 +35,9 @@
 namespace attnc::runtime {
 
 struct RouteSource {
-  std::string beforeHooks; ///< renames the generated attnc_mask / attnc_classify
-  std::string afterHooks;  ///< route functions, pre-pass kernels and the wrappers
+  /// After the hooks: the route's parameters (struct AttncRoutePolicy), the pre-pass kernels
+  /// and the routed variant (`using AttncVariant = attnc::RoutedVariant<...>`).
+  std::string afterHooks;
 };
 
 /// Entry points of the routing pre-pass (extern "C").

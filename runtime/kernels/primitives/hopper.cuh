@@ -1,12 +1,12 @@
-//===- attnc_hopper.cuh - Hopper (sm_90a) primitives: mbarrier, TMA, descriptors ===//
+//===- hopper.cuh - Hopper (sm_90a) primitives: mbarrier, TMA, descriptors ===//
 //
 // Small inline-PTX wrappers for the sm_90a forward template: shared-memory mbarriers, bulk
 // tensor copies (TMA) completing on them, wgmma shared-memory matrix descriptors, named
 // barriers and warpgroup register reallocation. Plain C types only (NVRTC, no headers).
 //
 //===----------------------------------------------------------------------===//
-#ifndef ATTNC_KERNELS_ATTNC_HOPPER_CUH
-#define ATTNC_KERNELS_ATTNC_HOPPER_CUH
+#ifndef ATTNC_KERNELS_PRIMITIVES_HOPPER_CUH
+#define ATTNC_KERNELS_PRIMITIVES_HOPPER_CUH
 
 namespace attnc {
 namespace hopper {
@@ -97,4 +97,4 @@ template <int kRegs> static __device__ __forceinline__ void claimRegisters() {
 } // namespace hopper
 } // namespace attnc
 
-#endif // ATTNC_KERNELS_ATTNC_HOPPER_CUH
+#endif // ATTNC_KERNELS_PRIMITIVES_HOPPER_CUH

@@ -71,26 +71,22 @@
 //   lazily (only when it grows by more than 2^8), which skips the O rescale on most tiles.
 //
 //===----------------------------------------------------------------------===//
-#ifndef ATTNC_KERNELS_FORWARD_SM80_CUH
-#define ATTNC_KERNELS_FORWARD_SM80_CUH
+#ifndef ATTNC_KERNELS_SM80_FORWARD_CUH
+#define ATTNC_KERNELS_SM80_FORWARD_CUH
 
+#include "attention/epilogue.cuh"
+#include "attention/online_softmax.cuh"
+#include "attention/score.cuh"
 #include "attnc_forward_params.h"
-#include "attnc_score_element.cuh"
-#include "attnc_tile.cuh"
-
-#ifndef ATTNC_HAS_SCORE
-#define ATTNC_HAS_SCORE 0
-#endif
-#ifndef ATTNC_HAS_OUT
-#define ATTNC_HAS_OUT 0
-#endif
+#include "primitives/fragment.cuh"
+#include "primitives/tile.cuh"
 
 namespace attnc {
 
 /// One instantiation of the forward kernel: kBlockM query rows per CTA, split over kWarps
 /// warps (16 or 32 rows each), keys streamed in tiles of kBlockN through kStages
 /// shared-memory stages.
-template <int kHeadDim, class Kind, int kBlockM, int kBlockN, int kWarps, int kStages,
+template <class V, int kHeadDim, class Kind, int kBlockM, int kBlockN, int kWarps, int kStages,
           bool kPipelined = false>
 struct ForwardSm80 {
   static constexpr int kThreads = kWarps * 32;
@@ -156,7 +152,7 @@ struct ForwardSm80 {
       walk(aux, tid, r, start);
       int cls = ATTNC_TILE_EMPTY;
       if (r < aux.rangeCount)
-        cls = attnc_classify(a, b, h, qLo, qHi, start, min(start + kBlockN, a.kv_len) - 1);
+        cls = V::classify(a, b, h, qLo, qHi, start, min(start + kBlockN, a.kv_len) - 1);
       const bool keep = cls != ATTNC_TILE_EMPTY;
       const unsigned ballot = __ballot_sync(0xffffffffu, keep);
       // No barrier needed before these writes: every thread has read all of the previous
@@ -224,54 +220,6 @@ struct ForwardSm80 {
     }
   }
 
-  /// Turns raw dot products into scores in tile::scoreFactor units, -inf where dropped: out
-  /// of bounds (only with kBounds: the tile crosses q_len or kv_len), masked (kMask: PARTIAL
-  /// tiles) or given -inf by the score hook. The hooks are pure and read inputs with clamped
-  /// indices, so they are evaluated for every element without branches and the results
-  /// selected. (qRow, kCol) = this thread's first row and column.
-  template <bool kMask, bool kBounds>
-  static __device__ __forceinline__ void
-  scoreTile(float (&s)[kMTiles][kNTiles][4], const AttncArgs &a, int b, int h, int qRow, int kCol) {
-#pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int q = qRow + mt * 16 + half * 8;
-        const bool rowIn = !kBounds || q < a.q_len;
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int k = kCol + nt * 8 + j;
-            float &x = s[mt][nt][half * 2 + j];
-            x = tile::scoreElement<kMask>(a, x, b, h, tile::inside<kBounds>(q, a.q_len),
-                                          tile::inside<kBounds>(k, a.kv_len),
-                                          rowIn && (!kBounds || k < a.kv_len));
-          }
-      }
-  }
-
-#if ATTNC_HAS_ROW_TILES
-  /// A ROWS tile: each row keeps its scores where attnc_row_keep holds and drops them (-inf)
-  /// otherwise; one predicate per row instead of one mask per element.
-  static __device__ __forceinline__ void
-  dropRows(float (&s)[kMTiles][kNTiles][4], const AttncArgs &a, int b, int h, int qRow, int k0) {
-#pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const bool keep = attnc_row_keep(a, b, h, qRow + mt * 16 + half * 8, k0);
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            float &x = s[mt][nt][half * 2 + j];
-            x = keep ? x : tile::negInf();
-          }
-      }
-  }
-#endif
-
   static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
                                              unsigned char *smem) {
     const Kind kind{};
@@ -299,7 +247,7 @@ struct ForwardSm80 {
 
     if (tid == 0) {
       int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int n = attnc_kv_ranges(a, b, h, q0, qHi, lo, hi);
+      int n = V::kvRanges(a, b, h, q0, qHi, lo, hi);
       n = max(0, min(n, ATTNC_MAX_KV_RANGES));
 #pragma unroll
       for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
@@ -357,17 +305,15 @@ struct ForwardSm80 {
     }
 
     float o[kMTiles][kDTiles][4];
-    float rowMax[kMTiles][2], rowSum[kMTiles][2]; // log2 units; per-thread partial sums
+    OnlineSoftmax<kMTiles> rows; // the running max and sum of this thread's rows
+    rows.reset();
 #pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt) {
+    for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt)
 #pragma unroll
         for (int j = 0; j < 4; ++j)
           o[mt][dt][j] = 0.f;
-      rowMax[mt][0] = rowMax[mt][1] = tile::negInf();
-      rowSum[mt][0] = rowSum[mt][1] = 0.f;
-    }
 
     const float kLog2e = 1.4426950408889634f;
     const float scaleLog2 = a.scale * kLog2e;
@@ -409,91 +355,15 @@ struct ForwardSm80 {
         }
       }
     };
-    // Mask / score hook / online softmax of one tile: s becomes P (unnormalised, fp32).
+    // Scores (attention/score.cuh) and online softmax (attention/online_softmax.cuh) of one
+    // tile: s becomes P (unnormalised, fp32) and O is rescaled when the row max moved.
+    const float factor = score::scoreFactor<V>(a); // applied in the exponent's FFMA
     auto softmaxTile = [&](ScoreTile &s, int k0, int cls) {
-      // Fast path: a FULL tile inside kv_len without score modifier needs no per-element
-      // work. Otherwise s becomes scores with dropped pairs at -inf. Either way the scale
-      // to log2 units (scoreFactor) is folded into the exponent's FFMA.
-      // ROWS tiles are scored as FULL ones, then whole rows dropped (attnc_row_keep).
-      const bool rows = ATTNC_HAS_ROW_TILES && cls == ATTNC_TILE_ROWS;
-      const bool unmasked = cls == ATTNC_TILE_FULL || rows;
-      const bool fast = !ATTNC_HAS_SCORE && unmasked && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
-      const float factor = tile::scoreFactor(a); // applied in the exponent's FFMA
-      if (!fast) {
-        // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
-        const int qRow = q0 + warpRow0 + g, kCol = k0 + 2 * t;
-        if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
-          scoreTile<true, true>(s, a, b, h, qRow, kCol);
-        else if (!unmasked)
-          scoreTile<true, false>(s, a, b, h, qRow, kCol);
-        else
-          scoreTile<false, false>(s, a, b, h, qRow, kCol);
-        if (!ATTNC_HAS_SCORE && !(scaleLog2 > 0.f))
-#pragma unroll
-          for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-            for (int nt = 0; nt < kNTiles; ++nt)
-              tile::applyScale(s[mt][nt], scaleLog2);
-      }
-#if ATTNC_HAS_ROW_TILES
-      if (rows)
-        dropRows(s, a, b, h, q0 + warpRow0 + g, k0);
-#endif
-
-      // Online softmax in log2 units with lazy rescaling: rowMax is the reference the
-      // accumulators are scaled to. It moves only when some row of the warp sees a max more
-      // than kRescaleSlack above it; otherwise p = exp2(s - rowMax) stays <= 2^kRescaleSlack,
-      // harmless in fp32 sums and 16-bit P, and the O rescale (a multiply per accumulator)
-      // is skipped. LSE = rowMax + log2(l) stays exact either way.
-      constexpr float kRescaleSlack = 8.f;
-      float tileMax[kMTiles][2];
-      bool grow = false;
-#pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          float mx = tile::negInf();
-#pragma unroll
-          for (int nt = 0; nt < kNTiles; ++nt)
-            mx = fmaxf(mx, fmaxf(s[mt][nt][half * 2], s[mt][nt][half * 2 + 1]));
-          mx = tile::quadMax(mx) * factor;
-          tileMax[mt][half] = mx;
-          grow = grow || mx > rowMax[mt][half] + kRescaleSlack; // false while mx is -inf
-        }
-      if (__any_sync(0xffffffffu, grow)) {
-#pragma unroll
-        for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const float mNew = fmaxf(rowMax[mt][half], tileMax[mt][half]);
-            // Still all -inf: subtract 0 instead, so exp2(-inf - -inf) never makes a NaN.
-            const float alpha =
-                tile::fastExp2(rowMax[mt][half] - (mNew == tile::negInf() ? 0.f : mNew));
-            rowMax[mt][half] = mNew;
-            rowSum[mt][half] *= alpha;
-#pragma unroll
-            for (int dt = 0; dt < kDTiles; ++dt) {
-              o[mt][dt][half * 2] *= alpha;
-              o[mt][dt][half * 2 + 1] *= alpha;
-            }
-          }
-      }
-#pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const float mUse = rowMax[mt][half] == tile::negInf() ? 0.f : rowMax[mt][half];
-          float sum = 0.f;
-#pragma unroll
-          for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              float &x = s[mt][nt][half * 2 + j];
-              x = tile::fastExp2(fmaf(x, factor, -mUse));
-              sum += x;
-            }
-          rowSum[mt][half] += sum;
-        }
+      score::scoreStep<V, kBlockM, kBlockN, false>(s, a, b, h, q0, k0, cls, 0, q0 + warpRow0 + g,
+                                                   k0 + 2 * t, scaleLog2);
+      float alpha[kMTiles][2];
+      if (rows.update(s, factor, alpha))
+        OnlineSoftmax<kMTiles>::rescale(o, alpha);
     };
     auto accumulatePV = [&](ScoreTile &s, unsigned tV) {
     // O += P V: P straight from the score accumulators (C layout == A layout per k16).
@@ -567,32 +437,20 @@ struct ForwardSm80 {
     // (only this warp ever read them) for 16-byte coalesced stores.
     tile::copyAsyncWait<0>();
     __syncthreads(); // with no tile at all, Q copies may still have been in flight
-    const float kLn2 = 0.6931471805599453f;
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int row = warpRow0 + mt * 16 + g + half * 8;
         const int q = q0 + row;
-        const float l = tile::quadSum(rowSum[mt][half]);
-        // Nothing kept: l is exactly 0. A NaN score makes l NaN: O and LSE become NaN and
-        // the out hook is not applied (l > 0 is false), as in the reference.
-        const bool empty = l == 0.f;
-        const float inv = empty ? 0.f : 1.f / l;
-        if (p.lse != nullptr && t == 0 && q < a.q_len)
-          p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] =
-              empty ? tile::negInf() : (rowMax[mt][half] + log2f(l)) * kLn2;
+        const bool rowIn = q < a.q_len;
+        const epilogue::RowTotal total(rows.rowSum[mt][half], rows.rowMax[mt][half]);
+        epilogue::storeLse(p, b, h, q, total, rowIn && t == 0);
 #pragma unroll
         for (int dt = 0; dt < kDTiles; ++dt) {
-          // +0 exactly for empty rows (a -0 product could otherwise survive).
-          float v0 = empty ? 0.f : o[mt][dt][half * 2] * inv;
-          float v1 = empty ? 0.f : o[mt][dt][half * 2 + 1] * inv;
-#if ATTNC_HAS_OUT
-          if (l > 0.f && q < a.q_len) {
-            v0 = attnc_out(a, v0, b, h, q, dt * 8 + 2 * t);
-            v1 = attnc_out(a, v1, b, h, q, dt * 8 + 2 * t + 1);
-          }
-#endif
+          float v0 = total.normalise(o[mt][dt][half * 2]);
+          float v1 = total.normalise(o[mt][dt][half * 2 + 1]);
+          epilogue::applyOut<V>(a, total, v0, v1, b, h, q, q0, dt * 8 + 2 * t, rowIn);
           const unsigned addr = sQ + tile::swizzledOffset<kChunks>(row, dt) + 4 * t;
           asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(tile::pack2(kind, v0, v1)));
         }
@@ -618,84 +476,70 @@ struct ForwardSm80 {
   }
 };
 
+/// The default configuration for a program and head dim on a target with kSmemKB of shared
+/// memory per block: 227 KB (sm_90, sm_100), 163 KB (sm_80, sm_87), 99 KB (sm_86, sm_89,
+/// sm_120 and others). Only D = 256 needs to shrink: 128x64 on 8 warps (192 KB), 64x64 on 4
+/// warps (160 KB) or 64x32 on 4 warps (96 KB). Masks that read token-indexed inputs
+/// (V::kHasSummaries: documents, ...) get 64-row q tiles: their structure is only known per
+/// summary block, and finer q tiles waste fewer keys at data-dependent boundaries and
+/// balance better. Everything else keeps 128 rows (32 per warp: half the shared-memory
+/// traffic per flop), windows included, since the tile classification runs in parallel.
+template <class V, int kHeadDim, int kSmemKB> struct Sm80Policy {
+  static constexpr bool kD256Small = kHeadDim == 256 && kSmemKB < 227;
+  static constexpr int kBlockM = kD256Small || (V::kHasSummaries && kHeadDim <= 128) ? 64 : 128;
+  static constexpr int kBlockN = kHeadDim == 256 && kSmemKB < 163 ? 32 : 64;
+  static constexpr int kWarps = kHeadDim == 256 && !kD256Small ? 8 : 4;
+  static constexpr int kStages = 2;
+  static constexpr int kMinBlocks = kHeadDim == 256 ? 1 : 2;
+};
+
 } // namespace attnc
 
-/// Defines one extern "C" entry (and its config table) for the given instantiation; NAME may
-/// itself be a macro (it is expanded before pasting).
-#define ATTNC_DEFINE_FORWARD_KERNEL(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)   \
-  ATTNC_DEFINE_FORWARD_KERNEL_(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)
-#define ATTNC_DEFINE_FORWARD_KERNEL_(NAME, D, KIND, BM, BN, WARPS, STAGES, MIN_BLOCKS, PIPELINED)  \
-  extern "C" {                                                                                     \
-  __constant__ int NAME##_config[6] = {                                                            \
-      BM,                                                                                          \
-      BN,                                                                                          \
-      (WARPS)*32,                                                                                  \
-      STAGES,                                                                                      \
-      attnc::ForwardSm80<D, attnc::tile::KIND, BM, BN, WARPS, STAGES, PIPELINED>::kSmemBytes,      \
-      D};                                                                                          \
-  }                                                                                                \
-  extern "C" __global__ void __launch_bounds__((WARPS)*32, MIN_BLOCKS)                             \
-      NAME(const __grid_constant__ AttncForwardParams p, const __grid_constant__ AttncArgs a) {    \
-    extern __shared__ __align__(128) unsigned char attnc_smem[];                                   \
-    attnc::ForwardSm80<D, attnc::tile::KIND, BM, BN, WARPS, STAGES, PIPELINED>::run(p, a,          \
-                                                                                    attnc_smem);   \
-  }
-
-#ifndef ATTNC_NO_DEFAULT_ENTRY
 #ifndef ATTNC_HEAD_DIM
-#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including forward_sm80.cuh"
+#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including sm80/forward.cuh"
 #endif
-#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
-#define ATTNC_FWD_KIND F16
-#define ATTNC_FWD_SUFFIX f16
-#else
-#define ATTNC_FWD_KIND BF16
-#define ATTNC_FWD_SUFFIX bf16
-#endif
-// Defaults by head dim and by the target's shared memory per block: 227 KB (sm_90, sm_100),
-// 163 KB (sm_80, sm_87), 99 KB (sm_86, sm_89, sm_120 and others). Only D = 256 needs to
-// shrink: 128x64 on 8 warps (192 KB), 64x64 on 4 warps (160 KB) or 64x32 on 4 warps (96 KB).
+// The target's shared memory per block (see Sm80Policy; one architecture per compile).
 #if defined(__CUDA_ARCH__) &&                                                                      \
     (__CUDA_ARCH__ == 900 || __CUDA_ARCH__ == 1000 || __CUDA_ARCH__ == 1030)
-#define ATTNC_FWD_SMEM_KB 227
+#define ATTNC_FWD80_SMEM_KB 227
 #elif defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 800 || __CUDA_ARCH__ == 870)
-#define ATTNC_FWD_SMEM_KB 163
+#define ATTNC_FWD80_SMEM_KB 163
 #else
-#define ATTNC_FWD_SMEM_KB 99
+#define ATTNC_FWD80_SMEM_KB 99
 #endif
-#define ATTNC_FWD_D256_SMALL (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 227)
-// Masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: documents, ...) get 64-row q
-// tiles: their structure is only known per summary block, and finer q tiles waste fewer
-// keys at data-dependent boundaries and balance better. Everything else keeps 128 rows (32 per
-// warp: half the shared-memory traffic per flop), windows included, since the tile
-// classification runs in parallel.
-#ifndef ATTNC_HAS_SUMMARIES
-#define ATTNC_HAS_SUMMARIES 0
+// The entry's name: attnc_forward_sm80_d<D>_<bf16|f16> (and its _config table).
+#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
+#define ATTNC_FWD80_SUFFIX f16
+using AttncForwardKind = attnc::tile::F16;
+#else
+#define ATTNC_FWD80_SUFFIX bf16
+using AttncForwardKind = attnc::tile::BF16;
 #endif
-#ifndef ATTNC_BLOCK_M
-#define ATTNC_BLOCK_M                                                                              \
-  (ATTNC_FWD_D256_SMALL || (ATTNC_HAS_SUMMARIES && ATTNC_HEAD_DIM <= 128) ? 64 : 128)
+#define ATTNC_FWD80_NAME_(D, S, X) attnc_forward_sm80_d##D##_##S##X
+#define ATTNC_FWD80_EXPAND_(D, S, X) ATTNC_FWD80_NAME_(D, S, X)
+#define ATTNC_FWD80_NAME(X) ATTNC_FWD80_EXPAND_(ATTNC_HEAD_DIM, ATTNC_FWD80_SUFFIX, X)
+using AttncSm80Policy = attnc::Sm80Policy<AttncVariant, ATTNC_HEAD_DIM, ATTNC_FWD80_SMEM_KB>;
+// A development build may override the query tile rows (ATTNC_BLOCK_M=64|128, D <= 128).
+#if defined(ATTNC_DEV_BUILD) && defined(ATTNC_BLOCK_M)
+constexpr int kAttncSm80BlockM = ATTNC_BLOCK_M;
+#else
+constexpr int kAttncSm80BlockM = AttncSm80Policy::kBlockM;
 #endif
-#ifndef ATTNC_BLOCK_N
-#define ATTNC_BLOCK_N (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 163 ? 32 : 64)
-#endif
-#ifndef ATTNC_NUM_WARPS
-#define ATTNC_NUM_WARPS (ATTNC_HEAD_DIM == 256 && !ATTNC_FWD_D256_SMALL ? 8 : 4)
-#endif
-#ifndef ATTNC_STAGES
-#define ATTNC_STAGES 2
-#endif
-#ifndef ATTNC_PIPELINED
-#define ATTNC_PIPELINED 0
-#endif
-#ifndef ATTNC_MIN_BLOCKS
-#define ATTNC_MIN_BLOCKS (ATTNC_HEAD_DIM == 256 ? 1 : 2)
-#endif
-#define ATTNC_FWD_NAME3(D, S) attnc_forward_sm80_d##D##_##S
-#define ATTNC_FWD_NAME2(D, S) ATTNC_FWD_NAME3(D, S)
-ATTNC_DEFINE_FORWARD_KERNEL(ATTNC_FWD_NAME2(ATTNC_HEAD_DIM, ATTNC_FWD_SUFFIX), ATTNC_HEAD_DIM,
-                            ATTNC_FWD_KIND, ATTNC_BLOCK_M, ATTNC_BLOCK_N, ATTNC_NUM_WARPS,
-                            ATTNC_STAGES, ATTNC_MIN_BLOCKS, ATTNC_PIPELINED)
-#endif // ATTNC_NO_DEFAULT_ENTRY
+using AttncForwardSm80 =
+    attnc::ForwardSm80<AttncVariant, ATTNC_HEAD_DIM, AttncForwardKind, kAttncSm80BlockM,
+                       AttncSm80Policy::kBlockN, AttncSm80Policy::kWarps,
+                       AttncSm80Policy::kStages>;
+extern "C" {
+__constant__ int ATTNC_FWD80_NAME(_config)[6] = {
+    kAttncSm80BlockM,         AttncSm80Policy::kBlockN,       AttncForwardSm80::kThreads,
+    AttncSm80Policy::kStages, AttncForwardSm80::kSmemBytes, ATTNC_HEAD_DIM};
+}
+extern "C" __global__ void __launch_bounds__(AttncForwardSm80::kThreads,
+                                             AttncSm80Policy::kMinBlocks)
+    ATTNC_FWD80_NAME()(const __grid_constant__ AttncForwardParams p,
+                       const __grid_constant__ AttncArgs a) {
+  extern __shared__ __align__(128) unsigned char attnc_smem[];
+  AttncForwardSm80::run(p, a, attnc_smem);
+}
 
-#endif // ATTNC_KERNELS_FORWARD_SM80_CUH
+#endif // ATTNC_KERNELS_SM80_FORWARD_CUH

@@ -1,4 +1,4 @@
-//===- attnc_tile.cuh - Warp-level tile primitives for sm_80+ -------------===//
+//===- tile.cuh - Warp-level tile primitives for sm_80+ -------------===//
 //
 // Small, math-like building blocks for the attention templates, in the spirit of
 // ThunderKittens: a 16-byte asynchronous copy, an XOR-swizzled shared-memory tile
@@ -13,8 +13,8 @@
 //   C (16x8, fp32), 4 floats:       c0,c1 = (g, 2t..2t+1), c2,c3 = (g+8, 2t..2t+1)
 //
 //===----------------------------------------------------------------------===//
-#ifndef ATTNC_KERNELS_ATTNC_TILE_CUH
-#define ATTNC_KERNELS_ATTNC_TILE_CUH
+#ifndef ATTNC_KERNELS_PRIMITIVES_TILE_CUH
+#define ATTNC_KERNELS_PRIMITIVES_TILE_CUH
 
 namespace attnc {
 namespace tile {
@@ -201,4 +201,4 @@ static __device__ __forceinline__ void walkKeyTiles(const Interval &interval, in
 } // namespace tile
 } // namespace attnc
 
-#endif // ATTNC_KERNELS_ATTNC_TILE_CUH
+#endif // ATTNC_KERNELS_PRIMITIVES_TILE_CUH

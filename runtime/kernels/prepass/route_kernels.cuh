@@ -1,8 +1,16 @@
-#define ATTNC_ROUTE_EMPTY 0
-#define ATTNC_ROUTE_CANDIDATE 1
-#define ATTNC_ROUTE_FORCED 2
-#define ATTNC_ROUTE_FORBIDDEN 3
-#define ATTNC_ROUTE_CHOSEN 4
+// The routing pre-pass (pool keys, pool queries, select) and the routed variant. The
+// route's parameters are the compiler's struct AttncRoutePolicy (RouteSource.cpp), its gate,
+// always and never functions the generated attnc_route_* hooks; the routed variant wraps the
+// program's (struct AttncProgram) mask and classifier with the selected blocks.
+
+/// A block's state for one selection unit.
+enum AttncRouteState : unsigned char {
+  ATTNC_ROUTE_EMPTY,
+  ATTNC_ROUTE_CANDIDATE,
+  ATTNC_ROUTE_FORCED,
+  ATTNC_ROUTE_FORBIDDEN,
+  ATTNC_ROUTE_CHOSEN
+};
 
 /// A bf16 or fp16 value (the kernel's element type), exactly, as a double.
 static __device__ __forceinline__ double attnc_route_value(unsigned short bits) {
@@ -24,7 +32,7 @@ static __device__ __forceinline__ double attnc_route_load(const unsigned short *
 // unit arithmetic stays within int for any declared size.
 static __device__ __forceinline__ int attnc_route_unit_size(const AttncArgs &a) {
   const int q_len = a.q_len > 0 ? a.q_len : 1;
-  return ATTNC_ROUTE_PER == 2 ? q_len : min(ATTNC_ROUTE_QUERY_BLOCK, q_len);
+  return AttncRoutePolicy::kPer == 2 ? q_len : min(AttncRoutePolicy::kQueryBlock, q_len);
 }
 
 /// Mean key of block blockIdx.x for (kv head blockIdx.y, batch blockIdx.z), summed in token
@@ -36,12 +44,10 @@ extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, con
   const int blk = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const unsigned short *base =
       (const unsigned short *)p.k + b * p.k_stride[0] + kvh * p.k_stride[1];
-#if ATTNC_ROUTE_TILED
-  const int lo = 0, hi = a.kv_len;
-#else
-  const int lo = blk * ATTNC_ROUTE_BLOCK;
-  const int hi = min(a.kv_len, lo + ATTNC_ROUTE_BLOCK);
-#endif
+  // Tiled routes pool every key (their blocks are tiles of an N-D grid, summed elsewhere).
+  const int lo = AttncRoutePolicy::kTiled ? 0 : blk * AttncRoutePolicy::kBlock;
+  const int hi =
+      AttncRoutePolicy::kTiled ? a.kv_len : min(a.kv_len, lo + AttncRoutePolicy::kBlock);
   for (int c = threadIdx.x; c < a.head_dim; c += blockDim.x) {
     double sum = 0.0;
     int n = 0;
@@ -118,11 +124,11 @@ static __device__ __forceinline__ double attnc_route_lane(const uint4 &v, int j)
   return attnc_route_value((unsigned short)((j & 1) ? word >> 16 : word & 0xffffu));
 }
 
-#define ATTNC_ROUTE_UNITS_PER_WARP 4
+constexpr int kAttncRouteUnitsPerWarp = 4;
 
 /// Gates, forced and forbidden blocks, selection and bitmask of consecutive units: warp w of
 /// CTA x takes units [(x * warps + w) * unitsPerWarp, + unitsPerWarp) of (head blockIdx.y,
-/// batch blockIdx.z), unitsPerWarp <= ATTNC_ROUTE_UNITS_PER_WARP. Each lane takes blocks
+/// batch blockIdx.z), unitsPerWarp <= kAttncRouteUnitsPerWarp. Each lane takes blocks
 /// lane, lane + 32, ... and runs one float64 dot-product chain per unit of the warp (summed
 /// in channel order like the reference): the chains share every key-mean load, and queries
 /// come in 16-byte loads (rows are 16-byte aligned, head_dim a multiple of 8), so the kernel
@@ -133,7 +139,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
                                               const double *keyMean, const int *counts,
                                               const double *queryMean, unsigned *routeMask,
                                               int numBlocks, int units, int unitsPerWarp) {
-  constexpr int kUnits = ATTNC_ROUTE_UNITS_PER_WARP;
+  constexpr int kUnits = kAttncRouteUnitsPerWarp;
   extern __shared__ double attnc_route_smem[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   const int h = blockIdx.y, b = blockIdx.z;
@@ -159,9 +165,9 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
       unsigned char st = ATTNC_ROUTE_EMPTY;
       if (counts[blk] != 0) {
         // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
-        bool anyAlways = false, everyNever = ATTNC_ROUTE_HAS_NEVER;
-        for (int t = tokenLo; t < tokenHi && (ATTNC_ROUTE_HAS_ALWAYS || everyNever); ++t) {
-          if (ATTNC_ROUTE_HAS_ALWAYS && !anyAlways && attnc_route_always(a, b, h, t, blk))
+        bool anyAlways = false, everyNever = AttncRoutePolicy::kHasNever;
+        for (int t = tokenLo; t < tokenHi && (AttncRoutePolicy::kHasAlways || everyNever); ++t) {
+          if (AttncRoutePolicy::kHasAlways && !anyAlways && attnc_route_always(a, b, h, t, blk))
             anyAlways = true;
           if (everyNever && !attnc_route_never(a, b, h, t, blk))
             everyNever = false;
@@ -183,7 +189,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
 #pragma unroll
     for (int u = 0; u < kUnits; ++u)
       dot[u] = 0.0;
-#if ATTNC_ROUTE_PER == 0
+    if constexpr (AttncRoutePolicy::kPer == 0) {
     // Per-token units: the query rows themselves (units past `count` repeat the last row).
     const unsigned short *rows[kUnits];
 #pragma unroll
@@ -203,7 +209,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
           dot[u] = __dadd_rn(dot[u], __dmul_rn(attnc_route_lane(q8[u], j), k));
       }
     }
-#else
+    } else {
     const double *rows[kUnits];
 #pragma unroll
     for (int u = 0; u < kUnits; ++u)
@@ -221,7 +227,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
         dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].y, k1));
       }
     }
-#endif
+    }
 #pragma unroll
     for (int u = 0; u < kUnits; ++u)
       if (u < count)
@@ -240,8 +246,8 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     for (int offset = 16; offset > 0; offset >>= 1)
       numForced += __shfl_xor_sync(0xffffffffu, numForced, offset);
 
-#if ATTNC_ROUTE_THRESHOLD
-    const double mass = ATTNC_ROUTE_MASS;
+    if constexpr (AttncRoutePolicy::kThreshold) {
+    const double mass = AttncRoutePolicy::kMass;
     // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
     // reference does), then candidates in gate order until the mass is reached.
     double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
@@ -275,8 +281,8 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
         state[best] = ATTNC_ROUTE_CHOSEN;
       __syncwarp();
     }
-#else
-    const int topN = ATTNC_ROUTE_TOPN;
+    } else {
+    const int topN = AttncRoutePolicy::kTopN;
     for (int extra = topN - numForced; extra > 0; --extra) {
       int best = attnc_route_best(gate, state, numBlocks);
       if (best < 0)
@@ -286,7 +292,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
         state[best] = ATTNC_ROUTE_CHOSEN;
       __syncwarp();
     }
-#endif
+    }
     __syncwarp();
     unsigned *mask = routeMask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
     for (int w = lane; w < a.route_words; w += 32) {
@@ -314,51 +320,69 @@ static __device__ __forceinline__ bool attnc_route_bit(const AttncArgs &a, int b
   return (mask[blk >> 5] >> (blk & 31)) & 1u;
 }
 
-/// The whole keep predicate: key k's block is selected for q's unit, and the mask holds.
-static __device__ __forceinline__ bool attnc_mask(const AttncArgs &a, int b, int h, int q, int k) {
-  return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), attnc_route_block_of(a, k)) &&
-         attnc_mask_unrouted(a, b, h, q, k);
-}
+namespace attnc {
 
-/// Whether q's unit selected the route block of key k_lo. On a tile whose keys all lie in
-/// k_lo's block (the classifier below checks) this is the whole routing predicate of row q.
-static __device__ __forceinline__ bool attnc_row_keep(const AttncArgs &a, int b, int h, int q,
-                                                      int k_lo) {
-  return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), attnc_route_block_of(a, k_lo));
-}
-#define ATTNC_HAS_ROW_TILES (!ATTNC_ROUTE_TILED)
+/// The program's variant with routing (FlashInfer's variant composition): the mask keeps a
+/// pair only where the key's block was selected for the query's unit, and the classifier
+/// cuts the program's classes by the selection. Factors are the unrouted mask's, so the
+/// kernels use the whole routed mask; ROWS tiles (one selection bit per row) exist where
+/// blocks are key ranges.
+template <class P, class R> struct RoutedVariant : P {
+  static constexpr bool kMaskAlwaysTrue = false;
+  static constexpr bool kMaskFactors = false;
+  static constexpr bool kHasRowTiles = !R::kTiled;
 
-/// The mask's classification, cut by routing: EMPTY when no pair of the tile is routed;
-/// ROWS when the mask alone keeps the whole tile, its keys lie in one route block and only
-/// some rows selected it (per-token routing: the common case, one bit per row instead of
-/// one per pair); otherwise at most PARTIAL when some pairs are not routed.
-static __device__ __forceinline__ int attnc_classify(const AttncArgs &a, int b, int h, int q_lo,
-                                                     int q_hi, int k_lo, int k_hi) {
-  int cls = attnc_classify_unrouted(a, b, h, q_lo, q_hi, k_lo, k_hi);
-  if (cls == ATTNC_TILE_EMPTY)
-    return cls;
-  const int unitSize = attnc_route_unit_size(a);
-  q_hi = min(q_hi, a.q_len - 1);
-  k_hi = min(k_hi, a.kv_len - 1);
-  bool any = false, all = true;
-  // Stops as soon as the answer is PARTIAL (some bit set, some clear): with per-token units
-  // a 128-row tile has 128 bitmasks to look at, and most tiles are decided after a few.
-  for (int unit = q_lo / unitSize; unit <= q_hi / unitSize && !(any && !all); ++unit) {
-#if ATTNC_ROUTE_TILED
-    for (int k = k_lo; k <= k_hi; ++k) {
-      bool bit = attnc_route_bit(a, b, h, unit, attnc_route_block_of(a, k));
-#else
-    for (int blk = k_lo / ATTNC_ROUTE_BLOCK; blk <= k_hi / ATTNC_ROUTE_BLOCK; ++blk) {
-      bool bit = attnc_route_bit(a, b, h, unit, blk);
-#endif
-      any = any || bit;
-      all = all && bit;
-    }
+  /// The whole keep predicate: key k's block is selected for q's unit, and the mask holds.
+  static __device__ __forceinline__ bool mask(const AttncArgs &a, int b, int h, int q, int k) {
+    return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), P::routeBlockOf(a, k)) &&
+           P::mask(a, b, h, q, k);
   }
-  if (!any)
-    return ATTNC_TILE_EMPTY;
-  if (all)
-    return cls;
-  const bool oneBlock = !ATTNC_ROUTE_TILED && k_lo / ATTNC_ROUTE_BLOCK == k_hi / ATTNC_ROUTE_BLOCK;
-  return cls == ATTNC_TILE_FULL && oneBlock ? ATTNC_TILE_ROWS : ATTNC_TILE_PARTIAL;
-}
+
+  /// Whether q's unit selected the route block of key kLo. On a tile whose keys all lie in
+  /// kLo's block (the classifier below checks) this is the whole routing predicate of row q.
+  static __device__ __forceinline__ bool rowKeep(const AttncArgs &a, int b, int h, int q,
+                                                 int kLo) {
+    return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), P::routeBlockOf(a, kLo));
+  }
+
+  /// The mask's classification, cut by routing: EMPTY when no pair of the tile is routed;
+  /// ROWS when the mask alone keeps the whole tile, its keys lie in one route block and only
+  /// some rows selected it (per-token routing: the common case, one bit per row instead of
+  /// one per pair); otherwise at most PARTIAL when some pairs are not routed.
+  static __device__ __forceinline__ int classify(const AttncArgs &a, int b, int h, int qLo,
+                                                 int qHi, int kLo, int kHi) {
+    const int cls = P::classify(a, b, h, qLo, qHi, kLo, kHi);
+    if (cls == ATTNC_TILE_EMPTY)
+      return cls;
+    const int unitSize = attnc_route_unit_size(a);
+    qHi = min(qHi, a.q_len - 1);
+    kHi = min(kHi, a.kv_len - 1);
+    bool any = false, all = true;
+    // Stops as soon as the answer is PARTIAL (some bit set, some clear): with per-token
+    // units a 128-row tile has 128 bitmasks to look at, and most tiles are decided after a
+    // few.
+    for (int unit = qLo / unitSize; unit <= qHi / unitSize && !(any && !all); ++unit) {
+      if constexpr (R::kTiled) {
+        for (int k = kLo; k <= kHi; ++k) {
+          const bool bit = attnc_route_bit(a, b, h, unit, P::routeBlockOf(a, k));
+          any = any || bit;
+          all = all && bit;
+        }
+      } else {
+        for (int blk = kLo / R::kBlock; blk <= kHi / R::kBlock; ++blk) {
+          const bool bit = attnc_route_bit(a, b, h, unit, blk);
+          any = any || bit;
+          all = all && bit;
+        }
+      }
+    }
+    if (!any)
+      return ATTNC_TILE_EMPTY;
+    if (all)
+      return cls;
+    const bool oneBlock = !R::kTiled && kLo / R::kBlock == kHi / R::kBlock;
+    return cls == ATTNC_TILE_FULL && oneBlock ? ATTNC_TILE_ROWS : ATTNC_TILE_PARTIAL;
+  }
+};
+
+} // namespace attnc
