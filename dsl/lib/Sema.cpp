@@ -215,8 +215,12 @@ SourceRange nameRangeOf(const Expr &e) {
 //===----------------------------------------------------------------------===//
 
 using semantics::bitLength;
+using semantics::intAbs;
+using semantics::intMax;
+using semantics::intMin;
 using semantics::toIntSaturating;
 using semantics::wrap;
+using semantics::wrapNeg;
 
 ConstValue makeInt(int64_t v) {
   ConstValue c;
@@ -282,7 +286,7 @@ std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
     switch (e.unaryOp) {
     case UnaryOp::Neg:
       if (a->type == Type::Int)
-        return makeInt(-static_cast<int64_t>(a->i));
+        return makeInt(wrapNeg(static_cast<int32_t>(a->i)));
       if (a->type == Type::Float)
         return makeFloat(-a->f);
       return std::nullopt;
@@ -366,7 +370,7 @@ std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
       if (args.size() != 1)
         return std::nullopt;
       if (allInt())
-        return makeInt(args[0].i < 0 ? -args[0].i : args[0].i);
+        return makeInt(intAbs(static_cast<int32_t>(args[0].i)));
       if (allFloat())
         return makeFloat(std::fabs(args[0].f));
       return std::nullopt;
@@ -375,8 +379,10 @@ std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
       if (args.size() != 2)
         return std::nullopt;
       bool isMin = *e.func == Func::Min;
-      if (allInt())
-        return makeInt(isMin ? std::min(args[0].i, args[1].i) : std::max(args[0].i, args[1].i));
+      if (allInt()) {
+        int32_t x = static_cast<int32_t>(args[0].i), y = static_cast<int32_t>(args[1].i);
+        return makeInt(isMin ? intMin(x, y) : intMax(x, y));
+      }
       if (allFloat())
         return makeFloat(isMin ? std::fmin(args[0].f, args[1].f) : std::fmax(args[0].f, args[1].f));
       return std::nullopt;
@@ -385,7 +391,9 @@ std::optional<ConstValue> evalConstNode(const Expr &e, const Program &program,
       if (args.size() != 3)
         return std::nullopt;
       if (allInt())
-        return makeInt(std::min(std::max(args[0].i, args[1].i), args[2].i));
+        return makeInt(
+            intMin(intMax(static_cast<int32_t>(args[0].i), static_cast<int32_t>(args[1].i)),
+                   static_cast<int32_t>(args[2].i)));
       if (allFloat())
         return makeFloat(std::fmin(std::fmax(args[0].f, args[1].f), args[2].f));
       return std::nullopt;
