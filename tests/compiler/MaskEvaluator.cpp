@@ -1,34 +1,16 @@
 //===- MaskEvaluator.cpp - Direct AST evaluation of a mask (test oracle) --===//
 #include "MaskEvaluator.h"
 
-#include <climits>
+#include "attnc/dsl/IntSemantics.h"
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
 namespace attnc::test {
 
-int32_t wrapAdd(int32_t x, int32_t y) {
-  return static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
-}
-static int32_t wrapSub(int32_t x, int32_t y) {
-  return static_cast<int32_t>(static_cast<uint32_t>(x) - static_cast<uint32_t>(y));
-}
-static int32_t wrapMul(int32_t x, int32_t y) {
-  return static_cast<int32_t>(static_cast<uint32_t>(x) * static_cast<uint32_t>(y));
-}
-int32_t intDiv(int32_t x, int32_t y) {
-  if (y == 0)
-    return 0;
-  if (y == -1)
-    return wrapSub(0, x);
-  return x / y;
-}
-int32_t intRem(int32_t x, int32_t y) {
-  if (y == 0 || y == -1)
-    return 0;
-  return x % y;
-}
+namespace sem = dsl::semantics;
 
 static EvalValue makeInt(int32_t v) {
   EvalValue r;
@@ -51,16 +33,6 @@ static EvalValue makeBool(bool v) {
 static double asFloat(const EvalValue &v) {
   return v.type == dsl::Type::Float ? v.f : static_cast<double>(v.i);
 }
-static int32_t toIntSat(double x) {
-  if (std::isnan(x))
-    return 0;
-  if (x >= 2147483647.0)
-    return INT32_MAX;
-  if (x <= -2147483648.0)
-    return INT32_MIN;
-  return static_cast<int32_t>(std::trunc(x));
-}
-
 MaskEvaluator::MaskEvaluator(const dsl::Program &program, const dsl::AttentionDecl &attention,
                              const AttncArgs &args)
     : program(program), attention(attention), args(args) {
@@ -215,7 +187,7 @@ EvalValue MaskEvaluator::call(const dsl::Expr &e) {
   case dsl::Func::Abs:
     if (a[0].type == dsl::Type::Float)
       return makeFloat(std::fabs(a[0].f));
-    return makeInt(a[0].i < 0 ? wrapSub(0, a[0].i) : a[0].i);
+    return makeInt(sem::intAbs(a[0].i));
   case dsl::Func::Min:
   case dsl::Func::Max: {
     bool isMax = *e.func == dsl::Func::Max;
@@ -223,12 +195,12 @@ EvalValue MaskEvaluator::call(const dsl::Expr &e) {
       double x = asFloat(a[0]), y = asFloat(a[1]);
       return makeFloat(isMax ? std::fmax(x, y) : std::fmin(x, y));
     }
-    return makeInt(isMax ? std::max(a[0].i, a[1].i) : std::min(a[0].i, a[1].i));
+    return makeInt(isMax ? sem::intMax(a[0].i, a[1].i) : sem::intMin(a[0].i, a[1].i));
   }
   case dsl::Func::Clamp:
     if (anyFloat())
       return makeFloat(std::fmin(std::fmax(asFloat(a[0]), asFloat(a[1])), asFloat(a[2])));
-    return makeInt(std::min(std::max(a[0].i, a[1].i), a[2].i));
+    return makeInt(sem::intMin(sem::intMax(a[0].i, a[1].i), a[2].i));
   case dsl::Func::Exp:
     return makeFloat(std::exp(asFloat(a[0])));
   case dsl::Func::Exp2:
@@ -245,15 +217,8 @@ EvalValue MaskEvaluator::call(const dsl::Expr &e) {
     return makeFloat(std::sqrt(asFloat(a[0])));
   case dsl::Func::Floor:
     return makeFloat(std::floor(asFloat(a[0])));
-  case dsl::Func::BitLength: {
-    uint32_t u = a[0].i < 0 ? 0u - static_cast<uint32_t>(a[0].i) : static_cast<uint32_t>(a[0].i);
-    int n = 0;
-    while (u) {
-      ++n;
-      u >>= 1;
-    }
-    return makeInt(n);
-  }
+  case dsl::Func::BitLength:
+    return makeInt(sem::bitLength(a[0].i));
   case dsl::Func::Select:
     if (a[1].type == dsl::Type::Float || a[2].type == dsl::Type::Float)
       return makeFloat(a[0].b ? asFloat(a[1]) : asFloat(a[2]));
@@ -261,7 +226,7 @@ EvalValue MaskEvaluator::call(const dsl::Expr &e) {
   case dsl::Func::ToFloat:
     return makeFloat(asFloat(a[0]));
   case dsl::Func::ToInt:
-    return a[0].type == dsl::Type::Float ? makeInt(toIntSat(a[0].f)) : a[0];
+    return a[0].type == dsl::Type::Float ? makeInt(sem::toIntSaturating(a[0].f)) : a[0];
   default:
     throw std::runtime_error("function not available in a mask");
   }
@@ -286,7 +251,7 @@ EvalValue MaskEvaluator::eval(const dsl::Expr &e) {
     EvalValue x = eval(*e.operands[0]);
     switch (e.unaryOp) {
     case dsl::UnaryOp::Neg:
-      return x.type == dsl::Type::Float ? makeFloat(-x.f) : makeInt(wrapSub(0, x.i));
+      return x.type == dsl::Type::Float ? makeFloat(-x.f) : makeInt(sem::wrapNeg(x.i));
     case dsl::UnaryOp::Not:
       return makeBool(!x.b);
     case dsl::UnaryOp::BitNot:
@@ -311,19 +276,19 @@ EvalValue MaskEvaluator::eval(const dsl::Expr &e) {
     double fx = asFloat(x), fy = asFloat(y);
     switch (e.binaryOp) {
     case dsl::BinaryOp::Add:
-      return isFloat ? makeFloat(fx + fy) : makeInt(wrapAdd(x.i, y.i));
+      return isFloat ? makeFloat(fx + fy) : makeInt(sem::wrapAdd(x.i, y.i));
     case dsl::BinaryOp::Sub:
-      return isFloat ? makeFloat(fx - fy) : makeInt(wrapSub(x.i, y.i));
+      return isFloat ? makeFloat(fx - fy) : makeInt(sem::wrapSub(x.i, y.i));
     case dsl::BinaryOp::Mul:
-      return isFloat ? makeFloat(fx * fy) : makeInt(wrapMul(x.i, y.i));
+      return isFloat ? makeFloat(fx * fy) : makeInt(sem::wrapMul(x.i, y.i));
     case dsl::BinaryOp::Div:
-      return isFloat ? makeFloat(fx / fy) : makeInt(intDiv(x.i, y.i));
+      return isFloat ? makeFloat(fx / fy) : makeInt(sem::intDiv(x.i, y.i));
     case dsl::BinaryOp::Rem:
-      return isFloat ? makeFloat(std::fmod(fx, fy)) : makeInt(intRem(x.i, y.i));
+      return isFloat ? makeFloat(std::fmod(fx, fy)) : makeInt(sem::intRem(x.i, y.i));
     case dsl::BinaryOp::Shl:
-      return makeInt(static_cast<int32_t>(static_cast<uint32_t>(x.i) << (y.i & 31)));
+      return makeInt(sem::shiftLeft(x.i, y.i));
     case dsl::BinaryOp::Shr:
-      return makeInt(x.i >> (y.i & 31));
+      return makeInt(sem::shiftRight(x.i, y.i));
     case dsl::BinaryOp::BitAnd:
       return makeInt(x.i & y.i);
     case dsl::BinaryOp::BitOr:

@@ -1,8 +1,9 @@
 //===- MaskEvaluator.h - Direct AST evaluation of a mask (test oracle) ----===//
 //
-// An evaluator written from the language semantics (docs/language.md, the team
-// brief), independent of the MLIR pipeline: the truth the generated classifier,
-// mask and key ranges are checked against.
+// An evaluator written from the language semantics (docs/language.md), independent of
+// the MLIR pipeline: the truth the generated classifier, mask and key ranges are checked
+// against. Int operations are those of attnc/dsl/IntSemantics.h, which
+// tests/dsl/IntSemanticsTests.cpp pins to the documented values.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_TESTS_COMPILER_MASKEVALUATOR_H
@@ -44,11 +45,6 @@ private:
   EvalValue call(const dsl::Expr &e);
   EvalValue read(const dsl::Expr &e);
 };
-
-/// Int semantics helpers shared with the tests.
-int32_t wrapAdd(int32_t x, int32_t y);
-int32_t intDiv(int32_t x, int32_t y);
-int32_t intRem(int32_t x, int32_t y);
 
 } // namespace attnc::test
 

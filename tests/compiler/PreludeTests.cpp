@@ -3,8 +3,10 @@
 // Every Int/Bool transfer function of the hook prelude, on intervals whose bounds come
 // from edge values (INT_MIN, -1, 0, 31, INT_MAX, ...): each concrete result of the
 // language's operation on sample points of the operand intervals must lie inside the
-// computed interval (or be allowed by the three-valued result). The prelude is compiled
-// as host C++ exactly as generated.
+// computed interval (or be allowed by the three-valued result). The concrete operations
+// are the prelude's own Int semantics (int_semantics.cuh, pinned to the documented values
+// by tests/dsl/IntSemanticsTests.cpp). The prelude is compiled as host C++ exactly as
+// generated.
 //
 //===----------------------------------------------------------------------===//
 #include "HookHarness.h"
@@ -32,11 +34,6 @@ static int samples(long long lo, long long hi, int *out) {
     if (kEdges[i] >= lo && kEdges[i] <= hi) out[n++] = (int)kEdges[i];
   return n;
 }
-static int wrap(long long v) { return (int)(unsigned)(unsigned long long)v; }
-static int cdiv(int x, int y) { return y == 0 ? 0 : y == -1 ? wrap(0LL - x) : x / y; }
-static int crem(int x, int y) { return (y == 0 || y == -1) ? 0 : x % y; }
-static int cabs(int x) { return x < 0 ? wrap(0LL - x) : x; }
-static int cclz(int x) { return attnc_clz(x); }
 extern "C" int attnc_prelude_selftest(char *message, int size) {
   int failures = 0;
   int xs[64], ys[64];
@@ -60,11 +57,12 @@ extern "C" int attnc_prelude_selftest(char *message, int size) {
           for (int i = 0; i < nx; ++i)
             for (int j = 0; j < ny; ++j) {
               int u = xs[i], v = ys[j];
-              long long want[11] = {wrap((long long)u + v), wrap((long long)u - v),
-                                    wrap((long long)u * v), cdiv(u, v), crem(u, v),
-                                    u < v ? u : v, u > v ? u : v, u & v, u | v, u ^ v, cabs(u)};
+              long long want[11] = {attnc_wrap_add(u, v), attnc_wrap_sub(u, v),
+                                    attnc_wrap_mul(u, v), attnc_idiv(u, v), attnc_irem(u, v),
+                                    attnc_imin(u, v), attnc_imax(u, v), u & v, u | v, u ^ v,
+                                    attnc_iabs(u)};
               int c5 = v & 31;
-              long long shw[2] = {(int)((unsigned)u << c5), u >> c5};
+              long long shw[2] = {attnc_ishl(u, v), attnc_ishr(u, v)};
               bool tw[6] = {u < v, u <= v, u > v, u >= v, u == v, u != v};
               const char *names[11] = {"add", "sub", "mul", "div", "rem", "min", "max",
                                        "and", "or", "xor", "abs"};
@@ -86,7 +84,7 @@ extern "C" int attnc_prelude_selftest(char *message, int size) {
                     snprintf(message, size, "comparison %d of [%lld,%lld] and [%lld,%lld] = %d misses %d,%d",
                              k, x.lo, x.hi, y.lo, y.hi, t[k], u, v);
                 }
-              if (cclz(u) < clz.lo || cclz(u) > clz.hi) {
+              if (attnc_clz(u) < clz.lo || attnc_clz(u) > clz.hi) {
                 if (!failures++)
                   snprintf(message, size, "clz([%lld,%lld]) misses %d", x.lo, x.hi, u);
               }

@@ -14,7 +14,8 @@ require_fuzzer_toolchain "$cxx" "$out"
 
 fuzzer="$out/attnc_frontend_fuzzer"
 sources=("$src"/dsl/lib/*.cpp "$src"/tests/fuzz/FrontendFuzzer.cpp)
-if stale "$fuzzer" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h; then
+if stale "$fuzzer" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h \
+  "$src"/dsl/include/attnc/dsl/*.cuh "$src"/dsl/lib/*.h; then
   echo "building $fuzzer"
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$src/dsl/include" "${sources[@]}" -o "$fuzzer"

@@ -22,7 +22,8 @@ source "$src/tests/fuzz/fuzz_common.sh"
 require_fuzzer_toolchain "$cxx" "$out"
 fuzzer="$out/attnc_pipeline_fuzzer"
 sources=("$src"/dsl/lib/*.cpp "$src"/tests/fuzz/PipelineFuzzer.cpp)
-if stale "$fuzzer" "$lib" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h; then
+if stale "$fuzzer" "$lib" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h \
+  "$src"/dsl/include/attnc/dsl/*.cuh "$src"/dsl/lib/*.h; then
   echo "building $fuzzer"
   # vptr checks are off: the AST's classes also exist, uninstrumented, in libattnc.so.
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr \

@@ -16,8 +16,8 @@ typedef int int32_t;
 typedef unsigned int uint32_t;
 #endif
 
-#define ATTNC_I32_MIN (-2147483647 - 1)
-#define ATTNC_I32_MAX 2147483647
+// The language's Int semantics, shared with the host (inlined here when embedded).
+#include "attnc/dsl/int_semantics.cuh"
 
 // Bit patterns as floats: bf16/f16 decoding, and the non-finite constants of the hooks
 // (attn-to-emitc writes inf and NaN this way: NVRTC lacks <cmath>'s macros for them).
@@ -60,40 +60,6 @@ static ATTNC_HD int attnc_d(const AttncArgs &a) { return a.head_dim; }
 static ATTNC_HD int attnc_iparam(const AttncArgs &a, int slot) { return a.iparam[slot]; }
 static ATTNC_HD bool attnc_bparam(const AttncArgs &a, int slot) { return a.iparam[slot] != 0; }
 static ATTNC_HD float attnc_fparam(const AttncArgs &a, int slot) { return a.fparam[slot]; }
-static ATTNC_HD int attnc_imin(int x, int y) { return x < y ? x : y; }
-static ATTNC_HD int attnc_imax(int x, int y) { return x > y ? x : y; }
-static ATTNC_HD int attnc_iabs(int x) { return x < 0 ? (int)(0u - (unsigned)x) : x; }
-static ATTNC_HD int attnc_clz(int x) {
-  unsigned u = (unsigned)x;
-  int n = 0;
-  if (u == 0)
-    return 32;
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-  n = __clz((int)u);
-#else
-  n = __builtin_clz(u);
-#endif
-  return n;
-}
-static ATTNC_HD int attnc_f2i(float x) {
-  if (x != x)
-    return 0;
-  if (x >= 2147483648.0f)
-    return ATTNC_I32_MAX;
-  if (x <= -2147483648.0f)
-    return ATTNC_I32_MIN;
-  return (int)x;
-}
-// int() of the route's float64 values (same rule: truncate, saturate, NaN -> 0).
-static ATTNC_HD int attnc_d2i(double x) {
-  if (x != x)
-    return 0;
-  if (x >= 2147483648.0)
-    return ATTNC_I32_MAX;
-  if (x <= -2147483648.0)
-    return ATTNC_I32_MIN;
-  return (int)x;
-}
 // The route's float64 + - *, rounded one at a time: never contracted into an FMA on the
 // GPU (NVRTC contracts by default), so a gate's value is the float64 reference's.
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)

@@ -12,6 +12,8 @@
 #include "attnc/compiler/ASTToAttn.h"
 #include "attnc/compiler/AttnIR.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
+#include "attnc/dsl/Limits.h"
+#include "attnc/runtime/KernelArgs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
@@ -28,6 +30,12 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+// Every declaration the checker accepts gets a slot of the kernel ABI, and no slot is
+// unreachable from the language.
+static_assert(dsl::kMaxParams == ATTNC_MAX_PARAMS, "dsl/Limits.h and KernelArgs.h disagree");
+static_assert(dsl::kMaxInputs == ATTNC_MAX_INPUTS, "dsl/Limits.h and KernelArgs.h disagree");
+static_assert(dsl::kMaxInputRank == ATTNC_MAX_RANK, "dsl/Limits.h and KernelArgs.h disagree");
 
 SlotPlan planSlots(const dsl::AttentionDecl &attention) {
   SlotPlan plan;

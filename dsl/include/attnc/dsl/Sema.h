@@ -17,6 +17,7 @@
 #include "attnc/dsl/AST.h"
 #include "attnc/dsl/Diagnostics.h"
 #include "attnc/dsl/Frontend.h"
+#include "attnc/dsl/Limits.h"
 
 #include <optional>
 #include <string>
@@ -24,12 +25,6 @@
 #include <vector>
 
 namespace attnc::dsl {
-
-/// Limits that mirror the kernel ABI (runtime/include/attnc/runtime/KernelArgs.h).
-constexpr size_t kMaxParams = 16;
-constexpr size_t kMaxInputs = 8;
-constexpr size_t kMaxInputRank = 4;
-constexpr size_t kMaxLayoutAxes = 4;
 
 /// The deepest expression accepted when lets are counted through: each use of a let counts
 /// as the depth of the let's own expression. The same bound as the parser's kMaxExprDepth
