@@ -77,6 +77,7 @@
 #include "attnc_forward_params.h"
 #include "attnc_score_element.cuh"
 #include "attnc_tile.cuh"
+#include "attnc_tile_policy.h"
 
 #ifndef ATTNC_HAS_SCORE
 #define ATTNC_HAS_SCORE 0
@@ -664,20 +665,16 @@ struct ForwardSm80 {
 #define ATTNC_FWD_SMEM_KB 99
 #endif
 #define ATTNC_FWD_D256_SMALL (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 227)
-// Masks that read token-indexed inputs (ATTNC_HAS_SUMMARIES: documents, ...) get 64-row q
-// tiles: their structure is only known per summary block, and finer q tiles waste fewer
-// keys at data-dependent boundaries and balance better. Everything else keeps 128 rows (32 per
-// warp: half the shared-memory traffic per flop), windows included, since the tile
-// classification runs in parallel.
+// The tile shape: attnc_tile_policy.h.
 #ifndef ATTNC_HAS_SUMMARIES
 #define ATTNC_HAS_SUMMARIES 0
 #endif
 #ifndef ATTNC_BLOCK_M
 #define ATTNC_BLOCK_M                                                                              \
-  (ATTNC_FWD_D256_SMALL || (ATTNC_HAS_SUMMARIES && ATTNC_HEAD_DIM <= 128) ? 64 : 128)
+  attnc::tile_policy::sm80QueryTile(ATTNC_HEAD_DIM, ATTNC_FWD_SMEM_KB, ATTNC_HAS_SUMMARIES)
 #endif
 #ifndef ATTNC_BLOCK_N
-#define ATTNC_BLOCK_N (ATTNC_HEAD_DIM == 256 && ATTNC_FWD_SMEM_KB < 163 ? 32 : 64)
+#define ATTNC_BLOCK_N attnc::tile_policy::sm80KeyTile(ATTNC_HEAD_DIM, ATTNC_FWD_SMEM_KB)
 #endif
 #ifndef ATTNC_NUM_WARPS
 #define ATTNC_NUM_WARPS (ATTNC_HEAD_DIM == 256 && !ATTNC_FWD_D256_SMALL ? 8 : 4)

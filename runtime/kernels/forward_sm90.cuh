@@ -70,6 +70,7 @@
 #include "attnc_hopper.cuh"
 #include "attnc_score_element.cuh"
 #include "attnc_tile.cuh"
+#include "attnc_tile_policy.h"
 #include "attnc_wgmma.cuh"
 
 #ifndef ATTNC_HAS_SCORE
@@ -1229,9 +1230,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 // Shared memory (227 KB per block): Q 128 x D plus `stages` K and V tiles of block_n x D.
 //   D=64:  128-key tiles, 4 stages -> 16 + 128 KB;  D=128: 128-key tiles, 3 stages -> 32 + 192 KB
 //   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
-// Key tiles of 128 when the mask is a union of key intervals (ATTNC_KV_RANGES_EXACT: causal,
-// windows, prefix; PARTIAL tiles only at the edges) and not routed, else 64: periodic, 2-D,
-// data-dependent and routed masks waste less work in finer tiles.
+// The key tile: attnc_tile_policy.h.
 #ifndef ATTNC_KV_RANGES_EXACT
 #define ATTNC_KV_RANGES_EXACT 1
 #endif
@@ -1239,7 +1238,7 @@ template <int kHeadDim, class Kind, int kBlockN, int kStages> struct ForwardSm90
 #define ATTNC_HAS_ROUTE 0
 #endif
 #define ATTNC_FWD90_BLOCK_N                                                                        \
-  (ATTNC_HEAD_DIM == 256 || !ATTNC_KV_RANGES_EXACT || ATTNC_HAS_ROUTE ? 64 : 128)
+  attnc::tile_policy::sm90KeyTile(ATTNC_HEAD_DIM, ATTNC_KV_RANGES_EXACT, ATTNC_HAS_ROUTE)
 #define ATTNC_FWD90_STAGES                                                                         \
   (ATTNC_HEAD_DIM == 256 ? 2 : ATTNC_HEAD_DIM == 64 || ATTNC_FWD90_BLOCK_N == 64 ? 4 : 3)
 #define ATTNC_FWD90_NAME3(D, S) attnc_forward_sm90_d##D##_##S
