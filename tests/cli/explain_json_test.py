@@ -60,6 +60,15 @@ check(facts["kept_pairs"] == 512 * 513 // 2, "causal kept pairs")
 check(facts["block_metadata"]["bytes"] == 0, "causal has no block metadata")
 check(facts["params"] == [] and facts["inputs"] == [], "causal has no params or inputs")
 
+# The sm90 key tile (attnc_tile_policy.h): 128 for key-interval masks, 64 at head dim 256,
+# for masks that are not a union of key intervals and for routed ones.
+check(facts["kernel"]["sm90_key_tile"] == 128, "causal sm90 key tile")
+for example, dim, tile in (("causal", 256, 64), ("natten2d_17", 128, 64),
+                           ("moba_bs512_top3", 128, 64)):
+    kernel = json.loads(explain([f"{examples}/{example}.attn", "--q-len", "512", "--head-dim",
+                                 str(dim), "--json"]))
+    check(kernel["kernel"]["sm90_key_tile"] == tile, f"{example} d{dim} sm90 key tile")
+
 facts = compare([f"{examples}/sliding_w1024.attn", "--q-len", "2048", "-P", "window=256"])
 check(facts["params"] == [{"name": "window", "value": 256, "given": True}], "given param")
 

@@ -1,6 +1,9 @@
 //===- attnc-opt.cpp - mlir-opt for the attn dialect ----------------------===//
 //
 //   attnc-opt FILE.mlir --attn-lower-coords --canonicalize ...   (like mlir-opt)
+//   attnc-opt FILE.mlir --attnc-hook-pipeline
+//       the pipeline generateHooks runs (also its stages: --attnc-hook-simplify,
+//       --attnc-hook-classify, --attnc-hook-emit)
 //   attnc-opt --from-attn FILE.attn [-D name=value]... [--attention NAME]
 //       prints the attn module built from a checked .attn program
 //   attnc-opt --to-cpp FILE.mlir
@@ -18,6 +21,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -107,6 +111,9 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   attnc::compiler::registerAttncDialects(registry);
   attnc::compiler::registerAttncPasses();
+  attnc::compiler::registerHookPipelines();
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "attnc optimizer driver\n", registry));
 }

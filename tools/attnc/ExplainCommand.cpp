@@ -13,6 +13,7 @@
 
 #include "attnc/compiler/Codegen.h"
 #include "attnc/reference/Random.h"
+#include "attnc_tile_policy.h"
 
 #include <fmt/format.h>
 
@@ -427,7 +428,7 @@ int explainCommand(const ExplainOptions &o) {
   }
   facts.summaryBytes = summaryBytes;
   facts.routeBytes = routeBytes;
-  facts.sm90KeyTile = hooks.kvRangesExact && !hooks.hasRoute ? 128 : 64;
+  facts.sm90KeyTile = tile_policy::sm90KeyTile(shape.headDim, hooks.kvRangesExact, hooks.hasRoute);
   facts.kvBounds = hooks.hasKvBounds;
   facts.maskAlwaysTrue = hooks.maskAlwaysTrue;
   for (const auto &in : hooks.inputs)

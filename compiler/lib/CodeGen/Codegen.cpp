@@ -3,7 +3,6 @@
 
 #include "../Transforms/IntervalEmitter.h"
 #include "HookPrelude.h"
-#include "HookVocabulary.h"
 #include "HostProgram.h"
 #include "VariantHooks.h"
 #include "attnc/compiler/ASTToAttn.h"
@@ -18,11 +17,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
-#include "mlir/Transforms/Passes.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include <cmath>
 
 using namespace mlir;
 
@@ -108,54 +103,6 @@ template <typename IncomingOp> bool isIdentityRegion(Region &region) {
   return yield.getValues()[0].getDefiningOp<IncomingOp>() != nullptr;
 }
 
-/// Float math on the GPU is fp32 with approximate functions (docs/compiler.md): the CUDA
-/// math calls become the prelude's fast helpers (MUFU-based __expf, tanh.approx, ...),
-/// division by a constant becomes a multiply by its reciprocal and other divisions
-/// __fdividef. On the host the helpers are libm, so the tests see the same code. The
-/// routing functions (attnc_route_*) keep exact math: their gates decide selections.
-void useFastFloatMath(emitc::FuncOp func) {
-  func.walk([](emitc::CallOpaqueOp call) {
-    StringRef fast = llvm::StringSwitch<StringRef>(call.getCallee())
-                         .Case(hooks::expf, hooks::attnc_fexp)
-                         .Case(hooks::exp2f, hooks::attnc_fexp2)
-                         .Case(hooks::logf, hooks::attnc_flog)
-                         .Case(hooks::log2f, hooks::attnc_flog2)
-                         .Case(hooks::tanhf, hooks::attnc_ftanh)
-                         .Default("");
-    if (!fast.empty())
-      call.setCallee(fast);
-  });
-  SmallVector<emitc::DivOp> divisions;
-  func.walk([&](emitc::DivOp div) {
-    if (div.getType().isF32())
-      divisions.push_back(div);
-  });
-  for (emitc::DivOp div : divisions) {
-    OpBuilder b(div);
-    Value lhs = div.getOperand(0), rhs = div.getOperand(1);
-    Operation *result = nullptr;
-    auto constant = rhs.getDefiningOp<emitc::ConstantOp>();
-    auto value = constant ? dyn_cast<FloatAttr>(constant.getValue()) : FloatAttr();
-    double divisor = value ? value.getValueAsDouble() : 0.0;
-    if (value && divisor != 0.0 && std::isfinite(divisor) && std::isfinite(float(1.0 / divisor))) {
-      auto reciprocal = b.create<emitc::ConstantOp>(div.getLoc(), div.getType(),
-                                                    b.getF32FloatAttr(float(1.0 / divisor)));
-      result = b.create<emitc::MulOp>(div.getLoc(), div.getType(), lhs, reciprocal);
-    } else {
-      result = b.create<emitc::CallOpaqueOp>(div.getLoc(), TypeRange{div.getType()},
-                                             hooks::attnc_fdiv, ValueRange{lhs, rhs});
-    }
-    div->replaceAllUsesWith(result->getResults());
-    div->erase();
-  }
-}
-
-void useFastFloatMath(ModuleOp module) {
-  for (auto func : module.getOps<emitc::FuncOp>())
-    if (!func.getName().starts_with("attnc_route_"))
-      useFastFloatMath(func);
-}
-
 } // namespace
 
 bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attention,
@@ -176,18 +123,21 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   out.params = plan.params;
   out.inputs = plan.inputs;
 
-  // Stage 1: simplify the attn IR, then read the metadata off it.
-  PassManager simplify(&context);
-  simplify.addPass(createLowerCoordsPass());
-  simplify.addPass(createRouteGeometryPass());
-  if (options.runCanonicalize) {
-    simplify.addPass(createCanonicalizerPass());
-    simplify.addPass(createCSEPass());
-  }
-  if (failed(simplify.run(*module))) {
-    error = "internal error while simplifying the attn IR: " + diagnostics;
+  // The hook pipeline, one stage at a time: the facts below are read off the IR between
+  // the stages (Passes.h).
+  HookPipelineOptions pipeline;
+  pipeline.canonicalize = options.runCanonicalize;
+  auto runStage = [&](HookPipelineStage stage, const char *what) {
+    PassManager pm(&context);
+    buildHookPipelineStage(pm, stage, pipeline);
+    if (succeeded(pm.run(*module)))
+      return true;
+    error = std::string("internal error ") + what + ": " + diagnostics;
     return false;
-  }
+  };
+
+  if (!runStage(HookPipelineStage::Simplify, "while simplifying the attn IR"))
+    return false;
   for (attn::SpecOp spec : module->getOps<attn::SpecOp>()) {
     auto maskYield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
     out.maskAlwaysTrue = matchPattern(maskYield.getValues()[0], m_One());
@@ -212,15 +162,8 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     });
   }
 
-  // Stage 2: classification and key ranges, then EmitC.
-  PassManager lower(&context);
-  lower.addPass(createFactorMaskPass());
-  lower.addPass(createClassifyBlocksPass());
-  lower.addPass(createKvRangesPass());
-  if (failed(lower.run(*module))) {
-    error = "internal error in block classification: " + diagnostics;
+  if (!runStage(HookPipelineStage::Classify, "in block classification"))
     return false;
-  }
   out.maskFactors = module->lookupSymbol<func::FuncOp>("attnc_classify_factors") != nullptr;
   if (auto ranges = module->lookupSymbol<func::FuncOp>("attnc_kv_ranges")) {
     out.hasKvBounds = ranges->hasAttr("attnc.bounded");
@@ -234,13 +177,8 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     }
   }
 
-  PassManager emit(&context);
-  emit.addPass(createLowerToEmitCPass());
-  if (failed(emit.run(*module))) {
-    error = "internal error while lowering to EmitC: " + diagnostics;
+  if (!runStage(HookPipelineStage::Emit, "while lowering to EmitC"))
     return false;
-  }
-  useFastFloatMath(*module);
   {
     llvm::raw_string_ostream os(out.mlir);
     module->print(os);

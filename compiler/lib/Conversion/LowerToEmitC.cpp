@@ -46,6 +46,10 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_LOWERTOEMITC
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
 Type argsType(MLIRContext *ctx) { return emitc::OpaqueType::get(ctx, "const AttncArgs &"); }
@@ -253,15 +257,7 @@ void lowerNonFiniteConstants(ModuleOp module) {
   }
 }
 
-struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToEmitCPass)
-  StringRef getArgument() const final { return "attn-to-emitc"; }
-  StringRef getDescription() const final {
-    return "Outline attn.spec regions into hook functions and lower to EmitC";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect, func::FuncDialect, emitc::EmitCDialect>();
-  }
+struct LowerToEmitCPass : impl::LowerToEmitCBase<LowerToEmitCPass> {
   void runOnOperation() final {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -312,7 +308,5 @@ struct LowerToEmitCPass : PassWrapper<LowerToEmitCPass, OperationPass<ModuleOp>>
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createLowerToEmitCPass() { return std::make_unique<LowerToEmitCPass>(); }
 
 } // namespace attnc::compiler

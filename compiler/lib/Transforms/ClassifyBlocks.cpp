@@ -31,18 +31,13 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_CLASSIFYBLOCKS
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
-struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ClassifyBlocksPass)
-  StringRef getArgument() const final { return "attn-classify-blocks"; }
-  StringRef getDescription() const final {
-    return "Generate @attnc_classify (EMPTY/PARTIAL/FULL tiles) from the mask by "
-           "interval abstract interpretation";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect, func::FuncDialect, emitc::EmitCDialect>();
-  }
+struct ClassifyBlocksPass : impl::ClassifyBlocksBase<ClassifyBlocksPass> {
   void runOnOperation() final {
     ModuleOp module = getOperation();
     SmallVector<attn::SpecOp> specs(module.getOps<attn::SpecOp>());
@@ -102,7 +97,5 @@ struct ClassifyBlocksPass : PassWrapper<ClassifyBlocksPass, OperationPass<Module
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createClassifyBlocksPass() { return std::make_unique<ClassifyBlocksPass>(); }
 
 } // namespace attnc::compiler

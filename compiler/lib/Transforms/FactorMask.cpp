@@ -24,6 +24,10 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_FACTORMASK
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
 /// The distinct leaves of the arith.andi DAG rooted at `v`, left to right. Each value is
@@ -56,15 +60,7 @@ bool readsInput(Value v, llvm::DenseMap<Value, bool> &memo) {
   return reads;
 }
 
-struct FactorMaskPass : PassWrapper<FactorMaskPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FactorMaskPass)
-  StringRef getArgument() const final { return "attn-factor-mask"; }
-  StringRef getDescription() const final {
-    return "Split a conjunctive mask into an index factor and a data (input-reading) factor";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect>();
-  }
+struct FactorMaskPass : impl::FactorMaskBase<FactorMaskPass> {
   void runOnOperation() final {
     getOperation().walk([&](attn::SpecOp spec) {
       auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
@@ -95,7 +91,5 @@ struct FactorMaskPass : PassWrapper<FactorMaskPass, OperationPass<ModuleOp>> {
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createFactorMaskPass() { return std::make_unique<FactorMaskPass>(); }
 
 } // namespace attnc::compiler

@@ -33,6 +33,10 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_KVRANGES
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
 class KvRangeBuilder {
@@ -176,15 +180,7 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
   return allKeys.call(hooks::attnc_kr_atom, krType(), {args, d0, noWrap}, callArgs);
 }
 
-struct KvRangesPass : PassWrapper<KvRangesPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(KvRangesPass)
-  StringRef getArgument() const final { return "attn-kv-ranges"; }
-  StringRef getDescription() const final {
-    return "Generate @attnc_kv_ranges: closed-form key intervals of a query range";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect, func::FuncDialect, emitc::EmitCDialect>();
-  }
+struct KvRangesPass : impl::KvRangesBase<KvRangesPass> {
   void runOnOperation() final {
     ModuleOp module = getOperation();
     SmallVector<attn::SpecOp> specs(module.getOps<attn::SpecOp>());
@@ -248,7 +244,5 @@ struct KvRangesPass : PassWrapper<KvRangesPass, OperationPass<ModuleOp>> {
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createKvRangesPass() { return std::make_unique<KvRangesPass>(); }
 
 } // namespace attnc::compiler

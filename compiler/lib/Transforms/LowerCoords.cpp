@@ -15,17 +15,13 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_LOWERCOORDS
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
-struct LowerCoordsPass : PassWrapper<LowerCoordsPass, OperationPass<>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerCoordsPass)
-  StringRef getArgument() const final { return "attn-lower-coords"; }
-  StringRef getDescription() const final {
-    return "Lower attn.coord (layout coordinates) to arith on attn.index q/k";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect>();
-  }
+struct LowerCoordsPass : impl::LowerCoordsBase<LowerCoordsPass> {
   void runOnOperation() final {
     SmallVector<attn::CoordOp> coords;
     getOperation()->walk([&](attn::CoordOp op) { coords.push_back(op); });
@@ -58,7 +54,5 @@ struct LowerCoordsPass : PassWrapper<LowerCoordsPass, OperationPass<>> {
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createLowerCoordsPass() { return std::make_unique<LowerCoordsPass>(); }
 
 } // namespace attnc::compiler

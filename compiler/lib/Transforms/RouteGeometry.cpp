@@ -35,6 +35,10 @@
 using namespace mlir;
 
 namespace attnc::compiler {
+
+#define GEN_PASS_DEF_ROUTEGEOMETRY
+#include "attnc/compiler/Passes.h.inc"
+
 namespace {
 
 /// Builds the i32 arithmetic of one route's block partition.
@@ -114,15 +118,7 @@ private:
   }
 };
 
-struct RouteGeometryPass : PassWrapper<RouteGeometryPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RouteGeometryPass)
-  StringRef getArgument() const final { return "attn-route-geometry"; }
-  StringRef getDescription() const final {
-    return "Add @attnc_route_block_of and @attnc_route_num_blocks for a routed attn.spec";
-  }
-  void getDependentDialects(DialectRegistry &registry) const final {
-    registry.insert<arith::ArithDialect, func::FuncDialect, emitc::EmitCDialect>();
-  }
+struct RouteGeometryPass : impl::RouteGeometryBase<RouteGeometryPass> {
   void runOnOperation() final {
     ModuleOp module = getOperation();
     for (attn::SpecOp spec : module.getOps<attn::SpecOp>()) {
@@ -167,7 +163,5 @@ struct RouteGeometryPass : PassWrapper<RouteGeometryPass, OperationPass<ModuleOp
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createRouteGeometryPass() { return std::make_unique<RouteGeometryPass>(); }
 
 } // namespace attnc::compiler

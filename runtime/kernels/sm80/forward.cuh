@@ -78,6 +78,7 @@
 #include "attention/online_softmax.cuh"
 #include "attention/score.cuh"
 #include "attnc_forward_params.h"
+#include "attnc_tile_policy.h"
 #include "primitives/fragment.cuh"
 #include "primitives/tile.cuh"
 
@@ -477,17 +478,13 @@ struct ForwardSm80 {
 };
 
 /// The default configuration for a program and head dim on a target with kSmemKB of shared
-/// memory per block: 227 KB (sm_90, sm_100), 163 KB (sm_80, sm_87), 99 KB (sm_86, sm_89,
-/// sm_120 and others). Only D = 256 needs to shrink: 128x64 on 8 warps (192 KB), 64x64 on 4
-/// warps (160 KB) or 64x32 on 4 warps (96 KB). Masks that read token-indexed inputs
-/// (V::kHasSummaries: documents, ...) get 64-row q tiles: their structure is only known per
-/// summary block, and finer q tiles waste fewer keys at data-dependent boundaries and
-/// balance better. Everything else keeps 128 rows (32 per warp: half the shared-memory
-/// traffic per flop), windows included, since the tile classification runs in parallel.
+/// memory per block (the tile shapes: attnc_tile_policy.h). D = 256 shrinks below 227 KB:
+/// 128x64 on 8 warps (192 KB), 64x64 on 4 warps (160 KB) or 64x32 on 4 warps (96 KB).
 template <class V, int kHeadDim, int kSmemKB> struct Sm80Policy {
   static constexpr bool kD256Small = kHeadDim == 256 && kSmemKB < 227;
-  static constexpr int kBlockM = kD256Small || (V::kHasSummaries && kHeadDim <= 128) ? 64 : 128;
-  static constexpr int kBlockN = kHeadDim == 256 && kSmemKB < 163 ? 32 : 64;
+  static constexpr int kBlockM =
+      tile_policy::sm80QueryTile(kHeadDim, kSmemKB, V::kHasSummaries);
+  static constexpr int kBlockN = tile_policy::sm80KeyTile(kHeadDim, kSmemKB);
   static constexpr int kWarps = kHeadDim == 256 && !kD256Small ? 8 : 4;
   static constexpr int kStages = 2;
   static constexpr int kMinBlocks = kHeadDim == 256 ? 1 : 2;

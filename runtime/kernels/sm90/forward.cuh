@@ -67,6 +67,7 @@
 #define ATTNC_KERNELS_SM90_FORWARD_CUH
 
 #include "attnc_forward_params.h"
+#include "attnc_tile_policy.h"
 #include "primitives/hopper.cuh"
 #include "primitives/tile.cuh"
 #include "primitives/trace.cuh"
@@ -76,15 +77,13 @@
 
 namespace attnc {
 
-/// The key tile and pipeline depth for a program and head dim. Shared memory (227 KB per
-/// block): Q 128 x D plus `stages` K and V tiles of block_n x D.
+/// The key tile (attnc_tile_policy.h) and pipeline depth for a program and head dim. Shared
+/// memory (227 KB per block): Q 128 x D plus `stages` K and V tiles of block_n x D.
 ///   D=64:  128-key tiles, 4 stages -> 16 + 128 KB;  D=128: 128-key tiles, 3 stages -> 32 + 192 KB
 ///   D=256: 64-key tiles, 2 stages  -> 64 + 128 KB (O takes 128 registers per thread)
-/// Key tiles of 128 when the mask is a union of key intervals (V::kKvRangesExact: causal,
-/// windows, prefix; PARTIAL tiles only at the edges) and not routed, else 64: periodic, 2-D,
-/// data-dependent and routed masks waste less work in finer tiles.
 template <class V, int kHeadDim> struct Sm90Policy {
-  static constexpr int kBlockN = kHeadDim == 256 || !V::kKvRangesExact || V::kHasRoute ? 64 : 128;
+  static constexpr int kBlockN =
+      tile_policy::sm90KeyTile(kHeadDim, V::kKvRangesExact, V::kHasRoute);
   static constexpr int kStages = kHeadDim == 256 ? 2 : kHeadDim == 64 || kBlockN == 64 ? 4 : 3;
 };
 

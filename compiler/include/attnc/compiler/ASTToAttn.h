@@ -2,7 +2,7 @@
 #ifndef ATTNC_COMPILER_ASTTOATTN_H
 #define ATTNC_COMPILER_ASTTOATTN_H
 
-#include "attnc/compiler/Codegen.h"
+#include "attnc/compiler/Slots.h"
 #include "attnc/dsl/AST.h"
 
 #include "mlir/IR/BuiltinOps.h"

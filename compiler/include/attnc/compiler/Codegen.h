@@ -9,6 +9,7 @@
 #ifndef ATTNC_COMPILER_CODEGEN_H
 #define ATTNC_COMPILER_CODEGEN_H
 
+#include "attnc/compiler/Slots.h"
 #include "attnc/dsl/AST.h"
 
 #include <memory>
@@ -18,25 +19,6 @@
 namespace attnc::compiler {
 
 class HostHookProgram; // HostClassifier.h
-
-/// Where a `param` lives in AttncArgs: iparam[slot] (Int, Bool) or fparam[slot] (Float).
-struct ParamSlot {
-  std::string name;
-  dsl::Type type = dsl::Type::Int;
-  int slot = 0;
-  bool hasDefault = false;
-  dsl::ConstValue defaultValue;
-};
-
-/// Where an `input` lives in AttncArgs: input[slot].
-struct InputSlot {
-  std::string name;
-  dsl::ElementType elementType = dsl::ElementType::F32;
-  int rank = 1;
-  int slot = 0;
-  bool summarized = false; ///< needs a per-block min/max summary pre-pass
-  bool inMask = false;     ///< the mask reads it (the classifier may read it)
-};
 
 struct GeneratedHooks {
   std::string source; ///< the device functions and feature macros

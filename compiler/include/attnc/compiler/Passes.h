@@ -1,8 +1,8 @@
-//===- Passes.h - The attnc compiler passes ----------------------*- C++ -*-===//
+//===- Passes.h - The attnc compiler passes and their pipeline ----*- C++ -*-===//
 //
-// Pipeline (see docs/compiler.md): attn-lower-coords, attn-route-geometry, canonicalize,
-// cse, attn-factor-mask, attn-classify-blocks, attn-kv-ranges, attn-to-emitc; then
-// emitc::translateToCpp.
+// The passes are declared in Passes.td; this header adds the one pipeline that runs them
+// (docs/compiler.md, "Passes and the pipeline"). generateHooks (Codegen.cpp) and attnc-opt
+// both build it here.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPILER_PASSES_H
@@ -10,31 +10,49 @@
 
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 #include <memory>
 
 namespace attnc::compiler {
 
-/// attn.coord -> arith on attn.index q/k (row-major, axis 0 unwrapped).
-std::unique_ptr<mlir::Pass> createLowerCoordsPass();
-/// Adds func.func @attnc_route_block_of / @attnc_route_num_blocks for a routed spec.
-std::unique_ptr<mlir::Pass> createRouteGeometryPass();
-/// Splits a conjunctive mask into an index factor and a data factor (extra mask yields).
-std::unique_ptr<mlir::Pass> createFactorMaskPass();
-/// Adds func.func @attnc_classify (and @attnc_classify_factors for a factored mask): interval
-/// abstract interpretation of the mask.
-std::unique_ptr<mlir::Pass> createClassifyBlocksPass();
-/// Adds func.func @attnc_kv_ranges: closed-form key intervals from k-affine atoms.
-std::unique_ptr<mlir::Pass> createKvRangesPass();
-/// Outlines attn.spec regions into the hook functions (the route region into
-/// @attnc_route_gate/always/never) and lowers everything to EmitC.
-std::unique_ptr<mlir::Pass> createLowerToEmitCPass();
+#define GEN_PASS_DECL
+#include "attnc/compiler/Passes.h.inc"
 
-/// Registers the passes above (and the upstream ones attnc-opt needs) by name.
-void registerAttncPasses();
+/// The hook pipeline's options; attnc-opt spells them
+/// `--attnc-hook-pipeline='canonicalize=false'`.
+struct HookPipelineOptions : mlir::PassPipelineOptions<HookPipelineOptions> {
+  Option<bool> canonicalize{*this, "canonicalize",
+                            llvm::cl::desc("Run canonicalize and cse after the attn lowerings"),
+                            llvm::cl::init(true)};
+};
 
-/// The standard pipeline, from a freshly built module to EmitC.
-void buildHookPipeline(mlir::OpPassManager &pm, bool canonicalize = true);
+/// The hook pipeline in three stages, run in this order. generateHooks reads facts between
+/// them: the spec's regions before attn-to-emitc outlines them (after Simplify), the
+/// classifier and key-range functions before they become EmitC (after Classify).
+enum class HookPipelineStage {
+  /// attn-lower-coords, attn-route-geometry, canonicalize, cse: the attn IR simplified.
+  Simplify,
+  /// attn-factor-mask, attn-classify-blocks, attn-kv-ranges: @attnc_classify(_factors)
+  /// and @attnc_kv_ranges added as func.func.
+  Classify,
+  /// attn-to-emitc, attn-fast-float-math: the EmitC module translateToCpp prints.
+  Emit,
+};
+
+/// Adds one stage's passes to `pm` (anchored on builtin.module).
+void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
+                            const HookPipelineOptions &options);
+
+/// The whole pipeline, from a module built by buildAttnModule to EmitC: the three stages.
+void buildHookPipeline(mlir::OpPassManager &pm, const HookPipelineOptions &options);
+
+/// Registers the pipeline for attnc-opt: --attnc-hook-pipeline, and each stage on its own as
+/// --attnc-hook-simplify, --attnc-hook-classify, --attnc-hook-emit.
+void registerHookPipelines();
+
+#define GEN_PASS_REGISTRATION
+#include "attnc/compiler/Passes.h.inc"
 
 } // namespace attnc::compiler
 

@@ -1,0 +1,96 @@
+//===- Passes.td - The attnc compiler passes ---------------*- tablegen -*-===//
+//
+// Every attnc pass, declared once: mlir-tblgen -gen-pass-decls turns this file into
+// Passes.h.inc (the create functions, the pass base classes and registerAttncPasses()).
+// Each pass is defined in a file of its own under compiler/lib and tested by a lit file in
+// tests/compiler/lit/. The order they run in is buildHookPipeline's (Passes.h).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_COMPILER_PASSES_TD
+#define ATTNC_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowerCoords : Pass<"attn-lower-coords"> {
+  let summary = "Lower attn.coord (layout coordinates) to arith on attn.index q/k";
+  let description = [{
+    Row-major coordinates, last axis fastest, axis 0 unwrapped (tokens beyond the grid keep
+    counting there): each `attn.coord` becomes `arith.divsi` / `arith.remsi` by the
+    positive axis sizes on `attn.index q` or `k`.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
+def RouteGeometry : Pass<"attn-route-geometry", "mlir::ModuleOp"> {
+  let summary = "Add @attnc_route_block_of and @attnc_route_num_blocks for a routed attn.spec";
+  let description = [{
+    For a spec with a route region, adds `func.func @attnc_route_block_of(a, t)` (the key
+    block of a token, from `route_block` / `route_grid`) and `@attnc_route_num_blocks(a)`
+    (in closed form) ahead of the spec; `attn-to-emitc` lowers the route region's
+    `attn.block_of` and `num_blocks` to calls of them.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect", "mlir::emitc::EmitCDialect"
+  ];
+}
+
+def FactorMask : Pass<"attn-factor-mask", "mlir::ModuleOp"> {
+  let summary = "Split a conjunctive mask into an index factor and a data (input-reading) factor";
+  let description = [{
+    When the mask is a tree of `arith.andi` whose conjuncts split into some that read no
+    input and some that do, the mask region yields `(keep, index, data)` with
+    `keep == index && data`, so that the classifier proves each factor per tile.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
+def ClassifyBlocks : Pass<"attn-classify-blocks", "mlir::ModuleOp"> {
+  let summary = "Generate @attnc_classify (EMPTY/PARTIAL/FULL tiles) from the mask by "
+                "interval abstract interpretation";
+  let description = [{
+    Adds `func.func @attnc_classify` and, for a mask factored by `attn-factor-mask`,
+    `@attnc_classify_factors`. Expects one `attn.spec` per module.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect", "mlir::emitc::EmitCDialect"
+  ];
+}
+
+def KvRanges : Pass<"attn-kv-ranges", "mlir::ModuleOp"> {
+  let summary = "Generate @attnc_kv_ranges: closed-form key intervals of a query range";
+  let description = [{
+    Adds `func.func @attnc_kv_ranges`, with the unit attribute `attnc.bounded` when the
+    intervals are tighter than all keys and `attnc.exact` when the mask is exactly their
+    union.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect", "mlir::emitc::EmitCDialect"
+  ];
+}
+
+def LowerToEmitC : Pass<"attn-to-emitc", "mlir::ModuleOp"> {
+  let summary = "Outline attn.spec regions into hook functions and lower to EmitC";
+  let description = [{
+    Outlines the mask, score and out regions (and the mask factors and the route region's
+    values) into the hook functions of KernelArgs.h, lowers attn, math and arith to EmitC
+    and marks every function `static __device__ __forceinline__`. Fails on a route without
+    the functions of `attn-route-geometry`.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect", "mlir::emitc::EmitCDialect"
+  ];
+}
+
+def FastFloatMath : Pass<"attn-fast-float-math", "mlir::ModuleOp"> {
+  let summary = "Use the prelude's fast approximate float functions in the hook functions";
+  let description = [{
+    In every `emitc.func` but the routing functions (`attnc_route_*`, whose float64 gate
+    decides selections and stays exact): `expf`, `exp2f`, `logf`, `log2f`, `tanhf` become
+    the prelude's `attnc_fexp`, ... helpers, an f32 division by a finite non-zero constant
+    with a finite reciprocal a multiplication by that reciprocal, and any other f32
+    division `attnc_fdiv`.
+  }];
+  let dependentDialects = ["mlir::emitc::EmitCDialect"];
+}
+
+#endif // ATTNC_COMPILER_PASSES_TD
