@@ -156,7 +156,8 @@ bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &value) {
   errno = 0;
   char *end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi)
+  // Only the writer's spelling: no leading zeros, no "-0".
+  if (errno != 0 || *end != '\0' || v < lo || v > hi || std::to_string(v) != s)
     return false;
   value = v;
   return true;
@@ -168,7 +169,8 @@ bool parseFloat(const std::string &s, double &value) {
     return false;
   char *end = nullptr;
   value = std::strtod(s.c_str(), &end);
-  return *end == '\0';
+  // Only the writer's spelling (%a), so a value reads back as exactly one text.
+  return *end == '\0' && floatText(value) == s;
 }
 
 /// Splits the text into lines, checking the size and that it ends with a newline.
