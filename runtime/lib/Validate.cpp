@@ -43,56 +43,6 @@ Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementT
   return Status::success();
 }
 
-Status checkInputs(const KernelManifest &manifest, const Arguments &args);
-} // namespace
-
-Status Context::validate(const Kernel &kernel, const Arguments &args, bool forGpu) const {
-  const KernelManifest &manifest = kernel.manifest();
-  dsl::ElementType gpuType = manifest.bf16 ? dsl::ElementType::BF16 : dsl::ElementType::F16;
-  const char *names[] = {"Q", "K", "V", "O"};
-  const QkvTensor *tensors[] = {&args.q, &args.k, &args.v, &args.o};
-  for (int i = 0; i < 4; ++i)
-    if (Status s = checkQkv(names[i], *tensors[i], forGpu, gpuType); !s.ok())
-      return s;
-  const QkvTensor &q = args.q, &k = args.k, &v = args.v, &o = args.o;
-  if (k.batch != q.batch || v.batch != q.batch || o.batch != q.batch)
-    return invalid("batch sizes differ: Q " + std::to_string(q.batch) + ", K " +
-                   std::to_string(k.batch) + ", V " + std::to_string(v.batch) + ", O " +
-                   std::to_string(o.batch));
-  if (k.headDim != q.headDim || v.headDim != q.headDim || o.headDim != q.headDim)
-    return invalid("head dims differ: Q " + std::to_string(q.headDim) + ", K " +
-                   std::to_string(k.headDim) + ", V " + std::to_string(v.headDim) + ", O " +
-                   std::to_string(o.headDim));
-  if (forGpu && q.headDim != manifest.headDim)
-    return invalid("head dim " + std::to_string(q.headDim) + " of the tensors differs from the " +
-                   std::to_string(manifest.headDim) + " the kernel was compiled for");
-  if (v.heads != k.heads)
-    return invalid("K has " + std::to_string(k.heads) + " heads but V has " +
-                   std::to_string(v.heads));
-  if (v.tokens != k.tokens)
-    return invalid("K has " + std::to_string(k.tokens) + " tokens but V has " +
-                   std::to_string(v.tokens) + " (both are kv_len)");
-  if (o.heads != q.heads || o.tokens != q.tokens)
-    return invalid("O must have Q's heads and tokens: Q [heads " + std::to_string(q.heads) +
-                   ", tokens " + std::to_string(q.tokens) + "], O [heads " +
-                   std::to_string(o.heads) + ", tokens " + std::to_string(o.tokens) + "]");
-  if (q.heads % k.heads != 0)
-    return invalid("grouped-query attention needs heads % kv_heads == 0, but Q has " +
-                   std::to_string(q.heads) + " heads and K/V have " + std::to_string(k.heads));
-  if (forGpu && (q.batch > 65535 || q.heads > 65535))
-    return invalid("batch and heads must be at most 65535 on the GPU");
-  if (args.lse.data && (args.lse.strideBatch < 0 || args.lse.strideHead < 0))
-    return invalid("LSE has a negative stride");
-  if (args.lse.data && forGpu && args.lse.strideToken != 1)
-    return invalid("LSE must have a token stride of 1 on the GPU");
-
-  std::vector<dsl::ConstValue> paramValues;
-  if (Status s = resolveParams(manifest, args, paramValues); !s.ok())
-    return s;
-  return checkInputs(manifest, args);
-}
-
-namespace {
 /// Every declared input bound, with its declared element type and the dims its declaration
 /// gives for this call; nothing else bound.
 Status checkInputs(const KernelManifest &manifest, const Arguments &args) {
@@ -146,5 +96,51 @@ Status checkInputs(const KernelManifest &manifest, const Arguments &args) {
   return Status::success();
 }
 } // namespace
+
+Status Context::validate(const Kernel &kernel, const Arguments &args, bool forGpu) const {
+  const KernelManifest &manifest = kernel.manifest();
+  dsl::ElementType gpuType = manifest.bf16 ? dsl::ElementType::BF16 : dsl::ElementType::F16;
+  const char *names[] = {"Q", "K", "V", "O"};
+  const QkvTensor *tensors[] = {&args.q, &args.k, &args.v, &args.o};
+  for (int i = 0; i < 4; ++i)
+    if (Status s = checkQkv(names[i], *tensors[i], forGpu, gpuType); !s.ok())
+      return s;
+  const QkvTensor &q = args.q, &k = args.k, &v = args.v, &o = args.o;
+  if (k.batch != q.batch || v.batch != q.batch || o.batch != q.batch)
+    return invalid("batch sizes differ: Q " + std::to_string(q.batch) + ", K " +
+                   std::to_string(k.batch) + ", V " + std::to_string(v.batch) + ", O " +
+                   std::to_string(o.batch));
+  if (k.headDim != q.headDim || v.headDim != q.headDim || o.headDim != q.headDim)
+    return invalid("head dims differ: Q " + std::to_string(q.headDim) + ", K " +
+                   std::to_string(k.headDim) + ", V " + std::to_string(v.headDim) + ", O " +
+                   std::to_string(o.headDim));
+  if (forGpu && q.headDim != manifest.headDim)
+    return invalid("head dim " + std::to_string(q.headDim) + " of the tensors differs from the " +
+                   std::to_string(manifest.headDim) + " the kernel was compiled for");
+  if (v.heads != k.heads)
+    return invalid("K has " + std::to_string(k.heads) + " heads but V has " +
+                   std::to_string(v.heads));
+  if (v.tokens != k.tokens)
+    return invalid("K has " + std::to_string(k.tokens) + " tokens but V has " +
+                   std::to_string(v.tokens) + " (both are kv_len)");
+  if (o.heads != q.heads || o.tokens != q.tokens)
+    return invalid("O must have Q's heads and tokens: Q [heads " + std::to_string(q.heads) +
+                   ", tokens " + std::to_string(q.tokens) + "], O [heads " +
+                   std::to_string(o.heads) + ", tokens " + std::to_string(o.tokens) + "]");
+  if (q.heads % k.heads != 0)
+    return invalid("grouped-query attention needs heads % kv_heads == 0, but Q has " +
+                   std::to_string(q.heads) + " heads and K/V have " + std::to_string(k.heads));
+  if (forGpu && (q.batch > 65535 || q.heads > 65535))
+    return invalid("batch and heads must be at most 65535 on the GPU");
+  if (args.lse.data && (args.lse.strideBatch < 0 || args.lse.strideHead < 0))
+    return invalid("LSE has a negative stride");
+  if (args.lse.data && forGpu && args.lse.strideToken != 1)
+    return invalid("LSE must have a token stride of 1 on the GPU");
+
+  std::vector<dsl::ConstValue> paramValues;
+  if (Status s = resolveParams(manifest, args, paramValues); !s.ok())
+    return s;
+  return checkInputs(manifest, args);
+}
 
 } // namespace attnc::runtime

@@ -96,6 +96,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!runtime::buildKernelManifest(*program, attention, &hooks, "sm_80", true, 64, manifest,
                                       error))
       fail("runtime::buildKernelManifest", text, error);
+    runtime::KernelConfig portable;
+    portable.arch = "sm_80";
+    portable.headDim = 64;
+    manifest.tile = runtime::tilePolicyFor(portable);
     if (!runtime::KernelManifest::parse(manifest.serialize(), reread, error) ||
         reread.serialize() != manifest.serialize())
       fail("runtime::KernelManifest::parse", text, error.empty() ? "not equal" : error);
