@@ -391,27 +391,27 @@ double attnc_kernel_optimized_ms(const attnc_kernel *kernel) {
 }
 
 int attnc_kernel_param_count(const attnc_kernel *kernel) {
-  return kernel ? int(kernel->kernel->attention().params.size()) : 0;
+  return kernel ? int(kernel->kernel->manifest().params.size()) : 0;
 }
 
 const char *attnc_kernel_param_name(const attnc_kernel *kernel, int index, int *kind) {
   if (!kernel || index < 0 || index >= attnc_kernel_param_count(kernel))
     return nullptr;
-  const dsl::ParamDecl &param = kernel->kernel->attention().params[size_t(index)];
+  const ManifestParam &param = kernel->kernel->manifest().params[size_t(index)];
   if (kind)
     *kind = param.type == dsl::Type::Float ? 1 : param.type == dsl::Type::Bool ? 2 : 0;
   return param.name.c_str();
 }
 
 int attnc_kernel_input_count(const attnc_kernel *kernel) {
-  return kernel ? int(kernel->kernel->attention().inputs.size()) : 0;
+  return kernel ? int(kernel->kernel->manifest().inputs.size()) : 0;
 }
 
 const char *attnc_kernel_input_name(const attnc_kernel *kernel, int index, attnc_dtype *dtype,
                                     int *rank) {
   if (!kernel || index < 0 || index >= attnc_kernel_input_count(kernel))
     return nullptr;
-  const dsl::InputDecl &input = kernel->kernel->attention().inputs[size_t(index)];
+  const ManifestInput &input = kernel->kernel->manifest().inputs[size_t(index)];
   if (dtype)
     *dtype = static_cast<attnc_dtype>(input.elementType);
   if (rank)

@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 namespace attnc::runtime {
 
 namespace {
-constexpr const char *kMagic = "ATTNC-KERNEL-CACHE 1";
+constexpr const char *kMagic = "ATTNC-KERNEL-CACHE 2";
+/// Entries of the format before manifests: listed with their header, never used.
+constexpr const char *kMagicV1 = "ATTNC-KERNEL-CACHE 1";
 constexpr const char *kEntrySuffix = ".cubin";
 constexpr const char *kTempPrefix = ".tmp-";
 
@@ -50,7 +52,9 @@ std::string temporaryName(const std::string &key) {
 
 struct ParsedHeader {
   std::string key, arch, name, checksum;
-  uint64_t size = 0;
+  int version = 2;
+  uint64_t manifestSize = 0; ///< the manifest's bytes, ahead of the binary
+  uint64_t size = 0;         ///< the binary's bytes
   int64_t created = 0;
   size_t payloadOffset = 0;
 };
@@ -67,18 +71,19 @@ bool parseHeader(const std::string &data, ParsedHeader &header, std::string &rea
     return true;
   };
   std::string line;
-  if (!nextLine(line) || line != kMagic) {
+  if (!nextLine(line) || (line != kMagic && line != kMagicV1)) {
     reason = "not an attnc cache entry (bad magic)";
     return false;
   }
-  bool haveSize = false;
+  header.version = line == kMagic ? 2 : 1;
+  bool haveSize = false, haveManifest = header.version == 1;
   for (int fields = 0; fields < 16; ++fields) {
     if (!nextLine(line)) {
       reason = "truncated header";
       return false;
     }
     if (line == "end") {
-      if (!haveSize || header.checksum.size() != 64 || header.key.empty()) {
+      if (!haveSize || !haveManifest || header.checksum.size() != 64 || header.key.empty()) {
         reason = "incomplete header";
         return false;
       }
@@ -96,7 +101,7 @@ bool parseHeader(const std::string &data, ParsedHeader &header, std::string &rea
       header.name = value;
     else if (field == "sha256")
       header.checksum = value;
-    else if (field == "size" || field == "created") {
+    else if (field == "size" || field == "created" || field == "manifest") {
       char *end = nullptr;
       errno = 0;
       long long number = std::strtoll(value.c_str(), &end, 10);
@@ -107,6 +112,9 @@ bool parseHeader(const std::string &data, ParsedHeader &header, std::string &rea
       if (field == "size") {
         header.size = uint64_t(number);
         haveSize = true;
+      } else if (field == "manifest") {
+        header.manifestSize = uint64_t(number);
+        haveManifest = true;
       } else {
         header.created = number;
       }
@@ -125,23 +133,40 @@ bool readEntryFile(const std::string &path, std::string &data, std::string &reas
 }
 
 /// Checks a whole entry file against its header (and key, when given); on success
-/// `payload` holds the binary.
+/// `entry` holds the binary and its manifest, read back strictly.
 bool verifyEntry(const std::string &data, const std::string &expectedKey,
-                 const ParsedHeader &header, std::string &payload, std::string &reason) {
+                 const ParsedHeader &header, CachedKernel &entry, std::string &reason) {
+  if (header.version != 2) {
+    reason = "written in cache format " + std::to_string(header.version) + " by an older attnc";
+    return false;
+  }
   if (!expectedKey.empty() && header.key != expectedKey) {
     reason = "key mismatch";
     return false;
   }
-  if (data.size() - header.payloadOffset != header.size) {
-    reason = "size mismatch (header says " + std::to_string(header.size) + ", file has " +
-             std::to_string(data.size() - header.payloadOffset) + ")";
+  const uint64_t payloadSize = data.size() - header.payloadOffset;
+  if (header.manifestSize > KernelManifest::kMaxManifestBytes ||
+      payloadSize != header.manifestSize + header.size) {
+    reason = "size mismatch (header says " + std::to_string(header.manifestSize) + " + " +
+             std::to_string(header.size) + ", file has " + std::to_string(payloadSize) + ")";
     return false;
   }
-  payload = data.substr(header.payloadOffset);
-  if (sha256Hex(payload) != header.checksum) {
+  // The checksum covers the manifest and the binary.
+  if (sha256Hex(std::string_view(data).substr(header.payloadOffset)) != header.checksum) {
     reason = "checksum mismatch";
     return false;
   }
+  std::string why;
+  if (!KernelManifest::parse(data.substr(header.payloadOffset, header.manifestSize), entry.manifest,
+                             why)) {
+    reason = "bad manifest (" + why + ")";
+    return false;
+  }
+  if (entry.manifest.arch != header.arch) {
+    reason = "the manifest's arch differs from the header's";
+    return false;
+  }
+  entry.binary = data.substr(header.payloadOffset + header.manifestSize);
   return true;
 }
 
@@ -254,29 +279,33 @@ bool KernelCache::ensureDirectory() {
 }
 
 bool KernelCache::readEntry(const std::string &path, const std::string &expectedKey,
-                            std::string &payload, std::string &reason) {
+                            CachedKernel &entry, std::string &reason) {
   std::string data;
   if (!readEntryFile(path, data, reason))
     return false;
   ParsedHeader header;
-  return parseHeader(data, header, reason) &&
-         verifyEntry(data, expectedKey, header, payload, reason);
+  return parseHeader(data, header, reason) && verifyEntry(data, expectedKey, header, entry, reason);
 }
 
 bool KernelCache::writeEntry(const std::string &path, const std::string &key,
-                             const CacheEntryMeta &meta, const std::string &payload,
+                             const CacheEntryMeta &meta, const std::string &binary,
                              std::string &reason) {
+  const std::string manifest = meta.manifest.serialize();
+  Sha256 checksum;
+  checksum.update(manifest);
+  checksum.update(binary);
   std::ostringstream header;
   header << kMagic << "\n"
          << "key " << key << "\n"
          << "arch " << meta.arch << "\n"
          << "name " << meta.name << "\n"
-         << "size " << payload.size() << "\n"
-         << "sha256 " << sha256Hex(payload) << "\n"
+         << "manifest " << manifest.size() << "\n"
+         << "size " << binary.size() << "\n"
+         << "sha256 " << checksum.finishHex() << "\n"
          << "created " << static_cast<long long>(std::time(nullptr)) << "\n"
          << "end\n";
-  std::string text = header.str();
-  if (text.size() + payload.size() > kMaxEntryBytes) {
+  std::string text = header.str() + manifest;
+  if (text.size() + binary.size() > kMaxEntryBytes) {
     reason = "the entry would be larger than " + dsl::formatByteLimit(kMaxEntryBytes);
     return false;
   }
@@ -294,7 +323,7 @@ bool KernelCache::writeEntry(const std::string &path, const std::string &key,
     return false;
   }
   bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size() &&
-            std::fwrite(payload.data(), 1, payload.size(), file) == payload.size();
+            std::fwrite(binary.data(), 1, binary.size(), file) == binary.size();
   ok = (std::fflush(file) == 0) && ok;
   ok = (fsync(fileno(file)) == 0) && ok;
   ok = (std::fclose(file) == 0) && ok;
@@ -313,8 +342,9 @@ bool KernelCache::writeEntry(const std::string &path, const std::string &key,
 }
 
 bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &meta,
-                               const CompileFn &compile, std::shared_ptr<const std::string> &binary,
-                               std::string &log, std::string &error) {
+                               const CompileFn &compile,
+                               std::shared_ptr<const CachedKernel> &binary, std::string &log,
+                               std::string &error) {
   std::promise<Outcome> promise;
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -364,13 +394,14 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
       outcome.error = std::string("internal error while compiling: ") + e.what();
     }
     if (outcome.ok) {
-      outcome.binary = std::make_shared<const std::string>(std::move(produced));
+      outcome.binary =
+          std::make_shared<const CachedKernel>(CachedKernel{std::move(produced), meta.manifest});
       // A binary too large for an entry (the header takes well under 4 KiB) stays in
       // memory; that says nothing about the directory, so writing stays on.
-      bool fits = outcome.binary->size() <= kMaxEntryBytes - 4096;
+      bool fits = outcome.binary->binary.size() <= kMaxEntryBytes - 4096;
       if (useDisk && fits && diskWritable()) {
         std::string reason;
-        if (writeEntry(path, key, meta, *outcome.binary, reason)) {
+        if (writeEntry(path, key, meta, outcome.binary->binary, reason)) {
           std::lock_guard<std::mutex> lock(mutex_);
           ++stats_.diskWrites;
         } else {
@@ -393,21 +424,22 @@ bool KernelCache::getOrCompile(const std::string &key, const CacheEntryMeta &met
 }
 
 KernelCache::DiskRead KernelCache::readFromDisk(const std::string &key,
-                                                std::shared_ptr<const std::string> &binary) {
-  std::string path = entryPath(directory_, key), data, payload, reason;
+                                                std::shared_ptr<const CachedKernel> &binary) {
+  std::string path = entryPath(directory_, key), data, reason;
   dsl::ReadFailure failure = dsl::ReadFailure::None;
   if (!readEntryFile(path, data, reason, &failure))
     return failure == dsl::ReadFailure::NotFound ? DiskRead::Missing : DiskRead::Corrupt;
   ParsedHeader header;
-  if (!parseHeader(data, header, reason) || !verifyEntry(data, key, header, payload, reason))
+  CachedKernel entry;
+  if (!parseHeader(data, header, reason) || !verifyEntry(data, key, header, entry, reason))
     return DiskRead::Corrupt;
-  binary = std::make_shared<const std::string>(std::move(payload));
+  binary = std::make_shared<const CachedKernel>(std::move(entry));
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.diskHits;
   return DiskRead::Hit;
 }
 
-bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::string> &binary) {
+bool KernelCache::lookup(const std::string &key, std::shared_ptr<const CachedKernel> &binary) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto it = memory_.find(key); it != memory_.end()) {
@@ -417,7 +449,7 @@ bool KernelCache::lookup(const std::string &key, std::shared_ptr<const std::stri
     }
   }
   // A corrupt entry is left to getOrCompile, which counts, recompiles and rewrites it.
-  std::shared_ptr<const std::string> loaded;
+  std::shared_ptr<const CachedKernel> loaded;
   if (!ensureDirectory() || readFromDisk(key, loaded) != DiskRead::Hit)
     return false;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -454,7 +486,8 @@ std::vector<CacheEntryInfo> KernelCache::listDirectory(const std::string &direct
       entries.push_back(std::move(info));
       continue;
     }
-    std::string data, payload;
+    std::string data;
+    CachedKernel payload;
     if (readEntryFile(info.path, data, info.problem)) {
       info.fileSize = data.size();
       ParsedHeader header;

@@ -4,7 +4,7 @@
 // (attnc_route_block_of, attnc_route_num_blocks, attnc_route_always / never and the
 // float64 attnc_route_gate) are compiled as host C++ from the generated source (the
 // text NVRTC compiles, see HookHarness.h) and compared, on many random points, with the
-// float64 reference interpreter (runtime/reference/lib/Interpreter.h): block_of with
+// float64 reference interpreter (reference/lib/Interpreter.h): block_of with
 // the reference's Binding::blockOf, num_blocks with 1 + max(block_of(t)) over the keys
 // (as the reference's routing computes it), always / never / gate with its Evaluator.
 // Programs: the routed examples and small random route programs (1-D blocks and N-D
@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "HookHarness.h"
 
-#include "Interpreter.h" // runtime/reference/lib: the reference's evaluator
+#include "Interpreter.h" // reference/lib: the reference's evaluator
 
 #include <catch2/catch.hpp>
 

@@ -14,7 +14,9 @@
 #include "attnc/compiler/Codegen.h"
 #include "attnc/dsl/Frontend.h"
 #include "attnc/runtime/KernelSource.h"
+#include "attnc/runtime/ManifestBuilder.h"
 #include "attnc/runtime/Nvrtc.h"
+#include "attnc/runtime/RoutePlan.h"
 #include "attnc/runtime/RouteSource.h"
 
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -86,9 +89,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (attention.route) {
       if (!runtime::generateRouteSource(*program, attention, hooks, route, error))
         fail("runtime::generateRouteSource", text, error);
-      // Route arithmetic on the host, at the edges of the sizes a launch may take.
-      for (int len : {1, 63, 64, 1000, 65536})
-        (void)runtime::planRoute(*program, attention, len, len + 1);
+    }
+    // The manifest: built, read back equal, and the launch's host arithmetic (route plan,
+    // input dims) at the edges of the sizes a launch may take.
+    runtime::KernelManifest manifest, reread;
+    if (!runtime::buildKernelManifest(*program, attention, &hooks, "sm_80", true, 64, manifest,
+                                      error))
+      fail("runtime::buildKernelManifest", text, error);
+    runtime::KernelConfig portable;
+    portable.arch = "sm_80";
+    portable.headDim = 64;
+    manifest.tile = runtime::tilePolicyFor(portable);
+    if (!runtime::KernelManifest::parse(manifest.serialize(), reread, error) ||
+        reread.serialize() != manifest.serialize())
+      fail("runtime::KernelManifest::parse", text, error.empty() ? "not equal" : error);
+    for (int len : {1, 63, 64, 1000, 65536}) {
+      (void)runtime::planRoute(manifest.route, len, len + 1);
+      runtime::ManifestShape shape{1, 2, 1, len, len + 1, 64};
+      std::vector<std::vector<int64_t>> dims;
+      (void)runtime::evaluateInputDims(manifest, shape, dims, error);
     }
 
     // Counted from 1: the sample skips the first seeds and reaches mutated programs.

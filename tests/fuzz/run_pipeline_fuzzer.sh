@@ -29,7 +29,7 @@ if stale "$fuzzer" "$lib" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h \
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr \
     -fno-sanitize-recover=undefined \
     -I"$src/include" -I"$src/dsl/include" -I"$src/compiler/include" -I"$generated" \
-    -I"$src/runtime/include" -I"$src/runtime/reference/include" \
+    -I"$src/runtime/include" -I"$src/reference/include" \
     "${sources[@]}" "$lib" -Wl,-rpath,"$(dirname "$lib")" -o "$fuzzer"
 fi
 

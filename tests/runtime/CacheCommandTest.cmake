@@ -40,7 +40,7 @@ endif()
 string(REPEAT "0" 64 zero_key)
 string(REPEAT "1" 64 one_key)
 file(WRITE "${WORK}/${one_key}.cubin"
-  "ATTNC-KERNEL-CACHE 1\nkey ${one_key}\narch sm_80\nname broken\nsize 3\nsha256 ${zero_key}\ncreated 1\nend\nabc")
+  "ATTNC-KERNEL-CACHE 2\nkey ${one_key}\narch sm_80\nname broken\nmanifest 0\nsize 3\nsha256 ${zero_key}\ncreated 1\nend\nabc")
 run_attnc("broken +sm_80 .*corrupt: checksum mismatch.*1 entry" cache list)
 file(WRITE "${WORK}/unrelated.txt" "keep")
 run_attnc("removed 1 entry from" cache clear)

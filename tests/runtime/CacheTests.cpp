@@ -1,6 +1,7 @@
 //===- CacheTests.cpp - The kernel cache: memory, disk, corruption, threads ===//
 #include "TestUtil.h"
 
+#include "attnc/runtime/Hash.h"
 #include "attnc/runtime/KernelCache.h"
 
 #include <catch2/catch.hpp>
@@ -32,13 +33,27 @@ KernelCache::CompileFn producing(std::string payload, std::atomic<int> &calls) {
   };
 }
 
+/// What the tests store with their binaries: a valid manifest of a small kernel.
+CacheEntryMeta testMeta(const std::string &arch = "sm_90a", const std::string &name = "test") {
+  CacheEntryMeta meta;
+  meta.arch = arch;
+  meta.name = name;
+  meta.manifest.attention = name;
+  meta.manifest.arch = arch;
+  meta.manifest.tile.forwardEntry = "attnc_forward_sm80_d128_bf16";
+  meta.manifest.tile.summaryEntry = "attnc_summarize_input";
+  meta.manifest.tile.launchTable = "attnc_forward_sm80_d128_bf16_config";
+  return meta;
+}
+
+/// The binary of the cached kernel (kept alive by the returned pointer).
 std::shared_ptr<const std::string> fetch(KernelCache &cache, const std::string &key,
                                          const KernelCache::CompileFn &compile) {
-  std::shared_ptr<const std::string> binary;
+  std::shared_ptr<const CachedKernel> kernel;
   std::string log, error;
-  REQUIRE(cache.getOrCompile(key, {"sm_90a", "test"}, compile, binary, log, error));
-  REQUIRE(binary);
-  return binary;
+  REQUIRE(cache.getOrCompile(key, testMeta(), compile, kernel, log, error));
+  REQUIRE(kernel);
+  return std::shared_ptr<const std::string>(kernel, &kernel->binary);
 }
 
 /// An entry read that blocks (a FIFO) or streams (a device) would hang or exhaust the test
@@ -92,16 +107,17 @@ TEST_CASE("writes are atomic and leave no temporary files", "[cache]") {
   TempDir dir;
   std::string path = KernelCache::entryPath(dir.path(), kKey);
   std::string reason;
-  REQUIRE(KernelCache::writeEntry(path, kKey, {"sm_80", "x"}, kPayload, reason));
+  REQUIRE(KernelCache::writeEntry(path, kKey, testMeta("sm_80", "x"), kPayload, reason));
   // Many writers of the same entry at once: every reader sees a complete entry.
   std::vector<std::thread> writers;
   std::atomic<int> failures{0};
   for (int t = 0; t < 8; ++t)
     writers.emplace_back([&, t] {
       std::string payload = std::string(4096 * (t + 1), char('a' + t));
-      std::string why, read;
+      std::string why;
+      CachedKernel read;
       for (int i = 0; i < 10; ++i) {
-        if (!KernelCache::writeEntry(path, kKey, {"sm_80", "x"}, payload, why))
+        if (!KernelCache::writeEntry(path, kKey, testMeta("sm_80", "x"), payload, why))
           ++failures;
         if (!KernelCache::readEntry(path, kKey, read, why))
           ++failures;
@@ -139,7 +155,8 @@ TEST_CASE("a corrupted entry is detected, recompiled and rewritten", "[cache]") 
   if (oversized) // sparse: the size check must refuse it before reading
     fs::resize_file(path, KernelCache::kMaxEntryBytes + 1);
 
-  std::string payload, reason;
+  CachedKernel payload;
+  std::string reason;
   CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
   CHECK_FALSE(reason.empty());
 
@@ -150,15 +167,16 @@ TEST_CASE("a corrupted entry is detected, recompiled and rewritten", "[cache]") 
   CHECK(cache.stats().compilations == 1);
   CHECK(cache.stats().diskWrites == 1);
   REQUIRE(KernelCache::readEntry(path, kKey, payload, reason));
-  CHECK(payload == kPayload);
+  CHECK(payload.binary == kPayload);
 }
 
 TEST_CASE("an entry stored under another key is rejected", "[cache]") {
   TempDir dir;
   std::string otherKey = makeKernelCacheKey({"other"});
-  std::string reason, payload;
+  CachedKernel payload;
+  std::string reason;
   REQUIRE(KernelCache::writeEntry(KernelCache::entryPath(dir.path(), kKey), otherKey,
-                                  {"sm_80", "x"}, kPayload, reason));
+                                  testMeta("sm_80", "x"), kPayload, reason));
   CHECK_FALSE(
       KernelCache::readEntry(KernelCache::entryPath(dir.path(), kKey), kKey, payload, reason));
   CHECK(reason == "key mismatch");
@@ -193,11 +211,11 @@ TEST_CASE("threads asking for the same key compile it once", "[cache]") {
     return true;
   };
   std::vector<std::thread> threads;
-  std::vector<std::shared_ptr<const std::string>> results(8);
+  std::vector<std::shared_ptr<const CachedKernel>> results(8);
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       std::string log, error;
-      cache.getOrCompile(kKey, {"sm_90a", "test"}, slowCompile, results[t], log, error);
+      cache.getOrCompile(kKey, testMeta(), slowCompile, results[t], log, error);
     });
   for (auto &thread : threads)
     thread.join();
@@ -206,7 +224,7 @@ TEST_CASE("threads asking for the same key compile it once", "[cache]") {
   CHECK(cache.stats().memoryHits == 7);
   for (const auto &result : results) {
     REQUIRE(result);
-    CHECK(*result == kPayload);
+    CHECK(result->binary == kPayload);
   }
 }
 
@@ -219,9 +237,9 @@ TEST_CASE("failures are reported to every waiter and not cached", "[cache]") {
     error = "it failed";
     return false;
   };
-  std::shared_ptr<const std::string> binary;
+  std::shared_ptr<const CachedKernel> binary;
   std::string log, error;
-  CHECK_FALSE(cache.getOrCompile(kKey, {"sm_80", "x"}, failing, binary, log, error));
+  CHECK_FALSE(cache.getOrCompile(kKey, testMeta("sm_80", "x"), failing, binary, log, error));
   CHECK(error == "it failed");
   CHECK(log == "line 1: error");
   CHECK_FALSE(binary);
@@ -253,7 +271,8 @@ TEST_CASE("an entry that is a link to /dev/zero is refused, recompiled and repla
   std::string path = KernelCache::entryPath(dir.path(), kKey);
   fs::create_symlink("/dev/zero", path);
   HangGuard guard;
-  std::string payload, reason;
+  CachedKernel payload;
+  std::string reason;
   CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
   CHECK(reason == "'" + path + "' is a symbolic link (not followed here)");
   auto items = KernelCache::listDirectory(dir.path());
@@ -270,7 +289,7 @@ TEST_CASE("an entry that is a link to /dev/zero is refused, recompiled and repla
   // The rename replaced the link itself, not /dev/zero.
   CHECK(fs::is_regular_file(fs::symlink_status(path)));
   REQUIRE(KernelCache::readEntry(path, kKey, payload, reason));
-  CHECK(payload == kPayload);
+  CHECK(payload.binary == kPayload);
 }
 
 TEST_CASE("a FIFO entry neither blocks readers nor the listing", "[cache]") {
@@ -278,7 +297,8 @@ TEST_CASE("a FIFO entry neither blocks readers nor the listing", "[cache]") {
   std::string path = KernelCache::entryPath(dir.path(), kKey);
   REQUIRE(mkfifo(path.c_str(), 0600) == 0);
   HangGuard guard;
-  std::string payload, reason;
+  CachedKernel payload;
+  std::string reason;
   CHECK_FALSE(KernelCache::readEntry(path, kKey, payload, reason));
   CHECK(reason == "'" + path + "' is not a regular file (a FIFO)");
   auto items = KernelCache::listDirectory(dir.path());
@@ -287,7 +307,7 @@ TEST_CASE("a FIFO entry neither blocks readers nor the listing", "[cache]") {
 
   KernelCache cache(dir.path());
   std::atomic<int> calls{0};
-  std::shared_ptr<const std::string> binary;
+  std::shared_ptr<const CachedKernel> binary;
   CHECK_FALSE(cache.lookup(kKey, binary));
   CHECK(*fetch(cache, kKey, producing(kPayload, calls)) == kPayload);
   CHECK(cache.stats().corruptEntries == 1);
@@ -450,4 +470,77 @@ TEST_CASE("the default directory follows ATTNC_CACHE_DIR, XDG_CACHE_HOME, HOME",
   restore("ATTNC_CACHE_DIR", cacheDir);
   restore("XDG_CACHE_HOME", xdg);
   restore("HOME", home);
+}
+
+TEST_CASE("an entry keeps its manifest across processes", "[cache]") {
+  TempDir dir;
+  CacheEntryMeta meta = testMeta("sm_80", "doc");
+  meta.manifest.params.push_back({"window", attnc::dsl::Type::Int, 0, std::nullopt});
+  std::atomic<int> calls{0};
+  {
+    KernelCache first(dir.path());
+    std::shared_ptr<const CachedKernel> kernel;
+    std::string log, error;
+    REQUIRE(first.getOrCompile(kKey, meta, producing(kPayload, calls), kernel, log, error));
+  }
+  KernelCache second(dir.path());
+  std::shared_ptr<const CachedKernel> restored;
+  REQUIRE(second.lookup(kKey, restored));
+  CHECK(calls == 1);
+  CHECK(restored->binary == kPayload);
+  CHECK(restored->manifest.serialize() == meta.manifest.serialize());
+  CHECK(restored->manifest.params.at(0).name == "window");
+}
+
+namespace {
+/// An entry in the runtime's format around any manifest text, with a matching checksum.
+std::string entryText(const std::string &key, const std::string &manifest,
+                      const std::string &binary, const char *magic = "ATTNC-KERNEL-CACHE 2") {
+  return std::string(magic) + "\nkey " + key + "\narch sm_80\nname x\nmanifest " +
+         std::to_string(manifest.size()) + "\nsize " + std::to_string(binary.size()) + "\nsha256 " +
+         sha256Hex(manifest + binary) + "\ncreated 1\nend\n" + manifest + binary;
+}
+} // namespace
+
+TEST_CASE("an entry whose manifest does not read back is corrupt and recompiled", "[cache]") {
+  TempDir dir;
+  std::string path = KernelCache::entryPath(dir.path(), kKey);
+  std::string manifest = testMeta("sm_80", "x").manifest.serialize();
+  SECTION("an unknown field") { manifest.insert(manifest.find("dtype"), "colour blue\n"); }
+  SECTION("a slot out of range") { manifest.insert(manifest.find("route"), "param p int 99\n"); }
+  SECTION("a dimension that is not an int") {
+    manifest.insert(manifest.find("route"), "input t f32 0 plain 1\ndim f:0x1p+0\n");
+  }
+  SECTION("a dimension that lacks operands") {
+    manifest.insert(manifest.find("route"), "input t f32 0 plain 1\ndim s:q_len add\n");
+  }
+  SECTION("another arch than the header's") {
+    manifest.replace(manifest.find("arch sm_80"), 10, "arch sm_90");
+  }
+  SECTION("text after the end") { manifest += "more\n"; }
+  attnc::test::writeFile(path, entryText(kKey, manifest, kPayload));
+  CachedKernel entry;
+  std::string reason;
+  CHECK_FALSE(KernelCache::readEntry(path, kKey, entry, reason));
+  INFO(reason);
+  CHECK((reason.rfind("bad manifest (", 0) == 0 ||
+         reason == "the manifest's arch differs from the header's"));
+  std::atomic<int> calls{0};
+  KernelCache cache(dir.path());
+  CHECK(*fetch(cache, kKey, producing(kPayload, calls)) == kPayload);
+  CHECK(calls == 1);
+  CHECK(cache.stats().corruptEntries == 1);
+}
+
+TEST_CASE("an entry of the format before manifests is listed, never used", "[cache]") {
+  TempDir dir;
+  std::string path = KernelCache::entryPath(dir.path(), kKey);
+  attnc::test::writeFile(path, "ATTNC-KERNEL-CACHE 1\nkey " + kKey +
+                                   "\narch sm_80\nname old\nsize 3\nsha256 " + sha256Hex("abc") +
+                                   "\ncreated 1\nend\nabc");
+  auto items = KernelCache::listDirectory(dir.path());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].name == "old");
+  CHECK_FALSE(items[0].valid);
+  CHECK(items[0].problem == "written in cache format 1 by an older attnc");
 }

@@ -2,7 +2,7 @@
 //
 // The parser builds this tree; the checker (Sema) types every expression and resolves
 // every name, after which the tree is the single input of both the MLIR builder
-// (compiler/) and the CPU reference interpreter (runtime/reference). Nothing downstream
+// (compiler/) and the CPU reference interpreter (reference/). Nothing downstream
 // looks at names again: it uses `Expr::ref`, `Expr::func`, `Expr::type`.
 //
 // docs/language.md is the semantics; this header is its data structure.

@@ -1,23 +1,26 @@
 //===- KernelCache.h - In-memory and on-disk cache of compiled kernels -*- C++ -*-===//
 //
-// Compiled kernels (cubins) are cached in memory per process and on disk across
-// processes. Keys are SHA-256 hashes of everything that determines the binary
+// Compiled kernels (a cubin and its KernelManifest) are cached in memory per process and
+// on disk across processes. Keys are SHA-256 hashes of everything that determines the binary
 // (makeKernelCacheKey). Disk entries are written atomically (temporary file + rename)
-// and carry a checksum, so a torn or corrupted entry is detected, recompiled and
-// rewritten. Entries are read only when they are regular files (never through a symbolic
-// link) of at most kMaxEntryBytes. When the directory is missing and cannot be created,
-// the cache keeps working in memory only and warns once; when entries cannot be written
-// (a read-only directory, a full disk) the existing entries are still served and new
-// kernels stay in memory, with one note. Threads asking for the same key at the same time
-// compile it once; the others wait for that result.
+// and carry a checksum over the manifest and the binary, and the manifest is read back
+// strictly, so a torn or corrupted entry is detected, recompiled and rewritten. Entries are read
+// only when they are regular files (never through a symbolic link) of at most kMaxEntryBytes. When
+// the directory is missing and cannot be created, the cache keeps working in memory only and warns
+// once; when entries cannot be written (a read-only directory, a full disk) the existing entries
+// are still served and new kernels stay in memory, with one note. Threads asking for the same key
+// at the same time compile it once; the others wait for that result.
 //
-// Disk layout: <dir>/<key>.cubin, each a text header followed by the binary:
-//   ATTNC-KERNEL-CACHE 1\n key <64 hex>\n arch <sm_XX>\n name <attention>\n
-//   size <bytes>\n sha256 <64 hex of the payload>\n created <unix seconds>\n end\n <payload>
+// Disk layout: <dir>/<key>.cubin, each a text header, the manifest, then the binary:
+//   ATTNC-KERNEL-CACHE 2\n key <64 hex>\n arch <sm_XX>\n name <attention>\n
+//   manifest <bytes>\n size <bytes of the binary>\n sha256 <64 hex of manifest + binary>\n
+//   created <unix seconds>\n end\n <manifest text> <binary>
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_RUNTIME_KERNELCACHE_H
 #define ATTNC_RUNTIME_KERNELCACHE_H
+
+#include "attnc/runtime/KernelManifest.h"
 
 #include <cstdint>
 #include <functional>
@@ -63,10 +66,19 @@ struct CacheClearResult {
   std::vector<std::string> errors; ///< one message per item that could not be removed
 };
 
-/// What a cache entry describes (stored in its header; not part of the key).
+/// What a cache entry describes: arch and name go into its header, the manifest is stored
+/// with the binary. The caller makes the manifest part of the key (makeKernelCacheKey), so
+/// one key always has one manifest.
 struct CacheEntryMeta {
   std::string arch;
   std::string name;
+  KernelManifest manifest;
+};
+
+/// One cached kernel: the binary and the manifest its launches read.
+struct CachedKernel {
+  std::string binary;
+  KernelManifest manifest;
 };
 
 /// Hashes the fields that determine a compiled kernel (generated source, options, arch,
@@ -93,16 +105,17 @@ public:
   KernelCache(const KernelCache &) = delete;
   KernelCache &operator=(const KernelCache &) = delete;
 
-  /// Returns the binary for `key`, from memory, disk, or by calling `compile` (once per
-  /// key at a time across threads). Failures are not cached: a later call retries.
+  /// Returns the kernel for `key`, from memory, disk (with the manifest stored there), or by
+  /// calling `compile` (once per key at a time across threads; the new entry gets
+  /// `meta.manifest`). Failures are not cached: a later call retries.
   bool getOrCompile(const std::string &key, const CacheEntryMeta &meta, const CompileFn &compile,
-                    std::shared_ptr<const std::string> &binary, std::string &log,
+                    std::shared_ptr<const CachedKernel> &kernel, std::string &log,
                     std::string &error);
 
-  /// Returns the binary for `key` if it is in memory or in a valid disk entry, without
+  /// Returns the kernel for `key` if it is in memory or in a valid disk entry, without
   /// compiling and without waiting for a compile in flight (counted as a memory or disk
   /// hit). Used to decide whether a quick first kernel is worth compiling.
-  bool lookup(const std::string &key, std::shared_ptr<const std::string> &binary);
+  bool lookup(const std::string &key, std::shared_ptr<const CachedKernel> &kernel);
 
   CacheStats stats() const;
   const std::string &directory() const { return directory_; }
@@ -128,12 +141,13 @@ public:
   /// could not be removed (or the directory cannot be read), with the reasons in `result`.
   static bool clearDirectory(const std::string &directory, CacheClearResult &result);
   /// Reads and verifies one entry; false (with a reason) when missing, not a regular file,
-  /// larger than kMaxEntryBytes or corrupted.
+  /// larger than kMaxEntryBytes, corrupted, of an older format or with a bad manifest.
   static bool readEntry(const std::string &path, const std::string &expectedKey,
-                        std::string &payload, std::string &reason);
-  /// Writes one entry atomically; false (with a reason) when it cannot.
+                        CachedKernel &entry, std::string &reason);
+  /// Writes one entry (`meta.manifest` and `binary`) atomically; false (with a reason) when
+  /// it cannot.
   static bool writeEntry(const std::string &path, const std::string &key,
-                         const CacheEntryMeta &meta, const std::string &payload,
+                         const CacheEntryMeta &meta, const std::string &binary,
                          std::string &reason);
   /// The path of a key's entry inside a directory.
   static std::string entryPath(const std::string &directory, const std::string &key);
@@ -141,13 +155,13 @@ public:
 private:
   struct Outcome {
     bool ok = false;
-    std::shared_ptr<const std::string> binary;
+    std::shared_ptr<const CachedKernel> binary;
     std::string log;
     std::string error;
   };
   enum class DiskRead { Missing, Hit, Corrupt };
   /// Reads and verifies the key's entry (the directory must be usable); counts a hit.
-  DiskRead readFromDisk(const std::string &key, std::shared_ptr<const std::string> &binary);
+  DiskRead readFromDisk(const std::string &key, std::shared_ptr<const CachedKernel> &binary);
   void disableDisk(const std::string &warning);
   void disableWrites(const std::string &reason);
   bool ensureDirectory();
@@ -158,7 +172,7 @@ private:
   bool diskWritable_ = false;
   bool directoryChecked_ = false;
   std::string diskWarning_;
-  std::map<std::string, std::shared_ptr<const std::string>> memory_;
+  std::map<std::string, std::shared_ptr<const CachedKernel>> memory_;
   std::map<std::string, std::shared_future<Outcome>> inFlight_;
   CacheStats stats_;
 };

@@ -51,19 +51,6 @@ bool generateRouteSource(const dsl::Program &program, const dsl::AttentionDecl &
                          const compiler::GeneratedHooks &hooks, RouteSource &out,
                          std::string &error);
 
-/// The host-side shape of the routing problem for one call.
-struct RoutePlan {
-  int numBlocks = 0; ///< 1 + the largest block_of(t) over t < kv_len
-  int unitSize = 1;  ///< query tokens per selection unit
-  int units = 0;     ///< ceil(q_len / unitSize)
-  int words = 0;     ///< 32-bit words per unit bitmask
-  bool pooledQueries = false;
-};
-
-/// Computes the plan with the language's block_of (1-D blocks or N-D tiles of the layout).
-RoutePlan planRoute(const dsl::Program &program, const dsl::AttentionDecl &attention, int qLen,
-                    int kvLen);
-
 } // namespace attnc::runtime
 
 #endif // ATTNC_RUNTIME_ROUTESOURCE_H

@@ -23,6 +23,7 @@
 #include "attnc/dsl/AST.h"
 #include "attnc/dsl/Frontend.h"
 #include "attnc/runtime/KernelCache.h"
+#include "attnc/runtime/KernelManifest.h"
 
 #include <cstdint>
 #include <map>
@@ -101,9 +102,10 @@ struct CompileOptions {
   Tiering tiering = Tiering::Auto;
 };
 
-/// A compiled attention: the checked program, its hooks, the full CUDA source and the
-/// cubin. Immutable and shareable across threads; GPU modules are loaded lazily, once
-/// per CUDA context.
+/// A compiled attention: the checked program, its hooks, the full CUDA source, the cubin
+/// and its manifest. Immutable and shareable across threads; GPU modules are loaded lazily,
+/// once per CUDA context. Validation and launch read the manifest only; the program and
+/// hooks are for tools and the CPU reference.
 class Kernel {
 public:
   ~Kernel();
@@ -118,6 +120,10 @@ public:
   /// The cubin in use: a tiered kernel's quick one until the optimized one is installed
   /// (every binary stays alive as long as the kernel, so the reference stays valid).
   const std::string &cubin() const;
+  /// What validation and launch read: the manifest stored with the binary in use (a tiered
+  /// kernel's quick one until the optimized one is installed; the reference stays valid),
+  /// or the compile's own for arch "none".
+  const KernelManifest &manifest() const;
   /// The cache key of the optimized kernel.
   const std::string &cacheKey() const { return cacheKey_; }
   /// NVRTC's log (warnings), if any.
@@ -133,6 +139,11 @@ public:
   /// (the compile call itself when not tiered); negative while it is not ready.
   double optimizedMilliseconds() const;
 
+  /// The kernel's binaries and loaded modules, and its background compile: defined in the
+  /// runtime's sources (runtime/lib/KernelState.h), opaque here.
+  struct Modules;
+  struct Tier;
+
 private:
   friend class Context;
   Kernel();
@@ -140,15 +151,14 @@ private:
   std::unique_ptr<dsl::Program> program_;
   const dsl::AttentionDecl *attention_ = nullptr;
   compiler::GeneratedHooks hooks_;
+  KernelManifest manifest_;
   CompileOptions options_;
   std::string arch_;
   std::string cudaSource_;
   std::string cacheKey_;
   std::string compileLog_;
   double compileMilliseconds_ = -1;
-  struct Modules;
   std::unique_ptr<Modules> modules_;
-  struct Tier;
   std::shared_ptr<Tier> tier_; ///< the background compile of a tiered kernel, else null
   /// Installs a finished optimized binary (idempotent); returns true when it is in use.
   bool installOptimized() const;

@@ -1,0 +1,73 @@
+//===- KernelState.h - A kernel's binaries, modules and tier -----*- C++ -*-===//
+//
+// The mutable state behind the immutable Kernel: the cached kernels it has used (binary and
+// manifest), the modules loaded from them per CUDA context, and the background compile of a
+// tiered kernel. Shared by Kernel.cpp, Compile.cpp and Launch.cpp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_RUNTIME_LIB_KERNELSTATE_H
+#define ATTNC_RUNTIME_LIB_KERNELSTATE_H
+
+#include "CudaDriver.h"
+#include "attnc/runtime/Runtime.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace attnc::runtime {
+
+/// GPU modules of one kernel, loaded once per CUDA context, and the entry they come from.
+struct Kernel::Modules {
+  struct Loaded {
+    CUmodule module = nullptr;
+    CUfunction forward = nullptr;
+    CUfunction summarize = nullptr;
+    CUfunction routePoolKeys = nullptr, routePoolQueries = nullptr, routeSelect = nullptr;
+    /// block_m, block_n, threads, stages, dynamic smem, head dim, 1 = TMA template,
+    /// 1 = persistent (grid of at most one CTA per SM taking units from a counter)
+    int config[8] = {};
+    int multiprocessors = 0;
+    /// The kernel's development counters (built with ATTNC_SM90_TRACE=1), else 0.
+    CUdeviceptr trace = 0;
+    size_t traceBytes = 0;
+    unsigned generation = 0; ///< of the entry this module was loaded from
+  };
+  std::mutex mutex;
+  std::map<CUcontext, Loaded> byContext;
+  /// The cached kernel in use (binary and manifest); `generation` counts its replacements
+  /// (a tiered kernel's quick binary is generation 0, the optimized one 1).
+  std::shared_ptr<const CachedKernel> entry;
+  unsigned generation = 0;
+  /// Every entry the kernel has used (cubin() and manifest() references stay valid) and the
+  /// modules of replaced binaries (a launch in flight may still run them; unloaded with the
+  /// kernel).
+  std::vector<std::shared_ptr<const CachedKernel>> entries;
+  std::vector<CUmodule> retired;
+
+  /// Makes `next` the entry in use (the caller holds `mutex` once the kernel is shared).
+  void use(std::shared_ptr<const CachedKernel> next) {
+    if (entry)
+      ++generation;
+    entry = next;
+    entries.push_back(std::move(next));
+  }
+};
+
+/// The background compile of a tiered kernel's optimized binary.
+struct Kernel::Tier {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  Status status;
+  std::shared_ptr<const CachedKernel> entry;
+  std::chrono::steady_clock::time_point started; ///< when compile() began
+  double milliseconds = -1;                      ///< until the optimized binary was ready
+};
+
+} // namespace attnc::runtime
+
+#endif // ATTNC_RUNTIME_LIB_KERNELSTATE_H

@@ -1,0 +1,35 @@
+# The GPU path does not depend on the CPU reference, and the launch path reads the kernel
+# manifest, not the program. Run with -DNM=<nm> -DOBJECTS=<attnc_runtime's objects, |-separated>:
+#  - no object of attnc_runtime defines or uses an attnc::reference symbol (the CPU backend
+#    is attnc_cpu_backend, the one runtime library that may);
+#  - the launch-path objects use no attnc::dsl function but the type-name helpers (no AST).
+cmake_minimum_required(VERSION 3.25)
+set(launch_path ArgumentRules Launch KernelManifest RoutePlan Validate)
+string(REPLACE "|" ";" OBJECTS "${OBJECTS}")
+set(checked 0)
+foreach(object IN LISTS OBJECTS)
+  execute_process(COMMAND "${NM}" -C "${object}" OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} failed on ${object}")
+  endif()
+  math(EXPR checked "${checked} + 1")
+  if(symbols MATCHES "attnc::reference::")
+    string(REGEX MATCH "[^\n]*attnc::reference::[^\n]*" line "${symbols}")
+    message(FATAL_ERROR "${object} (GPU path) references the CPU reference: ${line}")
+  endif()
+  get_filename_component(name "${object}" NAME)
+  string(REGEX REPLACE "\\.cpp\\.o$" "" name "${name}")
+  if(name IN_LIST launch_path)
+    string(REGEX MATCHALL "U [^\n]*attnc::dsl::[^\n]*" uses "${symbols}")
+    foreach(use IN LISTS uses)
+      if(NOT use MATCHES "U attnc::dsl::(typeName|elementTypeName)\\(" AND
+         NOT use MATCHES "U attnc::runtime::")
+        message(FATAL_ERROR "${name} (launch path) uses the language front end: ${use}")
+      endif()
+    endforeach()
+  endif()
+endforeach()
+if(checked LESS 10)
+  message(FATAL_ERROR "only ${checked} objects were checked: ${OBJECTS}")
+endif()
+message(STATUS "${checked} GPU-path objects checked")
