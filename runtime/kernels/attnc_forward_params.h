@@ -31,7 +31,7 @@ typedef struct AttncForwardParams {
   /// Persistent templates (launch table entry 7 = 1): the scheduler's workspace,
   /// ATTNC_SCHEDULER_INTS ints with the first 4 zeroed before the launch. [0] is the counter
   /// the CTAs take work units from; the rest orders the last units longest first
-  /// (forward_sm90.cuh, tailOrder).
+  /// (attention/scheduler.cuh, LongestFirstTail).
   int *tile_counter;
 } AttncForwardParams;
 
@@ -40,7 +40,7 @@ typedef struct AttncForwardParams {
 #define ATTNC_SCHEDULER_INTS (4 + 2 * ATTNC_MAX_TAIL_UNITS)
 
 /// Tensor maps (CUtensorMap, 128 opaque bytes each, built on the host with
-/// cuTensorMapEncodeTiled) for the TMA loads of the sm_90a template (forward_sm90.cuh):
+/// cuTensorMapEncodeTiled) for the TMA loads of the sm_90a template (sm90/forward.cuh):
 /// 4-D views (head dim, token, head, batch) of Q, K and V with the 128-byte swizzle and boxes
 /// of 64 columns x (block_m or block_n) rows. Passed by value as the third kernel parameter.
 typedef struct AttncTensorMap {

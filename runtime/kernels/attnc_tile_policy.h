@@ -12,7 +12,7 @@ namespace attnc {
 namespace tile_policy {
 
 /// forward_sm90 (128 query rows: two consumer warpgroups of 64): keys per tile. 128 when the
-/// mask is a union of key intervals (kvRangesExact, ATTNC_KV_RANGES_EXACT: causal, windows,
+/// mask is a union of key intervals (kvRangesExact, the variant's kKvRangesExact: causal, windows,
 /// prefix; PARTIAL tiles only at the edges) and not routed, else 64: periodic, 2-D,
 /// data-dependent and routed masks waste less work in finer tiles. D = 256 takes 64 for
 /// shared memory (Q 128 x 256 and two stages of K and V).
@@ -22,7 +22,7 @@ constexpr int sm90KeyTile(int headDim, bool kvRangesExact, bool routed) {
 
 /// forward_sm80: query rows per tile, for a target with `sharedMemoryKB` of shared memory per
 /// block (227: sm_90, sm_100; 163: sm_80, sm_87; 99: the others). D = 256 shrinks below 227
-/// KB. Masks that read token-indexed inputs (hasSummaries, ATTNC_HAS_SUMMARIES: documents,
+/// KB. Masks that read token-indexed inputs (hasSummaries, the variant's kHasSummaries: documents,
 /// ...) get 64 rows: their structure is only known per summary block, and finer query tiles
 /// waste fewer keys at data-dependent boundaries and balance better. Everything else keeps
 /// 128 rows (32 per warp: half the shared-memory traffic per flop), windows included, since

@@ -13,7 +13,7 @@ namespace attnc::runtime {
 namespace {
 /// The forward kernel template and what it includes, pasted in this order.
 constexpr const char *kPastedFiles[] = {"KernelArgs.h", "attnc_forward_params.h",
-                                       "primitives/tile.cuh"};
+                                        "primitives/tile.cuh"};
 constexpr const char *kPortableTemplate = "sm80/forward.cuh";
 constexpr const char *kHopperTemplate = "sm90/forward.cuh";
 

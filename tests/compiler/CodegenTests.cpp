@@ -25,7 +25,8 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK_FALSE(dense.hooks.hasScore);
   CHECK_FALSE(dense.hooks.hasOut);
   CHECK_FALSE(dense.hooks.hasKvBounds);
-  CHECK(dense.hooks.source.find("static constexpr bool kMaskAlwaysTrue = true;") != std::string::npos);
+  CHECK(dense.hooks.source.find("static constexpr bool kMaskAlwaysTrue = true;") !=
+        std::string::npos);
 
   CompiledProgram causal = compileExample("causal");
   CHECK_FALSE(causal.hooks.maskAlwaysTrue);
@@ -36,7 +37,8 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK(causal.hooks.maskComparisons == 1);
   CHECK(compileExample("sliding_w1024").hooks.maskComparisons == 2);
   CHECK(compileExample("sink4_w1024").hooks.maskComparisons == 3);
-  CHECK(causal.hooks.source.find("static constexpr int kMaskComparisons = 1;\n") != std::string::npos);
+  CHECK(causal.hooks.source.find("static constexpr int kMaskComparisons = 1;\n") !=
+        std::string::npos);
 
   CompiledProgram doc = compileExample("document_causal");
   REQUIRE(doc.hooks.inputs.size() == 1);
@@ -46,10 +48,12 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   // doc[b, k] reads at a coordinate without a clamp: the kernels keep the hooks' coordinates
   // inside the problem. Masks without inputs (and reads only in `out`) need not.
   CHECK(doc.hooks.coordinateReads);
-  CHECK(doc.hooks.source.find("static constexpr bool kCoordinateReads = true;\n") != std::string::npos);
+  CHECK(doc.hooks.source.find("static constexpr bool kCoordinateReads = true;\n") !=
+        std::string::npos);
   CHECK(doc.hooks.source.find("attnc_read_i32_2<3>(") != std::string::npos);
   CHECK_FALSE(causal.hooks.coordinateReads);
-  CHECK(causal.hooks.source.find("static constexpr bool kCoordinateReads = false;\n") != std::string::npos);
+  CHECK(causal.hooks.source.find("static constexpr bool kCoordinateReads = false;\n") !=
+        std::string::npos);
   CHECK_FALSE(compileExample("gated_causal").hooks.coordinateReads);
 
   // `causal && doc[b, q] == doc[b, k]` splits into an index and a data factor; masks whose
@@ -63,7 +67,8 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK(doc.hooks.source.find(" maskIndex(") != std::string::npos);
   CHECK(doc.hooks.source.find(" classifyFactors(") != std::string::npos);
   CHECK_FALSE(causal.hooks.maskFactors);
-  CHECK(causal.hooks.source.find("static constexpr bool kMaskFactors = false;\n") != std::string::npos);
+  CHECK(causal.hooks.source.find("static constexpr bool kMaskFactors = false;\n") !=
+        std::string::npos);
   CHECK(causal.hooks.source.find("attnc_mask_index") == std::string::npos);
   CHECK_FALSE(compileExample("sliding_w1024").hooks.maskFactors);
   CHECK_FALSE(compileExample("sink4_w1024").hooks.maskFactors);

@@ -407,7 +407,8 @@ TEST_CASE("routed attentions (MoBA, VMoBA) compile with their routing pre-pass",
     REQUIRE(status == ATTNC_OK);
     std::string source = attnc_kernel_cuda_source(kernel);
     CHECK(contains(source, "attnc_route_select"));
-    CHECK(contains(source, "using AttncVariant = attnc::RoutedVariant<AttncProgram, AttncRoutePolicy>;"));
+    CHECK(contains(source,
+                   "using AttncVariant = attnc::RoutedVariant<AttncProgram, AttncRoutePolicy>;"));
     size_t size = 0;
     const char *cubin = static_cast<const char *>(attnc_kernel_cubin(kernel, &size));
     REQUIRE(cubin);

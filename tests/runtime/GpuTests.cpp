@@ -470,8 +470,8 @@ void runBothTemplates(const std::string &name, const std::string &source, int he
   for (const Case &c : cases)
     runAndCompare(context, *kernel, c);
   if (suiteTiering() == CompileOptions::Tiering::On) {
-    std::cout << "skipped (" << name
-              << "): ATTNC_TIERED=quick never installs the optimized kernel" << std::endl;
+    std::cout << "skipped (" << name << "): ATTNC_TIERED=quick never installs the optimized kernel"
+              << std::endl;
     return;
   }
   Status ready = kernel->waitUntilOptimized();

@@ -226,7 +226,7 @@ TEST_CASE("programs with inf, -inf and NaN constants compile for sm_80 and sm_90
           "[nvrtc][nonfinite]") {
   // Every kind of hook with a non-finite constant (f32 mask, score and out; the f64 route
   // gate), through the same path as `attnc compile` and Context::compile: hooks, routing
-  // source, the template of the architecture (forward_sm80.cuh for sm_80, forward_sm90.cuh
+  // source, the template of the architecture (sm80/forward.cuh for sm_80, sm90/forward.cuh
   // for sm_90a), NVRTC.
   const std::string source = "attention nonfinite {\n"
                              "  input t: f32[kv_len];\n"

@@ -83,8 +83,8 @@ void emitVariant(ModuleOp module, const VariantFacts &facts, llvm::raw_ostream &
     if (!func)
       continue;
     FunctionType type = func.getFunctionType();
-    os << "  static __device__ __forceinline__ " << cppType(type.getResult(0)) << " "
-       << hook.member << "(";
+    os << "  static __device__ __forceinline__ " << cppType(type.getResult(0)) << " " << hook.member
+       << "(";
     for (unsigned i = 0; i < type.getNumInputs(); ++i)
       os << (i ? ", " : "") << cppType(type.getInput(i)) << " a" << i;
     // (f)(...): this program's function even where the hooks of several programs share

@@ -49,8 +49,8 @@ static __device__ __forceinline__ void storeLse(const AttncForwardParams &p, int
 /// rows inside the sequence that kept something (l > 0: not empty, not NaN).
 template <class V>
 static __device__ __forceinline__ void applyOut(const AttncArgs &a, const RowTotal &row, float &v0,
-                                                float &v1, int b, int h, int q, int qSafe,
-                                                int col, bool rowIn) {
+                                                float &v1, int b, int h, int q, int qSafe, int col,
+                                                bool rowIn) {
   if constexpr (V::kHasOut) {
     const float h0 = V::out(a, v0, b, h, rowIn ? q : qSafe, col);
     const float h1 = V::out(a, v1, b, h, rowIn ? q : qSafe, col + 1);

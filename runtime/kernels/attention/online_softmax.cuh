@@ -78,7 +78,8 @@ template <int kRowTiles> struct OnlineSoftmax {
   template <class F>
   static __device__ __forceinline__ void rescale(F &o, const float (&alpha)[kRowTiles][2]) {
     tile::forEachRow<F>([&](int row, int half) {
-      tile::forEachInRow<F>([&](int col, int j) { tile::at(o, row, half, col, j) *= alpha[row][half]; });
+      tile::forEachInRow<F>(
+          [&](int col, int j) { tile::at(o, row, half, col, j) *= alpha[row][half]; });
     });
   }
 };

@@ -33,10 +33,10 @@ template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
   /// lo/hi. The intervals stay in registers: an unrolled select instead of a dynamic index,
   /// which would put them in local memory.
   static __device__ __forceinline__ void walkIntervals(const int (&lo)[ATTNC_MAX_KV_RANGES],
-                                              const int (&hi)[ATTNC_MAX_KV_RANGES], int n, int j,
-                                              int &r, int &nx) {
+                                                       const int (&hi)[ATTNC_MAX_KV_RANGES], int n,
+                                                       int j, int &r, int &nx) {
     const auto interval = [&](int i, int &rlo, int &rhi) {
-  #pragma unroll
+#pragma unroll
       for (int x = 0; x < ATTNC_MAX_KV_RANGES; ++x)
         if (x == i) {
           rlo = lo[x];
@@ -46,7 +46,7 @@ template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
     tile::walkKeyTiles<kBlockN>(interval, n, j, r, nx);
   }
 
-  /// The candidate key tiles of one unit (the intervals of attnc_kv_ranges, in registers)
+  /// The candidate key tiles of one unit (the intervals of V::kvRanges, in registers)
   /// and a cursor over them, classified 32 at a time by a warp.
   struct UnitTiles {
     int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
@@ -54,7 +54,7 @@ template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
     __device__ __forceinline__ UnitTiles(const AttncArgs &a, const Unit &unit) {
       ranges = V::kvRanges(a, unit.b, unit.h, unit.q0, unit.qHi, lo, hi);
       ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
-  #pragma unroll
+#pragma unroll
       for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
         lo[i] = max(lo[i], 0);
         hi[i] = min(hi[i], a.kv_len);
@@ -109,8 +109,8 @@ template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
           const int hullEnd = rEnd < ranges
                                   ? min(endStart + kBlockN, a.kv_len) - 1
                                   : min(hi[ranges - 1] / kBlockN * kBlockN + kBlockN, a.kv_len) - 1;
-          live = V::classify(a, unit.b, unit.h, unit.q0, unit.qHi, start, hullEnd) !=
-                 ATTNC_TILE_EMPTY;
+          live =
+              V::classify(a, unit.b, unit.h, unit.q0, unit.qHi, start, hullEnd) != ATTNC_TILE_EMPTY;
         }
         unsigned chunks = __ballot_sync(0xffffffffu, live);
         const int baseRange = range, baseNext = next;

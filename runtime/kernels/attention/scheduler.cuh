@@ -108,20 +108,20 @@ template <class Scan, int kBlockM, bool kCoarse> struct LongestFirstTail {
     static_assert(kMaxTail <= 0xffff, "tail indices fit 16 bits");
     __threadfence();
     int held[kMaxTail / 32];
-  #pragma unroll
+#pragma unroll
     for (int m = 0; m < kMaxTail / 32; ++m) {
       const int i = 32 * m + lane;
       held[m] = i < tail ? min(__ldcg(&count[i]), 0x7fff) << 16 | (0xffff - i) : -1;
     }
-  #pragma unroll
+#pragma unroll
     for (int m = 0; m < kMaxTail / 32; ++m) {
       if (32 * m >= tail)
         break;
-  #pragma unroll 1
+#pragma unroll 1
       for (int src = 0; src < 32; ++src) {
         const int key = __shfl_sync(0xffffffffu, held[m], src);
         int before = 0;
-  #pragma unroll
+#pragma unroll
         for (int m2 = 0; m2 < kMaxTail / 32; ++m2)
           before += held[m2] > key ? 1 : 0;
         before = __reduce_add_sync(0xffffffffu, before);
@@ -133,9 +133,9 @@ template <class Scan, int kBlockM, bool kCoarse> struct LongestFirstTail {
     __syncwarp();
     if (lane == 0) {
       atomicCAS(&p.tile_counter[1], 0, 1);
-  #if ATTNC_SM90_TRACE
+#if ATTNC_SM90_TRACE
       atomicMax(&attnc_trace[kTraceRankedAt], attncGlobalTimer());
-  #endif
+#endif
     }
   }
 };

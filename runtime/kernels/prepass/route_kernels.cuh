@@ -5,11 +5,11 @@
 
 /// A block's state for one selection unit.
 enum AttncRouteState : unsigned char {
-  ATTNC_ROUTE_EMPTY,
-  ATTNC_ROUTE_CANDIDATE,
-  ATTNC_ROUTE_FORCED,
-  ATTNC_ROUTE_FORBIDDEN,
-  ATTNC_ROUTE_CHOSEN
+  kRouteEmpty,
+  kRouteCandidate,
+  kRouteForced,
+  kRouteForbidden,
+  kRouteChosen
 };
 
 /// A bf16 or fp16 value (the kernel's element type), exactly, as a double.
@@ -46,8 +46,7 @@ extern "C" __global__ void attnc_route_pool_keys(const AttncForwardParams p, con
       (const unsigned short *)p.k + b * p.k_stride[0] + kvh * p.k_stride[1];
   // Tiled routes pool every key (their blocks are tiles of an N-D grid, summed elsewhere).
   const int lo = AttncRoutePolicy::kTiled ? 0 : blk * AttncRoutePolicy::kBlock;
-  const int hi =
-      AttncRoutePolicy::kTiled ? a.kv_len : min(a.kv_len, lo + AttncRoutePolicy::kBlock);
+  const int hi = AttncRoutePolicy::kTiled ? a.kv_len : min(a.kv_len, lo + AttncRoutePolicy::kBlock);
   for (int c = threadIdx.x; c < a.head_dim; c += blockDim.x) {
     double sum = 0.0;
     int n = 0;
@@ -103,7 +102,7 @@ static __device__ __forceinline__ int attnc_route_best(const double *gate,
   double bestGate = 0.0;
   int best = -1;
   for (int blk = lane; blk < numBlocks; blk += 32)
-    if (state[blk] == ATTNC_ROUTE_CANDIDATE && attnc_route_before(gate[blk], blk, bestGate, best)) {
+    if (state[blk] == kRouteCandidate && attnc_route_before(gate[blk], blk, bestGate, best)) {
       bestGate = gate[blk];
       best = blk;
     }
@@ -162,7 +161,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
       if (u >= count)
         break;
       const int tokenLo = (firstUnit + u) * unitSize, tokenHi = min(a.q_len, tokenLo + unitSize);
-      unsigned char st = ATTNC_ROUTE_EMPTY;
+      unsigned char st = kRouteEmpty;
       if (counts[blk] != 0) {
         // ANY token of the unit forces, EVERY token forbids; forbidden beats forced.
         bool anyAlways = false, everyNever = AttncRoutePolicy::kHasNever;
@@ -174,12 +173,11 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
           if (anyAlways && !everyNever)
             break;
         }
-        st = everyNever ? ATTNC_ROUTE_FORBIDDEN
-                        : (anyAlways ? ATTNC_ROUTE_FORCED : ATTNC_ROUTE_CANDIDATE);
+        st = everyNever ? kRouteForbidden : (anyAlways ? kRouteForced : kRouteCandidate);
       }
       states[u * numBlocks + blk] = st;
       gates[u * numBlocks + blk] = 0.0;
-      needGate = needGate || st == ATTNC_ROUTE_FORCED || st == ATTNC_ROUTE_CANDIDATE;
+      needGate = needGate || st == kRouteForced || st == kRouteCandidate;
     }
     if (!needGate)
       continue;
@@ -190,43 +188,43 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     for (int u = 0; u < kUnits; ++u)
       dot[u] = 0.0;
     if constexpr (AttncRoutePolicy::kPer == 0) {
-    // Per-token units: the query rows themselves (units past `count` repeat the last row).
-    const unsigned short *rows[kUnits];
-#pragma unroll
-    for (int u = 0; u < kUnits; ++u)
-      rows[u] = (const unsigned short *)p.q + b * p.q_stride[0] + h * p.q_stride[1] +
-                (long long)(firstUnit + min(u, count - 1)) * p.q_stride[2];
-    for (int c0 = 0; c0 < d; c0 += 8) {
-      uint4 q8[kUnits];
+      // Per-token units: the query rows themselves (units past `count` repeat the last row).
+      const unsigned short *rows[kUnits];
 #pragma unroll
       for (int u = 0; u < kUnits; ++u)
-        q8[u] = *(const uint4 *)(rows[u] + c0);
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const double k = key[(long long)(c0 + j) * numBlocks];
+        rows[u] = (const unsigned short *)p.q + b * p.q_stride[0] + h * p.q_stride[1] +
+                  (long long)(firstUnit + min(u, count - 1)) * p.q_stride[2];
+      for (int c0 = 0; c0 < d; c0 += 8) {
+        uint4 q8[kUnits];
 #pragma unroll
         for (int u = 0; u < kUnits; ++u)
-          dot[u] = __dadd_rn(dot[u], __dmul_rn(attnc_route_lane(q8[u], j), k));
-      }
-    }
-    } else {
-    const double *rows[kUnits];
+          q8[u] = *(const uint4 *)(rows[u] + c0);
 #pragma unroll
-    for (int u = 0; u < kUnits; ++u)
-      rows[u] =
-          queryMean + (((long long)b * a.heads + h) * units + firstUnit + min(u, count - 1)) * d;
-    for (int c0 = 0; c0 < d; c0 += 2) {
-      double2 q2[kUnits];
+        for (int j = 0; j < 8; ++j) {
+          const double k = key[(long long)(c0 + j) * numBlocks];
+#pragma unroll
+          for (int u = 0; u < kUnits; ++u)
+            dot[u] = __dadd_rn(dot[u], __dmul_rn(attnc_route_lane(q8[u], j), k));
+        }
+      }
+    } else {
+      const double *rows[kUnits];
 #pragma unroll
       for (int u = 0; u < kUnits; ++u)
-        q2[u] = *(const double2 *)(rows[u] + c0);
-      const double k0 = key[(long long)c0 * numBlocks], k1 = key[(long long)(c0 + 1) * numBlocks];
+        rows[u] =
+            queryMean + (((long long)b * a.heads + h) * units + firstUnit + min(u, count - 1)) * d;
+      for (int c0 = 0; c0 < d; c0 += 2) {
+        double2 q2[kUnits];
 #pragma unroll
-      for (int u = 0; u < kUnits; ++u) {
-        dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].x, k0));
-        dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].y, k1));
+        for (int u = 0; u < kUnits; ++u)
+          q2[u] = *(const double2 *)(rows[u] + c0);
+        const double k0 = key[(long long)c0 * numBlocks], k1 = key[(long long)(c0 + 1) * numBlocks];
+#pragma unroll
+        for (int u = 0; u < kUnits; ++u) {
+          dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].x, k0));
+          dot[u] = __dadd_rn(dot[u], __dmul_rn(q2[u].y, k1));
+        }
       }
-    }
     }
 #pragma unroll
     for (int u = 0; u < kUnits; ++u)
@@ -242,56 +240,56 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
     unsigned char *state = states + u * numBlocks;
     int numForced = 0;
     for (int blk = lane; blk < numBlocks; blk += 32)
-      numForced += state[blk] == ATTNC_ROUTE_FORCED;
+      numForced += state[blk] == kRouteForced;
     for (int offset = 16; offset > 0; offset >>= 1)
       numForced += __shfl_xor_sync(0xffffffffu, numForced, offset);
 
     if constexpr (AttncRoutePolicy::kThreshold) {
-    const double mass = AttncRoutePolicy::kMass;
-    // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
-    // reference does), then candidates in gate order until the mass is reached.
-    double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
-    if (lane == 0) {
+      const double mass = AttncRoutePolicy::kMass;
+      // Softmax over forced and candidate blocks, summed in block order on lane 0 (as the
+      // reference does), then candidates in gate order until the mass is reached.
+      double maxGate = 0.0, total = 0.0, selectedMass = 0.0;
+      if (lane == 0) {
+        const double ninf = __longlong_as_double(0xfff0000000000000ll);
+        maxGate = ninf;
+        for (int blk = 0; blk < numBlocks; ++blk)
+          if ((state[blk] == kRouteForced || state[blk] == kRouteCandidate) &&
+              gate[blk] == gate[blk])
+            maxGate = fmax(maxGate, gate[blk]);
+        for (int blk = 0; blk < numBlocks; ++blk)
+          if ((state[blk] == kRouteForced || state[blk] == kRouteCandidate) &&
+              gate[blk] == gate[blk])
+            total += maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate);
+        for (int blk = 0; blk < numBlocks; ++blk)
+          if (state[blk] == kRouteForced && total > 0 && gate[blk] == gate[blk])
+            selectedMass += (maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate)) / total;
+      }
+      selectedMass = __shfl_sync(0xffffffffu, selectedMass, 0);
+      total = __shfl_sync(0xffffffffu, total, 0);
+      maxGate = __shfl_sync(0xffffffffu, maxGate, 0);
       const double ninf = __longlong_as_double(0xfff0000000000000ll);
-      maxGate = ninf;
-      for (int blk = 0; blk < numBlocks; ++blk)
-        if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
-            gate[blk] == gate[blk])
-          maxGate = fmax(maxGate, gate[blk]);
-      for (int blk = 0; blk < numBlocks; ++blk)
-        if ((state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CANDIDATE) &&
-            gate[blk] == gate[blk])
-          total += maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate);
-      for (int blk = 0; blk < numBlocks; ++blk)
-        if (state[blk] == ATTNC_ROUTE_FORCED && total > 0 && gate[blk] == gate[blk])
-          selectedMass += (maxGate == ninf ? 1.0 : exp(gate[blk] - maxGate)) / total;
-    }
-    selectedMass = __shfl_sync(0xffffffffu, selectedMass, 0);
-    total = __shfl_sync(0xffffffffu, total, 0);
-    maxGate = __shfl_sync(0xffffffffu, maxGate, 0);
-    const double ninf = __longlong_as_double(0xfff0000000000000ll);
-    while (!(selectedMass >= mass)) {
-      int best = attnc_route_best(gate, state, numBlocks);
-      if (best < 0)
-        break;
-      if (total > 0 && gate[best] == gate[best])
-        selectedMass += (maxGate == ninf ? 1.0 : exp(gate[best] - maxGate)) / total;
-      __syncwarp();
-      if (lane == 0)
-        state[best] = ATTNC_ROUTE_CHOSEN;
-      __syncwarp();
-    }
+      while (!(selectedMass >= mass)) {
+        int best = attnc_route_best(gate, state, numBlocks);
+        if (best < 0)
+          break;
+        if (total > 0 && gate[best] == gate[best])
+          selectedMass += (maxGate == ninf ? 1.0 : exp(gate[best] - maxGate)) / total;
+        __syncwarp();
+        if (lane == 0)
+          state[best] = kRouteChosen;
+        __syncwarp();
+      }
     } else {
-    const int topN = AttncRoutePolicy::kTopN;
-    for (int extra = topN - numForced; extra > 0; --extra) {
-      int best = attnc_route_best(gate, state, numBlocks);
-      if (best < 0)
-        break;
-      __syncwarp();
-      if (lane == 0)
-        state[best] = ATTNC_ROUTE_CHOSEN;
-      __syncwarp();
-    }
+      const int topN = AttncRoutePolicy::kTopN;
+      for (int extra = topN - numForced; extra > 0; --extra) {
+        int best = attnc_route_best(gate, state, numBlocks);
+        if (best < 0)
+          break;
+        __syncwarp();
+        if (lane == 0)
+          state[best] = kRouteChosen;
+        __syncwarp();
+      }
     }
     __syncwarp();
     unsigned *mask = routeMask + (((long long)b * a.heads + h) * units + unit) * a.route_words;
@@ -299,8 +297,7 @@ extern "C" __global__ void attnc_route_select(const AttncForwardParams p, const 
       unsigned bits = 0;
       for (int j = 0; j < 32; ++j) {
         int blk = w * 32 + j;
-        if (blk < numBlocks &&
-            (state[blk] == ATTNC_ROUTE_FORCED || state[blk] == ATTNC_ROUTE_CHOSEN))
+        if (blk < numBlocks && (state[blk] == kRouteForced || state[blk] == kRouteChosen))
           bits |= 1u << j;
       }
       mask[w] = bits;
@@ -340,8 +337,7 @@ template <class P, class R> struct RoutedVariant : P {
 
   /// Whether q's unit selected the route block of key kLo. On a tile whose keys all lie in
   /// kLo's block (the classifier below checks) this is the whole routing predicate of row q.
-  static __device__ __forceinline__ bool rowKeep(const AttncArgs &a, int b, int h, int q,
-                                                 int kLo) {
+  static __device__ __forceinline__ bool rowKeep(const AttncArgs &a, int b, int h, int q, int kLo) {
     return attnc_route_bit(a, b, h, q / attnc_route_unit_size(a), P::routeBlockOf(a, kLo));
   }
 
@@ -349,8 +345,8 @@ template <class P, class R> struct RoutedVariant : P {
   /// ROWS when the mask alone keeps the whole tile, its keys lie in one route block and only
   /// some rows selected it (per-token routing: the common case, one bit per row instead of
   /// one per pair); otherwise at most PARTIAL when some pairs are not routed.
-  static __device__ __forceinline__ int classify(const AttncArgs &a, int b, int h, int qLo,
-                                                 int qHi, int kLo, int kHi) {
+  static __device__ __forceinline__ int classify(const AttncArgs &a, int b, int h, int qLo, int qHi,
+                                                 int kLo, int kHi) {
     const int cls = P::classify(a, b, h, qLo, qHi, kLo, kHi);
     if (cls == ATTNC_TILE_EMPTY)
       return cls;

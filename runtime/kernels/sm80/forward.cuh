@@ -1,27 +1,19 @@
-//===- forward_sm80.cuh - Block-sparse attention forward for sm_80 and newer ===//
+//===- sm80/forward.cuh - Block-sparse attention forward for sm_80 and newer ===//
 //
-// FlashAttention-2 style forward pass driven by the generated hooks of KernelArgs.h.
-// Portable tensor-core code (mma.sync m16n8k16, ldmatrix, cp.async): runs on sm_80, sm_86,
-// sm_89, sm_90 and newer.
+// FlashAttention-2 style forward pass driven by the program's variant (its hooks,
+// KernelArgs.h). Portable tensor-core code (mma.sync m16n8k16, ldmatrix, cp.async): runs on
+// sm_80, sm_86, sm_89, sm_90 and newer.
 //
 // HOW THE RUNTIME USES IT (NVRTC)
-//   source = KernelArgs.h contents + generated hooks (with their ATTNC_HAS_* macros)
-//            + "#define ATTNC_HEAD_DIM 128\n#define ATTNC_DTYPE_BF16 1\n"
-//            + "#include \"forward_sm80.cuh\"\n"
-//   This header includes "attnc_tile.cuh" and "attnc_forward_params.h" (same folder): give
-//   NVRTC `-I<runtime/kernels>` or pass the three files as named headers. No other header.
-//   Options: --gpu-architecture=sm_XX -std=c++17 (plus -default-device if wished).
-//
-// MACROS the runtime defines before including
-//   ATTNC_HEAD_DIM      64, 128 or 256 (required for the default entry)
-//   ATTNC_DTYPE_BF16 1  or  ATTNC_DTYPE_F16 1   (exactly one; default bf16)
-//   optional tuning: ATTNC_BLOCK_M, ATTNC_BLOCK_N, ATTNC_NUM_WARPS, ATTNC_STAGES,
-//                    ATTNC_MIN_BLOCKS, ATTNC_PIPELINED (defaults per head dim below)
-//     valid: block_m / num_warps = 16 or 32 rows per warp; block_n % 16 == 0; stages 2..8
-//     (ATTNC_PIPELINED 1 needs >= 3); 32*num_warps / (D/8) a multiple of 8 (D=256: 8 warps).
-//   ATTNC_NO_DEFAULT_ENTRY: define to instantiate entries yourself with
-//                    ATTNC_DEFINE_FORWARD_KERNEL (the dev harness does).
-//   The hook feature macros ATTNC_HAS_SCORE / ATTNC_HAS_OUT default to 0 when undefined.
+//   source = KernelArgs.h + attnc_forward_params.h + primitives/tile.cuh + generated hooks
+//            (struct AttncProgram) + "using AttncVariant = ...;" + this file, with
+//            ATTNC_HEAD_DIM (64, 128 or 256) and ATTNC_DTYPE_BF16 / ATTNC_DTYPE_F16 defined
+//            first. Its #includes name the embedded files by their path under
+//            runtime/kernels/. Options: --gpu-architecture=sm_XX -std=c++17.
+//   Configuration lives in types: Sm80Policy<V, D, shared memory> gives the tile shapes
+//   (attnc_tile_policy.h), warps and stages; a development build (ATTNC_DEV_BUILD) may
+//   override the query tile rows with ATTNC_BLOCK_M. Shared with sm90/forward.cuh:
+//   attention/score.cuh, online_softmax.cuh, epilogue.cuh.
 //
 // ENTRY (default instantiation)
 //   extern "C" __global__ void attnc_forward_sm80_d<D>_<bf16|f16>(
@@ -47,26 +39,27 @@
 //   Requirements: heads % kv_heads == 0; q, k, v, o 16-byte aligned, all their strides
 //   multiples of 8 elements (see attnc_forward_params.h); heads, batch <= 65535.
 //   Choice of block_m: 128 (half the shared-memory traffic per flop), and 64 for masks that
-//   read token-indexed inputs (ATTNC_HAS_SUMMARIES: document masks), see below.
+//   read token-indexed inputs (V::kHasSummaries: document masks), see below.
 //
-// SEMANTICS (runtime/reference defines them; see KernelArgs.h for the hooks)
-//   One thread-0 call of attnc_kv_ranges per CTA gives the key intervals; keys are visited in
+// SEMANTICS (reference/ defines them; see KernelArgs.h for the hooks)
+//   One thread-0 call of V::kvRanges per CTA gives the key intervals; keys are visited in
 //   block_n-aligned tiles inside them (a tile shared by two intervals is visited once), and
-//   attnc_classify labels each (all threads classify a batch of candidate tiles in
+//   V::classify labels each (all threads classify a batch of candidate tiles in
 //   parallel, one each, and keep the non-empty ones in a shared-memory list; so the kernel
 //   source defines ATTNC_KERNEL_CLASSIFIES_TILES and kv_ranges need not refine its
 //   intervals): EMPTY tiles are skipped before any load, FULL tiles skip the
-//   per-element mask (and without ATTNC_HAS_SCORE take the fast path: no per-element work
-//   but one FFMA + EX2), PARTIAL tiles evaluate attnc_mask per element. Keys >= kv_len and
-//   scores that come out -inf are dropped. attnc_mask is taken as the whole keep predicate
-//   (routing included when ATTNC_HAS_ROUTE: the template cannot evaluate route_mask itself).
-//   A row with nothing kept gets O = 0 exactly and LSE = -inf, without attnc_out. A NaN or
-//   +inf score makes the row's O and LSE NaN, without attnc_out (docs/runtime.md). scale <= 0
+//   per-element mask (and without V::kHasScore take the fast path: no per-element work
+//   but one FFMA + EX2), PARTIAL tiles evaluate V::mask per element. Keys >= kv_len and
+//   scores that come out -inf are dropped. V::mask is taken as the whole keep predicate
+//   (routing included when V::kHasRoute: the template cannot evaluate route_mask itself).
+//   A row with nothing kept gets O = 0 exactly and LSE = -inf, without V::out. A NaN or
+//   +inf score makes the row's O and LSE NaN, without V::out (docs/runtime.md). scale <= 0
 //   is allowed (the general path is then taken).
-//   Hooks must be pure: in non-fast tiles attnc_mask and attnc_score are evaluated for every
+//   Hooks must be pure: in non-fast tiles V::mask and V::score are evaluated for every
 //   element of the tile without branches, also for padding rows (q >= q_len) and keys
 //   (k >= kv_len) whose results are then discarded; the language's clamped tensor reads make
-//   that safe. attnc_out is called only for rows q < q_len that kept something.
+//   that safe. V::out is evaluated branch-free too (at a valid row for padding rows); its
+//   result is used only for rows q < q_len that kept something.
 //   Softmax: fp32, exp2 with scale*log2(e) folded into one FFMA; the running max is updated
 //   lazily (only when it grows by more than 2^8), which skips the O rescale on most tiles.
 //
@@ -81,6 +74,7 @@
 #include "attnc_tile_policy.h"
 #include "primitives/fragment.cuh"
 #include "primitives/tile.cuh"
+#include "sm80/producer.cuh"
 
 namespace attnc {
 
@@ -124,101 +118,12 @@ struct ForwardSm80 {
   };
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
 
-  /// Walks the block_n-aligned key tiles of the kv intervals, skipping EMPTY ones. The
-  /// candidate tiles are classified kThreads at a time, one per thread, and the non-empty
-  /// ones compacted into Aux::list: attnc_classify (which may read input summaries from
-  /// global memory) runs in parallel instead of once per tile on the critical path. Every
-  /// thread holds the same cursor, and advance() must be called by all threads together
-  /// (it synchronises the block when it refills the list).
-  struct TileCursor {
-    int range = 0; // interval of the next unclassified candidate
-    int next = 0;  // first key of the next unclassified candidate (never revisits a tile)
-    int pos = 0;   // next entry of Aux::list
-    int count = 0; // entries in Aux::list
-
-    /// Moves (r, nx) forward by j candidate tiles (tile::walkKeyTiles over Aux's intervals).
-    static __device__ __forceinline__ void walk(const Aux &aux, int j, int &r, int &nx) {
-      const auto interval = [&](int i, int &lo, int &hi) {
-        lo = aux.rangeLo[i];
-        hi = aux.rangeHi[i];
-      };
-      tile::walkKeyTiles<kBlockN>(interval, aux.rangeCount, j, r, nx);
-    }
-
-    /// Classifies the next kThreads candidates and compacts the non-empty ones.
-    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
-                                           int qHi) {
-      const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
-      int r = range, start = next;
-      walk(aux, tid, r, start);
-      int cls = ATTNC_TILE_EMPTY;
-      if (r < aux.rangeCount)
-        cls = V::classify(a, b, h, qLo, qHi, start, min(start + kBlockN, a.kv_len) - 1);
-      const bool keep = cls != ATTNC_TILE_EMPTY;
-      const unsigned ballot = __ballot_sync(0xffffffffu, keep);
-      // No barrier needed before these writes: every thread has read all of the previous
-      // batch (the cursors agree) and passed the previous refill's last barrier, after
-      // which nobody reads warpCount.
-      if (lane == 0)
-        aux.warpCount[warp] = __popc(ballot);
-      __syncthreads();
-      int base = 0, total = 0;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const int c = aux.warpCount[w];
-        base += w < warp ? c : 0;
-        total += c;
-      }
-      if (keep)
-        aux.list[base + __popc(ballot & ((1u << lane) - 1u))] = start | cls;
-      walk(aux, kThreads, range, next);
-      pos = 0;
-      count = total;
-      __syncthreads(); // the new batch is visible
-    }
-
-    /// Finds the next non-empty tile; returns false when none is left.
-    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
-                                            int qHi, int &start, int &cls) {
-      while (pos >= count) {
-        if (range >= aux.rangeCount)
-          return false;
-        refill(aux, a, b, h, qLo, qHi);
-      }
-      const int entry = aux.list[pos++];
-      start = entry & ~3;
-      cls = entry & 3;
-      return true;
-    }
-  };
-
-  /// Issues the cp.async copies of rows [row0, row0 + kRows) of one 16-bit tensor slice
-  /// (token stride `stride`, elements) into a swizzled tile; rows at or past `limit` are
-  /// zero-filled (so padding keys and values contribute exact zeros, never NaN garbage).
-  /// Each thread copies one fixed chunk column, its rows stepping by kRowStep. With a step
-  /// that is a multiple of 8 the swizzle is the same for all its copies; with a step of 4
-  /// (D = 256 on 4 warps; then row < 4) it alternates between two values, since
-  /// (row + 4) & 7 == row ^ 4.
+  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  using TileCursor = typename Producer::template TileCursor<Aux>;
   template <int kRows>
   static __device__ __forceinline__ void loadTile(unsigned dst, const unsigned char *base,
                                                   long long stride, int row0, int limit) {
-    constexpr int kRowStep = kThreads / kChunks;
-    static_assert(kThreads % kChunks == 0 && (kRowStep % 8 == 0 || kRowStep == 4),
-                  "row step of the tile copies: 4 or a multiple of 8");
-    static_assert(kRows % kRowStep == 0, "tile copies split evenly over threads");
-    const int row = (int)threadIdx.x / kChunks, chunk = (int)threadIdx.x % kChunks;
-    const unsigned char *src = base + ((long long)(row0 + row) * stride + chunk * 8) * 2;
-    const long long srcStep = (long long)kRowStep * stride * 2;
-    dst += (unsigned)(row * kChunks * 16);
-    const unsigned swizzle0 = tile::swizzledOffset<kChunks>(0, chunk ^ (row & 7));
-    const unsigned swizzle1 = swizzle0 ^ 64u;
-#pragma unroll
-    for (int i = 0; i < kRows / kRowStep; ++i) {
-      const bool valid = row0 + row + i * kRowStep < limit;
-      const unsigned swizzle = (kRowStep % 8 == 0 || i % 2 == 0) ? swizzle0 : swizzle1;
-      tile::copyAsync16(dst + i * kRowStep * kChunks * 16 + swizzle, valid ? src : base, valid);
-      src += srcStep;
-    }
+    Producer::template loadTile<kRows>(dst, base, stride, row0, limit);
   }
 
   static __device__ __forceinline__ void run(const AttncForwardParams &p, const AttncArgs &a,
@@ -482,8 +387,7 @@ struct ForwardSm80 {
 /// 128x64 on 8 warps (192 KB), 64x64 on 4 warps (160 KB) or 64x32 on 4 warps (96 KB).
 template <class V, int kHeadDim, int kSmemKB> struct Sm80Policy {
   static constexpr bool kD256Small = kHeadDim == 256 && kSmemKB < 227;
-  static constexpr int kBlockM =
-      tile_policy::sm80QueryTile(kHeadDim, kSmemKB, V::kHasSummaries);
+  static constexpr int kBlockM = tile_policy::sm80QueryTile(kHeadDim, kSmemKB, V::kHasSummaries);
   static constexpr int kBlockN = tile_policy::sm80KeyTile(kHeadDim, kSmemKB);
   static constexpr int kWarps = kHeadDim == 256 && !kD256Small ? 8 : 4;
   static constexpr int kStages = 2;
@@ -524,11 +428,10 @@ constexpr int kAttncSm80BlockM = AttncSm80Policy::kBlockM;
 #endif
 using AttncForwardSm80 =
     attnc::ForwardSm80<AttncVariant, ATTNC_HEAD_DIM, AttncForwardKind, kAttncSm80BlockM,
-                       AttncSm80Policy::kBlockN, AttncSm80Policy::kWarps,
-                       AttncSm80Policy::kStages>;
+                       AttncSm80Policy::kBlockN, AttncSm80Policy::kWarps, AttncSm80Policy::kStages>;
 extern "C" {
 __constant__ int ATTNC_FWD80_NAME(_config)[6] = {
-    kAttncSm80BlockM,         AttncSm80Policy::kBlockN,       AttncForwardSm80::kThreads,
+    kAttncSm80BlockM,         AttncSm80Policy::kBlockN,     AttncForwardSm80::kThreads,
     AttncSm80Policy::kStages, AttncForwardSm80::kSmemBytes, ATTNC_HEAD_DIM};
 }
 extern "C" __global__ void __launch_bounds__(AttncForwardSm80::kThreads,

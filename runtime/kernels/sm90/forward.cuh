@@ -35,13 +35,13 @@
 //   4-D views {D, tokens, heads, batch} (byte strides = the element strides of
 //   AttncForwardParams x 2), CU_TENSOR_MAP_SWIZZLE_128B, box {64, 128, 1, 1} for Q and
 //   {64, block_n, 1, 1} for K and V; K and V maps have kv_heads heads.
-//   Requirements as forward_sm80.cuh (16-byte aligned tensors, strides multiples of 8).
+//   Requirements as sm80/forward.cuh (16-byte aligned tensors, strides multiples of 8).
 //
 // WARPGROUPS
 //   0: producer. Warp 1 scans: it takes work units (the first is blockIdx.x, then gridDim.x
 //      plus an atomicAdd on the counter; decode() orders them for L2 reuse and load
 //      balance, and for data-dependent masks the last ones longest first: tailOrder),
-//      calls attnc_kv_ranges, classifies the candidate key tiles 32 at a time (one per lane,
+//      calls V::kvRanges, classifies the candidate key tiles 32 at a time (one per lane,
 //      ballot-compacted; long lists coarse-then-fine) and queues the non-empty ones in
 //      chunks (a 4-chunk queue in shared memory on mbarriers), one unit ahead of the
 //      loading. Warp 0 loads: for each queued unit it loads Q once that Q buffer is free
@@ -60,7 +60,7 @@
 //      (mbarrier arrive, one per warp) when its PV product completed. Masks of few
 //      comparisons keep each warp's Q rows in registers (kQInRegisters), loaded per unit.
 //   Semantics (classes, hooks, lazy rescale, empty rows) are exactly those of
-//   forward_sm80.cuh; see there.
+//   sm80/forward.cuh; see there.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM90_FORWARD_CUH
@@ -181,15 +181,19 @@ using AttncForwardKind = attnc::tile::BF16;
 #define ATTNC_FWD90_NAME(X) ATTNC_FWD90_EXPAND_(ATTNC_HEAD_DIM, ATTNC_FWD90_SUFFIX, X)
 using AttncForwardSm90 = attnc::ForwardSm90<AttncVariant, ATTNC_HEAD_DIM, AttncForwardKind>;
 extern "C" {
-__constant__ int ATTNC_FWD90_NAME(_config)[8] = {
-    AttncForwardSm90::kBlockM, AttncForwardSm90::kBlockN,    AttncForwardSm90::kThreads,
-    AttncForwardSm90::kStages, AttncForwardSm90::kSmemBytes, ATTNC_HEAD_DIM,
-    1,                         1};
+__constant__ int ATTNC_FWD90_NAME(_config)[8] = {AttncForwardSm90::kBlockM,
+                                                 AttncForwardSm90::kBlockN,
+                                                 AttncForwardSm90::kThreads,
+                                                 AttncForwardSm90::kStages,
+                                                 AttncForwardSm90::kSmemBytes,
+                                                 ATTNC_HEAD_DIM,
+                                                 1,
+                                                 1};
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
     ATTNC_FWD90_NAME()(const __grid_constant__ AttncForwardParams p,
-                                      const __grid_constant__ AttncArgs a,
-                                      const __grid_constant__ AttncTmaMaps maps) {
+                       const __grid_constant__ AttncArgs a,
+                       const __grid_constant__ AttncTmaMaps maps) {
   extern __shared__ __align__(1024) unsigned char attnc_smem[];
   AttncForwardSm90::run(p, a, maps, attnc_smem);
 }

@@ -50,7 +50,7 @@ template <class T> struct Sm90Mainloop {
     float o[kHeadDim / 2];
     float s[kBlockN / 2];
     unsigned pFrag[kBlockN / 16][4];
-    Softmax rows; // the running max and sum of this thread's two rows
+    Softmax rows;             // the running max and sum of this thread's two rows
     int q0 = 0, b = 0, h = 0; // the current unit
     const float scaleLog2 = a.scale * 1.4426950408889634f;
     const float factor = score::scoreFactor<V>(a); // scores -> log2 units, in the exponent's FFMA
@@ -122,9 +122,8 @@ template <class T> struct Sm90Mainloop {
 #if ATTNC_SM90_DEV_UNMASKED
       cls = cls == ATTNC_TILE_PARTIAL ? ATTNC_TILE_FULL : cls; // wrong results: mask cost only
 #endif
-      score::scoreStep<V, kBlockM, kBlockN, V::kMaskFactors>(s, a, b, h, q0, k0, cls,
-                                                             entryProven(entry), q0 + rowBase,
-                                                             k0 + 2 * t, scaleLog2);
+      score::scoreStep<V, kBlockM, kBlockN, V::kMaskFactors>(
+          s, a, b, h, q0, k0, cls, entryProven(entry), q0 + rowBase, k0 + 2 * t, scaleLog2);
       return rows.update(s, factor, alpha);
     };
     auto rescaleO = [&](const float(&alpha)[1][2]) { Softmax::rescale(o, alpha); };

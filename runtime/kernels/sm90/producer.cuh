@@ -34,7 +34,7 @@ template <class T> struct Sm90Producer {
 
   /// Scanning warp `scanner` (producer warp 1 + scanner): takes work units (scanner 0's
   /// first is blockIdx.x, every other one gridDim.x + atomicAdd(counter, 1): dynamic
-  /// persistent scheduling), calls attnc_kv_ranges, classifies the candidate key tiles 32 at
+  /// persistent scheduling), calls V::kvRanges, classifies the candidate key tiles 32 at
   /// a time (one per lane) and queues the non-empty ones, in key order, for the loading
   /// warp. Each scanner runs one of its units ahead of the loader, so range analysis,
   /// classification (which may read summaries or route lists) and the scheduler's atomic
@@ -123,7 +123,7 @@ template <class T> struct Sm90Producer {
         } else {
           const int start = entryStart(entry);
           hopper::barrierArriveExpectBytes(bar, 2 * kTileBytes);
-  #pragma unroll
+#pragma unroll
           for (int p = 0; p < kPanels; ++p) {
             hopper::tmaLoad4d(sK + stage * kTileBytes + p * kBlockN * 128, &maps.k, bar, p * 64,
                               start, kvh, b);
@@ -185,7 +185,7 @@ template <class T> struct Sm90Producer {
         } else {
           const WorkUnit unit = Scheduler::decode(a, u);
           hopper::barrierArriveExpectBytes(bar, kQBytes);
-  #pragma unroll
+#pragma unroll
           for (int p = 0; p < kPanels; ++p)
             hopper::tmaLoad4d(sQ + qBuffer * kQBytes + p * kBlockM * 128, &maps.q, bar, p * 64,
                               unit.q0, unit.h, unit.b);

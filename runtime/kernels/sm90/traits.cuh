@@ -88,13 +88,12 @@ template <class V_, int kHeadDim_, class Kind_, int kBlockN_, int kStages_> stru
   /// memory: the product then reads only K from shared memory, a third less traffic on the
   /// shared-memory port that the TMA fills also use. It costs 32 registers per thread at
   /// D = 128, so it is used for masks of at most one comparison per element (the
-  /// compiler's ATTNC_MASK_COMPARISONS, a proxy for the registers the mask needs), and of
+  /// compiler's V::kMaskComparisons, a proxy for the registers the mask needs), and of
   /// up to five with 64-key tiles (S takes 32 registers fewer than with 128); masks of more
   /// comparisons spill in the tile loop. D = 256 keeps Q in shared memory (O alone takes 128
   /// registers there).
   static constexpr bool kQInRegisters =
-      (V::kMaskComparisons <= 1 || (kBlockN == 64 && V::kMaskComparisons <= 5)) &&
-      kHeadDim <= 128;
+      (V::kMaskComparisons <= 1 || (kBlockN == 64 && V::kMaskComparisons <= 5)) && kHeadDim <= 128;
 
   /// Coarse-then-fine classification of long candidate lists (UnitTiles::forEachBatch): for
   /// masks whose key ranges are not exact, where runs of EMPTY candidates are common.

@@ -35,7 +35,7 @@ struct GeneratedHooks {
   bool kvRangesExact = false;
   /// Comparisons the mask evaluates per element (after simplification): a proxy for the
   /// registers its per-element path needs (the sm90 template keeps Q in registers only for
-  /// masks of at most one comparison; see forward_sm90.cuh).
+  /// masks of at most one comparison; see sm90/traits.cuh).
   unsigned maskComparisons = 0;
   /// The mask or score reads an input at a coordinate index without a clamp (in_range):
   /// the kernels must then call those hooks with coordinates inside the problem only.

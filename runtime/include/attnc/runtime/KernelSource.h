@@ -25,8 +25,8 @@ struct KernelConfig {
   bool bf16 = true;  ///< false: fp16
   int headDim = 128; ///< 64, 128, 256
   std::string arch;  ///< "sm_80", "sm_90a", ...
-  /// Which forward template: forward_sm90.cuh (wgmma, TMA; sm_90a only) or the portable
-  /// forward_sm80.cuh. Set it with usesHopperTemplate(arch).
+  /// Which forward template: sm90/forward.cuh (wgmma, TMA; sm_90a only) or the portable
+  /// sm80/forward.cuh. Set it with usesHopperTemplate(arch).
   bool hopper = false;
 };
 
