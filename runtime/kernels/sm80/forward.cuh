@@ -81,8 +81,7 @@ namespace attnc {
 /// One instantiation of the forward kernel: kBlockM query rows per CTA, split over kWarps
 /// warps (16 or 32 rows each), keys streamed in tiles of kBlockN through kStages
 /// shared-memory stages.
-template <class V, int kHeadDim, class Kind, int kBlockM, int kBlockN, int kWarps, int kStages,
-          bool kPipelined = false>
+template <class V, int kHeadDim, class Kind, int kBlockM, int kBlockN, int kWarps, int kStages>
 struct ForwardSm80 {
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kWarpM = kBlockM / kWarps;
@@ -100,7 +99,6 @@ struct ForwardSm80 {
   static_assert(kBlockM % kWarps == 0, "rows split evenly over warps");
   static_assert(kBlockN % 16 == 0, "key tile a multiple of 16");
   static_assert(kStages >= 2 && kStages <= 8, "2..8 pipeline stages");
-  static_assert(!kPipelined || kStages >= 3, "the software pipeline needs 3 stages");
   static_assert(kWarps <= 8, "at most 8 warps (tile-list compaction)");
 
   /// Bookkeeping in shared memory after the tiles: the pipeline ring (which key tile and
@@ -297,46 +295,17 @@ struct ForwardSm80 {
       }
     };
 
-    if constexpr (!kPipelined) {
-      for (int i = 0; i < produced; ++i) {
-        tile::copyAsyncWait<kStages - 2>();
-        __syncthreads(); // tile i landed; everyone is done with the stage refilled next
-        const int stage = i % kStages;
-        const int k0 = aux.tileStart[stage];
-        const int cls = aux.tileClass[stage];
-        produce((i + kStages - 1) % kStages);
-        ScoreTile s;
-        computeScores(s, sK + stage * kTileBytes);
-        softmaxTile(s, k0, cls);
-        accumulatePV(s, sV + stage * kTileBytes);
-      }
-    } else {
-      // Software pipeline across tiles: the tensor cores compute S for tile i+1 while the
-      // same warp runs the softmax of tile i (independent instructions for the scheduler to
-      // interleave). Needs kStages >= 3: K(i+1), V(i) and the load of tile i+2 coexist.
-      ScoreTile sA, sB;
-      if (produced > 0)
-        computeScores(sA, sK);
-      auto step = [&](ScoreTile &cur, ScoreTile &next, int i) {
-        tile::copyAsyncWait<kStages - 3>();
-        __syncthreads(); // tile i+1 landed; everyone is done with tile i-1's stage
-        const int stage = i % kStages;
-        const int k0 = aux.tileStart[stage];
-        const int cls = aux.tileClass[stage];
-        produce((i + kStages - 1) % kStages);
-        // Unconditional (no branch between the HMMAs and the softmax, so ptxas may
-        // interleave them); past the last tile it reads a stage nobody writes now and the
-        // result is unused.
-        computeScores(next, sK + ((i + 1) % kStages) * kTileBytes);
-        softmaxTile(cur, k0, cls);
-        accumulatePV(cur, sV + stage * kTileBytes);
-      };
-      for (int i = 0; i < produced; i += 2) { // unrolled by two: no register copies
-        step(sA, sB, i);
-        if (i + 1 >= produced)
-          break;
-        step(sB, sA, i + 1);
-      }
+    for (int i = 0; i < produced; ++i) {
+      tile::copyAsyncWait<kStages - 2>();
+      __syncthreads(); // tile i landed; everyone is done with the stage refilled next
+      const int stage = i % kStages;
+      const int k0 = aux.tileStart[stage];
+      const int cls = aux.tileClass[stage];
+      produce((i + kStages - 1) % kStages);
+      ScoreTile s;
+      computeScores(s, sK + stage * kTileBytes);
+      softmaxTile(s, k0, cls);
+      accumulatePV(s, sV + stage * kTileBytes);
     }
 
     // Epilogue: normalise, LSE, optional out hook; stage O through this warp's own Q rows
