@@ -180,6 +180,7 @@ bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl 
                             const size_t row = rowBase + item;
                             RowState &st = rows[item];
                             st.pairs.clear();
+                            st.pairs.reserve(s.kvLen); // the budgeted worst case, never more
                             st.oPre.assign(d, 0.0);
                             st.dOPre.assign(d, 0.0);
                             st.finite = true;
