@@ -475,14 +475,23 @@ Value Evaluator::evalCall(const Expr &e) {
   return Value();
 }
 
-Value Evaluator::evalIndex(const Expr &e) {
+int64_t Evaluator::indexOffset(const Expr &e, int64_t *logical) {
   const TensorView &t = bind_.inputs[e.ref.index];
-  int64_t offset = 0;
+  int64_t offset = 0, flat = 0;
   for (size_t n = 0; n < e.operands.size() && n < t.dims.size(); ++n) {
     int64_t index = e.operands[n]->kind == ExprKind::Slice ? c : eval(*e.operands[n]).i;
     index = std::clamp<int64_t>(index, 0, t.dims[n] - 1); // defined, never out of bounds
     offset += index * t.strides[n];
+    flat = flat * t.dims[n] + index;
   }
+  if (logical)
+    *logical = flat;
+  return offset;
+}
+
+Value Evaluator::evalIndex(const Expr &e) {
+  const TensorView &t = bind_.inputs[e.ref.index];
+  int64_t offset = indexOffset(e);
   dsl::ElementType et = bind_.attention->inputs[e.ref.index].elementType;
   switch (et) {
   case dsl::ElementType::I32:

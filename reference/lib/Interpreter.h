@@ -90,6 +90,10 @@ public:
   bool evalBool(const dsl::Expr &e) { return eval(e).b; }
   double evalFloat(const dsl::Expr &e) { return eval(e).asDouble(); }
   int32_t evalInt(const dsl::Expr &e);
+  /// The element an Index expression reads at the current point: its offset in the bound
+  /// view (sum of clamped index * stride) and, in `logical`, its row-major position in the
+  /// declared dims (distinct for distinct elements even when the view's strides alias).
+  int64_t indexOffset(const dsl::Expr &e, int64_t *logical = nullptr);
 
 private:
   Value evalName(const dsl::Expr &e);

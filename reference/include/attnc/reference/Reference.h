@@ -93,6 +93,62 @@ struct ReferenceResult {
 bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attention,
                   const ReferenceProblem &problem, ReferenceResult &result, std::string &error);
 
+/// The gradient of one float input tensor: row-major float64 over its declared dims.
+struct InputGradient {
+  std::string name;
+  std::vector<int64_t> dims; ///< the declared dims evaluated at the problem's shape
+  std::vector<double> values;
+};
+
+/// The result of runReferenceBackward. dQ is [batch, heads, qLen, d], dK and dV are
+/// [batch, kvHeads, kvLen, d] (the logical dims of Q, K and V), all row-major float64.
+struct ReferenceGradients {
+  ProblemShape shape;
+  std::vector<double> dq, dk, dv;
+  std::vector<InputGradient> inputs; ///< one per requested input, in the requested order
+  /// O and LSE recomputed on the way (bit-identical to runReference's).
+  ReferenceResult forward;
+
+  double dqAt(int b, int h, int q, int c) const {
+    return dq[((static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q) * shape.headDim + c];
+  }
+  double dkAt(int b, int kvh, int k, int c) const {
+    return dk[((static_cast<size_t>(b) * shape.kvHeads + kvh) * shape.kvLen + k) * shape.headDim +
+              c];
+  }
+  double dvAt(int b, int kvh, int k, int c) const {
+    return dv[((static_cast<size_t>(b) * shape.kvHeads + kvh) * shape.kvLen + k) * shape.headDim +
+              c];
+  }
+  /// The gradient of the input named `name`, or null when it was not requested.
+  const InputGradient *input(const std::string &name) const {
+    for (const auto &g : inputs)
+      if (g.name == name)
+        return &g;
+    return nullptr;
+  }
+};
+
+/// The float64 reference backward: given dO ([batch, heads, qLen, d], any float dtype and
+/// strides), the gradients of sum(dO * O) with respect to Q, K, V and the float inputs
+/// named in `gradInputs` (each must be read by the score or out expression). Masks,
+/// routing decisions and integer inputs are not differentiated: the keep predicate and
+/// the routing selection are recomputed exactly as runReference computes them and held
+/// fixed. dK and dV sum over the query heads of each KV head (GQA/MQA). A row without a
+/// kept key contributes nothing (its dQ row is 0). Results do not depend on
+/// problem.threads; problem.onlyQueries is not supported. docs/reference.md, "Backward".
+/// Returns false and sets `error` for binding errors (as runReference), a bad dO, a bad
+/// gradInputs name, an expression without derivative, or past the memory limit.
+bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl &attention,
+                          const ReferenceProblem &problem, const TensorView &dOut,
+                          const std::vector<std::string> &gradInputs, ReferenceGradients &grads,
+                          std::string &error);
+
+/// Whether runReferenceBackward can differentiate the score and out expressions of
+/// `attention`: false with "LINE:COL: ..." naming the first operation without a
+/// derivative rule.
+bool checkDifferentiable(const dsl::AttentionDecl &attention, std::string &error);
+
 /// The structural keep-matrix of one (b, h): keep[q * kvLen + k] = 1 when key k is routed
 /// to query q and the mask holds (score values are not considered, so Q/K matter only
 /// through routing gates). For the compiler's soundness tests and visualisation.
