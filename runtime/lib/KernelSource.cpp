@@ -148,7 +148,7 @@ std::vector<NvrtcHeader> kernelHeaders() {
     headers.push_back({file.name, file.text});
     headers.push_back({file.path, file.text});
     if (std::strcmp(file.name, "KernelArgs.h") == 0)
-      headers.push_back({"attnc/runtime/KernelArgs.h", file.text});
+      headers.push_back({"attnc/abi/KernelArgs.h", file.text});
   }
   return headers;
 }

@@ -19,7 +19,7 @@
 #include "KernelState.h"
 
 #include "attnc/runtime/Device.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 #include "attnc/runtime/RoutePlan.h"
 
 #include "attnc_forward_params.h"

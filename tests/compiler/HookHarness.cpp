@@ -86,7 +86,7 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
   }
   dir = pattern;
   std::ostringstream src;
-  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/runtime/KernelArgs.h\"\n";
+  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/abi/KernelArgs.h\"\n";
   src << defines << "\n" << hookPreludeText(hooks.at(0)->source) << "\n";
   src << "struct HostHookTable { void *mask, *classify, *kvRanges, *maskIndex, *maskData, "
          "*classifyFactors; };\n";
@@ -106,7 +106,7 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
   std::string cpp = dir + "/hooks.cpp", so = dir + "/hooks.so", log = dir + "/log.txt";
   std::ofstream(cpp) << src.str();
   std::string cmd = std::string(ATTNC_HOST_CXX) + " -std=c++17 -O1 -w -shared -fPIC -I" +
-                    ATTNC_RUNTIME_INCLUDE_DIR + " " + cpp + " -o " + so + " > " + log + " 2>&1";
+                    ATTNC_ABI_INCLUDE_DIR + " " + cpp + " -o " + so + " > " + log + " 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     error = "host compile failed: " + cmd + "\n" + readFile(log);
     return false;
@@ -144,7 +144,7 @@ void *compileHostSymbol(const std::string &source, const std::string &symbol, st
   std::string dir = pattern, cpp = dir + "/src.cpp", so = dir + "/src.so", log = dir + "/log.txt";
   std::ofstream(cpp) << source;
   std::string cmd = std::string(ATTNC_HOST_CXX) + " -std=c++17 -O1 -w -shared -fPIC -I" +
-                    ATTNC_RUNTIME_INCLUDE_DIR + " " + cpp + " -o " + so + " > " + log + " 2>&1";
+                    ATTNC_ABI_INCLUDE_DIR + " " + cpp + " -o " + so + " > " + log + " 2>&1";
   bool compiled = std::system(cmd.c_str()) == 0;
   if (!compiled)
     error = "host compile failed: " + cmd + "\n" + readFile(log);

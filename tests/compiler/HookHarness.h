@@ -12,7 +12,7 @@
 #include "attnc/compiler/Codegen.h"
 #include "attnc/dsl/AST.h"
 #include "attnc/dsl/Frontend.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 
 #include <cstdint>
 #include <memory>

@@ -10,7 +10,7 @@
 #define ATTNC_TESTS_COMPILER_MASKEVALUATOR_H
 
 #include "attnc/dsl/AST.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 
 #include <cstdint>
 #include <vector>

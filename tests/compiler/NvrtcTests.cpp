@@ -69,7 +69,7 @@ TEST_CASE("generated hooks of every example compile with NVRTC", "[nvrtc]") {
   // CI always has NVRTC (it needs no GPU): without it this test fails rather than skips.
   int major = 0, minor = 0;
   REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
-  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  std::string kernelArgs = readFile(ATTNC_ABI_INCLUDE_DIR "/attnc/abi/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::vector<std::string> files = exampleFiles();
   REQUIRE_FALSE(files.empty());
@@ -105,7 +105,7 @@ TEST_CASE("generated route functions compile with NVRTC", "[nvrtc][route]") {
   // CI always has NVRTC (it needs no GPU): without it this test fails rather than skips.
   int major = 0, minor = 0;
   REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
-  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  std::string kernelArgs = readFile(ATTNC_ABI_INCLUDE_DIR "/attnc/abi/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::vector<CompiledProgram> programs;
   for (const std::string &path : exampleFiles()) {
@@ -196,7 +196,7 @@ TEST_CASE("non-finite constants compile with NVRTC and run on the host", "[nvrtc
 
   // The host compiler sees the same text (the tests' harness compiles hooks this way).
   std::string host = "#include <math.h>\n#include <stdint.h>\n"
-                     "#include \"attnc/runtime/KernelArgs.h\"\n" +
+                     "#include \"attnc/abi/KernelArgs.h\"\n" +
                      hookPreludeText(hooks.hooks.source) + "namespace plain {\n" +
                      hookFunctions(hooks.hooks.source) + "}\nnamespace route {\n" +
                      hookFunctions(route.hooks.source) + R"(}
@@ -234,7 +234,7 @@ extern "C" void nonfinite_probe(const AttncArgs *a, float *f, double *g) {
   // NVRTC is a build dependency: without it this test fails rather than skips.
   int major = 0, minor = 0;
   REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
-  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  std::string kernelArgs = readFile(ATTNC_ABI_INCLUDE_DIR "/attnc/abi/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::string device = kernelArgs + "\n" + hooks.hooks.source + probeKernel("nf") +
                        "namespace route {\n" + hookFunctions(route.hooks.source) + R"(}

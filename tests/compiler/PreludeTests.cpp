@@ -102,7 +102,7 @@ TEST_CASE("interval transfer functions contain every concrete result", "[prelude
   CompiledProgram p =
       compileSource("causal.attn", readFile(std::string(ATTNC_EXAMPLES_DIR) + "/causal.attn"));
   std::string source = "#include <math.h>\n#include <stdint.h>\n"
-                       "#include \"attnc/runtime/KernelArgs.h\"\n" +
+                       "#include \"attnc/abi/KernelArgs.h\"\n" +
                        hookPreludeText(p.hooks.source) + kSelfTest;
   std::string error;
   void *symbol = compileHostSymbol(source, "attnc_prelude_selftest", error);

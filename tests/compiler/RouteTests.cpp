@@ -40,7 +40,7 @@ struct HostRouteTable {
 /// Compiles the route functions of several programs into one host shared object.
 const HostRouteTable *buildRouteTables(const std::vector<const CompiledProgram *> &programs) {
   std::ostringstream src;
-  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/runtime/KernelArgs.h\"\n";
+  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/abi/KernelArgs.h\"\n";
   src << hookPreludeText(programs.at(0)->hooks.source) << "\n";
   for (size_t i = 0; i < programs.size(); ++i)
     src << "namespace p" << i << " {\n" << hookFunctions(programs[i]->hooks.source) << "\n}\n";

@@ -12,7 +12,7 @@
 #include "ProgramGenerator.h"
 
 #include "HookVocabulary.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 
 #include <catch2/catch.hpp>
 

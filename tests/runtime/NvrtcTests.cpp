@@ -127,7 +127,7 @@ TEST_CASE("the kernel templates are embedded in the library", "[nvrtc]") {
   const char *args = embeddedFile("KernelArgs.h");
   REQUIRE(args);
   CHECK(std::strstr(args, "typedef struct AttncArgs") != nullptr);
-  CHECK(embeddedFile("runtime/include/attnc/runtime/KernelArgs.h") == args);
+  CHECK(embeddedFile("abi/include/attnc/abi/KernelArgs.h") == args);
   CHECK(embeddedFile("sm80/forward.cuh") != nullptr);
   CHECK(embeddedFile("sm90/forward.cuh") != nullptr);
   CHECK(embeddedFile("primitives/tile.cuh") != nullptr);

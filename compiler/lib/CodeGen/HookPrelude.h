@@ -3,7 +3,7 @@
 // The generated device functions call these helpers (by name, through
 // emitc.call_opaque). The text is pasted ahead of the hooks; it is valid both as CUDA
 // (NVRTC) and as host C++, so the tests compile and run the very code the GPU runs.
-// It needs AttncArgs (runtime/include/attnc/runtime/KernelArgs.h) to be defined first.
+// It needs AttncArgs (abi/include/attnc/abi/KernelArgs.h) to be defined first.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPILER_CODEGEN_HOOKPRELUDE_H

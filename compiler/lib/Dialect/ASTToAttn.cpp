@@ -13,7 +13,7 @@
 #include "attnc/compiler/AttnIR.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/dsl/Limits.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"

@@ -1,7 +1,7 @@
 //===- Codegen.h - From a checked program to kernel hooks --------*- C++ -*-===//
 //
 // The compiler's product: CUDA C++ device functions (see
-// runtime/include/attnc/runtime/KernelArgs.h for their signatures) plus the metadata
+// abi/include/attnc/abi/KernelArgs.h for their signatures) plus the metadata
 // the runtime needs to bind arguments. The runtime pastes `source` into a kernel
 // template and compiles the result with NVRTC.
 //

@@ -15,7 +15,7 @@
 #define ATTNC_COMPILER_HOSTCLASSIFIER_H
 
 #include "attnc/compiler/Codegen.h"
-#include "attnc/runtime/KernelArgs.h"
+#include "attnc/abi/KernelArgs.h"
 
 #include <memory>
 #include <string>

@@ -1,7 +1,7 @@
 //===- Limits.h - Sizes the language accepts ---------------------*- C++ -*-===//
 //
 // The checker rejects programs beyond these. The first three are slots of the kernel ABI
-// (AttncArgs in runtime/include/attnc/runtime/KernelArgs.h, which must stay plain C macros
+// (AttncArgs in abi/include/attnc/abi/KernelArgs.h, which must stay plain C macros
 // for NVRTC); the compiler, which maps declarations to those slots, static_asserts that
 // the two agree (compiler/lib/Dialect/ASTToAttn.cpp, planSlots).
 //
