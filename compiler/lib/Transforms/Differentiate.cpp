@@ -328,7 +328,7 @@ private:
   Type argsType() { return emitc::OpaqueType::get(b.getContext(), "const AttncArgs &"); }
 
   /// A function of (a, args...) whose body clones what `root` needs, the index variables
-  /// and the incoming value mapped to the arguments. Returns the builder at the body's end.
+  /// and the incoming value mapped to the arguments. `body` is left at the body's end.
   func::FuncOp cloneFunction(StringRef name, ArrayRef<StringRef> argKinds, Value root, Type result,
                              IRMapping &map, OpBuilder &body) {
     SmallVector<Type> inputs{argsType()};
