@@ -254,3 +254,51 @@ extern "C" __global__ void probe_route(AttncArgs a, double *out) {
     CHECK(size > 0);
   }
 }
+
+TEST_CASE("derivative hooks of every example compile with NVRTC", "[nvrtc][gradient]") {
+  int major = 0, minor = 0;
+  REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
+  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  REQUIRE_FALSE(kernelArgs.empty());
+  std::string all;
+  int programs = 0;
+  for (const std::string &path : exampleFiles()) {
+    dsl::SourceFile file(path, readFile(path));
+    dsl::DiagnosticEngine diags(&file);
+    auto program = dsl::parseAndCheck(file, diags);
+    REQUIRE(program);
+    compiler::CodegenOptions options;
+    options.backward = true;
+    compiler::GeneratedHooks hooks;
+    std::string error;
+    INFO(path << ": " << error);
+    REQUIRE(compiler::generateHooks(*program, *program->find(""), options, hooks, error));
+    if (all.empty())
+      all = kernelArgs + "\n" + hookPreludeText(hooks.source);
+    // A probe calling every derivative hook, so that each is instantiated and compiled.
+    std::string ns = "g" + std::to_string(programs++);
+    all += "namespace " + ns + " {\n" + hookFunctions(hooks.source) + "}\n";
+    all += "extern \"C\" __global__ void probe_" + ns +
+           "(AttncArgs a, float *out) {\n  using namespace " + ns +
+           ";\n  int b = blockIdx.x, h = blockIdx.y, q = threadIdx.x, k = threadIdx.y;\n";
+    all += "  float r = attnc_score_grad(a, 0.5f * q, b, h, q, k) + attnc_out_grad(a, 0.25f * k, "
+           "b, h, q, k);\n";
+    for (const compiler::GradReadSite &site : hooks.gradReads) {
+      std::string fn = "attnc_" + site.region + "_";
+      std::string i = std::to_string(site.site);
+      all += "  r += " + fn + "grad_read" + i + "(a, 0.5f, b, h, q, k);\n";
+      for (int n = 0; n < site.rank; ++n)
+        all += "  r += (float)" + fn + "read" + i + "_index" + std::to_string(n) +
+               "(a, b, h, q, k);\n";
+    }
+    all += "  out[threadIdx.x + 32 * threadIdx.y] = r;\n}\n";
+  }
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    std::string log;
+    size_t size = 0;
+    bool ok = nvrtcCompile(all, arch, log, size);
+    INFO(arch << ":\n" << log);
+    CHECK(ok);
+    CHECK(size > 0);
+  }
+}

@@ -8,8 +8,8 @@
 //       prints the attn module built from a checked .attn program
 //   attnc-opt --to-cpp FILE.mlir
 //       prints emitc::translateToCpp of an EmitC module
-//   attnc-opt --hooks FILE.attn [-D name=value]...
-//       prints the generated hook source (generateHooks)
+//   attnc-opt --hooks FILE.attn [-D name=value]... [--backward]
+//       prints the generated hook source (generateHooks; with the derivative hooks)
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/ASTToAttn.h"
@@ -34,9 +34,12 @@ namespace {
 int fromAttn(int argc, char **argv, bool hooks) {
   std::string path, attentionName;
   std::vector<attnc::dsl::ConstOverride> overrides;
+  bool backward = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "-D" || arg == "--attention") && i + 1 < argc) {
+    if (arg == "--backward" && hooks) {
+      backward = true;
+    } else if ((arg == "-D" || arg == "--attention") && i + 1 < argc) {
       std::string value = argv[++i];
       if (arg == "--attention") {
         attentionName = value;
@@ -71,7 +74,10 @@ int fromAttn(int argc, char **argv, bool hooks) {
   }
   if (hooks) {
     attnc::compiler::GeneratedHooks out;
-    if (!attnc::compiler::generateHooks(*program, *attention, {}, out, error)) {
+    attnc::compiler::CodegenOptions options;
+    options.backward = backward;
+    options.source = &file;
+    if (!attnc::compiler::generateHooks(*program, *attention, options, out, error)) {
       std::cerr << "attnc-opt: " << error << "\n";
       return 3;
     }

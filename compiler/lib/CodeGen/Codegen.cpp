@@ -8,6 +8,7 @@
 #include "attnc/compiler/ASTToAttn.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
+#include "attnc/dsl/Diagnostics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
@@ -103,18 +104,51 @@ template <typename IncomingOp> bool isIdentityRegion(Region &region) {
   return yield.getValues()[0].getDefiningOp<IncomingOp>() != nullptr;
 }
 
+/// An error of a pass at a source position (the builder's FileLineColLoc, possibly fused
+/// by canonicalize) in the front end's format.
+std::string positionedError(std::optional<Location> loc, const std::string &message,
+                            const dsl::SourceFile *source) {
+  FileLineColLoc position;
+  if (loc)
+    LocationAttr(*loc).walk([&](Location l) {
+      if (auto flc = dyn_cast<FileLineColLoc>(l); flc && !position)
+        position = flc;
+      return position ? WalkResult::interrupt() : WalkResult::advance();
+    });
+  if (!position)
+    return "error: " + message;
+  if (source && position.getLine() <= source->lineCount()) {
+    std::string_view line = source->lineText(position.getLine());
+    uint32_t offset = static_cast<uint32_t>(line.data() - source->text().data()) +
+                      std::min<uint32_t>(position.getColumn() - 1, line.size());
+    dsl::SourceRange range{source->locOf(offset), source->locOf(offset + 1)};
+    dsl::DiagnosticEngine diags(source);
+    diags.error(range, message);
+    return diags.render(diags.diagnostics().front());
+  }
+  return std::to_string(position.getLine()) + ":" + std::to_string(position.getColumn()) +
+         ": error: " + message;
+}
+
 } // namespace
 
 bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attention,
                    const CodegenOptions &options, GeneratedHooks &out, std::string &error) {
   MLIRContext context(MLIRContext::Threading::DISABLED);
   std::string diagnostics;
+  std::optional<Location> firstErrorLoc;
+  std::string firstError;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag << "\n";
+    if (diag.getSeverity() == DiagnosticSeverity::Error && !firstErrorLoc) {
+      firstErrorLoc = diag.getLocation();
+      firstError = diag.str();
+    }
     return success();
   });
-  OwningOpRef<ModuleOp> module = buildAttnModule(context, program, attention, error);
+  OwningOpRef<ModuleOp> module = buildAttnModule(context, program, attention, error,
+                                                 options.source ? options.source->path() : "");
   if (!module)
     return false;
 
@@ -127,6 +161,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
   // the stages (Passes.h).
   HookPipelineOptions pipeline;
   pipeline.canonicalize = options.runCanonicalize;
+  pipeline.backward = options.backward;
   auto runStage = [&](HookPipelineStage stage, const char *what) {
     PassManager pm(&context);
     buildHookPipelineStage(pm, stage, pipeline);
@@ -174,6 +209,28 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     if (!out.hostProgram) {
       error = "internal error while building the host classifier: " + error;
       return false;
+    }
+  }
+
+  if (options.backward) {
+    PassManager pm(&context);
+    buildHookPipelineStage(pm, HookPipelineStage::Differentiate, pipeline);
+    if (failed(pm.run(*module))) {
+      error = positionedError(firstErrorLoc, firstError, options.source);
+      return false;
+    }
+    out.hasBackward = true;
+    for (auto func : module->getOps<func::FuncOp>()) {
+      auto region = func->getAttrOfType<StringAttr>("attnc.grad_of");
+      if (!region)
+        continue;
+      auto intAttr = [&](StringRef name) {
+        auto attr = func->getAttrOfType<IntegerAttr>(name);
+        return attr ? static_cast<int>(attr.getInt()) : 0;
+      };
+      out.gradReads.push_back({region.str(), intAttr("attnc.site"), intAttr("attnc.slot"),
+                               intAttr("attnc.rank"),
+                               static_cast<unsigned>(intAttr("attnc.in_range"))});
     }
   }
 

@@ -74,8 +74,9 @@ namespace {
 class SpecBuilder {
 public:
   SpecBuilder(MLIRContext &ctx, const dsl::Program &program, const dsl::AttentionDecl &attention,
-              std::string &error)
-      : b(&ctx), program(program), attention(attention), error(error), plan(planSlots(attention)) {}
+              StringRef filename, std::string &error)
+      : b(&ctx), program(program), attention(attention), filename(filename), error(error),
+        plan(planSlots(attention)) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -83,8 +84,11 @@ private:
   OpBuilder b;
   const dsl::Program &program;
   const dsl::AttentionDecl &attention;
+  StringRef filename;
   std::string &error;
   SlotPlan plan;
+  /// The source position of the expression being built (file:line:col of its first token):
+  /// later passes report errors there (attn-differentiate).
   Location loc = b.getUnknownLoc();
   std::map<int, Value> letValues; ///< per region
   /// The language's Float in the region being built: f32, or f64 in the route.
@@ -136,6 +140,7 @@ private:
   }
 
   Value expr(const dsl::Expr &e);
+  Value exprHere(const dsl::Expr &e);
   Value statement(const dsl::Expr &e);
   Value name(const dsl::Expr &e);
   Value unary(const dsl::Expr &e);
@@ -545,6 +550,15 @@ Value SpecBuilder::statement(const dsl::Expr &e) {
 }
 
 Value SpecBuilder::expr(const dsl::Expr &e) {
+  Location outer = loc;
+  if (e.range.begin.isValid())
+    loc = FileLineColLoc::get(b.getContext(), filename, e.range.begin.line, e.range.begin.column);
+  Value value = exprHere(e);
+  loc = outer;
+  return value;
+}
+
+Value SpecBuilder::exprHere(const dsl::Expr &e) {
   switch (e.kind) {
   case dsl::ExprKind::IntLiteral:
     return constInt(e.intValue);
@@ -665,12 +679,13 @@ OwningOpRef<ModuleOp> SpecBuilder::build() {
 } // namespace
 
 OwningOpRef<ModuleOp> buildAttnModule(MLIRContext &context, const dsl::Program &program,
-                                      const dsl::AttentionDecl &attention, std::string &error) {
+                                      const dsl::AttentionDecl &attention, std::string &error,
+                                      const std::string &filename) {
   DialectRegistry registry;
   registerAttncDialects(registry);
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
-  SpecBuilder builder(context, program, attention, error);
+  SpecBuilder builder(context, program, attention, filename, error);
   OwningOpRef<ModuleOp> module = builder.build();
   if (!error.empty())
     return nullptr;

@@ -22,6 +22,11 @@ void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
     pm.addPass(createClassifyBlocks());
     pm.addPass(createKvRanges());
     return;
+  case HookPipelineStage::Differentiate:
+    // Without a backward the pipeline, and so the forward hooks, are what they were.
+    if (options.backward)
+      pm.addPass(createDifferentiate());
+    return;
   case HookPipelineStage::Emit:
     pm.addPass(createLowerToEmitC());
     pm.addPass(createFastFloatMath());
@@ -30,8 +35,8 @@ void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
 }
 
 void buildHookPipeline(mlir::OpPassManager &pm, const HookPipelineOptions &options) {
-  for (HookPipelineStage stage :
-       {HookPipelineStage::Simplify, HookPipelineStage::Classify, HookPipelineStage::Emit})
+  for (HookPipelineStage stage : {HookPipelineStage::Simplify, HookPipelineStage::Classify,
+                                  HookPipelineStage::Differentiate, HookPipelineStage::Emit})
     buildHookPipelineStage(pm, stage, options);
 }
 

@@ -26,11 +26,13 @@ SlotPlan planSlots(const dsl::AttentionDecl &attention);
 void registerAttncDialects(mlir::DialectRegistry &registry);
 
 /// Builds `module { attn.spec @name mask {...} score {...} out {...} route {...} }`.
-/// Returns null and sets `error` if the AST is not a checked program.
+/// Returns null and sets `error` if the AST is not a checked program. Ops get the
+/// location `filename:line:col` of the expression they come from.
 mlir::OwningOpRef<mlir::ModuleOp> buildAttnModule(mlir::MLIRContext &context,
                                                   const dsl::Program &program,
                                                   const dsl::AttentionDecl &attention,
-                                                  std::string &error);
+                                                  std::string &error,
+                                                  const std::string &filename = "");
 
 } // namespace attnc::compiler
 

@@ -11,6 +11,7 @@
 
 #include "attnc/compiler/Slots.h"
 #include "attnc/dsl/AST.h"
+#include "attnc/dsl/Source.h"
 
 #include <memory>
 #include <string>
@@ -19,6 +20,19 @@
 namespace attnc::compiler {
 
 class HostHookProgram; // HostClassifier.h
+
+/// One f32 input read of the score or out expression that the backward differentiates
+/// (attn-differentiate; docs/compiler.md, "Derivatives"). The kernel adds
+/// `dL/d(region value) * attnc_<region>_grad_read<site>(...)` to the gradient of input
+/// `slot` at the element (attnc_<region>_read<site>_index<0..rank-1>(...)), each index
+/// clamped to [0, dim - 1] as the read clamps it unless bit n of `inRange` is set.
+struct GradReadSite {
+  std::string region; ///< "score" or "out"
+  int site = 0;       ///< i of attnc_<region>_grad_read<i>, in region order
+  int slot = 0;       ///< the input's slot (InputSlot::slot)
+  int rank = 0;
+  unsigned inRange = 0;
+};
 
 struct GeneratedHooks {
   std::string source; ///< the device functions and feature macros
@@ -46,6 +60,10 @@ struct GeneratedHooks {
   /// attnc_classify(_factors) and attnc_kv_ranges as a host program (HostClassifier.h);
   /// only with CodegenOptions::hostClassifier.
   std::shared_ptr<const HostHookProgram> hostProgram;
+  /// CodegenOptions::backward: `source` also holds attnc_score_grad, attnc_out_grad and the
+  /// read-site functions of `gradReads`.
+  bool hasBackward = false;
+  std::vector<GradReadSite> gradReads;
 };
 
 struct CodegenOptions {
@@ -53,10 +71,17 @@ struct CodegenOptions {
   /// Also translate the classifier and the key ranges into GeneratedHooks::hostProgram,
   /// for tools that classify tiles on the host (attnc explain, attnc viz).
   bool hostClassifier = false;
+  /// Also emit the derivative hooks (attn-differentiate) a backward kernel calls. A score or
+  /// out expression that is not differentiable then fails with a positioned error.
+  bool backward = false;
+  /// The program's source, to render positioned errors (file:line:col, the line, a caret);
+  /// without it they read line:col.
+  const dsl::SourceFile *source = nullptr;
 };
 
 /// Lowers one checked attention through the attn dialect to hooks. Returns false and
-/// sets `error` on failure (an internal compiler error: checked programs should not fail).
+/// sets `error` on failure: an internal compiler error (checked programs should not fail),
+/// or with `backward`, a positioned error for a score or out that is not differentiable.
 bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attention,
                    const CodegenOptions &options, GeneratedHooks &out, std::string &error);
 

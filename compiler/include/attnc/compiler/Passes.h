@@ -25,9 +25,13 @@ struct HookPipelineOptions : mlir::PassPipelineOptions<HookPipelineOptions> {
   Option<bool> canonicalize{*this, "canonicalize",
                             llvm::cl::desc("Run canonicalize and cse after the attn lowerings"),
                             llvm::cl::init(true)};
+  Option<bool> backward{*this, "backward",
+                        llvm::cl::desc("Add the derivative functions (attn-differentiate) for a "
+                                       "backward pass"),
+                        llvm::cl::init(false)};
 };
 
-/// The hook pipeline in three stages, run in this order. generateHooks reads facts between
+/// The hook pipeline in four stages, run in this order. generateHooks reads facts between
 /// them: the spec's regions before attn-to-emitc outlines them (after Simplify), the
 /// classifier and key-range functions before they become EmitC (after Classify).
 enum class HookPipelineStage {
@@ -36,6 +40,9 @@ enum class HookPipelineStage {
   /// attn-factor-mask, attn-classify-blocks, attn-kv-ranges: @attnc_classify(_factors)
   /// and @attnc_kv_ranges added as func.func.
   Classify,
+  /// attn-differentiate when the options request a backward, else nothing: the
+  /// derivative functions of the score and out regions added as func.func.
+  Differentiate,
   /// attn-to-emitc, attn-fast-float-math: the EmitC module translateToCpp prints.
   Emit,
 };
@@ -44,11 +51,12 @@ enum class HookPipelineStage {
 void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
                             const HookPipelineOptions &options);
 
-/// The whole pipeline, from a module built by buildAttnModule to EmitC: the three stages.
+/// The whole pipeline, from a module built by buildAttnModule to EmitC: the four stages.
 void buildHookPipeline(mlir::OpPassManager &pm, const HookPipelineOptions &options);
 
-/// Registers the pipeline for attnc-opt: --attnc-hook-pipeline, and each stage on its own as
-/// --attnc-hook-simplify, --attnc-hook-classify, --attnc-hook-emit.
+/// Registers the pipeline for attnc-opt: --attnc-hook-pipeline, and the stages on their own
+/// as --attnc-hook-simplify, --attnc-hook-classify, --attnc-hook-emit (the Differentiate
+/// stage is the pass --attn-differentiate).
 void registerHookPipelines();
 
 #define GEN_PASS_REGISTRATION

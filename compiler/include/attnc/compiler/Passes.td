@@ -68,6 +68,26 @@ def KvRanges : Pass<"attn-kv-ranges", "mlir::ModuleOp"> {
   ];
 }
 
+def Differentiate : Pass<"attn-differentiate", "mlir::ModuleOp"> {
+  let summary = "Add the derivative functions of the score and out regions (reverse mode)";
+  let description = [{
+    For the spec's score region: `func.func @attnc_score_grad(a, s, b, h, q, k)`, the
+    derivative of the yielded score with respect to the incoming one, and for each f32
+    input read the yielded value depends on (a read site i, in region order)
+    `@attnc_score_grad_read<i>` (same arguments: the derivative with respect to the value
+    read) and `@attnc_score_read<i>_index<n>(a, b, h, q, k)` (its n-th index, unclamped);
+    the same for the out region (`@attnc_out_grad(a, o, b, h, q, c)`, ...). The read-site
+    functions carry `attnc.grad_of`, `attnc.site`, `attnc.slot`, `attnc.rank` and
+    `attnc.in_range`. Float values carry derivatives, Int and Bool values are constants;
+    floor, int() or an op without a rule on a differentiated value is an error at its
+    location. Expects one `attn.spec` per module.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect", "mlir::func::FuncDialect",
+    "mlir::emitc::EmitCDialect"
+  ];
+}
+
 def LowerToEmitC : Pass<"attn-to-emitc", "mlir::ModuleOp"> {
   let summary = "Outline attn.spec regions into hook functions and lower to EmitC";
   let description = [{
