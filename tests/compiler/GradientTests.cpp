@@ -35,7 +35,7 @@ struct GradTable {
 
 std::string tableSource(const compiler::GeneratedHooks &hooks) {
   std::ostringstream src;
-  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/runtime/KernelArgs.h\"\n";
+  src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/abi/KernelArgs.h\"\n";
   src << hookPreludeText(hooks.source) << "\n" << hookFunctions(hooks.source) << "\n";
   const char *args = "a, v, x[0], x[1], x[2], x[3]";
   src << "static float fwd(int r, const AttncArgs &a, float v, const int *x) {\n"

@@ -258,7 +258,7 @@ extern "C" __global__ void probe_route(AttncArgs a, double *out) {
 TEST_CASE("derivative hooks of every example compile with NVRTC", "[nvrtc][gradient]") {
   int major = 0, minor = 0;
   REQUIRE(nvrtcVersion(&major, &minor) == NVRTC_SUCCESS);
-  std::string kernelArgs = readFile(ATTNC_RUNTIME_INCLUDE_DIR "/attnc/runtime/KernelArgs.h");
+  std::string kernelArgs = readFile(ATTNC_ABI_INCLUDE_DIR "/attnc/abi/KernelArgs.h");
   REQUIRE_FALSE(kernelArgs.empty());
   std::string all;
   int programs = 0;
