@@ -270,6 +270,26 @@ Dual DualEvaluator::call(const Expr &e) {
   }
 }
 
+/// Whether `e`'s operands depend on what the backward differentiates: the incoming score or
+/// output, or a float input read.
+bool carriesDerivative(const dsl::AttentionDecl &attention, const Expr &e) {
+  std::vector<bool> seen(attention.lets.size(), false);
+  bool found = false;
+  for (const auto &op : e.operands)
+    walk(attention, *op, seen, [&](const Expr &x) {
+      if (x.kind == ExprKind::Name && x.ref.kind == SymbolRef::Builtin &&
+          (x.ref.index == static_cast<int>(dsl::Builtin::Score) ||
+           x.ref.index == static_cast<int>(dsl::Builtin::Out)))
+        found = true;
+      if (x.kind == ExprKind::Index && x.ref.index >= 0 &&
+          x.ref.index < static_cast<int>(attention.inputs.size()) &&
+          dsl::scalarTypeOf(attention.inputs[x.ref.index].elementType) == Type::Float)
+        found = true;
+      return !found;
+    });
+  return found;
+}
+
 bool checkDifferentiable(const dsl::AttentionDecl &attention, const Expr &root, const char *what,
                          std::string &error) {
   std::vector<bool> seen(attention.lets.size(), false);
@@ -281,6 +301,15 @@ bool checkDifferentiable(const dsl::AttentionDecl &attention, const Expr &root, 
     if (e.kind == ExprKind::Call && e.func && !hasDerivativeRule(*e.func)) {
       bad = &e;
       why = "'" + e.name + "(...)' has no derivative rule";
+    } else if (e.kind == ExprKind::Call && e.func &&
+               (*e.func == Func::Floor || *e.func == Func::ToInt) &&
+               carriesDerivative(attention, e)) {
+      // Piecewise constant: a zero gradient almost everywhere would train silently wrong,
+      // so, as the compiler's attn-differentiate, the reference refuses it.
+      bad = &e;
+      why = "'" + e.name + "(...)' of a value that depends on " +
+            (std::string(what) == "score" ? "the score" : "the output") +
+            " or a float input has no derivative";
     } else if (e.kind == ExprKind::Binary && e.binaryOp == BinaryOp::Rem && anyFloatOperand(e)) {
       bad = &e;
       why = "'%' on floats has no derivative rule";

@@ -406,4 +406,31 @@ TEST_CASE("backward: errors", "[reference][backward]") {
     Case cs(std::move(program), shapeOf(1, 1, 1, 3, 3, 4), 27);
     CHECK(run(cs, {}).find("cannot be differentiated") != std::string::npos);
   }
+  {
+    // floor and int() are piecewise constant: refused (as by the compiler's
+    // attn-differentiate) where their operand depends on the score, the output or a float
+    // input, accepted on index arithmetic alone.
+    struct Probe {
+      const char *source, *position;
+      bool ok;
+    };
+    for (const Probe &p :
+         {Probe{"attention t {\n  score = floor(score * 2.0);\n}", "2:11:", false},
+          Probe{"attention t {\n  input g: f32[batch, heads, q_len, d];\n  out = out + "
+                "float(int(g[b, h, q, :]));\n}",
+                "3:21:", false},
+          Probe{"attention t {\n  let s = score;\n  out = out;\n  score = s + floor(s);\n}",
+                "4:15:", false},
+          Probe{"attention t {\n  score = score + floor(q * 0.5) + float(int(k / 2));\n}", "",
+                true}}) {
+      INFO(p.source);
+      auto program = compileSource(p.source);
+      std::string error;
+      CHECK(reference::checkDifferentiable(program->attentions[0], error) == p.ok);
+      if (!p.ok) {
+        CHECK(error.find(p.position) == 0);
+        CHECK(error.find("has no derivative") != std::string::npos);
+      }
+    }
+  }
 }
