@@ -112,6 +112,10 @@ void checkProgram(const std::string &name, std::string text) {
   INFO(name);
   REQUIRE(compiler::generateHooks(*program, *attention, options, hooks, error));
   REQUIRE(hooks.hasBackward);
+  // The program's variant carries the derivatives the backward kernels call (V::scoreGrad,
+  // V::outGrad; an identity region's is 1).
+  CHECK(hooks.source.find(" scoreGrad(") != std::string::npos);
+  CHECK(hooks.source.find(" outGrad(") != std::string::npos);
   void *sym = compileHostSymbol(tableSource(hooks), "attnc_grad_table", error);
   INFO(error);
   REQUIRE(sym);
