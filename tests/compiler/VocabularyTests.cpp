@@ -28,6 +28,7 @@
 namespace vocab_prelude {
 #define ATTNC_KERNEL_CLASSIFIES_TILES 1
 #include "hook_prelude.cuh"
+#include "hook_prelude_backward.cuh"
 #undef ATTNC_KERNEL_CLASSIFIES_TILES
 
 #define ATTNC_HOOK(name, type)                                                                     \

@@ -13,6 +13,7 @@ llvm::ArrayRef<VariantHook> variantHooks() {
       {"attnc_classify", "classify"},
       {"attnc_classify_factors", "classifyFactors"},
       {"attnc_kv_ranges", "kvRanges"},
+      {"attnc_q_ranges", "qRanges"},
       {"attnc_route_block_of", "routeBlockOf"},
       {"attnc_route_num_blocks", "routeNumBlocks"},
       {"attnc_route_gate", "routeGate"},
