@@ -41,7 +41,7 @@ std::vector<std::string> exampleFiles() {
   return files;
 }
 
-CompiledProgram compileSource(const std::string &name, const std::string &text) {
+CompiledProgram compileSource(const std::string &name, const std::string &text, bool backward) {
   CompiledProgram result;
   result.name = name;
   result.text = text;
@@ -56,7 +56,10 @@ CompiledProgram compileSource(const std::string &name, const std::string &text) 
   result.attention = result.program->find("");
   REQUIRE(result.attention);
   std::string error;
-  bool ok = compiler::generateHooks(*result.program, *result.attention, {}, result.hooks, error);
+  compiler::CodegenOptions options;
+  options.backward = backward;
+  bool ok =
+      compiler::generateHooks(*result.program, *result.attention, options, result.hooks, error);
   INFO(name << ": " << error);
   REQUIRE(ok);
   return result;
@@ -89,7 +92,7 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
   src << "#include <math.h>\n#include <stdint.h>\n#include \"attnc/abi/KernelArgs.h\"\n";
   src << defines << "\n" << hookPreludeText(hooks.at(0)->source) << "\n";
   src << "struct HostHookTable { void *mask, *classify, *kvRanges, *maskIndex, *maskData, "
-         "*classifyFactors; };\n";
+         "*classifyFactors, *qRanges; };\n";
   for (size_t i = 0; i < hooks.size(); ++i)
     src << "namespace p" << i << " {\n" << hookFunctions(hooks[i]->source) << "\n}\n";
   src << "extern \"C\" const HostHookTable attnc_test_tables[] = {\n";
@@ -98,9 +101,10 @@ bool HostHooks::build(const std::vector<const compiler::GeneratedHooks *> &hooks
     src << "  {" << ns << "attnc_mask, " << ns << "attnc_classify, " << ns << "attnc_kv_ranges, ";
     if (hooks[i]->maskFactors)
       src << ns << "attnc_mask_index, " << ns << "attnc_mask_data, " << ns
-          << "attnc_classify_factors},\n";
+          << "attnc_classify_factors, ";
     else
-      src << "nullptr, nullptr, nullptr},\n";
+      src << "nullptr, nullptr, nullptr, ";
+    src << (hooks[i]->hasBackward ? ns + "attnc_q_ranges" : std::string("nullptr")) << "},\n";
   }
   src << "};\n";
   std::string cpp = dir + "/hooks.cpp", so = dir + "/hooks.so", log = dir + "/log.txt";

@@ -9,10 +9,10 @@
 #ifndef ATTNC_TESTS_COMPILER_HOOKHARNESS_H
 #define ATTNC_TESTS_COMPILER_HOOKHARNESS_H
 
+#include "attnc/abi/KernelArgs.h"
 #include "attnc/compiler/Codegen.h"
 #include "attnc/dsl/AST.h"
 #include "attnc/dsl/Frontend.h"
-#include "attnc/abi/KernelArgs.h"
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +30,8 @@ struct HostHookTable {
   bool (*maskData)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t);
   int32_t (*classifyFactors)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t, int32_t,
                              int32_t);
+  /// Null unless the hooks were generated with a backward (GeneratedHooks::hasBackward).
+  int32_t (*qRanges)(const AttncArgs &, int32_t, int32_t, int32_t, int32_t, int32_t *, int32_t *);
 };
 
 /// A parsed, checked program with its generated hooks.
@@ -41,8 +43,10 @@ struct CompiledProgram {
   compiler::GeneratedHooks hooks;
 };
 
-/// Parses, checks and generates; fails the current test (REQUIRE) on any error.
-CompiledProgram compileSource(const std::string &name, const std::string &text);
+/// Parses, checks and generates (with the backward's hooks when `backward`); fails the
+/// current test (REQUIRE) on any error.
+CompiledProgram compileSource(const std::string &name, const std::string &text,
+                              bool backward = false);
 /// The example files, sorted; fails the current test (REQUIRE) when there are none.
 std::vector<std::string> exampleFiles();
 std::string readFile(const std::string &path);

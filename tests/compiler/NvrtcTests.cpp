@@ -291,6 +291,10 @@ TEST_CASE("derivative hooks of every example compile with NVRTC", "[nvrtc][gradi
         all += "  r += (float)" + fn + "read" + i + "_index" + std::to_string(n) +
                "(a, b, h, q, k);\n";
     }
+    // The backward's query ranges of a key tile (attnc_qr_refine instantiated with
+    // attnc_classify).
+    all += "  int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];\n";
+    all += "  r += (float)attnc_q_ranges(a, b, h, k, k + 63, lo, hi) + lo[0] + hi[0];\n";
     all += "  out[threadIdx.x + 32 * threadIdx.y] = r;\n}\n";
   }
   for (const char *arch : {"sm_80", "sm_90a"}) {

@@ -1,10 +1,11 @@
 //===- VocabularyTests.cpp - Every callee the emitter produces exists ------===//
 //
 // The hook vocabulary (compiler/lib/CodeGen/HookVocabulary.def) is the list of callees
-// the emitters may name. (1) Each entry exists in the prelude (or the math library) with
-// the declared type: the prelude is compiled here as host C++ and each name's address is
-// taken through the X-macro. (2) Each emitc.call_opaque callee in the final IR of every
-// example, routed corpus program and many random programs is in the vocabulary, and each
+// the emitters may name. (1) Each entry exists in the prelude, the backward prelude or the
+// math library with the declared type: the preludes are compiled here as host C++ and each
+// name's address is taken through the X-macro. (2) Each emitc.call_opaque callee in the
+// final IR of every example (with and without the backward's functions), routed corpus
+// program and many random programs is in the vocabulary, and each
 // direct emitc.call (attnc_route_block_of, ...) goes to a function of the same module.
 //
 //===----------------------------------------------------------------------===//
@@ -28,6 +29,7 @@
 namespace vocab_prelude {
 #define ATTNC_KERNEL_CLASSIFIES_TILES 1
 #include "hook_prelude.cuh"
+#include "hook_prelude_backward.cuh"
 #undef ATTNC_KERNEL_CLASSIFIES_TILES
 
 #define ATTNC_HOOK(name, type)                                                                     \
@@ -117,10 +119,12 @@ TEST_CASE("the vocabulary's names are spelled the same in the emitter's constant
 TEST_CASE("every callee in generated IR is in the vocabulary", "[codegen][vocabulary]") {
   std::set<std::string> seen;
   int programs = 0;
-  for (const std::string &path : exampleFiles()) {
-    checkProgram(compileSource(path.substr(path.find_last_of('/') + 1), readFile(path)), seen);
-    ++programs;
-  }
+  for (const std::string &path : exampleFiles())
+    for (bool backward : {false, true}) { // the backward adds attnc_q_ranges
+      checkProgram(compileSource(path.substr(path.find_last_of('/') + 1), readFile(path), backward),
+                   seen);
+      ++programs;
+    }
   for (const std::string &path : routeCorpus()) {
     std::string name = path.substr(path.find_last_of('/') + 1);
     std::string text = readFile(path);
@@ -140,8 +144,9 @@ TEST_CASE("every callee in generated IR is in the vocabulary", "[codegen][vocabu
   }
   std::printf("vocabulary: %d programs, %zu distinct callees\n", programs, seen.size());
   // The walk reaches the interval, key-range, reader and route families.
-  for (const char *expected : {"attnc_iv_add", "attnc_tv_tile", "attnc_kr_store",
-                               "attnc_read_i32_2", "attnc_route_block_of"}) {
+  for (const char *expected :
+       {"attnc_iv_add", "attnc_tv_tile", "attnc_kr_store", "attnc_read_i32_2",
+        "attnc_route_block_of", "attnc_qr_args", "attnc_qr_refine"}) {
     INFO(expected);
     CHECK(seen.count(expected) == 1);
   }

@@ -271,6 +271,8 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     os << " " << in.name << "=input[" << in.slot << "]";
   os << "\n";
   os << hookPrelude();
+  if (options.backward)
+    os << hookBackwardPrelude();
   os << functions;
   if (!routeFunctions.empty()) {
     os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";

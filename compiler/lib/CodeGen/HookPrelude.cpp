@@ -18,4 +18,10 @@ const char *hookPrelude() {
       ;
 }
 
+const char *hookBackwardPrelude() {
+  return
+#include "HookPreludeBackwardText.inc"
+      ;
+}
+
 } // namespace attnc::compiler

@@ -12,6 +12,9 @@
 namespace attnc::compiler {
 /// The helper library text (ATTNC_HD functions, interval domain, loaders).
 const char *hookPrelude();
+/// The helpers only the backward's hooks call (hook_prelude_backward.cuh), pasted after
+/// the prelude when CodegenOptions::backward is set, so the forward's source is unchanged.
+const char *hookBackwardPrelude();
 } // namespace attnc::compiler
 
 #endif

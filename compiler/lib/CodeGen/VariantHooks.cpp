@@ -13,6 +13,7 @@ llvm::ArrayRef<VariantHook> variantHooks() {
       {"attnc_classify", "classify"},
       {"attnc_classify_factors", "classifyFactors"},
       {"attnc_kv_ranges", "kvRanges"},
+      {"attnc_q_ranges", "qRanges"},
       {"attnc_score_grad", "scoreGrad"},
       {"attnc_out_grad", "outGrad"},
       {"attnc_route_block_of", "routeBlockOf"},

@@ -44,30 +44,28 @@ bool isTokenIndexedRead(Operation *op) {
   return token && (token.getKind() == "q" || token.getKind() == "k");
 }
 
-bool dependsOnKey(Value v, DenseMap<Value, bool> &memo) {
+bool dependsOnToken(Value v, StringRef kind, DenseMap<Value, bool> &memo) {
   auto it = memo.find(v);
   if (it != memo.end())
     return it->second;
   bool result = false;
   if (Operation *op = v.getDefiningOp()) {
     if (auto index = dyn_cast<attn::IndexOp>(op))
-      result = index.getKind() == "k";
+      result = index.getKind() == kind;
     else
       for (Value operand : op->getOperands())
-        result = result || dependsOnKey(operand, memo);
+        result = result || dependsOnToken(operand, kind, memo);
   }
   memo[v] = result;
   return result;
 }
 
-bool IntervalEmitter::dependsOnKey(Value v) { return compiler::dependsOnKey(v, keyDependent); }
-
 Value IntervalEmitter::eval(Value v) {
   auto it = memo.find(v);
   if (it != memo.end())
     return it->second;
-  if (keyIndependentSource && !dependsOnKey(v)) {
-    Value shared = keyIndependentSource->eval(v);
+  if (independentSource && !dependsOnToken(v, sharedKind, sharedKindDependent)) {
+    Value shared = independentSource->eval(v);
     memo[v] = shared;
     return shared;
   }

@@ -1,6 +1,6 @@
 //===- IntervalEmitter.h - Emit interval evaluation of a mask ----*- C++ -*-===//
 //
-// Shared by attn-classify-blocks and attn-kv-ranges: for a value of an attn.spec
+// Shared by attn-classify-blocks, attn-kv-ranges and attn-q-ranges: for a value of an attn.spec
 // mask region, emits (as emitc.call_opaque of the prelude's attnc_iv_*/attnc_tv_*
 // helpers) code that computes a sound interval (i32 values: AttncIv) or a
 // three-valued truth (i1 values: AttncTv) over a box of (q, k) and run-time values.
@@ -28,9 +28,13 @@ public:
   IntervalEmitter(mlir::OpBuilder &builder, mlir::Location loc, IntervalEnv env)
       : b(builder), loc(loc), env(env) {}
 
-  /// Values that do not depend on the key token are taken from `other` (an emitter
-  /// over the same function with a different key range), so they are computed once.
-  void shareKeyIndependent(IntervalEmitter *other) { keyIndependentSource = other; }
+  /// Values that do not depend on the token `kind` ("q" or "k") are taken from `other`
+  /// (an emitter over the same function with a different range of that token), so they
+  /// are computed once.
+  void shareIndependentOf(llvm::StringRef kind, IntervalEmitter *other) {
+    sharedKind = kind;
+    independentSource = other;
+  }
 
   static mlir::Type ivType(mlir::MLIRContext *ctx);
   static mlir::Type tvType(mlir::MLIRContext *ctx);
@@ -49,17 +53,17 @@ private:
   mlir::Location loc;
   IntervalEnv env;
   llvm::DenseMap<mlir::Value, mlir::Value> memo;
-  llvm::DenseMap<mlir::Value, bool> keyDependent;
-  IntervalEmitter *keyIndependentSource = nullptr;
-
-  bool dependsOnKey(mlir::Value v);
+  llvm::DenseMap<mlir::Value, bool> sharedKindDependent;
+  llvm::StringRef sharedKind;
+  IntervalEmitter *independentSource = nullptr;
 
   mlir::Value unknownOf(mlir::Type t);
   mlir::Value evalOp(mlir::Operation *op, mlir::Value v);
 };
 
-/// Whether `v` depends on the key token (attn.index "k"), memoised in `memo`.
-bool dependsOnKey(mlir::Value v, llvm::DenseMap<mlir::Value, bool> &memo);
+/// Whether `v` depends on the token `kind` (attn.index "q" or "k"), memoised in `memo`
+/// (one map per kind).
+bool dependsOnToken(mlir::Value v, llvm::StringRef kind, llvm::DenseMap<mlir::Value, bool> &memo);
 
 /// Whether an input read's last index is exactly the q or k token (summarizable).
 bool isTokenIndexedRead(mlir::Operation *read);

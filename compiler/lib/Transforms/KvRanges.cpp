@@ -1,4 +1,4 @@
-//===- KvRanges.cpp - Closed-form key intervals from the mask -------------===//
+//===- KvRanges.cpp - Closed-form token intervals from the mask -----------===//
 //
 // Adds
 //   func.func @attnc_kv_ranges(%a, %b: i32, %h: i32, %q_lo: i32, %q_hi: i32,
@@ -15,9 +15,13 @@
 // which bounds masks without a closed form. The result is at most ATTNC_MAX_KV_RANGES sorted
 // disjoint intervals.
 //
+// The same analysis with the tokens' roles exchanged (q solved for, over a key range)
+// builds attn-q-ranges' @attnc_q_ranges (QRanges.cpp; TokenRanges.h).
+//
 //===----------------------------------------------------------------------===//
 #include "../CodeGen/HookVocabulary.h"
 #include "IntervalEmitter.h"
+#include "TokenRanges.h"
 
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
@@ -39,23 +43,59 @@ namespace attnc::compiler {
 
 namespace {
 
-class KvRangeBuilder {
-public:
-  KvRangeBuilder(OpBuilder &b, Location loc, Value args, IntervalEmitter &allKeys,
-                 IntervalEmitter &keyZero)
-      : b(b), loc(loc), args(args), allKeys(allKeys), keyZero(keyZero) {}
+/// The run-time names of one direction of the analysis: the token solved for and the
+/// token whose range is given.
+struct TokenAxis {
+  StringRef solved, given; ///< attn.index kinds
+  StringRef function;      ///< the generated function
+  StringRef givenLen;      ///< the given token's length (attnc_q_len / attnc_kv_len)
+  StringRef allSolved;     ///< AttncIv of every solved token
+  StringRef setArgs;       ///< args for the attnc_kr_* sets, or "" for the program's own
+  StringRef refine;        ///< drops the chunks @attnc_classify proves EMPTY
+};
 
-  /// The key set of `v` (of !v when negated), once per (value, negated): a mask whose
+TokenAxis axisOf(SolvedToken token) {
+  TokenAxis axis;
+  if (token == SolvedToken::Key) {
+    axis.solved = "k";
+    axis.given = "q";
+    axis.function = "attnc_kv_ranges";
+    axis.givenLen = hooks::attnc_q_len;
+    axis.allSolved = hooks::attnc_iv_all_keys;
+    axis.refine = hooks::attnc_kr_refine;
+  } else {
+    axis.solved = "q";
+    axis.given = "k";
+    axis.function = "attnc_q_ranges";
+    axis.givenLen = hooks::attnc_kv_len;
+    axis.allSolved = hooks::attnc_iv_all_queries;
+    axis.setArgs = hooks::attnc_qr_args;
+    axis.refine = hooks::attnc_qr_refine;
+  }
+  return axis;
+}
+
+class TokenRangeBuilder {
+public:
+  /// `setArgs` is what the attnc_kr_* helpers get: it fixes the universe of the sets
+  /// ([0, kv_len) of the program's args; [0, q_len) of attnc_qr_args).
+  TokenRangeBuilder(OpBuilder &b, Location loc, StringRef solved, Value setArgs,
+                    IntervalEmitter &allSolved, IntervalEmitter &solvedZero)
+      : b(b), loc(loc), solved(solved), setArgs(setArgs), allSolved(allSolved),
+        solvedZero(solvedZero) {}
+
+  /// The token set of `v` (of !v when negated), once per (value, negated): a mask whose
   /// lets share subexpressions is a DAG, and walking it as a tree is exponential.
   Value analyze(Value v, bool negated);
-  bool foundBound = false;  ///< some comparison was solved for k
-  bool foundOpaque = false; ///< some k-dependent atom could not be solved
+  bool foundBound = false;  ///< some comparison was solved for the token
+  bool foundOpaque = false; ///< some token-dependent atom could not be solved
 
 private:
   OpBuilder &b;
   Location loc;
-  Value args;
-  IntervalEmitter &allKeys, &keyZero;
+  StringRef solved;
+  Value setArgs;
+  IntervalEmitter &allSolved, &solvedZero;
   DenseMap<Value, std::optional<int64_t>> coefMemo;
   DenseMap<Value, bool> dependsMemo;
   DenseMap<Value, Value> analyzeMemo[2]; ///< [negated]
@@ -63,30 +103,31 @@ private:
   Value analyzeOnce(Value v, bool negated);
 
   Type krType() { return emitc::OpaqueType::get(b.getContext(), "AttncKr"); }
-  bool dependsOnKey(Value v) { return compiler::dependsOnKey(v, dependsMemo); }
-  std::optional<int64_t> keyCoefficient(Value v);
+  bool dependsOnSolved(Value v) { return dependsOnToken(v, solved, dependsMemo); }
+  std::optional<int64_t> coefficient(Value v);
   Value generic(Value v, bool negated);
 };
 
-std::optional<int64_t> KvRangeBuilder::keyCoefficient(Value v) {
-  if (!dependsOnKey(v))
+/// The coefficient of the solved token in `v` when `v` is linear in it.
+std::optional<int64_t> TokenRangeBuilder::coefficient(Value v) {
+  if (!dependsOnSolved(v))
     return 0;
   auto it = coefMemo.find(v);
   if (it != coefMemo.end())
     return it->second;
   std::optional<int64_t> result;
   Operation *op = v.getDefiningOp();
-  if (auto index = dyn_cast_or_null<attn::IndexOp>(op)) {
+  if (isa_and_nonnull<attn::IndexOp>(op)) {
     result = 1;
   } else if (isa_and_nonnull<arith::AddIOp, arith::SubIOp>(op)) {
-    auto x = keyCoefficient(op->getOperand(0)), y = keyCoefficient(op->getOperand(1));
+    auto x = coefficient(op->getOperand(0)), y = coefficient(op->getOperand(1));
     if (x && y)
       result = isa<arith::AddIOp>(op) ? *x + *y : *x - *y;
   } else if (isa_and_nonnull<arith::MulIOp>(op)) {
     APInt c;
     for (int i = 0; i < 2 && !result; ++i)
       if (matchPattern(op->getOperand(i), m_ConstantInt(&c)))
-        if (auto other = keyCoefficient(op->getOperand(1 - i)))
+        if (auto other = coefficient(op->getOperand(1 - i)))
           result = c.getSExtValue() * *other;
   }
   // Only +-1 is ever solved; large coefficients are dropped before they can overflow.
@@ -96,20 +137,20 @@ std::optional<int64_t> KvRangeBuilder::keyCoefficient(Value v) {
   return result;
 }
 
-Value KvRangeBuilder::generic(Value v, bool negated) {
-  // Sound for any Bool: when it is surely false over the query range and all keys,
-  // no key is kept; otherwise nothing is known.
-  foundOpaque = foundOpaque || dependsOnKey(v);
-  Value truth = allKeys.eval(v);
+Value TokenRangeBuilder::generic(Value v, bool negated) {
+  // Sound for any Bool: when it is surely false over the given range and every solved
+  // token, no token is kept; otherwise nothing is known.
+  foundOpaque = foundOpaque || dependsOnSolved(v);
+  Value truth = allSolved.eval(v);
   if (negated) {
-    Value t = allKeys.call(hooks::attnc_tv_const, truth.getType(),
-                           {b.create<arith::ConstantIntOp>(loc, 1, 1)});
-    truth = allKeys.call(hooks::attnc_tv_xor, truth.getType(), {truth, t});
+    Value t = allSolved.call(hooks::attnc_tv_const, truth.getType(),
+                             {b.create<arith::ConstantIntOp>(loc, 1, 1)});
+    truth = allSolved.call(hooks::attnc_tv_xor, truth.getType(), {truth, t});
   }
-  return allKeys.call(hooks::attnc_kr_from_tv, krType(), {args, truth});
+  return allSolved.call(hooks::attnc_kr_from_tv, krType(), {setArgs, truth});
 }
 
-Value KvRangeBuilder::analyze(Value v, bool negated) {
+Value TokenRangeBuilder::analyze(Value v, bool negated) {
   DenseMap<Value, Value> &memo = analyzeMemo[negated ? 1 : 0];
   if (auto it = memo.find(v); it != memo.end())
     return it->second;
@@ -118,7 +159,7 @@ Value KvRangeBuilder::analyze(Value v, bool negated) {
   return result;
 }
 
-Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
+Value TokenRangeBuilder::analyzeOnce(Value v, bool negated) {
   Operation *op = v.getDefiningOp();
   if (!op)
     return generic(v, negated);
@@ -126,7 +167,7 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
     bool isAnd = isa<arith::AndIOp>(op) != negated; // De Morgan under negation
     Value x = analyze(op->getOperand(0), negated);
     Value y = analyze(op->getOperand(1), negated);
-    return allKeys.call(isAnd ? hooks::attnc_kr_and : hooks::attnc_kr_or, krType(), {x, y});
+    return allSolved.call(isAnd ? hooks::attnc_kr_and : hooks::attnc_kr_or, krType(), {x, y});
   }
   if (isa<arith::XOrIOp>(op)) {
     for (int i = 0; i < 2; ++i)
@@ -135,9 +176,9 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
     return generic(v, negated);
   }
   auto cmp = dyn_cast<arith::CmpIOp>(op);
-  if (!cmp || !cmp.getLhs().getType().isInteger(32) || !dependsOnKey(v))
+  if (!cmp || !cmp.getLhs().getType().isInteger(32) || !dependsOnSolved(v))
     return generic(v, negated);
-  auto coefL = keyCoefficient(cmp.getLhs()), coefR = keyCoefficient(cmp.getRhs());
+  auto coefL = coefficient(cmp.getLhs()), coefR = coefficient(cmp.getRhs());
   if (!coefL || !coefR)
     return generic(v, negated);
   int64_t s = *coefL - *coefR;
@@ -170,79 +211,90 @@ Value KvRangeBuilder::analyzeOnce(Value v, bool negated) {
   }
   foundBound = foundBound || code != 5;
   Type i1 = b.getI1Type();
-  Value lhsAll = allKeys.eval(cmp.getLhs()), rhsAll = allKeys.eval(cmp.getRhs());
-  Value noWrap = allKeys.call(hooks::attnc_iv_nowrap2, i1, {lhsAll, rhsAll});
-  Value lhs0 = keyZero.eval(cmp.getLhs()), rhs0 = keyZero.eval(cmp.getRhs());
-  Value d0 = keyZero.call(hooks::attnc_iv_sub, lhs0.getType(), {lhs0, rhs0});
+  Value lhsAll = allSolved.eval(cmp.getLhs()), rhsAll = allSolved.eval(cmp.getRhs());
+  Value noWrap = allSolved.call(hooks::attnc_iv_nowrap2, i1, {lhsAll, rhsAll});
+  Value lhs0 = solvedZero.eval(cmp.getLhs()), rhs0 = solvedZero.eval(cmp.getRhs());
+  Value d0 = solvedZero.call(hooks::attnc_iv_sub, lhs0.getType(), {lhs0, rhs0});
   ArrayAttr callArgs =
       b.getArrayAttr({b.getIndexAttr(0), b.getI32IntegerAttr(static_cast<int32_t>(s)),
                       b.getI32IntegerAttr(code), b.getIndexAttr(1), b.getIndexAttr(2)});
-  return allKeys.call(hooks::attnc_kr_atom, krType(), {args, d0, noWrap}, callArgs);
+  return allSolved.call(hooks::attnc_kr_atom, krType(), {setArgs, d0, noWrap}, callArgs);
 }
 
 struct KvRangesPass : impl::KvRangesBase<KvRangesPass> {
   void runOnOperation() final {
-    ModuleOp module = getOperation();
-    SmallVector<attn::SpecOp> specs(module.getOps<attn::SpecOp>());
-    if (specs.size() > 1) {
-      module.emitError("attn-kv-ranges expects one attn.spec per module");
-      return signalPassFailure();
-    }
-    for (attn::SpecOp spec : specs) {
-      MLIRContext *ctx = &getContext();
-      OpBuilder b(ctx);
-      b.setInsertionPointToEnd(module.getBody());
-      Location loc = spec.getLoc();
-      Type i32 = b.getI32Type();
-      Type ptr = emitc::PointerType::get(i32);
-      auto type =
-          b.getFunctionType({IntervalEmitter::argsType(ctx), i32, i32, i32, i32, ptr, ptr}, {i32});
-      auto func = b.create<func::FuncOp>(loc, "attnc_kv_ranges", type);
-      Block *entry = func.addEntryBlock();
-      b.setInsertionPointToStart(entry);
-      Value args = entry->getArgument(0);
-      Type iv = IntervalEmitter::ivType(ctx);
-      IntervalEnv env;
-      env.args = args;
-      env.batch = entry->getArgument(1);
-      env.head = entry->getArgument(2);
-      IntervalEmitter setup(b, loc, env);
-      Value qLen = setup.call(hooks::attnc_q_len, i32, {args});
-      env.qIv = setup.call(hooks::attnc_iv_tokens, iv,
-                           {entry->getArgument(3), entry->getArgument(4), qLen});
-      IntervalEnv allEnv = env, zeroEnv = env;
-      allEnv.kIv = setup.call(hooks::attnc_iv_all_keys, iv, {args});
-      zeroEnv.kIv = setup.call(hooks::attnc_iv_point, iv, {setup.i32Const(0)});
-      IntervalEmitter allKeys(b, loc, allEnv), keyZero(b, loc, zeroEnv);
-      keyZero.shareKeyIndependent(&allKeys);
-      KvRangeBuilder ranges(b, loc, args, allKeys, keyZero);
-      auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
-      Value set = ranges.analyze(yield.getValues()[0], /*negated=*/false);
-      // When some k-dependent atom had no closed form, drop the key chunks the tile
-      // classifier proves empty (needs @attnc_classify from attn-classify-blocks).
-      bool refined = ranges.foundOpaque && module.lookupSymbol<func::FuncOp>("attnc_classify");
-      if (refined) {
-        ArrayAttr refineArgs = b.getArrayAttr(
-            {b.getIndexAttr(0), b.getIndexAttr(1), b.getIndexAttr(2), b.getIndexAttr(3),
-             b.getIndexAttr(4), b.getIndexAttr(5), emitc::OpaqueAttr::get(ctx, "attnc_classify")});
-        set = setup.call(hooks::attnc_kr_refine, set.getType(),
-                         {args, entry->getArgument(1), entry->getArgument(2), entry->getArgument(3),
-                          entry->getArgument(4), set},
-                         refineArgs);
-      }
-      Value count = setup.call(hooks::attnc_kr_store, i32,
-                               {args, set, entry->getArgument(5), entry->getArgument(6)});
-      b.create<func::ReturnOp>(loc, count);
-      if (ranges.foundBound || refined)
-        func->setAttr("attnc.bounded", b.getUnitAttr());
-      // Every key-dependent atom was solved: the mask is a union of key intervals per
-      // query, so only tiles at interval edges are PARTIAL (kernels pick larger key tiles).
-      if (!ranges.foundOpaque)
-        func->setAttr("attnc.exact", b.getUnitAttr());
-    }
+    if (failed(addTokenRanges(getOperation(), SolvedToken::Key, getArgument())))
+      signalPassFailure();
   }
 };
 
 } // namespace
+
+LogicalResult addTokenRanges(ModuleOp module, SolvedToken token, StringRef passName) {
+  SmallVector<attn::SpecOp> specs(module.getOps<attn::SpecOp>());
+  if (specs.size() > 1)
+    return module.emitError() << passName << " expects one attn.spec per module";
+  const TokenAxis axis = axisOf(token);
+  for (attn::SpecOp spec : specs) {
+    MLIRContext *ctx = module.getContext();
+    OpBuilder b(ctx);
+    b.setInsertionPointToEnd(module.getBody());
+    Location loc = spec.getLoc();
+    Type i32 = b.getI32Type();
+    Type ptr = emitc::PointerType::get(i32);
+    auto type =
+        b.getFunctionType({IntervalEmitter::argsType(ctx), i32, i32, i32, i32, ptr, ptr}, {i32});
+    auto func = b.create<func::FuncOp>(loc, axis.function, type);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value args = entry->getArgument(0);
+    Value givenLo = entry->getArgument(3), givenHi = entry->getArgument(4);
+    Type iv = IntervalEmitter::ivType(ctx);
+    IntervalEnv env;
+    env.args = args;
+    env.batch = entry->getArgument(1);
+    env.head = entry->getArgument(2);
+    IntervalEmitter setup(b, loc, env);
+    Value setArgs = args;
+    if (!axis.setArgs.empty())
+      setArgs = setup.call(axis.setArgs, emitc::OpaqueType::get(ctx, "AttncArgs"), {args});
+    Value givenLen = setup.call(axis.givenLen, i32, {args});
+    Value givenIv = setup.call(hooks::attnc_iv_tokens, iv, {givenLo, givenHi, givenLen});
+    auto tokenIv = [](IntervalEnv &e, StringRef kind) -> Value & {
+      return kind == "q" ? e.qIv : e.kIv;
+    };
+    tokenIv(env, axis.given) = givenIv;
+    IntervalEnv allEnv = env, zeroEnv = env;
+    tokenIv(allEnv, axis.solved) = setup.call(axis.allSolved, iv, {args});
+    tokenIv(zeroEnv, axis.solved) = setup.call(hooks::attnc_iv_point, iv, {setup.i32Const(0)});
+    IntervalEmitter allSolved(b, loc, allEnv), solvedZero(b, loc, zeroEnv);
+    solvedZero.shareIndependentOf(axis.solved, &allSolved);
+    TokenRangeBuilder ranges(b, loc, axis.solved, setArgs, allSolved, solvedZero);
+    auto yield = cast<attn::YieldOp>(spec.getMask().front().getTerminator());
+    Value set = ranges.analyze(yield.getValues()[0], /*negated=*/false);
+    // When some token-dependent atom had no closed form, drop the chunks the tile
+    // classifier proves empty (needs @attnc_classify from attn-classify-blocks).
+    bool refined = ranges.foundOpaque && module.lookupSymbol<func::FuncOp>("attnc_classify");
+    if (refined) {
+      ArrayAttr refineArgs = b.getArrayAttr(
+          {b.getIndexAttr(0), b.getIndexAttr(1), b.getIndexAttr(2), b.getIndexAttr(3),
+           b.getIndexAttr(4), b.getIndexAttr(5), emitc::OpaqueAttr::get(ctx, "attnc_classify")});
+      set = setup.call(axis.refine, set.getType(),
+                       {args, entry->getArgument(1), entry->getArgument(2), givenLo, givenHi, set},
+                       refineArgs);
+    }
+    Value count = setup.call(hooks::attnc_kr_store, i32,
+                             {setArgs, set, entry->getArgument(5), entry->getArgument(6)});
+    b.create<func::ReturnOp>(loc, count);
+    if (ranges.foundBound || refined)
+      func->setAttr("attnc.bounded", b.getUnitAttr());
+    // Every token-dependent atom was solved: the mask is a union of intervals of the
+    // solved token per given token, so only tiles at interval edges are PARTIAL (kernels
+    // pick larger tiles).
+    if (!ranges.foundOpaque)
+      func->setAttr("attnc.exact", b.getUnitAttr());
+  }
+  return success();
+}
 
 } // namespace attnc::compiler

@@ -24,8 +24,10 @@ void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
     return;
   case HookPipelineStage::Differentiate:
     // Without a backward the pipeline, and so the forward hooks, are what they were.
-    if (options.backward)
+    if (options.backward) {
       pm.addPass(createDifferentiate());
+      pm.addPass(createQRanges());
+    }
     return;
   case HookPipelineStage::Emit:
     pm.addPass(createLowerToEmitC());

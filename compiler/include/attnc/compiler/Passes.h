@@ -26,8 +26,8 @@ struct HookPipelineOptions : mlir::PassPipelineOptions<HookPipelineOptions> {
                             llvm::cl::desc("Run canonicalize and cse after the attn lowerings"),
                             llvm::cl::init(true)};
   Option<bool> backward{*this, "backward",
-                        llvm::cl::desc("Add the derivative functions (attn-differentiate) for a "
-                                       "backward pass"),
+                        llvm::cl::desc("Add the derivative functions (attn-differentiate) and "
+                                       "the query ranges (attn-q-ranges) for a backward pass"),
                         llvm::cl::init(false)};
 };
 
@@ -40,8 +40,9 @@ enum class HookPipelineStage {
   /// attn-factor-mask, attn-classify-blocks, attn-kv-ranges: @attnc_classify(_factors)
   /// and @attnc_kv_ranges added as func.func.
   Classify,
-  /// attn-differentiate when the options request a backward, else nothing: the
-  /// derivative functions of the score and out regions added as func.func.
+  /// attn-differentiate and attn-q-ranges when the options request a backward, else
+  /// nothing: the derivative functions of the score and out regions and @attnc_q_ranges
+  /// added as func.func.
   Differentiate,
   /// attn-to-emitc, attn-fast-float-math: the EmitC module translateToCpp prints.
   Emit,
@@ -56,7 +57,7 @@ void buildHookPipeline(mlir::OpPassManager &pm, const HookPipelineOptions &optio
 
 /// Registers the pipeline for attnc-opt: --attnc-hook-pipeline, and the stages on their own
 /// as --attnc-hook-simplify, --attnc-hook-classify, --attnc-hook-emit (the Differentiate
-/// stage is the pass --attn-differentiate).
+/// stage is the passes --attn-differentiate --attn-q-ranges).
 void registerHookPipelines();
 
 #define GEN_PASS_REGISTRATION

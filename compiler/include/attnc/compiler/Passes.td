@@ -88,6 +88,21 @@ def Differentiate : Pass<"attn-differentiate", "mlir::ModuleOp"> {
   ];
 }
 
+def QRanges : Pass<"attn-q-ranges", "mlir::ModuleOp"> {
+  let summary = "Generate @attnc_q_ranges: closed-form query intervals of a key range "
+                "(the transpose of @attnc_kv_ranges, for the backward)";
+  let description = [{
+    Adds `func.func @attnc_q_ranges(a, b, h, k_lo, k_hi, lo, hi) -> i32`: up to
+    ATTNC_MAX_KV_RANGES sorted disjoint half-open query intervals outside which every query
+    is masked for all keys of `[k_lo, k_hi]`. attn-kv-ranges' analysis with the query
+    solved for; `attnc.bounded` and `attnc.exact` as there. Refines with
+    `@attnc_classify` when present. The backward prelude (attnc_qr_*) defines its helpers.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect", "mlir::emitc::EmitCDialect"
+  ];
+}
+
 def LowerToEmitC : Pass<"attn-to-emitc", "mlir::ModuleOp"> {
   let summary = "Outline attn.spec regions into hook functions and lower to EmitC";
   let description = [{
