@@ -18,8 +18,8 @@
 #include "ArgumentRules.h"
 #include "KernelState.h"
 
-#include "attnc/runtime/Device.h"
 #include "attnc/abi/KernelArgs.h"
+#include "attnc/runtime/Device.h"
 #include "attnc/runtime/RoutePlan.h"
 
 #include "attnc_forward_params.h"

@@ -9,8 +9,8 @@
 #ifndef ATTNC_TESTS_COMPILER_MASKEVALUATOR_H
 #define ATTNC_TESTS_COMPILER_MASKEVALUATOR_H
 
-#include "attnc/dsl/AST.h"
 #include "attnc/abi/KernelArgs.h"
+#include "attnc/dsl/AST.h"
 
 #include <cstdint>
 #include <vector>

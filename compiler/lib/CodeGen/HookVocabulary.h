@@ -20,4 +20,3 @@ bool isPreludeCallee(llvm::StringRef callee);
 bool isGeneratedCallee(llvm::StringRef callee);
 
 } // namespace attnc::compiler::hooks
-

@@ -10,10 +10,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/ASTToAttn.h"
+#include "attnc/abi/KernelArgs.h"
 #include "attnc/compiler/AttnIR.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/dsl/Limits.h"
-#include "attnc/abi/KernelArgs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"

@@ -20,8 +20,9 @@
 //         // kept exactly where V::rowKeep(a, b, h, q, k_lo) holds:
 //         // whole rows kept or dropped, no per-element mask needed
 //
-// When the mask is factored (kMaskFactors below: attn-factor-mask split the mask into conjuncts that read no
-// input tensor and conjuncts that do; attnc_mask == attnc_mask_index && attnc_mask_data):
+// When the mask is factored (kMaskFactors below: attn-factor-mask split the mask into conjuncts
+// that read no input tensor and conjuncts that do; attnc_mask == attnc_mask_index &&
+// attnc_mask_data):
 //
 //   bool  attnc_mask_index(const AttncArgs &a, int b, int h, int q, int k);
 //   bool  attnc_mask_data(const AttncArgs &a, int b, int h, int q, int k);

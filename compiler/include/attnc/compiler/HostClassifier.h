@@ -14,8 +14,8 @@
 #ifndef ATTNC_COMPILER_HOSTCLASSIFIER_H
 #define ATTNC_COMPILER_HOSTCLASSIFIER_H
 
-#include "attnc/compiler/Codegen.h"
 #include "attnc/abi/KernelArgs.h"
+#include "attnc/compiler/Codegen.h"
 
 #include <memory>
 #include <string>
