@@ -27,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../CodeGen/HookVocabulary.h"
+#include "../Transforms/Outline.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
 
@@ -39,7 +40,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/DialectConversion.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -52,90 +52,17 @@ namespace attnc::compiler {
 
 namespace {
 
-Type argsType(MLIRContext *ctx) { return emitc::OpaqueType::get(ctx, "const AttncArgs &"); }
-
-Type argKindType(OpBuilder &b, StringRef kind) {
-  if (kind == "s" || kind == "o")
-    return b.getF32Type();
-  if (kind == "dot")
-    return b.getF64Type();
-  return b.getI32Type();
-}
-
-/// Clones what value `result` of the region's attn.yield needs into a new func.func,
-/// mapping the built-in index variables to function arguments named by `argKinds`
-/// ("s" and "o" are the score/out values, "dot" the route's dot(query, key)).
+/// Outlines value `result` of the region's attn.yield into func `name` (Outline.h).
 LogicalResult outline(OpBuilder &b, Region &region, StringRef name, ArrayRef<StringRef> argKinds,
                       unsigned result = 0) {
-  MLIRContext *ctx = b.getContext();
   auto yield = cast<attn::YieldOp>(region.front().getTerminator());
   if (result >= yield.getValues().size())
     return yield.emitError("no value ") << result << " to outline into " << name;
   Value yielded = yield.getValues()[result];
-  SmallVector<Type> inputs{argsType(ctx)};
-  for (StringRef kind : argKinds)
-    inputs.push_back(argKindType(b, kind));
-  auto func =
-      b.create<func::FuncOp>(region.getLoc(), name, b.getFunctionType(inputs, {yielded.getType()}));
-  Block *entry = func.addEntryBlock();
-  OpBuilder body = OpBuilder::atBlockBegin(entry);
-  Value args = entry->getArgument(0);
-  auto argOf = [&](StringRef kind) -> Value {
-    for (size_t i = 0; i < argKinds.size(); ++i)
-      if (argKinds[i] == kind)
-        return entry->getArgument(i + 1);
-    return nullptr;
-  };
-  // The ops `yielded` depends on (regions hold one block of flat ops).
-  llvm::SetVector<Operation *> needed;
-  SmallVector<Value> work{yielded};
-  while (!work.empty()) {
-    Operation *def = work.pop_back_val().getDefiningOp();
-    if (def && def->getBlock() == &region.front() && needed.insert(def))
-      work.append(def->operand_begin(), def->operand_end());
-  }
-  auto call = [&](Location loc, StringRef callee, ValueRange operands) {
-    return body.create<func::CallOp>(loc, callee, TypeRange{body.getI32Type()}, operands)
-        .getResult(0);
-  };
   IRMapping map;
-  for (Operation &op : region.front().without_terminator()) {
-    if (!needed.contains(&op))
-      continue;
-    Value replacement;
-    StringRef missing;
-    if (auto index = dyn_cast<attn::IndexOp>(op)) {
-      if (index.getKind() == "kv_h" && argOf("h"))
-        replacement =
-            body.create<emitc::CallOpaqueOp>(op.getLoc(), TypeRange{body.getI32Type()},
-                                             hooks::attnc_kv_head, ValueRange{args, argOf("h")})
-                .getResult(0);
-      else
-        replacement = argOf(index.getKind());
-      missing = index.getKind();
-    } else if (isa<attn::ScoreOp>(op)) {
-      replacement = argOf("s");
-      missing = "score";
-    } else if (isa<attn::OutOp>(op)) {
-      replacement = argOf("o");
-      missing = "out";
-    } else if (isa<attn::RouteDotOp>(op)) {
-      replacement = argOf("dot");
-      missing = "dot";
-    } else if (auto blockOf = dyn_cast<attn::BlockOfOp>(op)) {
-      replacement =
-          call(op.getLoc(), hooks::attnc_route_block_of, {args, map.lookup(blockOf.getToken())});
-    } else if (auto shape = dyn_cast<attn::ShapeOp>(op); shape && shape.getKind() == "num_blocks") {
-      replacement = call(op.getLoc(), hooks::attnc_route_num_blocks, {args});
-    }
-    if (!missing.empty() && !replacement)
-      return op.emitError("'") << missing << "' is not available in " << name;
-    if (replacement) {
-      map.map(op.getResult(0), replacement);
-      continue;
-    }
-    body.clone(op, map);
-  }
+  OpBuilder body(b.getContext());
+  if (failed(outlineNeeded(b, region, name, argKinds, yielded, yielded.getType(), map, body)))
+    return failure();
   body.create<func::ReturnOp>(yield.getLoc(), map.lookupOrDefault(yielded));
   return success();
 }

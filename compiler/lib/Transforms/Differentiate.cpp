@@ -24,6 +24,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../CodeGen/HookVocabulary.h"
+#include "Outline.h"
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
 #include "attnc/compiler/Passes.h"
 
@@ -315,7 +316,9 @@ public:
       (*func)->setAttr("attnc.in_range", attrs.getI32IntegerAttr(
                                              static_cast<int32_t>(read.getInRange().value_or(0))));
       for (auto [n, index] : llvm::enumerate(read.getIndices()))
-        indexFunction((spec.prefix + "_read" + Twine(i) + "_index" + Twine(n)).str(), index);
+        if (failed(indexFunction((spec.prefix + "_read" + Twine(i) + "_index" + Twine(n)).str(),
+                                 index)))
+          return failure();
     }
     return success();
   }
@@ -325,53 +328,11 @@ private:
   Region &region;
   const RegionSpec &spec;
 
-  Type argsType() { return emitc::OpaqueType::get(b.getContext(), "const AttncArgs &"); }
-
-  /// A function of (a, args...) whose body clones what `root` needs, the index variables
-  /// and the incoming value mapped to the arguments. `body` is left at the body's end.
-  func::FuncOp cloneFunction(StringRef name, ArrayRef<StringRef> argKinds, Value root, Type result,
-                             IRMapping &map, OpBuilder &body) {
-    SmallVector<Type> inputs{argsType()};
-    for (StringRef kind : argKinds)
-      inputs.push_back(kind == spec.incoming ? Type(b.getF32Type()) : Type(b.getI32Type()));
-    auto func = b.create<func::FuncOp>(region.getLoc(), name, b.getFunctionType(inputs, {result}));
-    Block *entry = func.addEntryBlock();
-    body.setInsertionPointToStart(entry);
-    auto argOf = [&](StringRef kind) -> Value {
-      for (size_t i = 0; i < argKinds.size(); ++i)
-        if (argKinds[i] == kind)
-          return entry->getArgument(i + 1);
-      return nullptr;
-    };
-    llvm::SetVector<Operation *> needed;
-    SmallVector<Value> work{root};
-    while (!work.empty()) {
-      Operation *def = work.pop_back_val().getDefiningOp();
-      if (def && def->getBlock() == &region.front() && needed.insert(def))
-        work.append(def->operand_begin(), def->operand_end());
-    }
-    for (Operation &op : region.front().without_terminator()) {
-      if (!needed.contains(&op))
-        continue;
-      Value replacement;
-      if (auto index = dyn_cast<attn::IndexOp>(op)) {
-        if (index.getKind() == "kv_h")
-          replacement = body.create<emitc::CallOpaqueOp>(
-                                op.getLoc(), TypeRange{b.getI32Type()}, hooks::attnc_kv_head,
-                                ValueRange{entry->getArgument(0), argOf("h")})
-                            .getResult(0);
-        else
-          replacement = argOf(index.getKind());
-      } else if (isa<attn::ScoreOp, attn::OutOp>(op)) {
-        replacement = argOf(spec.incoming);
-      }
-      if (replacement) {
-        map.map(op.getResult(0), replacement);
-        continue;
-      }
-      body.clone(op, map);
-    }
-    return func;
+  /// A function of (a, args...) whose body clones what `root` needs (Outline.h); `body` is
+  /// left at the body's end.
+  FailureOr<func::FuncOp> cloneFunction(StringRef name, ArrayRef<StringRef> argKinds, Value root,
+                                        Type result, IRMapping &map, OpBuilder &body) {
+    return outlineNeeded(b, region, name, argKinds, root, result, map, body);
   }
 
   /// Removes what the result does not need and folds it (the module's other functions are
@@ -404,7 +365,11 @@ private:
     Value yielded = yield.getValues()[0];
     IRMapping map;
     OpBuilder body(b.getContext());
-    func::FuncOp func = cloneFunction(name, argKinds, yielded, b.getF32Type(), map, body);
+    FailureOr<func::FuncOp> cloned =
+        cloneFunction(name, argKinds, yielded, b.getF32Type(), map, body);
+    if (failed(cloned))
+      return failure();
+    func::FuncOp func = *cloned;
     SmallVector<Operation *> forward;
     for (Operation &op : func.getBody().front())
       forward.push_back(&op);
@@ -425,12 +390,16 @@ private:
     return func;
   }
 
-  void indexFunction(const std::string &name, Value index) {
+  LogicalResult indexFunction(const std::string &name, Value index) {
     IRMapping map;
     OpBuilder body(b.getContext());
-    func::FuncOp func = cloneFunction(name, spec.indices, index, b.getI32Type(), map, body);
+    FailureOr<func::FuncOp> func =
+        cloneFunction(name, spec.indices, index, b.getI32Type(), map, body);
+    if (failed(func))
+      return failure();
     body.create<func::ReturnOp>(region.getLoc(), map.lookupOrDefault(index));
-    (void)simplify(func);
+    (void)simplify(*func);
+    return success();
   }
 };
 
