@@ -43,40 +43,33 @@ std::string cppType(Type type) {
   return {};
 }
 
-/// The facts of one program the kernel templates specialise on (constexpr members of its
-/// variant).
-struct VariantFacts {
-  bool hasScore = false, hasOut = false, hasRoute = false, maskAlwaysTrue = false,
-       maskFactors = false, hasSummaries = false, hasKvBounds = false, kvRangesExact = false,
-       coordinateReads = false;
-  unsigned maskComparisons = 0, summarizedInputs = 0;
-};
-
 /// Writes the program's variant (FlashInfer's idea): a struct of its facts as constexpr
 /// members and its hooks as static member functions, which the kernel templates take as
 /// their type parameter. The members forward to the generated functions, so the hooks'
-/// code (and what the host classifier runs) stays the functions EmitC wrote.
-void emitVariant(ModuleOp module, const VariantFacts &facts, llvm::raw_ostream &os) {
+/// code (and what the host classifier runs) stays the functions EmitC wrote. Its facts are
+/// those of `hooks`; `summarizedInputs` has bit i set for each input needing a summary.
+void emitVariant(ModuleOp module, const GeneratedHooks &hooks, unsigned summarizedInputs,
+                 llvm::raw_ostream &os) {
   os << "\n// ---- the program's variant: its facts and hooks, the kernel templates' parameter "
         "----\n";
   os << "struct AttncProgram {\n";
   const auto flag = [&](const char *name, bool value) {
     os << "  static constexpr bool " << name << " = " << (value ? "true" : "false") << ";\n";
   };
-  flag("kHasScore", facts.hasScore);
-  flag("kHasOut", facts.hasOut);
-  flag("kHasRoute", facts.hasRoute);
-  flag("kMaskAlwaysTrue", facts.maskAlwaysTrue);
-  flag("kMaskFactors", facts.maskFactors);
-  flag("kHasSummaries", facts.hasSummaries);
-  flag("kHasKvBounds", facts.hasKvBounds);
-  flag("kKvRangesExact", facts.kvRangesExact);
-  flag("kCoordinateReads", facts.coordinateReads);
+  flag("kHasScore", hooks.hasScore);
+  flag("kHasOut", hooks.hasOut);
+  flag("kHasRoute", hooks.hasRoute);
+  flag("kMaskAlwaysTrue", hooks.maskAlwaysTrue);
+  flag("kMaskFactors", hooks.maskFactors);
+  flag("kHasSummaries", summarizedInputs != 0);
+  flag("kHasKvBounds", hooks.hasKvBounds);
+  flag("kKvRangesExact", hooks.kvRangesExact);
+  flag("kCoordinateReads", hooks.coordinateReads);
   os << "  /// Comparisons per element of the mask: where the sm90 kernel keeps Q.\n";
-  os << "  static constexpr int kMaskComparisons = " << facts.maskComparisons << ";\n";
+  os << "  static constexpr int kMaskComparisons = " << hooks.maskComparisons << ";\n";
   os << "  /// Bit i: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
-  os << "  static constexpr unsigned kSummarizedInputs = 0x"
-     << llvm::utohexstr(facts.summarizedInputs) << "u;\n";
+  os << "  static constexpr unsigned kSummarizedInputs = 0x" << llvm::utohexstr(summarizedInputs)
+     << "u;\n";
   os << "  /// ROWS tiles (attnc_row_keep): only routing adds them.\n";
   flag("kHasRowTiles", false);
   for (const hooks::VariantHook &hook : hooks::variantHooks()) {
@@ -253,13 +246,10 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     }
   }
 
-  bool hasSummaries = false;
   unsigned summaryMask = 0;
   for (const InputSlot &slot : out.inputs)
-    if (slot.summarized) {
-      hasSummaries = true;
+    if (slot.summarized)
       summaryMask |= 1u << slot.slot;
-    }
   std::string source;
   llvm::raw_string_ostream os(source);
   os << "// attnc hooks for attention '" << attention.name << "'\n";
@@ -278,19 +268,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";
     os << routeFunctions;
   }
-  VariantFacts facts;
-  facts.hasScore = out.hasScore;
-  facts.hasOut = out.hasOut;
-  facts.hasRoute = out.hasRoute;
-  facts.maskAlwaysTrue = out.maskAlwaysTrue;
-  facts.maskFactors = out.maskFactors;
-  facts.hasSummaries = hasSummaries;
-  facts.hasKvBounds = out.hasKvBounds;
-  facts.kvRangesExact = out.kvRangesExact;
-  facts.maskComparisons = out.maskComparisons;
-  facts.coordinateReads = out.coordinateReads;
-  facts.summarizedInputs = summaryMask;
-  emitVariant(*module, facts, os);
+  emitVariant(*module, out, summaryMask, os);
   out.source = std::move(source);
   return true;
 }
