@@ -219,8 +219,7 @@ struct ForwardSm80 {
         for (int j = 0; j < 4; ++j)
           o[mt][dt][j] = 0.f;
 
-    const float kLog2e = 1.4426950408889634f;
-    const float scaleLog2 = a.scale * kLog2e;
+    const float scaleLog2 = a.scale * score::kLog2e;
 
     using ScoreTile = float[kMTiles][kNTiles][4];
     // S = Q K^T for the key tile in shared memory at tK (raw dot products, fp32).

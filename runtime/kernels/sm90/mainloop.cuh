@@ -52,7 +52,7 @@ template <class T> struct Sm90Mainloop {
     unsigned pFrag[kBlockN / 16][4];
     Softmax rows;             // the running max and sum of this thread's two rows
     int q0 = 0, b = 0, h = 0; // the current unit
-    const float scaleLog2 = a.scale * 1.4426950408889634f;
+    const float scaleLog2 = a.scale * score::kLog2e;
     const float factor = score::scoreFactor<V>(a); // scores -> log2 units, in the exponent's FFMA
 
     // Ping-pong: a consumer issues its matrix products only on its turn and then hands the
