@@ -120,21 +120,17 @@ template <class F> static __device__ __forceinline__ void applyScale(F &s, float
 /// The whole per-tile scoring step both templates run before the softmax: `cls` is the
 /// tile's class (and `proven` the factors the classifier proved, factored masks only).
 /// FULL tiles inside the problem without a score hook and with a positive scale need no
-/// per-element work; otherwise every element goes through the hooks. ROWS tiles are scored
-/// as FULL ones, then whole rows dropped. kFactored: PARTIAL tiles of a factored mask
-/// evaluate only the factors the classifier did not prove. This thread's first row and
-/// column are (q0 + rowOffset, k0 + colOffset), formed only where they are used: formed
-/// before the fast-path test, they stayed live across it and cost the spilling kernels
-/// (radial_video) register moves.
+/// per-element work (`fast`, returned false); otherwise every element goes through the
+/// hooks. ROWS tiles are scored as FULL ones, then whole rows dropped. kFactored: PARTIAL
+/// tiles of a factored mask evaluate only the factors the classifier did not prove.
 template <class V, int kBlockM, int kBlockN, bool kFactored, class F>
 static __device__ __forceinline__ void scoreStep(F &s, const AttncArgs &a, int b, int h, int q0,
-                                                 int k0, int cls, int proven, int rowOffset,
-                                                 int colOffset, float scaleLog2) {
+                                                 int k0, int cls, int proven, int qRow, int kCol,
+                                                 float scaleLog2) {
   const bool rows = V::kHasRowTiles && cls == ATTNC_TILE_ROWS;
   const bool unmasked = cls == ATTNC_TILE_FULL || rows;
   const bool fast = !V::kHasScore && unmasked && k0 + kBlockN <= a.kv_len && scaleLog2 > 0.f;
   if (!fast) {
-    const int qRow = q0 + rowOffset, kCol = k0 + colOffset;
     // Tiles crossing q_len or kv_len are rare: they evaluate the mask even when FULL.
     if (k0 + kBlockN > a.kv_len || q0 + kBlockM > a.q_len)
       scoreTile<V, true, true>(s, a, b, h, qRow, kCol);
@@ -155,7 +151,7 @@ static __device__ __forceinline__ void scoreStep(F &s, const AttncArgs &a, int b
   }
   if constexpr (V::kHasRowTiles)
     if (rows)
-      dropRows<V>(s, a, b, h, q0 + rowOffset, k0);
+      dropRows<V>(s, a, b, h, qRow, k0);
 }
 
 } // namespace score

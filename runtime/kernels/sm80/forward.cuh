@@ -262,8 +262,8 @@ struct ForwardSm80 {
     // tile: s becomes P (unnormalised, fp32) and O is rescaled when the row max moved.
     const float factor = score::scoreFactor<V>(a); // applied in the exponent's FFMA
     auto softmaxTile = [&](ScoreTile &s, int k0, int cls) {
-      score::scoreStep<V, kBlockM, kBlockN, false>(s, a, b, h, q0, k0, cls, 0, warpRow0 + g, 2 * t,
-                                                   scaleLog2);
+      score::scoreStep<V, kBlockM, kBlockN, false>(s, a, b, h, q0, k0, cls, 0, q0 + warpRow0 + g,
+                                                   k0 + 2 * t, scaleLog2);
       float alpha[kMTiles][2];
       if (rows.update(s, factor, alpha))
         OnlineSoftmax<kMTiles>::rescale(o, alpha);

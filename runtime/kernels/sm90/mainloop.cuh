@@ -123,7 +123,7 @@ template <class T> struct Sm90Mainloop {
       cls = cls == ATTNC_TILE_PARTIAL ? ATTNC_TILE_FULL : cls; // wrong results: mask cost only
 #endif
       score::scoreStep<V, kBlockM, kBlockN, V::kMaskFactors>(
-          s, a, b, h, q0, k0, cls, entryProven(entry), rowBase, 2 * t, scaleLog2);
+          s, a, b, h, q0, k0, cls, entryProven(entry), q0 + rowBase, k0 + 2 * t, scaleLog2);
       return rows.update(s, factor, alpha);
     };
     auto rescaleO = [&](const float(&alpha)[1][2]) { Softmax::rescale(o, alpha); };
