@@ -86,4 +86,11 @@ Status Context::runReference(const Kernel &kernel, const Arguments &args, int th
   return Status::success();
 }
 
+Status Context::runReferenceBackward(const Kernel &kernel, const Arguments &args, int threads) {
+  (void)threads;
+  if (Status s = validateBackward(kernel, args, false); !s.ok())
+    return s;
+  return Status(StatusCode::Unsupported, "the reference backward is not bound to the API yet");
+}
+
 } // namespace attnc::runtime

@@ -196,6 +196,13 @@ struct InputTensor {
   std::vector<int64_t> strides; ///< in elements; empty: contiguous (row-major)
 };
 
+/// A gradient output for a declared float `input` (backward only): float32, the input's
+/// dims, written (not accumulated) by the backward.
+struct InputGradTensor {
+  float *data = nullptr;
+  std::vector<int64_t> strides; ///< in elements; empty: contiguous (row-major)
+};
+
 /// Everything one launch reads. For the GPU the pointers are device pointers; for
 /// Context::runReference they are host pointers.
 struct Arguments {
@@ -204,6 +211,16 @@ struct Arguments {
   std::map<std::string, InputTensor> inputs;
   std::map<std::string, dsl::ConstValue> params;
   std::optional<float> scale; ///< default 1/sqrt(head dim)
+
+  /// Backward only (Context::launchBackward, runReferenceBackward). q, k, v, inputs, params
+  /// and scale are the forward's; o and lse its outputs (lse is required); dO has O's shape;
+  /// dQ, dK, dV have Q's, K's and V's shapes and are written. inputGrads names the float
+  /// inputs whose gradients are wanted.
+  QkvTensor dO, dQ, dK, dV;
+  std::map<std::string, InputGradTensor> inputGrads;
+  /// No order-dependent atomics: bit-identical results from run to run (docs/runtime.md,
+  /// "Backward", gives its cost).
+  bool deterministic = false;
 
   void setParam(const std::string &name, int value);
   void setParam(const std::string &name, double value);
@@ -245,6 +262,18 @@ public:
   /// Checks `args` against the kernel without launching (`forGpu`: also device rules:
   /// dtype, head dim, alignment).
   Status validate(const Kernel &kernel, const Arguments &args, bool forGpu) const;
+
+  /// The backward pass on `stream`: from the forward's Q, K, V, O, LSE (and inputs, params,
+  /// scale) and dO, writes dQ, dK, dV and the requested input gradients. The first call
+  /// compiles the kernel's backward module (cached like the forward). Asynchronous.
+  Status launchBackward(const Kernel &kernel, const Arguments &args, void *stream);
+  /// The float64 CPU reference backward on host buffers (gradients converted to their
+  /// tensors' dtypes).
+  Status runReferenceBackward(const Kernel &kernel, const Arguments &args, int threads = 0);
+  /// validate() plus the backward's rules: dO, dQ, dK, dV bound with the shapes of O, Q, K,
+  /// V; LSE bound; input gradients only for float inputs the score or out expression reads,
+  /// of a differentiable program.
+  Status validateBackward(const Kernel &kernel, const Arguments &args, bool forGpu) const;
 
   KernelCache &cache() { return *cache_; }
 
