@@ -364,3 +364,76 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
 }
 
 } // namespace attnc::runtime
+
+namespace attnc::runtime {
+
+Status Context::compileBackward(const Kernel &kernel) {
+  Kernel::Backward &backward = *kernel.backward_;
+  std::lock_guard<std::mutex> lock(backward.mutex);
+  if (backward.compiled)
+    return backward.status;
+  backward.compiled = true;
+  auto fail = [&](StatusCode code, std::string message) {
+    backward.status = Status(code, std::move(message));
+    return backward.status;
+  };
+  if (kernel.arch() == "none")
+    return fail(StatusCode::InvalidArgument,
+                "kernel '" + kernel.name() +
+                    "' was compiled with arch 'none' and has no GPU backward (only the CPU "
+                    "reference can run it)");
+  const dsl::SourceFile *source = kernel.source_.get();
+  compiler::CodegenOptions codegen;
+  codegen.backward = true;
+  codegen.source = source;
+  compiler::GeneratedHooks hooks;
+  std::string error;
+  if (!compiler::generateHooks(kernel.program(), kernel.attention(), codegen, hooks, error))
+    return fail(StatusCode::InvalidArgument,
+                "attention '" + kernel.name() + "' has no backward: " + error);
+  KernelConfig config;
+  config.bf16 = kernel.options().dtype == DataType::BF16;
+  config.headDim = kernel.options().headDim;
+  config.arch = kernel.arch();
+  config.hopper = false;
+  RouteSource route;
+  if (hooks.hasRoute &&
+      !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))
+    return fail(StatusCode::CompileError, error);
+  std::string cudaSource;
+  if (!assembleBackwardSource(hooks.source, config, cudaSource, error,
+                              hooks.hasRoute ? &route : nullptr))
+    return fail(StatusCode::Internal, error);
+  // The forward's manifest describes the arguments (params, inputs, route geometry) the
+  // backward binds the same way.
+  const KernelManifest &manifest = kernel.manifest_;
+  const CacheEntryMeta meta{kernel.arch(), kernel.name() + " (backward)", manifest};
+  const std::string key = makeKernelCacheKey(
+      {cudaSource, embeddedSourcesDigest(), dataTypeName(kernel.options().dtype),
+       std::to_string(config.headDim), kernel.arch(), "nvrtc " + nvrtcVersionString(),
+       std::string("attnc ") + ATTNC_VERSION_STRING, "backward",
+       "manifest " + manifest.serialize()});
+  const std::string arch = kernel.arch();
+  std::shared_ptr<const CachedKernel> entry;
+  std::string log;
+  const bool ok = cache_->getOrCompile(
+      key, meta,
+      [&](std::string &binary, std::string &compileLog, std::string &compileError) {
+        NvrtcResult compiled = compileCuda(cudaSource, "attnc_backward.cu", arch,
+                                           NvrtcOutput::Cubin, {}, kernelHeaders());
+        compileLog = compiled.log;
+        compileError = compiled.error;
+        binary = std::move(compiled.binary);
+        return compiled.ok;
+      },
+      entry, log, error);
+  backward.cudaSource = std::move(cudaSource);
+  if (!ok)
+    return fail(StatusCode::CompileError,
+                error + (log.empty() ? std::string() : "\nNVRTC log:\n" + log));
+  backward.entry = std::move(entry);
+  backward.status = Status::success();
+  return backward.status;
+}
+
+} // namespace attnc::runtime

@@ -5,11 +5,12 @@
 
 namespace attnc::runtime {
 
-Kernel::Kernel() : modules_(std::make_unique<Modules>()) {}
+Kernel::Kernel() : modules_(std::make_unique<Modules>()), backward_(std::make_unique<Backward>()) {}
 
 Kernel::~Kernel() {
   std::string ignored;
-  const CudaDriver *d = modules_ && (!modules_->byContext.empty() || !modules_->retired.empty())
+  const CudaDriver *d = modules_ && (!modules_->byContext.empty() || !modules_->retired.empty() ||
+                                     !backward_->byContext.empty())
                             ? cudaDriver(ignored)
                             : nullptr;
   if (!d)
@@ -19,6 +20,13 @@ Kernel::~Kernel() {
     d->cuModuleUnload(loaded.module);
   for (CUmodule module : modules_->retired)
     d->cuModuleUnload(module);
+  for (auto &[context, loaded] : backward_->byContext)
+    d->cuModuleUnload(loaded.module);
+}
+
+std::string Kernel::backwardCudaSource() const {
+  std::lock_guard<std::mutex> lock(backward_->mutex);
+  return backward_->cudaSource;
 }
 
 const std::string &Kernel::cubin() const {

@@ -20,13 +20,19 @@
 
 namespace attnc::runtime {
 
+/// The pre-pass kernels a module holds (the input summaries; the routing pre-pass for
+/// attentions with a route), shared by the forward's and the backward's modules.
+struct PrepassFunctions {
+  CUfunction summarize = nullptr;
+  CUfunction routePoolKeys = nullptr, routePoolQueries = nullptr, routeSelect = nullptr;
+};
+
 /// GPU modules of one kernel, loaded once per CUDA context, and the entry they come from.
 struct Kernel::Modules {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction forward = nullptr;
-    CUfunction summarize = nullptr;
-    CUfunction routePoolKeys = nullptr, routePoolQueries = nullptr, routeSelect = nullptr;
+    PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim, 1 = TMA template,
     /// 1 = persistent (grid of at most one CTA per SM taking units from a counter)
     int config[8] = {};
@@ -55,6 +61,26 @@ struct Kernel::Modules {
     entry = next;
     entries.push_back(std::move(next));
   }
+};
+
+/// The backward module of a kernel, compiled on its first use (Context::compileBackward)
+/// and loaded once per CUDA context.
+struct Kernel::Backward {
+  struct Loaded {
+    CUmodule module = nullptr;
+    CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
+    PrepassFunctions prepass;
+    /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel
+    int config[6] = {};
+    /// The same for the recompute of the output before `out` (block_m 0: no `out`).
+    int recomputeConfig[6] = {};
+  };
+  std::mutex mutex;
+  bool compiled = false; ///< attempted; `status` says how it went
+  Status status;
+  std::string cudaSource;
+  std::shared_ptr<const CachedKernel> entry;
+  std::map<CUcontext, Loaded> byContext;
 };
 
 /// The background compile of a tiered kernel's optimized binary.

@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 #include "ArgumentRules.h"
 #include "KernelState.h"
+#include "LaunchSteps.h"
 
 #include "attnc/abi/KernelArgs.h"
 #include "attnc/runtime/Device.h"
@@ -32,11 +33,9 @@
 
 namespace attnc::runtime {
 
-namespace {
+using namespace launch_steps;
 
-Status cudaFailure(const CudaDriver &d, CUresult result, const std::string &what) {
-  return Status(StatusCode::CudaError, cudaErrorText(d, result, what));
-}
+namespace {
 
 /// Prints the development counters of a kernel built with ATTNC_SM90_TRACE=1 (waits the
 /// launch out): each role's cycles and where it waited, summed over the CTAs.
@@ -100,15 +99,15 @@ Status loadModule(const CudaDriver &d, const CachedKernel &entry, const std::str
   };
   const std::string &name = tile.forwardEntry;
   if ((r = d.cuModuleGetFunction(&loaded.forward, loaded.module, name.c_str())) != CUDA_SUCCESS ||
-      (r = d.cuModuleGetFunction(&loaded.summarize, loaded.module, tile.summaryEntry.c_str())) !=
-          CUDA_SUCCESS)
+      (r = d.cuModuleGetFunction(&loaded.prepass.summarize, loaded.module,
+                                 tile.summaryEntry.c_str())) != CUDA_SUCCESS)
     return fail(cudaFailure(d, r, "finding entry '" + name + "'"));
   if (manifest.route.present &&
-      ((r = d.cuModuleGetFunction(&loaded.routePoolKeys, loaded.module,
+      ((r = d.cuModuleGetFunction(&loaded.prepass.routePoolKeys, loaded.module,
                                   manifest.routePoolKeysEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.routePoolQueries, loaded.module,
+       (r = d.cuModuleGetFunction(&loaded.prepass.routePoolQueries, loaded.module,
                                   manifest.routePoolQueriesEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.routeSelect, loaded.module,
+       (r = d.cuModuleGetFunction(&loaded.prepass.routeSelect, loaded.module,
                                   manifest.routeSelectEntry.c_str())) != CUDA_SUCCESS))
     return fail(cudaFailure(d, r, "finding the routing pre-pass kernels"));
   // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
@@ -173,13 +172,87 @@ Status moduleFor(const Kernel &kernel, Kernel::Modules &modules, const CudaDrive
   return Status::success();
 }
 
-/// An input the summary pre-pass reads: its slot, the product of its leading dims and the
-/// blocks along its last dim.
-struct SummaryJob {
-  int slot;
-  long long outer;
-  int blocks;
-};
+/// The sm_90a template loads Q, K and V through tensor maps: 4-D views {D, tokens, heads,
+/// batch} with the 128-byte swizzle, boxes of 64 columns x block rows.
+Status encodeTmaMaps(const CudaDriver &d, const Arguments &args, int blockM, int blockN,
+                     AttncTmaMaps &maps) {
+  const CUtensorMapDataType type = args.q.dtype == dsl::ElementType::BF16
+                                       ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                       : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  auto encode = [&](AttncTensorMap &map, const QkvTensor &t, int boxRows,
+                    const char *what) -> Status {
+    cuuint64_t dims[4] = {cuuint64_t(t.headDim), cuuint64_t(t.tokens), cuuint64_t(t.heads),
+                          cuuint64_t(t.batch)};
+    cuuint64_t strides[3] = {cuuint64_t(t.strideToken) * 2, cuuint64_t(t.strideHead) * 2,
+                             cuuint64_t(t.strideBatch) * 2};
+    // A dim of extent 1 may carry any stride; give the driver a valid one.
+    for (int i = 0; i < 3; ++i)
+      if (dims[i + 1] == 1 || strides[i] == 0)
+        strides[i] = 16;
+    cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1};
+    cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+    static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
+    CUresult r = d.cuTensorMapEncodeTiled(
+        reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims, strides,
+        box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+      return cudaFailure(d, r, std::string("building the TMA descriptor of ") + what);
+    return Status::success();
+  };
+  Status s = encode(maps.q, args.q, blockM, "Q");
+  if (s.ok())
+    s = encode(maps.k, args.k, blockN, "K");
+  if (s.ok())
+    s = encode(maps.v, args.v, blockN, "V");
+  return s;
+}
+
+/// The forward kernel: a grid of query tiles x heads x batch, or, for a persistent
+/// template, at most one CTA per SM taking work units from a counter zeroed in stream order.
+Status launchForward(LaunchScratch &scratch, const Loaded &loaded, const Arguments &args,
+                     const std::string &name, AttncForwardParams &forward, AttncArgs &hookArgs,
+                     AttncTmaMaps &maps) {
+  const CudaDriver &d = scratch.driver();
+  const int blockM = loaded.config[0], threads = loaded.config[2], sharedBytes = loaded.config[4];
+  const long long qTiles = (args.q.tokens + blockM - 1) / blockM;
+  unsigned grid[3] = {unsigned(qTiles), unsigned(args.q.heads), unsigned(args.q.batch)};
+  if (loaded.config[7] == 1) {
+    const long long units = qTiles * args.q.heads * args.q.batch;
+    if (units > 0x7fffffff)
+      return Status(StatusCode::InvalidArgument,
+                    "too many query tiles (" + std::to_string(units) + ") for one launch");
+    CUdeviceptr counter = 0;
+    if (Status s = scratch.allocate(ATTNC_SCHEDULER_INTS * sizeof(int), "the scheduler workspace",
+                                    counter);
+        !s.ok())
+      return s;
+    if (CUresult r = d.cuMemsetD32Async(counter, 0, 4, scratch.stream()); r != CUDA_SUCCESS)
+      return cudaFailure(d, r, "zeroing the scheduler workspace");
+    forward.tile_counter = reinterpret_cast<int *>(counter);
+    grid[0] = unsigned(std::min<long long>(units, persistentCtas(loaded.multiprocessors)));
+    grid[1] = grid[2] = 1;
+  }
+  const bool trace = loaded.trace != 0 && std::getenv("ATTNC_TRACE") != nullptr;
+  if (trace)
+    d.cuMemsetD32Async(loaded.trace, 0, loaded.traceBytes / 4, scratch.stream());
+  void *params[] = {&forward, &hookArgs, &maps};
+  CUresult r = d.cuLaunchKernel(loaded.forward, grid[0], grid[1], grid[2], unsigned(threads), 1, 1,
+                                unsigned(sharedBytes), scratch.stream(), params, nullptr);
+  if (r != CUDA_SUCCESS)
+    return cudaFailure(d, r, "launching attention '" + name + "'");
+  if (trace)
+    printTrace(d, loaded.trace, loaded.traceBytes, scratch.stream(), name);
+  return Status::success();
+}
+
+} // namespace
+
+namespace launch_steps {
+
+Status cudaFailure(const CudaDriver &d, CUresult result, const std::string &what) {
+  return Status(StatusCode::CudaError, cudaErrorText(d, result, what));
+}
 
 /// Shapes, scale, params and inputs in the slots the manifest gives them.
 Status bindHookArgs(const KernelManifest &manifest, const Arguments &args, int summaryBlock,
@@ -260,46 +333,8 @@ AttncForwardParams bindForwardParams(const Arguments &args) {
   return forward;
 }
 
-/// Stream-ordered scratch of one launch and the pre-pass launches that use it; everything
-/// allocated is freed in stream order when the launch is done (or has failed).
-class LaunchScratch {
-public:
-  LaunchScratch(const CudaDriver &d, CUstream stream) : d_(d), stream_(stream) {}
-  LaunchScratch(const LaunchScratch &) = delete;
-  LaunchScratch &operator=(const LaunchScratch &) = delete;
-  ~LaunchScratch() {
-    for (CUdeviceptr buffer : buffers_)
-      d_.cuMemFreeAsync(buffer, stream_);
-  }
-
-  Status allocate(size_t bytes, const char *what, CUdeviceptr &buffer) {
-    CUresult r = d_.cuMemAllocAsync(&buffer, bytes == 0 ? 1 : bytes, stream_);
-    if (r != CUDA_SUCCESS)
-      return cudaFailure(d_, r, "allocating " + std::to_string(bytes) + " bytes of " + what);
-    buffers_.push_back(buffer);
-    return Status::success();
-  }
-
-  Status launch(CUfunction function, unsigned gx, unsigned gy, unsigned gz,
-                unsigned threadsPerBlock, unsigned shared, void **params, const char *what) {
-    CUresult r = d_.cuLaunchKernel(function, gx, gy, gz, threadsPerBlock, 1, 1, shared, stream_,
-                                   params, nullptr);
-    if (r != CUDA_SUCCESS)
-      return cudaFailure(d_, r, std::string("launching ") + what);
-    return Status::success();
-  }
-
-  const CudaDriver &driver() const { return d_; }
-  CUstream stream() const { return stream_; }
-
-private:
-  const CudaDriver &d_;
-  CUstream stream_;
-  std::vector<CUdeviceptr> buffers_;
-};
-
 /// Per-block min/max of every summarized input (the layout attnc_iv_summary reads).
-Status runSummaries(LaunchScratch &scratch, const Loaded &loaded,
+Status runSummaries(LaunchScratch &scratch, const PrepassFunctions &prepass,
                     const std::vector<SummaryJob> &summaries, AttncArgs &hookArgs) {
   for (const SummaryJob &job : summaries) {
     size_t bytes = size_t(job.outer) * size_t(job.blocks) * 2 * sizeof(int);
@@ -314,7 +349,7 @@ Status runSummaries(LaunchScratch &scratch, const Loaded &loaded,
     long long outer = job.outer;
     void *params[] = {&tensor, &summary, &blockTokens, &blocks, &outer};
     unsigned gridY = unsigned(std::min<long long>(job.outer, 65535));
-    if (Status s = scratch.launch(loaded.summarize, unsigned(job.blocks), gridY, 1, 128, 0, params,
+    if (Status s = scratch.launch(prepass.summarize, unsigned(job.blocks), gridY, 1, 128, 0, params,
                                   "the input summary pre-pass");
         !s.ok())
       return s;
@@ -323,8 +358,9 @@ Status runSummaries(LaunchScratch &scratch, const Loaded &loaded,
 }
 
 /// Key pooling, query pooling and block selection; fills route_mask and route_words.
-Status runRoutePrepass(LaunchScratch &scratch, const Loaded &loaded, const RouteGeometry &route,
-                       const Arguments &args, AttncForwardParams &forward, AttncArgs &hookArgs) {
+Status runRoutePrepass(LaunchScratch &scratch, const PrepassFunctions &prepass,
+                       const RouteGeometry &route, const Arguments &args,
+                       AttncForwardParams &forward, AttncArgs &hookArgs) {
   const RoutePlan plan = planRoute(route, args.q.tokens, args.k.tokens);
   // attnc_route_select: 4 warps of 4 units per CTA where the shared memory allows
   // (warps * units per warp * numBlocks * 9 bytes within 48 KB), fewer with many blocks.
@@ -370,13 +406,13 @@ Status runRoutePrepass(LaunchScratch &scratch, const Loaded &loaded, const Route
   int numBlocks = plan.numBlocks, units = plan.units;
   void *poolKeys[] = {&forward, &hookArgs, &keyMeanPtr, &countsPtr, &numBlocks};
   if (Status s =
-          scratch.launch(loaded.routePoolKeys, unsigned(numBlocks), unsigned(args.k.heads),
+          scratch.launch(prepass.routePoolKeys, unsigned(numBlocks), unsigned(args.k.heads),
                          unsigned(args.q.batch), 128, 0, poolKeys, "the routing key pooling");
       !s.ok())
     return s;
   if (plan.pooledQueries) {
     void *poolQueries[] = {&forward, &hookArgs, &queryMeanPtr, &units};
-    if (Status s = scratch.launch(loaded.routePoolQueries, unsigned(units), unsigned(args.q.heads),
+    if (Status s = scratch.launch(prepass.routePoolQueries, unsigned(units), unsigned(args.q.heads),
                                   unsigned(args.q.batch), 128, 0, poolQueries,
                                   "the routing query pooling");
         !s.ok())
@@ -385,86 +421,12 @@ Status runRoutePrepass(LaunchScratch &scratch, const Loaded &loaded, const Route
   void *select[] = {&forward, &hookArgs,  &keyMeanPtr, &countsPtr,   &queryMeanPtr,
                     &maskPtr, &numBlocks, &units,      &unitsPerWarp};
   const int unitsPerCta = selectWarps * unitsPerWarp;
-  return scratch.launch(loaded.routeSelect, unsigned((units + unitsPerCta - 1) / unitsPerCta),
+  return scratch.launch(prepass.routeSelect, unsigned((units + unitsPerCta - 1) / unitsPerCta),
                         unsigned(args.q.heads), unsigned(args.q.batch), unsigned(32 * selectWarps),
                         unsigned(selectShared), select, "the routing block selection");
 }
 
-/// The sm_90a template loads Q, K and V through tensor maps: 4-D views {D, tokens, heads,
-/// batch} with the 128-byte swizzle, boxes of 64 columns x block rows.
-Status encodeTmaMaps(const CudaDriver &d, const Arguments &args, int blockM, int blockN,
-                     AttncTmaMaps &maps) {
-  const CUtensorMapDataType type = args.q.dtype == dsl::ElementType::BF16
-                                       ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-                                       : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-  auto encode = [&](AttncTensorMap &map, const QkvTensor &t, int boxRows,
-                    const char *what) -> Status {
-    cuuint64_t dims[4] = {cuuint64_t(t.headDim), cuuint64_t(t.tokens), cuuint64_t(t.heads),
-                          cuuint64_t(t.batch)};
-    cuuint64_t strides[3] = {cuuint64_t(t.strideToken) * 2, cuuint64_t(t.strideHead) * 2,
-                             cuuint64_t(t.strideBatch) * 2};
-    // A dim of extent 1 may carry any stride; give the driver a valid one.
-    for (int i = 0; i < 3; ++i)
-      if (dims[i + 1] == 1 || strides[i] == 0)
-        strides[i] = 16;
-    cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1};
-    cuuint32_t elementStrides[4] = {1, 1, 1, 1};
-    static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
-    CUresult r = d.cuTensorMapEncodeTiled(
-        reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims, strides,
-        box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS)
-      return cudaFailure(d, r, std::string("building the TMA descriptor of ") + what);
-    return Status::success();
-  };
-  Status s = encode(maps.q, args.q, blockM, "Q");
-  if (s.ok())
-    s = encode(maps.k, args.k, blockN, "K");
-  if (s.ok())
-    s = encode(maps.v, args.v, blockN, "V");
-  return s;
-}
-
-/// The forward kernel: a grid of query tiles x heads x batch, or, for a persistent
-/// template, at most one CTA per SM taking work units from a counter zeroed in stream order.
-Status launchForward(LaunchScratch &scratch, const Loaded &loaded, const Arguments &args,
-                     const std::string &name, AttncForwardParams &forward, AttncArgs &hookArgs,
-                     AttncTmaMaps &maps) {
-  const CudaDriver &d = scratch.driver();
-  const int blockM = loaded.config[0], threads = loaded.config[2], sharedBytes = loaded.config[4];
-  const long long qTiles = (args.q.tokens + blockM - 1) / blockM;
-  unsigned grid[3] = {unsigned(qTiles), unsigned(args.q.heads), unsigned(args.q.batch)};
-  if (loaded.config[7] == 1) {
-    const long long units = qTiles * args.q.heads * args.q.batch;
-    if (units > 0x7fffffff)
-      return Status(StatusCode::InvalidArgument,
-                    "too many query tiles (" + std::to_string(units) + ") for one launch");
-    CUdeviceptr counter = 0;
-    if (Status s = scratch.allocate(ATTNC_SCHEDULER_INTS * sizeof(int), "the scheduler workspace",
-                                    counter);
-        !s.ok())
-      return s;
-    if (CUresult r = d.cuMemsetD32Async(counter, 0, 4, scratch.stream()); r != CUDA_SUCCESS)
-      return cudaFailure(d, r, "zeroing the scheduler workspace");
-    forward.tile_counter = reinterpret_cast<int *>(counter);
-    grid[0] = unsigned(std::min<long long>(units, persistentCtas(loaded.multiprocessors)));
-    grid[1] = grid[2] = 1;
-  }
-  const bool trace = loaded.trace != 0 && std::getenv("ATTNC_TRACE") != nullptr;
-  if (trace)
-    d.cuMemsetD32Async(loaded.trace, 0, loaded.traceBytes / 4, scratch.stream());
-  void *params[] = {&forward, &hookArgs, &maps};
-  CUresult r = d.cuLaunchKernel(loaded.forward, grid[0], grid[1], grid[2], unsigned(threads), 1, 1,
-                                unsigned(sharedBytes), scratch.stream(), params, nullptr);
-  if (r != CUDA_SUCCESS)
-    return cudaFailure(d, r, "launching attention '" + name + "'");
-  if (trace)
-    printTrace(d, loaded.trace, loaded.traceBytes, scratch.stream(), name);
-  return Status::success();
-}
-
-} // namespace
+} // namespace launch_steps
 
 Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream) {
   if (!kernel.hasBinary())
@@ -498,10 +460,11 @@ Status Context::launch(const Kernel &kernel, const Arguments &args, void *stream
   AttncForwardParams forward = bindForwardParams(args);
 
   LaunchScratch scratch(*d, static_cast<CUstream>(stream));
-  if (Status s = runSummaries(scratch, loaded, summaries, hookArgs); !s.ok())
+  if (Status s = runSummaries(scratch, loaded.prepass, summaries, hookArgs); !s.ok())
     return s;
   if (manifest.route.present)
-    if (Status s = runRoutePrepass(scratch, loaded, manifest.route, args, forward, hookArgs);
+    if (Status s =
+            runRoutePrepass(scratch, loaded.prepass, manifest.route, args, forward, hookArgs);
         !s.ok())
       return s;
   AttncTmaMaps maps;

@@ -1,14 +1,288 @@
 //===- LaunchBackward.cpp - Context::launchBackward -----------------------===//
+//
+// The backward on a stream, from the kernel's backward module (compiled on first use):
+//
+//   validateBackward   the forward's rules and the gradients' (ValidateBackward.cpp)
+//   moduleFor          the backward module in the current context, its entries and table
+//   bindHookArgs       AttncArgs as the forward binds them (LaunchSteps.h)
+//   runSummaries, runRoutePrepass
+//                      the pre-passes, as forward: routed programs see the blocks the
+//                      forward selected (the same kernels on the same Q and K)
+//   prepare            delta = rowsum(dO * O)
+//   key tiles          dK, dV per key tile; dQ accumulated in fp32 scratch
+//   store dQ           dQ in the kernel's dtype
+//
+//===----------------------------------------------------------------------===//
 #include "ArgumentRules.h"
 #include "KernelState.h"
+#include "LaunchSteps.h"
+
+#include "attnc/runtime/Device.h"
+#include "attnc/runtime/KernelSource.h"
+
+#include "attnc_backward_params.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace attnc::runtime {
 
+using namespace launch_steps;
+
+namespace {
+
+using BackwardLoaded = Kernel::Backward::Loaded;
+
+Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, BackwardLoaded &loaded) {
+  const KernelManifest &manifest = entry.manifest;
+  std::string error;
+  DeviceInfo device;
+  if (!currentDeviceInfo(device, error))
+    return Status(StatusCode::CudaError, error);
+  CUresult r = d.cuModuleLoadData(&loaded.module, entry.binary.data());
+  if (r != CUDA_SUCCESS)
+    return cudaFailure(d, r, "loading the backward kernels on " + device.name);
+  auto fail = [&](Status status) {
+    d.cuModuleUnload(loaded.module);
+    return status;
+  };
+  struct Lookup {
+    CUfunction *function;
+    const char *name;
+  };
+  const Lookup lookups[] = {{&loaded.prepare, kBackwardPrepareName},
+                            {&loaded.keyTiles, kBackwardKeyTilesName},
+                            {&loaded.storeDq, kBackwardStoreDqName},
+                            {&loaded.recompute, kBackwardRecomputeName},
+                            {&loaded.prepass.summarize, kSummaryKernelName}};
+  for (const Lookup &lookup : lookups)
+    if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
+      return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
+  if (manifest.route.present &&
+      ((r = d.cuModuleGetFunction(&loaded.prepass.routePoolKeys, loaded.module,
+                                  manifest.routePoolKeysEntry.c_str())) != CUDA_SUCCESS ||
+       (r = d.cuModuleGetFunction(&loaded.prepass.routePoolQueries, loaded.module,
+                                  manifest.routePoolQueriesEntry.c_str())) != CUDA_SUCCESS ||
+       (r = d.cuModuleGetFunction(&loaded.prepass.routeSelect, loaded.module,
+                                  manifest.routeSelectEntry.c_str())) != CUDA_SUCCESS))
+    return fail(cudaFailure(d, r, "finding the routing pre-pass kernels of the backward"));
+  // The launch tables: the key-tile kernel's, and the recompute's (block_m 0 without `out`).
+  auto readTable = [&](const char *name, CUfunction function, int(&config)[6],
+                       bool required) -> Status {
+    CUdeviceptr table = 0;
+    size_t tableBytes = 0;
+    if (d.cuModuleGetGlobal(&table, &tableBytes, loaded.module, name) != CUDA_SUCCESS ||
+        tableBytes != sizeof(config) ||
+        d.cuMemcpyDtoH(config, table, sizeof(config)) != CUDA_SUCCESS)
+      return Status(StatusCode::Internal,
+                    std::string("the backward module has no readable launch table ") + name);
+    if (config[0] == 0 && !required)
+      return Status::success();
+    if (config[0] <= 0 || config[1] <= 0 || config[2] <= 0 || config[5] != manifest.headDim)
+      return Status(StatusCode::Internal,
+                    std::string("the launch table ") + name + " of the backward is malformed");
+    if (config[4] > device.maxSharedMemoryPerBlockOptin)
+      return Status(StatusCode::Unsupported,
+                    "the backward for head dim " + std::to_string(manifest.headDim) + " needs " +
+                        std::to_string(config[4]) + " bytes of shared memory per block but " +
+                        device.name + " allows " +
+                        std::to_string(device.maxSharedMemoryPerBlockOptin));
+    if (CUresult set = d.cuFuncSetAttribute(
+            function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, config[4]);
+        set != CUDA_SUCCESS)
+      return cudaFailure(d, set, "setting the backward's shared memory size");
+    return Status::success();
+  };
+  if (Status s = readTable(kBackwardConfigName, loaded.keyTiles, loaded.config, true); !s.ok())
+    return fail(s);
+  if (Status s =
+          readTable(kBackwardRecomputeConfigName, loaded.recompute, loaded.recomputeConfig, false);
+      !s.ok())
+    return fail(s);
+  return Status::success();
+}
+
+AttncBackwardParams bindBackwardParams(const Arguments &args) {
+  AttncBackwardParams p;
+  std::memset(&p, 0, sizeof(p));
+  auto fill = [](const QkvTensor &t, long long(&stride)[3]) {
+    stride[0] = t.strideBatch;
+    stride[1] = t.strideHead;
+    stride[2] = t.strideToken;
+  };
+  p.q = args.q.data;
+  p.k = args.k.data;
+  p.v = args.v.data;
+  p.o = args.o.data;
+  p.d_o = args.dO.data;
+  p.lse = args.lse.data;
+  p.dq = args.dQ.data;
+  p.dk = args.dK.data;
+  p.dv = args.dV.data;
+  fill(args.q, p.q_stride);
+  fill(args.k, p.k_stride);
+  fill(args.v, p.v_stride);
+  fill(args.o, p.o_stride);
+  fill(args.dO, p.do_stride);
+  fill(args.dQ, p.dq_stride);
+  fill(args.dK, p.dk_stride);
+  fill(args.dV, p.dv_stride);
+  p.lse_stride[0] = args.lse.strideBatch;
+  p.lse_stride[1] = args.lse.strideHead;
+  return p;
+}
+
+} // namespace
+
 Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void *stream) {
-  (void)stream;
   if (Status s = validateBackward(kernel, args, true); !s.ok())
     return s;
-  return Status(StatusCode::Unsupported, "the GPU backward is not built yet");
+  if (args.deterministic)
+    return Status(StatusCode::Unsupported,
+                  "the deterministic GPU backward is not built yet (dQ is accumulated with "
+                  "atomics)");
+  if (Status s = compileBackward(kernel); !s.ok())
+    return s;
+
+  std::string error;
+  if (!ensureDeviceContext(kernel.options().device, error))
+    return Status(StatusCode::NoDevice, error);
+  const CudaDriver *d = cudaDriver(error);
+  CUcontext context = nullptr;
+  if (CUresult r = d->cuCtxGetCurrent(&context); r != CUDA_SUCCESS)
+    return cudaFailure(*d, r, "cuCtxGetCurrent");
+
+  Kernel::Backward &backward = *kernel.backward_;
+  BackwardLoaded loaded;
+  std::shared_ptr<const CachedKernel> entry;
+  {
+    std::lock_guard<std::mutex> lock(backward.mutex);
+    entry = backward.entry;
+    auto it = backward.byContext.find(context);
+    if (it != backward.byContext.end()) {
+      loaded = it->second;
+    } else {
+      if (Status s = loadBackwardModule(*d, *entry, loaded); !s.ok())
+        return s;
+      backward.byContext[context] = loaded;
+    }
+  }
+  const KernelManifest &manifest = entry->manifest;
+  const int blockM = loaded.config[0], blockN = loaded.config[1], threads = loaded.config[2],
+            sharedBytes = loaded.config[4];
+
+  AttncArgs hookArgs;
+  std::vector<SummaryJob> summaries;
+  if (Status s = bindHookArgs(manifest, args, std::min(blockM, blockN), hookArgs, summaries);
+      !s.ok())
+    return s;
+  AttncBackwardParams params = bindBackwardParams(args);
+
+  LaunchScratch scratch(*d, static_cast<CUstream>(stream));
+  if (Status s = runSummaries(scratch, loaded.prepass, summaries, hookArgs); !s.ok())
+    return s;
+  if (manifest.route.present) {
+    AttncForwardParams forward = bindForwardParams(args);
+    if (Status s =
+            runRoutePrepass(scratch, loaded.prepass, manifest.route, args, forward, hookArgs);
+        !s.ok())
+      return s;
+  }
+
+  // Input gradients: zeroed here, then added to by the kernels' read sites.
+  params.input_grads.any = 0;
+  for (const auto &[name, grad] : args.inputGrads) {
+    const ManifestInput *input = nullptr;
+    for (const ManifestInput &candidate : manifest.inputs)
+      input = candidate.name == name ? &candidate : input;
+    if (!input)
+      return invalid("attention '" + kernel.name() + "' has no input '" + name + "'");
+    const std::vector<int64_t> &dims = args.inputs.at(name).dims;
+    std::vector<int64_t> contiguous(dims.size(), 1);
+    for (size_t n = dims.size(); n-- > 1;)
+      contiguous[n - 1] = contiguous[n] * dims[n];
+    if (!grad.strides.empty() && grad.strides != contiguous)
+      return Status(StatusCode::Unsupported,
+                    "the GPU backward writes input gradients contiguously; the gradient of '" +
+                        name + "' has other strides");
+    size_t elements = 1;
+    for (int64_t dim : dims)
+      elements *= size_t(dim);
+    if (CUresult r = d->cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(grad.data), 0, elements,
+                                         scratch.stream());
+        r != CUDA_SUCCESS)
+      return cudaFailure(*d, r, "zeroing the gradient of input '" + name + "'");
+    params.input_grads.data[input->slot] = grad.data;
+    for (size_t n = 0; n < contiguous.size(); ++n)
+      params.input_grads.stride[input->slot][n] = contiguous[n];
+    params.input_grads.any = 1;
+  }
+
+  const long long rows = (long long)args.q.batch * args.q.heads * args.q.tokens;
+  CUdeviceptr delta = 0, dqAccum = 0;
+  if (Status s = scratch.allocate(size_t(rows) * sizeof(float), "the backward's row sums", delta);
+      !s.ok())
+    return s;
+  const size_t accumWords = size_t(rows) * size_t(args.q.headDim);
+  if (Status s = scratch.allocate(accumWords * sizeof(float), "the dQ accumulator", dqAccum);
+      !s.ok())
+    return s;
+  if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, accumWords, scratch.stream()); r != CUDA_SUCCESS)
+    return cudaFailure(*d, r, "zeroing the dQ accumulator");
+  params.delta = reinterpret_cast<float *>(delta);
+  params.dq_accum = reinterpret_cast<float *>(dqAccum);
+
+  constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
+  const long long rowCtas = (rows + kRowsPerCta - 1) / kRowsPerCta;
+  if (rowCtas > 0x7fffffff)
+    return invalid("too many query rows (" + std::to_string(rows) + ") for one backward");
+  // With `out`: the output before it, recomputed into scratch, and dL/d(that output); the
+  // kernels after the preparation read those instead of O and dO.
+  AttncBackwardParams keyTileParams = params;
+  if (loaded.recomputeConfig[0] > 0) {
+    const size_t bytes = accumWords * 2;
+    CUdeviceptr before = 0, dBefore = 0;
+    if (Status s = scratch.allocate(bytes, "the output before `out`", before); !s.ok())
+      return s;
+    if (Status s = scratch.allocate(bytes, "the gradient of the output before `out`", dBefore);
+        !s.ok())
+      return s;
+    const long long d64 = args.q.headDim, qLen = args.q.tokens;
+    const long long contiguous[3] = {args.q.heads * qLen * d64, qLen * d64, d64};
+    AttncForwardParams forward = bindForwardParams(args);
+    forward.o = reinterpret_cast<void *>(before);
+    forward.lse = nullptr;
+    std::copy(contiguous, contiguous + 3, forward.o_stride);
+    const int recomputeM = loaded.recomputeConfig[0];
+    void *recomputeParams[] = {&forward, &hookArgs};
+    if (Status s = scratch.launch(
+            loaded.recompute, unsigned((args.q.tokens + recomputeM - 1) / recomputeM),
+            unsigned(args.q.heads), unsigned(args.q.batch), unsigned(loaded.recomputeConfig[2]),
+            unsigned(loaded.recomputeConfig[4]), recomputeParams,
+            "the recompute of the output before `out`");
+        !s.ok())
+      return s;
+    params.o = reinterpret_cast<const void *>(before);
+    std::copy(contiguous, contiguous + 3, params.o_stride);
+    params.d_o_attn = reinterpret_cast<void *>(dBefore);
+    keyTileParams = params;
+    keyTileParams.d_o = params.d_o_attn;
+    std::copy(contiguous, contiguous + 3, keyTileParams.do_stride);
+  }
+  void *kernelParams[] = {&params, &hookArgs};
+  void *keyTileKernelParams[] = {&keyTileParams, &hookArgs};
+  if (Status s = scratch.launch(loaded.prepare, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0,
+                                kernelParams, "the backward's preparation");
+      !s.ok())
+    return s;
+  const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
+  if (Status s = scratch.launch(loaded.keyTiles, keyTiles, unsigned(args.k.heads),
+                                unsigned(args.q.batch), unsigned(threads), unsigned(sharedBytes),
+                                keyTileKernelParams, "the backward's key-tile kernel");
+      !s.ok())
+    return s;
+  return scratch.launch(loaded.storeDq, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0, kernelParams,
+                        "the backward's dQ store");
 }
 
 } // namespace attnc::runtime

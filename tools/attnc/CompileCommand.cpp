@@ -156,8 +156,12 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
   auto *cmd = app.add_subcommand("compile", "Compile an .attn file to IR, CUDA hooks or a cubin");
   static std::string file, emit = "hooks", output, attentionName, arch = "sm_90a", dtype = "bf16";
   static int headDim = 128;
+  static bool backward = false;
   static std::vector<std::string> defines;
   cmd->add_option("file", file, "The .attn file")->required();
+  cmd->add_flag("--backward", backward,
+                "hooks/cuda/ptx/cubin of the backward: the derivative hooks and the backward "
+                "kernels");
   cmd->add_option("--emit", emit, "ast|mlir|mlir-opt|hooks|cuda|ptx|cubin (default hooks)")
       ->check(CLI::IsMember({"ast", "mlir", "mlir-opt", "hooks", "cuda", "ptx", "cubin"}));
   cmd->add_option("-o,--output", output, "Output file (default stdout)");
@@ -194,7 +198,10 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
       return;
     }
     compiler::GeneratedHooks hooks;
-    if (!compiler::generateHooks(program, attention, {}, hooks, error)) {
+    compiler::CodegenOptions codegen;
+    codegen.backward = backward;
+    codegen.source = bundle.source.get();
+    if (!compiler::generateHooks(program, attention, codegen, hooks, error)) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitCompileError;
       return;
@@ -223,8 +230,11 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
       return;
     }
     std::string source;
-    if (!runtime::assembleKernelSource(hooks.source, config, source, error,
-                                       hooks.hasRoute ? &route : nullptr)) {
+    const runtime::RouteSource *routeSource = hooks.hasRoute ? &route : nullptr;
+    if (!(backward ? runtime::assembleBackwardSource(hooks.source, config, source, error,
+                                                     routeSource)
+                   : runtime::assembleKernelSource(hooks.source, config, source, error,
+                                                   routeSource))) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitCompileError;
       return;

@@ -48,6 +48,46 @@ std::string cppType(Type type) {
 /// their type parameter. The members forward to the generated functions, so the hooks'
 /// code (and what the host classifier runs) stays the functions EmitC wrote. Its facts are
 /// those of `hooks`; `summarizedInputs` has bit i set for each input needing a summary.
+/// The backward's input-gradient members: for each region, whether it reads float inputs
+/// and a function adding dL/d(region value) times each read site's derivative to the
+/// gradients of the inputs it reads (attnc_add_input_grad, the backward prelude).
+void emitInputGradMembers(const GeneratedHooks &hooks, llvm::raw_ostream &os) {
+  struct Region {
+    const char *name, *member, *flag, *last;
+  };
+  for (const Region &region : {Region{"score", "scoreInputGrads", "kScoreInputGrads", "k"},
+                               Region{"out", "outInputGrads", "kOutInputGrads", "c"}}) {
+    bool any = false;
+    for (const GradReadSite &site : hooks.gradReads)
+      any = any || site.region == region.name;
+    os << "  static constexpr bool " << region.flag << " = " << (any ? "true" : "false") << ";\n";
+    os << "  static __device__ __forceinline__ void " << region.member
+       << "(const AttncArgs &a, const AttncInputGrads &g, float dL, float v, int32_t b, "
+          "int32_t h, int32_t q, int32_t "
+       << region.last << ") {\n";
+    for (const GradReadSite &site : hooks.gradReads) {
+      if (site.region != region.name)
+        continue;
+      const std::string prefix =
+          std::string("attnc_") + region.name + "_read" + std::to_string(site.site) + "_index";
+      os << "    attnc_add_input_grad(a, g, " << site.slot << ", " << site.rank << ", 0x"
+         << llvm::utohexstr(site.inRange) << "u, dL * (attnc_" << region.name << "_grad_read"
+         << site.site << ")(a, v, b, h, q, " << region.last << ")";
+      for (int n = 0; n < 4; ++n) {
+        if (n < site.rank)
+          os << ", (" << prefix << n << ")(a, b, h, q, " << region.last << ")";
+        else
+          os << ", 0";
+      }
+      os << ");\n";
+    }
+    if (!any)
+      os << "    (void)a, (void)g, (void)dL, (void)v, (void)b, (void)h, (void)q, (void)"
+         << region.last << ";\n";
+    os << "  }\n";
+  }
+}
+
 void emitVariant(ModuleOp module, const GeneratedHooks &hooks, unsigned summarizedInputs,
                  llvm::raw_ostream &os) {
   os << "\n// ---- the program's variant: its facts and hooks, the kernel templates' parameter "
@@ -88,6 +128,8 @@ void emitVariant(ModuleOp module, const GeneratedHooks &hooks, unsigned summariz
       os << (i ? ", " : "") << "a" << i;
     os << ");\n  }\n";
   }
+  if (hooks.hasBackward)
+    emitInputGradMembers(hooks, os);
   os << "};\n";
 }
 

@@ -28,4 +28,27 @@ static ATTNC_HD AttncKr attnc_qr_refine(const AttncArgs &a, int b, int h, int k_
   AttncQrClassify<Classify> transposed = {&a, classify};
   return attnc_kr_refine(attnc_qr_args(a), b, h, k_lo, k_hi, set, transposed);
 }
+/// Adds v to element (i0, .., i<rank-1>) of input `slot`'s gradient, when one was asked for
+/// (g.data[slot] non-null). Indices are clamped to the input's dims as its read clamps them,
+/// except those whose bit in `inRange` says the read needed no clamp.
+static ATTNC_HD void attnc_add_input_grad(const AttncArgs &a, const AttncInputGrads &g, int slot,
+                                          int rank, unsigned inRange, float v, int i0, int i1,
+                                          int i2, int i3) {
+  float *data = g.data[slot];
+  if (!data)
+    return;
+  const int index[4] = {i0, i1, i2, i3};
+  long long offset = 0;
+  for (int n = 0; n < rank; ++n) {
+    int x = index[n];
+    if (!((inRange >> n) & 1u))
+      x = x < 0 ? 0 : x >= a.input[slot].dim[n] ? a.input[slot].dim[n] - 1 : x;
+    offset += (long long)x * g.stride[slot][n];
+  }
+#ifdef __CUDACC__
+  atomicAdd(data + offset, v);
+#else // the host harnesses of the compiler's tests
+  data[offset] += v;
+#endif
+}
 // ---- end of backward prelude ----

@@ -15,7 +15,7 @@
 //   override the query tile rows with ATTNC_BLOCK_M. Shared with sm90/forward.cuh:
 //   attention/score.cuh, online_softmax.cuh, epilogue.cuh.
 //
-// ENTRY (default instantiation)
+// ENTRY (default instantiation, in sm80/forward_entry.cuh)
 //   extern "C" __global__ void attnc_forward_sm80_d<D>_<bf16|f16>(
 //       const AttncForwardParams p, const AttncArgs args)     (both __grid_constant__)
 //   extern "C" { __constant__ int attnc_forward_sm80_d<D>_<bf16|f16>_config[6]; }
@@ -362,52 +362,16 @@ template <class V, int kHeadDim, int kSmemKB> struct Sm80Policy {
   static constexpr int kMinBlocks = kHeadDim == 256 ? 1 : 2;
 };
 
-} // namespace attnc
-
-#ifndef ATTNC_HEAD_DIM
-#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including sm80/forward.cuh"
-#endif
-// The target's shared memory per block (see Sm80Policy; one architecture per compile).
+/// The target's shared memory per block in KB (see Sm80Policy): one architecture per compile.
 #if defined(__CUDA_ARCH__) &&                                                                      \
     (__CUDA_ARCH__ == 900 || __CUDA_ARCH__ == 1000 || __CUDA_ARCH__ == 1030)
-#define ATTNC_FWD80_SMEM_KB 227
+constexpr int kSm80TargetSharedKB = 227;
 #elif defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 800 || __CUDA_ARCH__ == 870)
-#define ATTNC_FWD80_SMEM_KB 163
+constexpr int kSm80TargetSharedKB = 163;
 #else
-#define ATTNC_FWD80_SMEM_KB 99
+constexpr int kSm80TargetSharedKB = 99;
 #endif
-// The entry's name: attnc_forward_sm80_d<D>_<bf16|f16> (and its _config table).
-#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
-#define ATTNC_FWD80_SUFFIX f16
-using AttncForwardKind = attnc::tile::F16;
-#else
-#define ATTNC_FWD80_SUFFIX bf16
-using AttncForwardKind = attnc::tile::BF16;
-#endif
-#define ATTNC_FWD80_NAME_(D, S, X) attnc_forward_sm80_d##D##_##S##X
-#define ATTNC_FWD80_EXPAND_(D, S, X) ATTNC_FWD80_NAME_(D, S, X)
-#define ATTNC_FWD80_NAME(X) ATTNC_FWD80_EXPAND_(ATTNC_HEAD_DIM, ATTNC_FWD80_SUFFIX, X)
-using AttncSm80Policy = attnc::Sm80Policy<AttncVariant, ATTNC_HEAD_DIM, ATTNC_FWD80_SMEM_KB>;
-// A development build may override the query tile rows (ATTNC_BLOCK_M=64|128, D <= 128).
-#if defined(ATTNC_DEV_BUILD) && defined(ATTNC_BLOCK_M)
-constexpr int kAttncSm80BlockM = ATTNC_BLOCK_M;
-#else
-constexpr int kAttncSm80BlockM = AttncSm80Policy::kBlockM;
-#endif
-using AttncForwardSm80 =
-    attnc::ForwardSm80<AttncVariant, ATTNC_HEAD_DIM, AttncForwardKind, kAttncSm80BlockM,
-                       AttncSm80Policy::kBlockN, AttncSm80Policy::kWarps, AttncSm80Policy::kStages>;
-extern "C" {
-__constant__ int ATTNC_FWD80_NAME(_config)[6] = {
-    kAttncSm80BlockM,         AttncSm80Policy::kBlockN,     AttncForwardSm80::kThreads,
-    AttncSm80Policy::kStages, AttncForwardSm80::kSmemBytes, ATTNC_HEAD_DIM};
-}
-extern "C" __global__ void __launch_bounds__(AttncForwardSm80::kThreads,
-                                             AttncSm80Policy::kMinBlocks)
-    ATTNC_FWD80_NAME()(const __grid_constant__ AttncForwardParams p,
-                       const __grid_constant__ AttncArgs a) {
-  extern __shared__ __align__(128) unsigned char attnc_smem[];
-  AttncForwardSm80::run(p, a, attnc_smem);
-}
+
+} // namespace attnc
 
 #endif // ATTNC_KERNELS_SM80_FORWARD_CUH

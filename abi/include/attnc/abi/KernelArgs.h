@@ -117,4 +117,14 @@ typedef struct AttncArgs {
   int route_words;
 } AttncArgs;
 
+/// The backward's gradients of float inputs (fp32, written with atomic adds): element
+/// (i0, i1, ...) of input slot s's gradient at data[s] + sum(i_n * stride[s][n]); data[s] is
+/// null where no gradient was asked for. The variant's scoreInputGrads / outInputGrads add
+/// to them (backward hooks only).
+typedef struct AttncInputGrads {
+  float *data[ATTNC_MAX_INPUTS];
+  long long stride[ATTNC_MAX_INPUTS][ATTNC_MAX_RANK];
+  int any; ///< some data[s] is non-null
+} AttncInputGrads;
+
 #endif // ATTNC_RUNTIME_KERNELARGS_H

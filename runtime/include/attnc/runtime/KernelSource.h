@@ -54,6 +54,23 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
                           std::string &source, std::string &error,
                           const RouteSource *route = nullptr);
 
+/// Names of the backward's entry points (sm80/backward.cuh) and its launch table
+/// (__constant__ int[6] = {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}).
+inline constexpr const char *kBackwardPrepareName = "attnc_backward_prepare";
+inline constexpr const char *kBackwardKeyTilesName = "attnc_backward_key_tiles";
+inline constexpr const char *kBackwardStoreDqName = "attnc_backward_store_dq";
+inline constexpr const char *kBackwardConfigName = "attnc_backward_key_tiles_config";
+inline constexpr const char *kBackwardRecomputeName = "attnc_backward_recompute";
+inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
+
+/// Builds the backward module's source around `hooksSource` (generated with
+/// CodegenOptions::backward): the forward's preamble, attnc_backward_params.h, the hooks and
+/// variant, the backward template (sm80/backward_entry.cuh, for every architecture for now) and the
+/// summary pre-pass. The routing pre-pass comes with `route`, as in the forward.
+bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &config,
+                            std::string &source, std::string &error,
+                            const RouteSource *route = nullptr);
+
 /// The embedded files, under every name a template may #include them by.
 std::vector<NvrtcHeader> kernelHeaders();
 

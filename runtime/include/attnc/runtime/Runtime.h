@@ -143,6 +143,11 @@ public:
   /// runtime's sources (runtime/lib/KernelState.h), opaque here.
   struct Modules;
   struct Tier;
+  struct Backward;
+
+  /// The backward module's CUDA source, once Context::compileBackward has built it (empty
+  /// before).
+  std::string backwardCudaSource() const;
 
 private:
   friend class Context;
@@ -160,6 +165,7 @@ private:
   double compileMilliseconds_ = -1;
   std::unique_ptr<Modules> modules_;
   std::shared_ptr<Tier> tier_; ///< the background compile of a tiered kernel, else null
+  std::unique_ptr<Backward> backward_;
   /// Installs a finished optimized binary (idempotent); returns true when it is in use.
   bool installOptimized() const;
 };
@@ -267,6 +273,11 @@ public:
   /// scale) and dO, writes dQ, dK, dV and the requested input gradients. The first call
   /// compiles the kernel's backward module (cached like the forward). Asynchronous.
   Status launchBackward(const Kernel &kernel, const Arguments &args, void *stream);
+  /// Compiles (or fetches from the cache) the kernel's backward module: the derivative hooks
+  /// and the backward kernels. launchBackward calls it on first use; calling it first moves
+  /// the compile out of the first backward. The outcome is kept: a failed compile fails every
+  /// later backward of the kernel with the same status.
+  Status compileBackward(const Kernel &kernel);
   /// The float64 CPU reference backward on host buffers (gradients converted to their
   /// tensors' dtypes).
   Status runReferenceBackward(const Kernel &kernel, const Arguments &args, int threads = 0);

@@ -1,0 +1,134 @@
+//===- backward_rows.cuh - The backward's per-row passes ------------------===//
+//
+// The two passes of the backward that work row by row, around the key-tile kernel (shared by
+// every backward template):
+//   prepare   delta[b, h, q] = sum_c dO[q, c] * O[q, c] (fp32), the softmax Jacobian's row
+//             term: dS = P * (dP - delta). With an `out` expression, O is the output before
+//             it and dO becomes dO * V::outGrad (written to d_o_attn); the out expression's
+//             input reads get their gradients here (V::outInputGrads). Rows that kept no
+//             key (LSE = -inf) had no `out` applied: their dO counts as zero.
+//   dQ store  dQ = dq_accum converted to the kernel's 16-bit type, at dQ's strides
+// One warp per row; each lane takes kHeadDim / 32 consecutive columns (4 to 16 bytes).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
+#define ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
+
+#include "attnc_backward_params.h"
+#include "primitives/tile.cuh"
+
+namespace attnc {
+namespace backward {
+
+template <class V, int kHeadDim, class Kind> struct RowPasses {
+  static constexpr int kPerLane = kHeadDim / 32; // 2, 4 or 8 columns
+  static constexpr int kWarps = 8;
+  static constexpr int kThreads = kWarps * 32;
+  static_assert(kHeadDim % 64 == 0, "head dim 64, 128 or 256");
+
+  /// This lane's kPerLane 16-bit values of one row, as floats.
+  static __device__ __forceinline__ void loadRow(const void *base, long long offset, int lane,
+                                                 float (&x)[kPerLane]) {
+    const unsigned short *row = (const unsigned short *)base + offset + lane * kPerLane;
+    unsigned w[kPerLane / 2];
+    if constexpr (kPerLane == 2) {
+      w[0] = *(const unsigned *)row;
+    } else if constexpr (kPerLane == 4) {
+      const uint2 v = *(const uint2 *)row;
+      w[0] = v.x;
+      w[1] = v.y;
+    } else {
+      const uint4 v = *(const uint4 *)row;
+      w[0] = v.x;
+      w[1] = v.y;
+      w[2] = v.z;
+      w[3] = v.w;
+    }
+#pragma unroll
+    for (int i = 0; i < kPerLane / 2; ++i) {
+      x[2 * i] = tile::unpackLo(Kind{}, w[i]);
+      x[2 * i + 1] = tile::unpackHi(Kind{}, w[i]);
+    }
+  }
+
+  /// Stores this lane's kPerLane 16-bit values (packed in pairs) at dst.
+  static __device__ __forceinline__ void storeRow(unsigned short *dst,
+                                                  const unsigned (&w)[kPerLane / 2]) {
+    if constexpr (kPerLane == 2) {
+      *(unsigned *)dst = w[0];
+    } else if constexpr (kPerLane == 4) {
+      *(uint2 *)dst = make_uint2(w[0], w[1]);
+    } else {
+      *(uint4 *)dst = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+  }
+
+  /// Rows are numbered over (batch, head, query), heads fastest after the query.
+  static __device__ __forceinline__ bool row(const AttncArgs &a, int &b, int &h, int &q) {
+    const long long r = (long long)blockIdx.x * kWarps + (int)threadIdx.x / 32;
+    if (r >= (long long)a.batch * a.heads * a.q_len)
+      return false;
+    q = (int)(r % a.q_len);
+    h = (int)(r / a.q_len % a.heads);
+    b = (int)(r / a.q_len / a.heads);
+    return true;
+  }
+
+  static __device__ __forceinline__ void prepare(const AttncBackwardParams &p, const AttncArgs &a) {
+    int b, h, q;
+    if (!row(a, b, h, q))
+      return;
+    const int lane = (int)threadIdx.x % 32;
+    float o[kPerLane], d[kPerLane];
+    loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], lane, o);
+    loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], lane, d);
+    if constexpr (V::kHasOut) {
+      const bool kept = p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] != tile::negInf();
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane * kPerLane + i;
+        if constexpr (V::kOutInputGrads)
+          if (kept && p.input_grads.any)
+            V::outInputGrads(a, p.input_grads, d[i], o[i], b, h, q, c);
+        d[i] = kept ? d[i] * V::outGrad(a, o[i], b, h, q, c) : 0.f;
+      }
+      unsigned w[kPerLane / 2];
+#pragma unroll
+      for (int i = 0; i < kPerLane / 2; ++i)
+        w[i] = tile::pack2(Kind{}, d[2 * i], d[2 * i + 1]);
+      storeRow((unsigned short *)p.d_o_attn +
+                   (((long long)b * a.heads + h) * a.q_len + q) * kHeadDim + lane * kPerLane,
+               w);
+    }
+    float sum = 0.f;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i)
+      sum = fmaf(o[i], d[i], sum);
+#pragma unroll
+    for (int s = 16; s > 0; s /= 2)
+      sum += __shfl_xor_sync(0xffffffffu, sum, s);
+    if (lane == 0)
+      p.delta[((long long)b * a.heads + h) * a.q_len + q] = sum;
+  }
+
+  static __device__ __forceinline__ void storeDq(const AttncBackwardParams &p, const AttncArgs &a) {
+    int b, h, q;
+    if (!row(a, b, h, q))
+      return;
+    const int lane = (int)threadIdx.x % 32;
+    const float *src =
+        p.dq_accum + (((long long)b * a.heads + h) * a.q_len + q) * kHeadDim + lane * kPerLane;
+    unsigned w[kPerLane / 2];
+#pragma unroll
+    for (int i = 0; i < kPerLane / 2; ++i)
+      w[i] = tile::pack2(Kind{}, src[2 * i], src[2 * i + 1]);
+    storeRow((unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1] + q * p.dq_stride[2] +
+                 lane * kPerLane,
+             w);
+  }
+};
+
+} // namespace backward
+} // namespace attnc
+
+#endif // ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH

@@ -1,0 +1,49 @@
+//===- attnc_backward_params.h - Tensor arguments of the backward kernels --===//
+//
+// Plain C, shared by the host runtime (to fill it) and the kernel templates (NVRTC). Passed
+// by value as the first parameter of every backward kernel, before AttncArgs.
+//
+// Q, K, V, O, dO, dQ, dK, dV are 16-bit (the kernel's dtype), unit stride along the head
+// dimension, other strides in ELEMENTS (as attnc_forward_params.h): X[b, h, t, c] at
+// x + b*x_stride[0] + h*x_stride[1] + t*x_stride[2] + c; K, V, dK, dV have kv_heads heads.
+// LSE[b, h, t] (fp32, natural log, the forward's) at lse + b*lse_stride[0] + h*lse_stride[1]
+// + t. Scratch the runtime allocates per launch (stream-ordered), fp32, contiguous:
+//   delta    [batch, heads, q_len]        rowsum(dO * O), by the preparation kernel
+//   dq_accum [batch, heads, q_len, D]     zeroed; dQ accumulated by the key-tile kernel
+// and, for programs with an `out` expression (V::kHasOut), 16-bit [batch, heads, q_len, D]:
+//   o        the attention output before `out`, recomputed (attnc_backward_recompute); the
+//            runtime points o / o_stride at it
+//   d_o_attn dL/d(that output) = dO * V::outGrad, written by the preparation kernel; the
+//            key-tile kernel then reads it as d_o
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H
+#define ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H
+
+typedef struct AttncBackwardParams {
+  const void *q;
+  const void *k;
+  const void *v;
+  const void *o;
+  const void *d_o;
+  const float *lse;
+  void *dq;
+  void *dk;
+  void *dv;
+  long long q_stride[3]; ///< batch, head, token
+  long long k_stride[3];
+  long long v_stride[3];
+  long long o_stride[3];
+  long long do_stride[3];
+  long long dq_stride[3];
+  long long dk_stride[3];
+  long long dv_stride[3];
+  long long lse_stride[2]; ///< batch, head (token stride is 1)
+  float *delta;
+  float *dq_accum;
+  void *d_o_attn;
+  /// Gradients of float inputs (KernelArgs.h), added to by the hooks' read sites.
+  AttncInputGrads input_grads;
+} AttncBackwardParams;
+
+#endif // ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H

@@ -1,0 +1,451 @@
+//===- sm80/backward.cuh - Block-sparse attention backward for sm_80 and newer ===//
+//
+// FlashAttention-2 style backward driven by the program's variant, portable tensor-core code
+// (mma.sync m16n8k16, ldmatrix, cp.async). Three kernels, launched in this order:
+//
+//   attnc_backward_prepare     delta = rowsum(dO * O)           (attention/backward_rows.cuh)
+//   attnc_backward_key_tiles   one CTA per (key tile, kv head, batch): K and V stay in shared
+//                              memory while it walks the query tiles that can keep its keys,
+//                              for every query head of the group; dK and dV accumulate in
+//                              registers (no atomics), dQ in fp32 through atomicAdd
+//   attnc_backward_store_dq    dQ = dq_accum in the kernel's dtype
+//
+// The query tiles of a key tile come from V::qRanges (attn-q-ranges: the transposed interval
+// analysis, no N^2 metadata), classified with V::classify exactly as the forward classifies
+// its tiles: EMPTY tiles are never visited, FULL tiles skip the mask, PARTIAL (and ROWS) tiles
+// evaluate V::mask per element. Per visited tile, with S^T = K Q^T recomputed:
+//   P^T  = exp(score - LSE)            (score: V::score of scale * dot, or scale * dot)
+//   dV  += P^T dO
+//   dP^T = V dO^T
+//   dS^T = P^T * (dP^T - delta) * scale * V::scoreGrad   (d loss / d dot)
+//   dK  += dS^T Q;   dQ += dS K  (dS^T staged in shared memory, transposed by ldmatrix)
+//
+// Warps: four own 16 keys each; at D = 256 two warps share a key slice and split the head
+// dimension of dK, dV and dQ (each computes the slice's S and dP in full).
+//
+// With an `out` expression the runtime first recomputes the output before it
+// (attnc_backward_recompute: the forward template with the variant's `out` dropped).
+//
+// LAUNCH (entries in sm80/backward_entry.cuh, extern "C", parameters (AttncBackwardParams,
+// AttncArgs), __grid_constant__)
+//   prepare, store_dq: grid ceil(batch * heads * q_len / 8), 256 threads
+//   key_tiles: grid (ceil(kv_len / 64), kv_heads, batch), threads and dynamic shared memory
+//   from __constant__ int attnc_backward_key_tiles_config[6] = {block_m, block_n, threads,
+//   stages, dynamic_smem_bytes, head_dim}; dq_accum zeroed before it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_SM80_BACKWARD_CUH
+#define ATTNC_KERNELS_SM80_BACKWARD_CUH
+
+#include "attention/backward_rows.cuh"
+#include "attention/score.cuh"
+#include "attnc_backward_params.h"
+#include "primitives/fragment.cuh"
+#include "primitives/tile.cuh"
+#include "sm80/producer.cuh"
+
+namespace attnc {
+
+/// The variant with its `out` expression dropped: the forward template then writes the
+/// output the expression reads, which the backward needs.
+template <class V> struct WithoutOut : V { static constexpr bool kHasOut = false; };
+
+template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
+  static constexpr int kBlockM = 64; // queries per step
+  static constexpr int kBlockN = 64; // keys per CTA
+  static constexpr int kDSplit = kHeadDim == 256 ? 2 : 1;
+  static constexpr int kWarps = 4 * kDSplit;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kDPart = kHeadDim / kDSplit; // dK, dV, dQ columns per warp
+  static constexpr int kChunks = kHeadDim / 8;
+  static constexpr unsigned kRowBytes = kChunks * 16;
+  static constexpr int kTileBytes = 64 * kHeadDim * 2;
+  static constexpr int kDsBytes = kBlockN * kBlockM * 2;
+  static constexpr int kQOffset = 2 * kTileBytes; // after K and V
+  static constexpr int kDoOffset = kQOffset + kStages * kTileBytes;
+  static constexpr int kDsOffset = kDoOffset + kStages * kTileBytes;
+  static constexpr int kAuxOffset = kDsOffset + kDsBytes;
+  static_assert(kStages == 1 || kStages == 2, "one or two query-tile stages");
+
+  /// Bookkeeping after the tiles: this key tile's query intervals for the current head and
+  /// the current batch of classified non-empty query tiles (entry = tile start | class).
+  struct Aux {
+    int rangeLo[ATTNC_MAX_KV_RANGES];
+    int rangeHi[ATTNC_MAX_KV_RANGES];
+    int rangeCount;
+    int warpCount[8];
+    int list[kThreads];
+    int tileStart[2];
+    int tileClass[2];
+  };
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
+
+  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  using Frag = float[1][kBlockM / 8][4]; // 16 keys x 64 queries
+  using Acc = float[1][kDPart / 8][4];   // 16 keys x kDPart columns
+
+  /// The query tiles of one key tile: the intervals of V::qRanges walked in kBlockM-aligned
+  /// tiles, classified kThreads at a time (one per thread) and the non-empty ones compacted
+  /// into Aux::list, as the forward's key-tile cursor (sm80/producer.cuh) with the axes
+  /// exchanged. Every thread calls advance() together.
+  struct QueryTileCursor {
+    int range = 0, next = 0, pos = 0, count = 0;
+
+    static __device__ __forceinline__ void walk(const Aux &aux, int j, int &r, int &nx) {
+      const auto interval = [&](int i, int &lo, int &hi) {
+        lo = aux.rangeLo[i];
+        hi = aux.rangeHi[i];
+      };
+      tile::walkKeyTiles<kBlockM>(interval, aux.rangeCount, j, r, nx);
+    }
+
+    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int kLo,
+                                           int kHi) {
+      const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
+      int r = range, start = next;
+      walk(aux, tid, r, start);
+      int cls = ATTNC_TILE_EMPTY;
+      if (r < aux.rangeCount)
+        cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, kLo, kHi);
+      const bool keep = cls != ATTNC_TILE_EMPTY;
+      const unsigned ballot = __ballot_sync(0xffffffffu, keep);
+      __syncthreads(); // everyone has read the previous batch
+      if (lane == 0)
+        aux.warpCount[warp] = __popc(ballot);
+      __syncthreads();
+      int base = 0, total = 0;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const int c = aux.warpCount[w];
+        base += w < warp ? c : 0;
+        total += c;
+      }
+      if (keep)
+        aux.list[base + __popc(ballot & ((1u << lane) - 1u))] = start | cls;
+      walk(aux, kThreads, range, next);
+      pos = 0;
+      count = total;
+      __syncthreads();
+    }
+
+    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int kLo,
+                                            int kHi, int &start, int &cls) {
+      while (pos >= count) {
+        if (range >= aux.rangeCount)
+          return false;
+        refill(aux, a, b, h, kLo, kHi);
+      }
+      const int entry = aux.list[pos++];
+      start = entry & ~3;
+      cls = entry & 3;
+      return true;
+    }
+  };
+
+  static __device__ __forceinline__ void zero(Frag &f) {
+#pragma unroll
+    for (int n = 0; n < kBlockM / 8; ++n)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        f[0][n][j] = 0.f;
+  }
+
+  /// f += A B^T over the head dimension: A = 16 rows of a [row][D] tile (this warp's keys of
+  /// K or V), B = the 64 rows of a [query][D] tile (Q or dO).
+  static __device__ __forceinline__ void rowsTimesTileT(Frag &f, unsigned aRows, unsigned bTile,
+                                                        int lane) {
+    const unsigned aXor = tile::pairXor(lane & 7, lane >> 4);
+    const unsigned bXor = tile::pairXor(lane & 7, (lane >> 3) & 1);
+    const unsigned aAddr = aRows + (lane & 15) * kRowBytes;
+    const unsigned bAddr = bTile + ((lane & 7) + ((lane >> 4) << 3)) * kRowBytes;
+#pragma unroll
+    for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+      unsigned af[4];
+      tile::loadMatrixX4(af, aAddr + tile::pairChunkOffset(kk, aXor));
+#pragma unroll
+      for (int nn = 0; nn < kBlockM / 16; ++nn) {
+        unsigned bf[4];
+        tile::loadMatrixX4(bf, bAddr + nn * 16 * kRowBytes + tile::pairChunkOffset(kk, bXor));
+        tile::mma16816(Kind{}, f[0][2 * nn], af, bf[0], bf[1]);
+        tile::mma16816(Kind{}, f[0][2 * nn + 1], af, bf[2], bf[3]);
+      }
+    }
+  }
+
+  /// acc += F X: F (16 keys x 64 queries, fp32 fragment) rounded to 16 bits as the A operand,
+  /// X = this warp's kDPart columns of a [query][D] tile (dO or Q).
+  static __device__ __forceinline__ void fragTimesTile(Acc &acc, const Frag &f, unsigned xTile,
+                                                       int part, int lane) {
+    const unsigned xXor = tile::pairXor(lane & 7, lane >> 4);
+    const unsigned xAddr = xTile + (lane & 15) * kRowBytes;
+#pragma unroll
+    for (int kk = 0; kk < kBlockM / 16; ++kk) {
+      unsigned pa[4];
+      pa[0] = tile::pack2(Kind{}, f[0][2 * kk][0], f[0][2 * kk][1]);
+      pa[1] = tile::pack2(Kind{}, f[0][2 * kk][2], f[0][2 * kk][3]);
+      pa[2] = tile::pack2(Kind{}, f[0][2 * kk + 1][0], f[0][2 * kk + 1][1]);
+      pa[3] = tile::pack2(Kind{}, f[0][2 * kk + 1][2], f[0][2 * kk + 1][3]);
+#pragma unroll
+      for (int dd = 0; dd < kDPart / 16; ++dd) {
+        unsigned xb[4];
+        tile::loadMatrixX4Trans(xb, xAddr + kk * 16 * kRowBytes +
+                                        tile::pairChunkOffset(part * kDPart / 16 + dd, xXor));
+        tile::mma16816(Kind{}, acc[0][2 * dd], pa, xb[0], xb[1]);
+        tile::mma16816(Kind{}, acc[0][2 * dd + 1], pa, xb[2], xb[3]);
+      }
+    }
+  }
+
+  /// P and dS of one tile, element by element, in place: s holds raw dot products and
+  /// becomes P^T, dp holds dP^T and becomes dS^T (d loss / d dot). Rows are keys, columns
+  /// queries. kMask: evaluate V::mask (PARTIAL tiles); kBounds: the tile crosses q_len or
+  /// kv_len.
+  template <bool kMask, bool kBounds>
+  static __device__ __forceinline__ void
+  gradients(Frag &s, Frag &dp, const AttncArgs &a, int b, int h, int kRow, int qCol,
+            const float (&lseLog2)[kBlockM / 8][2], const float (&delta)[kBlockM / 8][2],
+            const AttncInputGrads &grads) {
+    const float scale = a.scale;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int k = kRow + half * 8;
+#pragma unroll
+      for (int n = 0; n < kBlockM / 8; ++n)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int q = qCol + n * 8 + j;
+          const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
+          const int qi = score::inside<V, kBounds>(q, a.q_len);
+          const int ki = score::inside<V, kBounds>(k, a.kv_len);
+          bool keep = inBounds;
+          if (kMask)
+            keep = keep & V::mask(a, b, h, qi, ki);
+          const float dot = s[0][n][half * 2 + j] * scale;
+          float x = dot, grad = scale;
+          if constexpr (V::kHasScore) {
+            x = V::score(a, dot, b, h, qi, ki);
+            grad = scale * V::scoreGrad(a, dot, b, h, qi, ki);
+          }
+          const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2[n][j]));
+          const float dScore = p * (dp[0][n][half * 2 + j] - delta[n][j]); // dL / d score
+          const float ds = dScore * grad;
+          // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
+          keep = keep && p > 0.f;
+          if constexpr (V::kScoreInputGrads)
+            if (grads.any && keep)
+              V::scoreInputGrads(a, grads, dScore, dot, b, h, qi, ki);
+          s[0][n][half * 2 + j] = keep ? p : 0.f;
+          dp[0][n][half * 2 + j] = keep ? ds : 0.f;
+        }
+    }
+  }
+
+  static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
+                                             unsigned char *smem) {
+    const int kTile = (int)blockIdx.x, kvh = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int group = a.heads / a.kv_heads;
+    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int keyWarp = warp % 4, part = warp / 4;
+
+    const unsigned sK = tile::sharedAddress(smem);
+    const unsigned sV = sK + kTileBytes;
+    const unsigned sQ = sK + kQOffset, sDo = sK + kDoOffset, sDs = sK + kDsOffset;
+    Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
+
+    const unsigned char *kBase =
+        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
+    const unsigned char *vBase =
+        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+    Producer::template loadTile<kBlockN>(sK, kBase, p.k_stride[2], k0, a.kv_len);
+    Producer::template loadTile<kBlockN>(sV, vBase, p.v_stride[2], k0, a.kv_len);
+    tile::copyAsyncCommit();
+
+    Acc dk, dv;
+#pragma unroll
+    for (int n = 0; n < kDPart / 8; ++n)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        dk[0][n][j] = dv[0][n][j] = 0.f;
+
+    const int kRow = k0 + keyWarp * 16 + g; // this thread's first key
+    const unsigned keyRows = keyWarp * 16 * kRowBytes;
+
+    for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+      __syncthreads(); // the previous head's cursor and tiles are done with
+      if (tid == 0) {
+        int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+        int n = V::qRanges(a, b, h, k0, kHi, lo, hi);
+        n = max(0, min(n, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+        for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+          aux.rangeLo[i] = max(lo[i], 0);
+          aux.rangeHi[i] = min(hi[i], a.q_len);
+        }
+        aux.rangeCount = n;
+      }
+      __syncthreads();
+
+      const unsigned char *qBase =
+          (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
+      const unsigned char *doBase =
+          (const unsigned char *)p.d_o + (b * p.do_stride[0] + h * p.do_stride[1]) * 2;
+      const float *lseRow = p.lse + b * p.lse_stride[0] + h * p.lse_stride[1];
+      const float *deltaRow = p.delta + ((long long)b * a.heads + h) * a.q_len;
+      float *dqRow = p.dq_accum + ((long long)b * a.heads + h) * a.q_len * kHeadDim;
+
+      QueryTileCursor cursor;
+      int produced = 0;
+      bool producerDone = false;
+      auto produce = [&](int stage) {
+        int start, cls;
+        if (!producerDone && cursor.advance(aux, a, b, h, k0, kHi, start, cls)) {
+          Producer::template loadTile<kBlockM>(sQ + stage * kTileBytes, qBase, p.q_stride[2], start,
+                                               a.q_len);
+          Producer::template loadTile<kBlockM>(sDo + stage * kTileBytes, doBase, p.do_stride[2],
+                                               start, a.q_len);
+          if (tid == 0) {
+            aux.tileStart[stage] = start;
+            aux.tileClass[stage] = cls;
+          }
+          ++produced;
+        } else {
+          producerDone = true;
+        }
+        tile::copyAsyncCommit();
+      };
+      if constexpr (kStages == 2)
+        produce(0);
+
+      for (int i = 0;; ++i) {
+        if constexpr (kStages == 1)
+          produce(0);
+        if (i >= produced)
+          break;
+        tile::copyAsyncWait<0>();
+        __syncthreads(); // tile i landed; the other stage's tile is done with
+        const int stage = kStages == 2 ? i % 2 : 0;
+        const int q0 = aux.tileStart[stage];
+        const int cls = aux.tileClass[stage];
+        if constexpr (kStages == 2)
+          produce((i + 1) % 2); // overlaps this tile's work
+        const unsigned tQ = sQ + stage * kTileBytes, tDo = sDo + stage * kTileBytes;
+
+        // This thread's columns: queries q0 + 8 n + 2 t + j.
+        const int qCol = q0 + 2 * t;
+        float lseLog2[kBlockM / 8][2], delta[kBlockM / 8][2];
+#pragma unroll
+        for (int n = 0; n < kBlockM / 8; ++n)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int q = qCol + n * 8 + j;
+            const bool in = q < a.q_len;
+            lseLog2[n][j] = in ? lseRow[q] * score::kLog2e : 0.f;
+            delta[n][j] = in ? deltaRow[q] : 0.f;
+          }
+
+        Frag s, dp;
+        zero(s);
+        zero(dp);
+        rowsTimesTileT(s, sK + keyRows, tQ, lane);
+        rowsTimesTileT(dp, sV + keyRows, tDo, lane);
+        const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+        if (bounds)
+          gradients<true, true>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+        else if (cls == ATTNC_TILE_FULL)
+          gradients<false, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+        else
+          gradients<true, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+
+        fragTimesTile(dv, s, tDo, part, lane);
+        fragTimesTile(dk, dp, tQ, part, lane);
+
+        // dS^T to shared memory (both warps of a D = 256 pair hold it: the first writes).
+        if (part == 0) {
+#pragma unroll
+          for (int n = 0; n < kBlockM / 8; ++n)
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+              const int row = keyWarp * 16 + g + half * 8;
+              const unsigned addr = sDs + tile::swizzledOffset<8>(row, n) + 4 * t;
+              asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr),
+                           "r"(tile::pack2(Kind{}, dp[0][n][half * 2], dp[0][n][half * 2 + 1])));
+            }
+        }
+        __syncthreads(); // dS^T visible
+
+        // dQ (queries 16 * keyWarp .., this warp's columns) = dS K, 32 columns at a time,
+        // added to dq_accum.
+        {
+          const unsigned dsXor = tile::pairXor(lane & 7, (lane >> 3) & 1);
+          const unsigned dsAddr = sDs + ((lane & 7) + ((lane >> 4) << 3)) * 128;
+          const unsigned kXor = tile::pairXor(lane & 7, lane >> 4);
+          const unsigned kAddr = sK + (lane & 15) * kRowBytes;
+          unsigned dsA[kBlockN / 16][4];
+#pragma unroll
+          for (int kk = 0; kk < kBlockN / 16; ++kk)
+            tile::loadMatrixX4Trans(dsA[kk],
+                                    dsAddr + kk * 16 * 128 + tile::pairChunkOffset(keyWarp, dsXor));
+          const int qRow = q0 + keyWarp * 16 + g;
+#pragma unroll
+          for (int c = 0; c < kDPart / 32; ++c) {
+            float acc[4][4];
+#pragma unroll
+            for (int n = 0; n < 4; ++n)
+#pragma unroll
+              for (int j = 0; j < 4; ++j)
+                acc[n][j] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < kBlockN / 16; ++kk)
+#pragma unroll
+              for (int dd = 0; dd < 2; ++dd) {
+                unsigned kb[4];
+                const int chunkPair = part * kDPart / 16 + c * 2 + dd;
+                tile::loadMatrixX4Trans(kb, kAddr + kk * 16 * kRowBytes +
+                                                tile::pairChunkOffset(chunkPair, kXor));
+                tile::mma16816(Kind{}, acc[2 * dd], dsA[kk], kb[0], kb[1]);
+                tile::mma16816(Kind{}, acc[2 * dd + 1], dsA[kk], kb[2], kb[3]);
+              }
+#pragma unroll
+            for (int n = 0; n < 4; ++n)
+#pragma unroll
+              for (int half = 0; half < 2; ++half) {
+                const int q = qRow + half * 8;
+                if (q < a.q_len) {
+                  float *dst =
+                      dqRow + (long long)q * kHeadDim + part * kDPart + c * 32 + n * 8 + 2 * t;
+                  atomicAdd(dst, acc[n][half * 2]);
+                  atomicAdd(dst + 1, acc[n][half * 2 + 1]);
+                }
+              }
+          }
+        }
+      }
+      tile::copyAsyncWait<0>();
+    }
+    tile::copyAsyncWait<0>(); // K and V, when no head visited a tile
+
+    // dK and dV of this warp's keys and columns, straight from the accumulators.
+    unsigned char *dkBase = (unsigned char *)p.dk + (b * p.dk_stride[0] + kvh * p.dk_stride[1]) * 2;
+    unsigned char *dvBase = (unsigned char *)p.dv + (b * p.dv_stride[0] + kvh * p.dv_stride[1]) * 2;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int k = kRow + half * 8;
+      if (k < a.kv_len) {
+#pragma unroll
+        for (int n = 0; n < kDPart / 8; ++n) {
+          const int c = part * kDPart + n * 8 + 2 * t;
+          *(unsigned *)(dkBase + ((long long)k * p.dk_stride[2] + c) * 2) =
+              tile::pack2(Kind{}, dk[0][n][half * 2], dk[0][n][half * 2 + 1]);
+          *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + c) * 2) =
+              tile::pack2(Kind{}, dv[0][n][half * 2], dv[0][n][half * 2 + 1]);
+        }
+      }
+    }
+  }
+};
+
+} // namespace attnc
+
+#endif // ATTNC_KERNELS_SM80_BACKWARD_CUH

@@ -1,0 +1,242 @@
+//===- GpuBackwardTests.cpp - The GPU backward against the float64 reference ===//
+//
+// Each case runs the GPU forward (O and LSE), then the GPU backward on a fresh random dO,
+// with dQ, dK and dV poisoned (NaN) first, and compares them with reference::
+// runReferenceBackward on the same Q, K, V, inputs and dO. Tests print "skipped: <reason>"
+// without a GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuTestSupport.h"
+
+#include "attnc/reference/Reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+using namespace attnc;
+using namespace attnc::runtime;
+using namespace attnc::test;
+
+namespace {
+
+struct BackwardCase {
+  reference::ProblemShape shape;
+  Layout layout = Layout::BHSD;
+  DataType dtype = DataType::BF16;
+  uint64_t seed = 1;
+};
+
+/// max |got - want| over a tensor, against the tolerance: bf16 P and dS in the tensor-core
+/// products give errors proportional to the gradient's scale, so the bound is relative to
+/// the largest reference magnitude (FlashAttention's tests compare the same way).
+struct Comparison {
+  double worst = 0, largest = 0;
+  size_t nonFinite = 0;
+  std::string first;
+  void add(double got, double want, const std::string &where) {
+    largest = std::max(largest, std::fabs(want));
+    if (!std::isfinite(got)) {
+      if (nonFinite++ == 0)
+        first = where + " is not finite";
+      return;
+    }
+    worst = std::max(worst, std::fabs(got - want));
+  }
+  bool ok(double relative) const { return nonFinite == 0 && worst <= relative * largest + 1e-4; }
+};
+
+void runBackwardAndCompare(Context &context, const Kernel &kernel, const BackwardCase &c) {
+  const reference::ProblemShape &s = c.shape;
+  INFO("attention " << kernel.name() << ": batch " << s.batch << ", heads " << s.heads
+                    << ", kv_heads " << s.kvHeads << ", q_len " << s.qLen << ", kv_len " << s.kvLen
+                    << ", d " << s.headDim << (c.layout == Layout::BSHD ? ", BSHD" : ", BHSD"));
+  reference::ProblemInputs inputs;
+  reference::InputOptions inputOptions;
+  inputOptions.qkvType = c.dtype == DataType::BF16 ? reference::DType::BF16 : reference::DType::F16;
+  std::string error;
+  if (!reference::makeProblemInputs(kernel.program(), kernel.attention(), s, c.seed, inputs, error,
+                                    inputOptions))
+    FAIL("makeProblemInputs: " << error);
+
+  // dO: uniform in (-1, 1), rounded to the kernel's dtype, BHSD bytes.
+  const size_t rows = size_t(s.batch) * s.heads * s.qLen;
+  reference::OwnedTensor dOut;
+  dOut.dtype = inputOptions.qkvType;
+  dOut.dims = {s.batch, s.heads, s.qLen, s.headDim};
+  dOut.bytes.resize(rows * s.headDim * 2);
+  reference::SplitMix64 random(c.seed * 7919 + 17);
+  for (size_t i = 0; i < rows * s.headDim; ++i) {
+    const float value = float(random.uniformSigned());
+    const uint16_t bits = c.dtype == DataType::BF16 ? reference::floatToBFloat16(value)
+                                                    : reference::floatToHalf(value);
+    std::memcpy(&dOut.bytes[i * 2], &bits, 2);
+  }
+
+  DeviceBuffer q(inputs.q.bytes.size()), k(inputs.k.bytes.size()), v(inputs.v.bytes.size());
+  q.upload(toLayout(inputs.q, c.layout).data(), inputs.q.bytes.size());
+  k.upload(toLayout(inputs.k, c.layout).data(), inputs.k.bytes.size());
+  v.upload(toLayout(inputs.v, c.layout).data(), inputs.v.bytes.size());
+  DeviceBuffer o(rows * s.headDim * 2), lse(rows * sizeof(float)), dO(rows * s.headDim * 2);
+  dO.upload(toLayout(dOut, c.layout).data(), dOut.bytes.size());
+  DeviceBuffer dQ(inputs.q.bytes.size()), dK(inputs.k.bytes.size()), dV(inputs.v.bytes.size());
+  dQ.poison();
+  dK.poison();
+  dV.poison();
+
+  Arguments args;
+  args.q = qkvView(q.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.k = qkvView(k.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.v = qkvView(v.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.o = qkvView(o.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.lse.data = static_cast<float *>(lse.get());
+  args.lse.strideBatch = int64_t(s.heads) * s.qLen;
+  args.lse.strideHead = s.qLen;
+  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers;
+  for (const auto &input : inputs.inputs) {
+    inputBuffers.push_back(std::make_unique<DeviceBuffer>(input.tensor.bytes.size()));
+    inputBuffers.back()->upload(input.tensor.bytes.data(), input.tensor.bytes.size());
+    InputTensor tensor;
+    tensor.data = inputBuffers.back()->get();
+    tensor.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
+    tensor.dims = input.tensor.dims;
+    args.inputs[input.name] = tensor;
+  }
+  Status status = context.launch(kernel, args, nullptr);
+  INFO("forward: " << status.message());
+  REQUIRE(status.ok());
+
+  args.dO = qkvView(dO.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.dQ = qkvView(dQ.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
+  args.dK = qkvView(dK.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.dV = qkvView(dV.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  status = context.launchBackward(kernel, args, nullptr);
+  INFO("backward: " << status.message());
+  REQUIRE(status.ok());
+  if (!streamSynchronize(nullptr, error))
+    FAIL("the backward failed: " << error);
+
+  std::vector<uint16_t> gotQ(inputs.q.bytes.size() / 2), gotK(inputs.k.bytes.size() / 2),
+      gotV(inputs.v.bytes.size() / 2);
+  dQ.download(gotQ.data(), gotQ.size() * 2);
+  dK.download(gotK.data(), gotK.size() * 2);
+  dV.download(gotV.data(), gotV.size() * 2);
+
+  reference::ReferenceProblem problem = inputs.problem();
+  reference::TensorView dOutView;
+  dOutView.dtype = dOut.dtype;
+  dOutView.data = dOut.bytes.data();
+  dOutView.dims = dOut.dims;
+  dOutView.strides = reference::TensorView::contiguousStrides(dOut.dims);
+  reference::ReferenceGradients want;
+  if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem, dOutView, {},
+                                       want, error))
+    FAIL("runReferenceBackward: " << error);
+
+  // Element (b, h, t, c) of a [batch, heads, tokens, d] tensor in the case's layout.
+  auto at = [&](const std::vector<uint16_t> &t, int heads, int tokens, int b, int h, int i,
+                int col) {
+    const size_t index = c.layout == Layout::BHSD
+                             ? ((size_t(b) * heads + h) * tokens + i) * s.headDim + col
+                             : ((size_t(b) * tokens + i) * heads + h) * s.headDim + col;
+    return decode(t[index], c.dtype);
+  };
+  auto where = [](const char *name, int b, int h, int i, int col) {
+    std::ostringstream text;
+    text << name << "[" << b << "," << h << "," << i << "," << col << "]";
+    return text.str();
+  };
+  Comparison cq, ck, cv;
+  for (int b = 0; b < s.batch; ++b)
+    for (int col = 0; col < s.headDim; ++col) {
+      for (int h = 0; h < s.heads; ++h)
+        for (int i = 0; i < s.qLen; ++i)
+          cq.add(at(gotQ, s.heads, s.qLen, b, h, i, col), want.dqAt(b, h, i, col),
+                 where("dQ", b, h, i, col));
+      for (int h = 0; h < s.kvHeads; ++h)
+        for (int i = 0; i < s.kvLen; ++i) {
+          ck.add(at(gotK, s.kvHeads, s.kvLen, b, h, i, col), want.dkAt(b, h, i, col),
+                 where("dK", b, h, i, col));
+          cv.add(at(gotV, s.kvHeads, s.kvLen, b, h, i, col), want.dvAt(b, h, i, col),
+                 where("dV", b, h, i, col));
+        }
+    }
+  const double relative = 2e-2;
+  INFO("dQ: max |error| " << cq.worst << " of max |dQ| " << cq.largest << " " << cq.first);
+  INFO("dK: max |error| " << ck.worst << " of max |dK| " << ck.largest << " " << ck.first);
+  INFO("dV: max |error| " << cv.worst << " of max |dV| " << cv.largest << " " << cv.first);
+  CHECK(cq.ok(relative));
+  CHECK(ck.ok(relative));
+  CHECK(cv.ok(relative));
+  std::cout << "backward " << kernel.name() << " d" << s.headDim << " " << s.qLen << "x" << s.kvLen
+            << " heads " << s.heads << "/" << s.kvHeads << ": max |err| / max |ref| dQ "
+            << cq.worst / std::max(cq.largest, 1e-30) << ", dK "
+            << ck.worst / std::max(ck.largest, 1e-30) << ", dV "
+            << cv.worst / std::max(cv.largest, 1e-30) << std::endl;
+}
+
+/// Each example at an odd GQA shape (q_len != kv_len, lengths off the tiles), a square one
+/// and at head dim 128.
+void checkBackward(const std::string &name) {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  std::shared_ptr<Kernel> small = compileExample(context, name, 64);
+  BackwardCase odd;
+  odd.shape = shape(2, 4, 2, 77, 133, 64);
+  runBackwardAndCompare(context, *small, odd);
+  BackwardCase square;
+  square.shape = shape(1, 2, 1, 333, 333, 64);
+  square.seed = 2;
+  runBackwardAndCompare(context, *small, square);
+  std::shared_ptr<Kernel> large = compileExample(context, name, 128);
+  BackwardCase bigger;
+  bigger.shape = shape(1, 2, 2, 1031, 1031, 128);
+  bigger.seed = 3;
+  bigger.layout = Layout::BSHD;
+  runBackwardAndCompare(context, *large, bigger);
+}
+
+} // namespace
+
+#define ATTNC_BACKWARD_TEST(name)                                                                  \
+  TEST_CASE("backward of " #name " matches the float64 reference", "[gpu][backward]") {            \
+    checkBackward(#name);                                                                          \
+  }
+
+ATTNC_BACKWARD_TEST(dense)
+ATTNC_BACKWARD_TEST(causal)
+ATTNC_BACKWARD_TEST(sliding_w1024)
+ATTNC_BACKWARD_TEST(sink4_w1024)
+ATTNC_BACKWARD_TEST(prefix_lm_2048)
+ATTNC_BACKWARD_TEST(document_causal)
+ATTNC_BACKWARD_TEST(s2_shards)
+ATTNC_BACKWARD_TEST(radial_video)
+ATTNC_BACKWARD_TEST(radial_decay)
+ATTNC_BACKWARD_TEST(natten2d_17)
+ATTNC_BACKWARD_TEST(natten3d_dilated)
+ATTNC_BACKWARD_TEST(natten2d_gna_stride)
+ATTNC_BACKWARD_TEST(moba_bs512_top3)
+ATTNC_BACKWARD_TEST(vmoba_2d_threshold)
+ATTNC_BACKWARD_TEST(softcap_causal)
+ATTNC_BACKWARD_TEST(alibi_causal)
+ATTNC_BACKWARD_TEST(forgetting_gate)
+ATTNC_BACKWARD_TEST(duo_attention)
+ATTNC_BACKWARD_TEST(bias_causal)
+
+TEST_CASE("backward at head dim 256, in fp16 and with empty rows matches the reference",
+          "[gpu][backward]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  BackwardCase wide;
+  wide.shape = shape(1, 2, 1, 200, 300, 256);
+  runBackwardAndCompare(context, *compileExample(context, "causal", 256), wide);
+  // q_len > kv_len under a causal mask: the first 100 rows keep nothing (zero gradients).
+  BackwardCase emptyRows;
+  emptyRows.shape = shape(1, 2, 2, 200, 100, 64);
+  runBackwardAndCompare(context, *compileExample(context, "causal", 64), emptyRows);
+  BackwardCase half;
+  half.shape = shape(1, 4, 4, 257, 257, 128);
+  half.dtype = DataType::F16;
+  runBackwardAndCompare(context, *compileExample(context, "softcap_causal", 128, DataType::F16),
+                        half);
+}
