@@ -53,12 +53,17 @@ typedef enum attnc_dtype {
   ATTNC_U8 = 5
 } attnc_dtype;
 
-/** The attention tensors bound by attnc_args_set_tensor. */
+/** The attention tensors bound by attnc_args_set_tensor. DO, DQ, DK and DV are the
+ *  backward's (attnc_run_backward): dO has O's shape, dQ, dK, dV those of Q, K, V. */
 typedef enum attnc_tensor_role {
   ATTNC_Q = 0,
   ATTNC_K = 1,
   ATTNC_V = 2,
-  ATTNC_O = 3
+  ATTNC_O = 3,
+  ATTNC_DO = 4,
+  ATTNC_DQ = 5,
+  ATTNC_DK = 6,
+  ATTNC_DV = 7
 } attnc_tensor_role;
 
 typedef struct attnc_context attnc_context; /**< kernel cache and device state */
@@ -186,6 +191,14 @@ ATTNC_API attnc_status attnc_args_set_input(attnc_args *args, const char *name, 
 ATTNC_API attnc_status attnc_args_set_param_int(attnc_args *args, const char *name, int64_t value);
 ATTNC_API attnc_status attnc_args_set_param_float(attnc_args *args, const char *name, double value);
 ATTNC_API attnc_status attnc_args_set_param_bool(attnc_args *args, const char *name, int value);
+/** Backward only: where the gradient of the declared float input `name` is written:
+ *  float32 over the input's dims, `rank` strides in elements (the input's rank; NULL:
+ *  contiguous). Written, not accumulated. NULL `data` unbinds it (no gradient). */
+ATTNC_API attnc_status attnc_args_set_input_grad(attnc_args *args, const char *name, float *data,
+                                                 int rank, const int64_t *strides);
+/** Backward only: nonzero asks for bit-identical results from run to run (no
+ *  order-dependent atomics; docs/runtime.md, "Backward", gives the cost). Default 0. */
+ATTNC_API attnc_status attnc_args_set_deterministic(attnc_args *args, int deterministic);
 /** Softmax scale; the default is 1/sqrt(head_dim). */
 ATTNC_API attnc_status attnc_args_set_scale(attnc_args *args, float scale);
 ATTNC_API attnc_status attnc_args_clear_scale(attnc_args *args);
@@ -200,6 +213,19 @@ ATTNC_API attnc_status attnc_run(attnc_context *ctx, const attnc_kernel *kernel,
  *  `threads`: 0 for all cores. */
 ATTNC_API attnc_status attnc_run_reference(attnc_context *ctx, const attnc_kernel *kernel,
                                            const attnc_args *args, int threads);
+/** The backward pass on `stream`: from the forward's Q, K, V, inputs, params and scale,
+ *  its outputs O and LSE (required), and dO (ATTNC_DO), writes dQ, dK, dV and the input
+ *  gradients bound with attnc_args_set_input_grad. Tensors are device pointers, with the
+ *  forward's device rules. Asynchronous. ATTNC_ERROR_UNSUPPORTED until the GPU backward
+ *  is built (docs/runtime.md, "Backward"). */
+ATTNC_API attnc_status attnc_run_backward(attnc_context *ctx, const attnc_kernel *kernel,
+                                          const attnc_args *args, void *stream);
+/** The float64 CPU reference backward on host buffers (gradients converted to their
+ *  tensors' dtypes: F32, F16 or BF16; input gradients float32). A program whose score or
+ *  out expression has no derivative is ATTNC_ERROR_INVALID_ARGUMENT with
+ *  "LINE:COL: ..." naming the operation. `threads`: 0 for all cores. */
+ATTNC_API attnc_status attnc_run_reference_backward(attnc_context *ctx, const attnc_kernel *kernel,
+                                                    const attnc_args *args, int threads);
 /** Checks arguments without running (`for_gpu`: also alignment, dtype, head dim). */
 ATTNC_API attnc_status attnc_validate(attnc_context *ctx, const attnc_kernel *kernel,
                                       const attnc_args *args, int for_gpu);

@@ -5,6 +5,7 @@
     kern = attnc.compile("examples/sink4_w1024.attn", dtype="bf16", head_dim=128)
     o = kern(q, k, v, window=512)                 # torch CUDA tensors [B, H, S, D]
     o, lse = kern(q, k, v, return_lse=True)
+    dq, dk, dv = kern.backward(q, k, v, o, lse, do)  # the backward pass (needs o and lse)
 
 Pure Python over the C ABI (include/attnc/attnc.h) through ctypes: no compiled extension,
 so it works with any Python 3. Tensors are passed as pointers and strides: any layout whose
@@ -25,7 +26,7 @@ __all__ = ["compile", "Kernel", "Context", "Error", "CompileError", "DeviceError
 _OK, _INVALID, _PARSE, _COMPILE, _NO_DEVICE, _CUDA, _UNSUPPORTED, _IO, _INTERNAL = range(9)
 # attnc_dtype codes
 _I32, _I64, _F32, _F16, _BF16, _U8 = range(6)
-_ROLE_Q, _ROLE_K, _ROLE_V, _ROLE_O = range(4)
+_ROLE_Q, _ROLE_K, _ROLE_V, _ROLE_O, _ROLE_DO, _ROLE_DQ, _ROLE_DK, _ROLE_DV = range(8)
 
 
 class Error(RuntimeError):
@@ -116,8 +117,12 @@ _sig("attnc_args_set_param_int", ctypes.c_int, _vp, _cp, _i64)
 _sig("attnc_args_set_param_float", ctypes.c_int, _vp, _cp, ctypes.c_double)
 _sig("attnc_args_set_param_bool", ctypes.c_int, _vp, _cp, ctypes.c_int)
 _sig("attnc_args_set_scale", ctypes.c_int, _vp, ctypes.c_float)
+_sig("attnc_args_set_input_grad", ctypes.c_int, _vp, _cp, _vp, ctypes.c_int, ctypes.POINTER(_i64))
+_sig("attnc_args_set_deterministic", ctypes.c_int, _vp, ctypes.c_int)
 _sig("attnc_run", ctypes.c_int, _vp, _vp, _vp, _vp)
 _sig("attnc_run_reference", ctypes.c_int, _vp, _vp, _vp, ctypes.c_int)
+_sig("attnc_run_backward", ctypes.c_int, _vp, _vp, _vp, _vp)
+_sig("attnc_run_reference_backward", ctypes.c_int, _vp, _vp, _vp, ctypes.c_int)
 _sig("attnc_device_available", ctypes.c_int)
 
 __version__ = _lib.attnc_version().decode()
@@ -342,6 +347,39 @@ _NP_DT = {"float32": _F32, "float16": _F16, "int32": _I32, "int64": _I64, "uint8
           "bool": _U8}
 
 
+def _torch_input_info(device):
+    """For Kernel._bind_named: a declared input given as a torch tensor (or data torch takes)
+    on `device`, as (pointer, dtype code, shape, strides)."""
+    import torch
+
+    def info(name, t):
+        if not _is_torch(t):
+            t = torch.as_tensor(t, device=device)
+        if not t.is_cuda or t.device != device:
+            raise ValueError(f"attnc: input {name!r} must be on {device}")
+        dt = _TORCH_DT.get(str(t.dtype))
+        if dt is None:
+            raise ValueError(f"attnc: input {name!r} has unsupported dtype {t.dtype}")
+        return _vp(t.data_ptr()), dt, tuple(t.shape), tuple(t.stride())
+    return info
+
+
+def _numpy_input_info(keep):
+    """For Kernel._bind_named: a declared input as a C-contiguous NumPy array (appended to
+    `keep`, which must outlive the call)."""
+    import numpy as np
+
+    def info(name, t):
+        a = np.ascontiguousarray(t)
+        dt = _NP_DT.get(str(a.dtype))
+        if dt is None:
+            raise ValueError(f"attnc: input {name!r} has unsupported dtype {a.dtype}")
+        keep.append(a)
+        strides = tuple(s // a.itemsize for s in a.strides)
+        return _vp(a.ctypes.data), dt, a.shape, strides
+    return info
+
+
 class Kernel:
     """A compiled attention. Call it with q, k, v ([B, H, S, D]) and the program's declared
     inputs and params as keyword arguments."""
@@ -440,7 +478,7 @@ class Kernel:
             raise ValueError(f"attnc: q heads ({q.shape[1]}) must be a multiple of kv heads"
                              f" ({k.shape[1]})")
 
-    def _run_torch(self, q, k, v, out, return_lse, scale, named):
+    def _check_torch_qkv(self, q, k, v):
         import torch
         self._check_qkv_shapes(q, k, v)
         for n, t in (("q", q), ("k", k), ("v", v)):
@@ -461,22 +499,17 @@ class Kernel:
         if q.shape[3] != self.head_dim:
             raise ValueError(f"attnc: kernel was compiled for head_dim {self.head_dim},"
                              f" tensors have {q.shape[3]}")
+
+    def _run_torch(self, q, k, v, out, return_lse, scale, named):
+        import torch
+        self._check_torch_qkv(q, k, v)
         if out is None:
             out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
         lse = None
         if return_lse:
             lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
 
-        def info(name, t):
-            if not _is_torch(t):
-                t = torch.as_tensor(t, device=q.device)
-            if not t.is_cuda or t.device != q.device:
-                raise ValueError(f"attnc: input {name!r} must be on {q.device}")
-            dt = _TORCH_DT.get(str(t.dtype))
-            if dt is None:
-                raise ValueError(f"attnc: input {name!r} has unsupported dtype {t.dtype}")
-            return _vp(t.data_ptr()), dt, tuple(t.shape), tuple(t.stride())
-
+        info = _torch_input_info(q.device)
         args = _vp()
         _check(_lib.attnc_args_create(ctypes.byref(args)))
         try:
@@ -513,16 +546,7 @@ class Kernel:
             raise ValueError("attnc: out must be a C-contiguous float32 array shaped like q")
         lse = np.empty(q.shape[:3], dtype=np.float32) if return_lse else None
         keep = []
-
-        def info(name, t):
-            a = np.ascontiguousarray(t)
-            dt = _NP_DT.get(str(a.dtype))
-            if dt is None:
-                raise ValueError(f"attnc: input {name!r} has unsupported dtype {a.dtype}")
-            keep.append(a)
-            strides = tuple(s // a.itemsize for s in a.strides)
-            return _vp(a.ctypes.data), dt, a.shape, strides
-
+        info = _numpy_input_info(keep)
         args = _vp()
         _check(_lib.attnc_args_create(ctypes.byref(args)))
         try:
@@ -541,3 +565,134 @@ class Kernel:
         finally:
             _lib.attnc_args_destroy(args)
         return (out, lse) if return_lse else out
+
+    # -- backward
+    def backward(self, q, k, v, o, lse, do, scale=None, grad_inputs=(), deterministic=False,
+                 **named):
+        """The backward pass: the gradients of sum(do * o) with respect to q, k, v (and to
+        the float inputs named in `grad_inputs`), for the forward that produced o and lse
+        (`kern(q, k, v, return_lse=True)`) with the same scale, inputs and params.
+
+        Returns (dq, dk, dv), shaped like q, k, v; with grad_inputs, (dq, dk, dv, grads), a
+        dict of float32 gradients shaped like the inputs. Masks, routing and integer inputs
+        are not differentiated; dk and dv sum over the query heads of each KV group.
+        torch CUDA tensors run on the GPU on torch's current stream (deterministic=True:
+        bit-identical results run to run; the GPU backward is not built yet and raises
+        attnc.Error); NumPy arrays run the float64 CPU reference, results in float32 as
+        the forward's."""
+        if lse is None:
+            raise ValueError("attnc: backward needs the forward's lse: run the forward with"
+                             " return_lse=True")
+        if o is None or do is None:
+            raise ValueError("attnc: backward needs the forward's output o and its gradient do")
+        if isinstance(grad_inputs, (str, bytes)):
+            raise TypeError(f"attnc: grad_inputs is a sequence of input names, got the string"
+                            f" {grad_inputs!r} (write ({grad_inputs!r},))")
+        grad_inputs = tuple(grad_inputs)
+        for name in grad_inputs:
+            if not isinstance(name, str):
+                raise TypeError(f"attnc: grad_inputs holds input names, got {_describe(name)}")
+            if name not in self.inputs:
+                raise ValueError(f"attnc: a gradient was asked for {name!r}, but {self.name}"
+                                 f" has no input of that name (inputs:"
+                                 f" {', '.join(self.inputs) or 'none'})")
+            if name not in named:
+                raise ValueError(f"attnc: a gradient was asked for input {name!r}, which was"
+                                 " not passed")
+        if len(set(grad_inputs)) != len(grad_inputs):
+            raise ValueError(f"attnc: grad_inputs names an input twice: {grad_inputs}")
+        if not isinstance(deterministic, bool):
+            raise TypeError(f"attnc: deterministic is a bool, got {_describe(deterministic)}")
+        if _is_torch(q):
+            return self._backward_torch(q, k, v, o, lse, do, scale, grad_inputs, deterministic,
+                                        named)
+        if _is_numpy(q):
+            return self._backward_numpy(q, k, v, o, lse, do, scale, grad_inputs, named)
+        raise TypeError("attnc: q, k, v must be torch tensors or NumPy arrays")
+
+    def _bind_backward(self, args, tensors, lse, scale, named, info, grads, deterministic):
+        """Binds (role, pointer, dtype code, tensor) for Q, K, V, O, dO, dQ, dK, dV, the LSE
+        (element strides), the scale, the named inputs and params, and `grads`
+        {name: (pointer, strides)}."""
+        for role, ptr, dt, t, st in tensors:
+            _check(_lib.attnc_args_set_tensor(args, role, ptr, dt, t.shape[0], t.shape[1],
+                                              t.shape[2], t.shape[3], st[0], st[1], st[2]))
+        ptr, st = lse
+        _check(_lib.attnc_args_set_lse(args, ptr, st[0], st[1], st[2]))
+        if scale is not None:
+            _check(_lib.attnc_args_set_scale(args, _float_value("scale", scale)))
+        self._bind_named(args, named, info)
+        for name, (ptr, strides) in grads.items():
+            strd = (_i64 * len(strides))(*strides)
+            _check(_lib.attnc_args_set_input_grad(args, name.encode(), ptr, len(strides), strd))
+        _check(_lib.attnc_args_set_deterministic(args, int(deterministic)))
+
+    def _backward_torch(self, q, k, v, o, lse, do, scale, grad_inputs, deterministic, named):
+        import torch
+        self._check_torch_qkv(q, k, v)
+        for n, t in (("o", o), ("do", do)):
+            if not _is_torch(t) or not t.is_cuda or t.device != q.device:
+                raise ValueError(f"attnc: {n} must be a CUDA tensor on {q.device}")
+            if t.dtype != q.dtype:
+                raise ValueError(f"attnc: {n} is {t.dtype} but q is {q.dtype}")
+        if not _is_torch(lse) or not lse.is_cuda or lse.device != q.device:
+            raise ValueError(f"attnc: lse must be a CUDA tensor on {q.device}")
+        if lse.dtype != torch.float32 or lse.dim() != 3:
+            raise ValueError(f"attnc: lse must be float32 [batch, heads, q_len], got {lse.dtype}"
+                             f" {tuple(lse.shape)}")
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        grads = {n: torch.zeros(tuple(named[n].shape), dtype=torch.float32, device=q.device)
+                 for n in grad_inputs}
+        dt = _TORCH_DT[str(q.dtype)]
+        tensors = [(role, _vp(t.data_ptr()), dt, t, t.stride()) for role, t in
+                   ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, o), (_ROLE_DO, do),
+                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv))]
+        args = _vp()
+        _check(_lib.attnc_args_create(ctypes.byref(args)))
+        try:
+            self._bind_backward(args, tensors, (_vp(lse.data_ptr()), lse.stride()), scale, named,
+                                _torch_input_info(q.device),
+                                {n: (_vp(g.data_ptr()), g.stride()) for n, g in grads.items()},
+                                deterministic)
+            stream = torch.cuda.current_stream(q.device).cuda_stream
+            _check(_lib.attnc_run_backward(self._ctx._h, self._h, args, _vp(stream)),
+                   self._ctx._h)
+        finally:
+            _lib.attnc_args_destroy(args)
+        return (dq, dk, dv, grads) if grad_inputs else (dq, dk, dv)
+
+    def _backward_numpy(self, q, k, v, o, lse, do, scale, grad_inputs, named):
+        import numpy as np
+        self._check_qkv_shapes(q, k, v)
+        arrs = []
+        for n, t in (("q", q), ("k", k), ("v", v), ("o", o), ("do", do)):
+            if not _is_numpy(t) or t.dtype not in (np.float32, np.float16):
+                raise ValueError(f"attnc: {n} must be a float32 or float16 NumPy array, got"
+                                 f" {getattr(t, 'dtype', type(t).__name__)}")
+            if t.ndim != 4:
+                raise ValueError(f"attnc: {n} must have 4 dims [batch, heads, tokens, head_dim],"
+                                 f" got shape {t.shape}")
+            arrs.append(np.ascontiguousarray(t, dtype=np.float32))
+        q, k, v, o, do = arrs
+        lse = np.ascontiguousarray(lse, dtype=np.float32)
+        if lse.ndim != 3:
+            raise ValueError(f"attnc: lse must be [batch, heads, q_len], got shape {lse.shape}")
+        dq, dk, dv = (np.empty(t.shape, dtype=np.float32) for t in (q, k, v))
+        grads = {n: np.zeros(np.shape(named[n]), dtype=np.float32) for n in grad_inputs}
+        elems = lambda a: [s // a.itemsize for s in a.strides]  # noqa: E731
+        tensors = [(role, _vp(t.ctypes.data), _F32, t, elems(t)) for role, t in
+                   ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, o), (_ROLE_DO, do),
+                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv))]
+        keep = []
+        args = _vp()
+        _check(_lib.attnc_args_create(ctypes.byref(args)))
+        try:
+            self._bind_backward(args, tensors, (_vp(lse.ctypes.data), elems(lse)), scale, named,
+                                _numpy_input_info(keep),
+                                {n: (_vp(g.ctypes.data), elems(g)) for n, g in grads.items()},
+                                False)
+            _check(_lib.attnc_run_reference_backward(self._ctx._h, self._h, args, 0),
+                   self._ctx._h)
+        finally:
+            _lib.attnc_args_destroy(args)
+        return (dq, dk, dv, grads) if grad_inputs else (dq, dk, dv)

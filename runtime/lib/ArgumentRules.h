@@ -26,6 +26,11 @@ std::string shapeText(const std::vector<int64_t> &dims);
 /// The element strides of an input: its own, or row-major over its dims when empty.
 std::vector<int64_t> stridesOf(const InputTensor &t);
 
+/// Q, K, V, O (and the backward's dO, dQ, dK, dV): bound, positive dims, non-negative
+/// strides; for the GPU also `gpuType`, 16-byte alignment and strides of whole 16-byte
+/// vectors; for the CPU an f32, f16 or bf16 element type. `name` is used in messages.
+Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementType gpuType);
+
 /// The problem shape of a call, as input dimensions read it.
 ManifestShape shapeOf(const Arguments &args);
 

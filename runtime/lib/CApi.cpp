@@ -440,9 +440,11 @@ attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role role, voi
   return guarded(nullptr, [&]() -> attnc_status {
     if (!args)
       return nullArgument("attnc_args_set_tensor", "args");
-    if (role < ATTNC_Q || role > ATTNC_O)
+    if (role < ATTNC_Q || role > ATTNC_DV)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  "attnc_args_set_tensor: role must be ATTNC_Q, ATTNC_K, ATTNC_V or ATTNC_O");
+                  "attnc_args_set_tensor: role must be ATTNC_Q, ATTNC_K, ATTNC_V, ATTNC_O, "
+                  "ATTNC_DO, ATTNC_DQ, ATTNC_DK or ATTNC_DV (got " +
+                      std::to_string(int(role)) + ")");
     if (!validDtype(dtype))
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   "attnc_args_set_tensor: unknown dtype " + std::to_string(int(dtype)));
@@ -456,7 +458,8 @@ attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role role, voi
     tensor.strideBatch = stride_batch;
     tensor.strideHead = stride_head;
     tensor.strideToken = stride_token;
-    QkvTensor *targets[] = {&args->args.q, &args->args.k, &args->args.v, &args->args.o};
+    Arguments &a = args->args;
+    QkvTensor *targets[] = {&a.q, &a.k, &a.v, &a.o, &a.dO, &a.dQ, &a.dK, &a.dV};
     *targets[role] = tensor;
     return ATTNC_OK;
   });
@@ -500,6 +503,39 @@ attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void
     if (strides)
       tensor.strides.assign(strides, strides + rank);
     args->args.inputs[name] = std::move(tensor);
+    return ATTNC_OK;
+  });
+}
+
+attnc_status attnc_args_set_input_grad(attnc_args *args, const char *name, float *data, int rank,
+                                       const int64_t *strides) {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_input_grad", "args");
+    if (!name)
+      return nullArgument("attnc_args_set_input_grad", "name");
+    if (!data) {
+      args->args.inputGrads.erase(name);
+      return ATTNC_OK;
+    }
+    if (rank < 1 || rank > 4)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  std::string("attnc_args_set_input_grad: the gradient of input '") + name +
+                      "' has rank " + std::to_string(rank) + " (1 to 4 supported)");
+    InputGradTensor tensor;
+    tensor.data = data;
+    if (strides)
+      tensor.strides.assign(strides, strides + rank);
+    args->args.inputGrads[name] = std::move(tensor);
+    return ATTNC_OK;
+  });
+}
+
+attnc_status attnc_args_set_deterministic(attnc_args *args, int deterministic) {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_deterministic", "args");
+    args->args.deterministic = deterministic != 0;
     return ATTNC_OK;
   });
 }
@@ -576,6 +612,28 @@ attnc_status attnc_run_reference(attnc_context *ctx, const attnc_kernel *kernel,
     if (!kernel || !args)
       return nullArgument("attnc_run_reference", "kernel and args", ctx);
     return report(ctx->context.runReference(*kernel->kernel, args->args, threads), ctx);
+  });
+}
+
+attnc_status attnc_run_backward(attnc_context *ctx, const attnc_kernel *kernel,
+                                const attnc_args *args, void *stream) {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_run_backward", "ctx");
+    if (!kernel || !args)
+      return nullArgument("attnc_run_backward", "kernel and args", ctx);
+    return report(ctx->context.launchBackward(*kernel->kernel, args->args, stream), ctx);
+  });
+}
+
+attnc_status attnc_run_reference_backward(attnc_context *ctx, const attnc_kernel *kernel,
+                                          const attnc_args *args, int threads) {
+  return guarded(ctx, [&]() -> attnc_status {
+    if (!ctx)
+      return nullArgument("attnc_run_reference_backward", "ctx");
+    if (!kernel || !args)
+      return nullArgument("attnc_run_reference_backward", "kernel and args", ctx);
+    return report(ctx->context.runReferenceBackward(*kernel->kernel, args->args, threads), ctx);
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace attnc::runtime {
 
@@ -39,11 +40,8 @@ void storeElement(void *base, int64_t offset, dsl::ElementType type, double valu
     break;
   }
 }
-} // namespace
-
-Status Context::runReference(const Kernel &kernel, const Arguments &args, int threads) {
-  if (Status s = validate(kernel, args, false); !s.ok())
-    return s;
+/// The reference's view of a validated call.
+reference::ReferenceProblem problemOf(const Arguments &args, int threads) {
   reference::ReferenceProblem problem;
   problem.shape.batch = args.q.batch;
   problem.shape.heads = args.q.heads;
@@ -67,6 +65,47 @@ Status Context::runReference(const Kernel &kernel, const Arguments &args, int th
   }
   for (const auto &[name, value] : args.params)
     problem.params.push_back({name, value});
+  return problem;
+}
+
+/// Stores a row-major [batch, heads, tokens, d] float64 result into `t` (its dims).
+void storeQkv(const QkvTensor &t, const std::vector<double> &values) {
+  size_t i = 0;
+  for (int b = 0; b < t.batch; ++b)
+    for (int h = 0; h < t.heads; ++h)
+      for (int n = 0; n < t.tokens; ++n) {
+        int64_t row = b * t.strideBatch + h * t.strideHead + n * t.strideToken;
+        for (int c = 0; c < t.headDim; ++c)
+          storeElement(t.data, row + c, t.dtype, values[i++]);
+      }
+}
+
+/// Stores a row-major float64 input gradient as float32 at the strides of `t`.
+void storeInputGrad(const InputGradTensor &t, const std::vector<int64_t> &dims,
+                    const std::vector<double> &values) {
+  InputTensor shape;
+  shape.dims = dims;
+  shape.strides = t.strides;
+  const std::vector<int64_t> strides = stridesOf(shape);
+  std::vector<int64_t> index(dims.size(), 0);
+  for (double value : values) {
+    int64_t offset = 0;
+    for (size_t n = 0; n < dims.size(); ++n)
+      offset += index[n] * strides[n];
+    t.data[offset] = float(value);
+    for (size_t n = dims.size(); n-- > 0;) {
+      if (++index[n] < dims[n])
+        break;
+      index[n] = 0;
+    }
+  }
+}
+} // namespace
+
+Status Context::runReference(const Kernel &kernel, const Arguments &args, int threads) {
+  if (Status s = validate(kernel, args, false); !s.ok())
+    return s;
+  reference::ReferenceProblem problem = problemOf(args, threads);
   reference::ReferenceResult result;
   std::string error;
   if (!reference::runReference(kernel.program(), kernel.attention(), problem, result, error))
@@ -87,10 +126,23 @@ Status Context::runReference(const Kernel &kernel, const Arguments &args, int th
 }
 
 Status Context::runReferenceBackward(const Kernel &kernel, const Arguments &args, int threads) {
-  (void)threads;
   if (Status s = validateBackward(kernel, args, false); !s.ok())
     return s;
-  return Status(StatusCode::Unsupported, "the reference backward is not bound to the API yet");
+  reference::ReferenceProblem problem = problemOf(args, threads);
+  std::vector<std::string> gradInputs;
+  for (const auto &[name, grad] : args.inputGrads)
+    gradInputs.push_back(name);
+  reference::ReferenceGradients grads;
+  std::string error;
+  if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem,
+                                       viewOf(args.dO), gradInputs, grads, error))
+    return invalid(error);
+  storeQkv(args.dQ, grads.dq);
+  storeQkv(args.dK, grads.dk);
+  storeQkv(args.dV, grads.dv);
+  for (const reference::InputGradient &g : grads.inputs)
+    storeInputGrad(args.inputGrads.at(g.name), g.dims, g.values);
+  return Status::success();
 }
 
 } // namespace attnc::runtime

@@ -13,7 +13,6 @@
 
 namespace attnc::runtime {
 
-namespace {
 Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementType gpuType) {
   if (!t.data)
     return invalid(std::string("tensor ") + name + " is not bound (null pointer)");
@@ -43,6 +42,7 @@ Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementT
   return Status::success();
 }
 
+namespace {
 /// Every declared input bound, with its declared element type and the dims its declaration
 /// gives for this call; nothing else bound.
 Status checkInputs(const KernelManifest &manifest, const Arguments &args) {

@@ -26,4 +26,6 @@ expect4 "attnc: error: --check needs a GPU, but there is none" --check
 expect4 "nothing was checked" --check --backend auto
 expect4 "attnc: error: --bench needs a GPU, but there is none" --bench
 expect4 "nothing was timed" --bench
+expect4 "nothing was checked" --backward --check
+expect4 "attnc: error: --backend gpu, but no GPU" --backward --backend gpu
 exit $fail

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -680,4 +681,115 @@ TEST_CASE("shapes too large for the reference are errors through the C ABI", "[c
   INFO(attnc_last_error());
   CHECK(contains(attnc_last_error(), "memory limit"));
   attnc_kernel_release(kernel);
+}
+
+TEST_CASE("the reference backward runs through the C ABI", "[capi][backward]") {
+  Fixture f;
+  attnc_kernel *kernel = f.compile(R"(
+attention gated {
+  input gate: f32[batch, heads, q_len, d];
+  mask = causal;
+  out = out * sigmoid(gate[b, h, q, :]);
+}
+)");
+  HostProblem p(1, 2, 1, 5, 5, 16);
+  p.bind(f.args);
+  std::vector<float> gate(p.q.size());
+  for (size_t i = 0; i < gate.size(); ++i)
+    gate[i] = float(std::sin(1.3 * double(i)));
+  int64_t gateDims[] = {p.batch, p.heads, p.qLen, p.d};
+  REQUIRE(attnc_args_set_input(f.args, "gate", gate.data(), ATTNC_F32, 4, gateDims, nullptr) ==
+          ATTNC_OK);
+  std::vector<float> lse(size_t(p.batch) * p.heads * p.qLen);
+  REQUIRE(attnc_args_set_lse(f.args, lse.data(), int64_t(p.heads) * p.qLen, p.qLen, 1) == ATTNC_OK);
+  REQUIRE(attnc_run_reference(f.ctx, kernel, f.args, 1) == ATTNC_OK);
+
+  std::vector<float> dO(p.q.size()), dq(p.q.size(), NAN), dk(p.k.size(), NAN), dv(p.k.size(), NAN),
+      dgate(gate.size(), NAN);
+  for (size_t i = 0; i < dO.size(); ++i)
+    dO[i] = float(std::cos(0.7 * double(i)));
+  auto bindGrad = [&](attnc_tensor_role role, float *data, int heads, int tokens) {
+    return attnc_args_set_tensor(f.args, role, data, ATTNC_F32, p.batch, heads, tokens, p.d,
+                                 int64_t(heads) * tokens * p.d, int64_t(tokens) * p.d, p.d);
+  };
+  REQUIRE(bindGrad(ATTNC_DO, dO.data(), p.heads, p.qLen) == ATTNC_OK);
+  REQUIRE(bindGrad(ATTNC_DQ, dq.data(), p.heads, p.qLen) == ATTNC_OK);
+  REQUIRE(bindGrad(ATTNC_DK, dk.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  REQUIRE(bindGrad(ATTNC_DV, dv.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  CHECK(bindGrad(attnc_tensor_role(8), dv.data(), p.kvHeads, p.kvLen) ==
+        ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(contains(attnc_last_error(), "ATTNC_DV"));
+  REQUIRE(attnc_args_set_input_grad(f.args, "gate", dgate.data(), 4, nullptr) == ATTNC_OK);
+  REQUIRE(attnc_args_set_deterministic(f.args, 1) == ATTNC_OK);
+  CHECK(attnc_args_set_input_grad(f.args, "gate", dgate.data(), 0, nullptr) ==
+        ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(attnc_args_set_input_grad(f.args, nullptr, dgate.data(), 4, nullptr) ==
+        ATTNC_ERROR_INVALID_ARGUMENT);
+  INFO(attnc_last_error());
+  REQUIRE(attnc_run_reference_backward(f.ctx, kernel, f.args, 1) == ATTNC_OK);
+
+  // Every gradient written. Row 0 keeps key 0 alone, so its attention output is V[0] and
+  // d(out * s)/d(gate) = dO * V[0] * s * (1 - s), s = sigmoid(gate).
+  for (const auto *grad : {&dq, &dk, &dv, &dgate})
+    for (float value : *grad)
+      REQUIRE(std::isfinite(value));
+  for (int h = 0; h < p.heads; ++h)
+    for (int c = 0; c < p.d; ++c) {
+      size_t i = (size_t(h) * p.qLen) * p.d + c;
+      double s = 1 / (1 + std::exp(-double(gate[i])));
+      CHECK(dgate[i] == Approx(double(dO[i]) * p.vAt(0, 0, 0, c) * s * (1 - s)).margin(1e-6));
+    }
+
+  // The same problem with dK at a BSHD layout (strides are honoured), the gate's gradient
+  // at a padded row stride, then unbound (left untouched).
+  std::vector<float> dk2(dk.size(), NAN);
+  REQUIRE(attnc_args_set_tensor(f.args, ATTNC_DK, dk2.data(), ATTNC_F32, p.batch, p.kvHeads,
+                                p.kvLen, p.d, int64_t(p.kvLen) * p.kvHeads * p.d, p.d,
+                                int64_t(p.kvHeads) * p.d) == ATTNC_OK);
+  std::vector<float> dgatePadded(size_t(p.heads) * p.qLen * (p.d + 3), -7.0f);
+  int64_t padded[] = {int64_t(p.heads) * p.qLen * (p.d + 3), int64_t(p.qLen) * (p.d + 3), p.d + 3,
+                      1};
+  REQUIRE(attnc_args_set_input_grad(f.args, "gate", dgatePadded.data(), 4, padded) == ATTNC_OK);
+  REQUIRE(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_OK);
+  CHECK(dk2 == dk); // kvHeads == 1: BSHD and BHSD coincide
+  for (int h = 0; h < p.heads; ++h)
+    for (int t = 0; t < p.qLen; ++t)
+      for (int c = 0; c < p.d + 3; ++c) {
+        float got = dgatePadded[(size_t(h) * p.qLen + t) * (p.d + 3) + c];
+        if (c < p.d)
+          REQUIRE(got == dgate[(size_t(h) * p.qLen + t) * p.d + c]);
+        else
+          REQUIRE(got == -7.0f);
+      }
+  REQUIRE(attnc_args_set_input_grad(f.args, "gate", nullptr, 0, nullptr) == ATTNC_OK);
+  std::fill(dgatePadded.begin(), dgatePadded.end(), -7.0f);
+  REQUIRE(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_OK);
+  for (float value : dgatePadded)
+    REQUIRE(value == -7.0f);
+
+  // Errors carry the reference's and the validation's messages.
+  REQUIRE(attnc_args_set_lse(f.args, nullptr, 0, 0, 1) == ATTNC_OK);
+  CHECK(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(contains(attnc_context_last_error(f.ctx), "LSE"));
+  CHECK(attnc_run_backward(f.ctx, kernel, f.args, nullptr) != ATTNC_OK);
+  CHECK(attnc_run_reference_backward(nullptr, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+  attnc_kernel_release(kernel);
+
+  attnc_kernel *floored = f.compile("attention t {\n  score = floor(score * 2.0);\n}");
+  attnc_args *args = nullptr;
+  REQUIRE(attnc_args_create(&args) == ATTNC_OK);
+  p.bind(args);
+  REQUIRE(attnc_args_set_lse(args, lse.data(), int64_t(p.heads) * p.qLen, p.qLen, 1) == ATTNC_OK);
+  auto bindTo = [&](attnc_tensor_role role, float *data, int heads, int tokens) {
+    return attnc_args_set_tensor(args, role, data, ATTNC_F32, p.batch, heads, tokens, p.d,
+                                 int64_t(heads) * tokens * p.d, int64_t(tokens) * p.d, p.d);
+  };
+  REQUIRE(bindTo(ATTNC_DO, dO.data(), p.heads, p.qLen) == ATTNC_OK);
+  REQUIRE(bindTo(ATTNC_DQ, dq.data(), p.heads, p.qLen) == ATTNC_OK);
+  REQUIRE(bindTo(ATTNC_DK, dk.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  REQUIRE(bindTo(ATTNC_DV, dv.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  CHECK(attnc_run_reference_backward(f.ctx, floored, args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(std::string(attnc_last_error()).rfind("2:11:", 0) == 0);
+  attnc_args_destroy(args);
+  attnc_kernel_release(floored);
 }

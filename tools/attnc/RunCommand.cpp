@@ -3,7 +3,8 @@
 // Runs an attention program on seeded random inputs (or .npy files and constants given
 // with --input), on the GPU or the CPU reference;
 // `--check` compares the GPU result with the float64 reference at the same size and
-// `--bench` times the kernel.
+// `--bench` times the kernel. `--backward` runs the backward pass after the forward, on a
+// seeded random dO; --check and --bench then apply to the backward.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <optional>
 
 namespace attnc::tools {
@@ -37,6 +39,8 @@ struct RunOptions {
   std::vector<std::string> defines, params, inputs;
   uint64_t seed = 1;
   bool check = false, bench = false;
+  bool backward = false, deterministic = false;
+  std::vector<std::string> gradInputs;
   int iterations = 20;
   double tolerance = 2e-2;
 };
@@ -76,6 +80,41 @@ Comparison compare(const reference::OwnedTensor &out, const std::vector<float> &
   return c;
 }
 
+/// The backward's dO: seeded like the other random inputs, from its own stream.
+reference::OwnedTensor makeDOut(DType dtype, const std::vector<int64_t> &dims, uint64_t seed) {
+  reference::OwnedTensor dOut(dtype, dims);
+  reference::SplitMix64 rng(reference::mixSeed(seed, reference::fnv1a64("dO")));
+  reference::fillFloats(dOut, rng, reference::Distribution::Normal);
+  return dOut;
+}
+
+double sumOf(const std::vector<double> &values) {
+  double sum = 0;
+  for (double x : values)
+    sum += x;
+  return sum;
+}
+
+/// A GPU gradient (`got(i)`, poisoned with NaN before the run) against the reference's:
+/// the relative L2 error, the max abs error and the elements left unwritten.
+template <class Load>
+Comparison compareGradient(size_t count, Load got, const std::vector<double> &want) {
+  Comparison c;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < count; ++i) {
+    double g = got(i), w = want[i];
+    if (!std::isfinite(g)) {
+      ++c.unwritten;
+      continue;
+    }
+    num += (g - w) * (g - w);
+    den += w * w;
+    c.maxAbs = std::max(c.maxAbs, std::abs(g - w));
+  }
+  c.relL2 = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  return c;
+}
+
 int runCommand(const RunOptions &o) {
   ProgramBundle bundle;
   if (!loadProgram(o.file, o.defines, o.attention, bundle))
@@ -101,6 +140,23 @@ int runCommand(const RunOptions &o) {
   std::vector<InputBinding> inputBindings;
   if (!parseInputBindings(attention, o.inputs, inputBindings))
     return kExitUsage;
+  if (!o.gradInputs.empty() && !o.backward) {
+    std::cerr << "attnc: error: --grad-input needs --backward\n";
+    return kExitUsage;
+  }
+  for (const std::string &name : o.gradInputs) {
+    bool known = false;
+    std::string declared;
+    for (const dsl::InputDecl &in : attention.inputs) {
+      known = known || in.name == name;
+      declared += (declared.empty() ? "" : ", ") + in.name;
+    }
+    if (!known) {
+      std::cerr << "attnc: error: --grad-input: attention '" << attention.name << "' has no input '"
+                << name << "' (inputs: " << (declared.empty() ? "none" : declared) << ")\n";
+      return kExitUsage;
+    }
+  }
 
   runtime::DataType dtype = runtime::DataType::BF16;
   if (runtime::Status s = runtime::parseDataType(o.dtype, dtype); !s.ok()) {
@@ -184,6 +240,21 @@ int runCommand(const RunOptions &o) {
     for (double x : ref.out)
       sum += x;
     fmt::print("reference: {:.3f} s, sum(O) = {:.9g}\n", elapsed, sum);
+    if (o.backward) {
+      reference::OwnedTensor dOut = makeDOut(DType::F32, inputs.q.dims, o.seed);
+      reference::ReferenceGradients grads;
+      auto start = std::chrono::steady_clock::now();
+      if (!reference::runReferenceBackward(*bundle.program, attention, problem, dOut.view(),
+                                           o.gradInputs, grads, error)) {
+        std::cerr << "attnc: error: " << error << "\n";
+        return kExitInputError;
+      }
+      fmt::print("backward reference: {:.3f} s, sum(dQ) = {:.9g}, sum(dK) = {:.9g}, sum(dV) = "
+                 "{:.9g}\n",
+                 seconds(start), sumOf(grads.dq), sumOf(grads.dk), sumOf(grads.dv));
+      for (const reference::InputGradient &g : grads.inputs)
+        fmt::print("backward reference: sum(d {}) = {:.9g}\n", g.name, sumOf(g.values));
+    }
     return kExitOk;
   }
 
@@ -277,6 +348,130 @@ int runCommand(const RunOptions &o) {
   };
   if (!launchOnce())
     return kExitRuntimeError;
+
+  if (o.backward) {
+    // dO in the kernel's dtype; dQ, dK, dV like Q, K, V; input gradients float32.
+    reference::OwnedTensor dOut = makeDOut(inputs.q.dtype, inputs.q.dims, o.seed);
+    const size_t qBytes = inputs.q.bytes.size(), kvBytes = inputs.k.bytes.size();
+    void *ddo = upload(dOut);
+    void *ddq = buffers.allocate(qBytes), *ddk = buffers.allocate(kvBytes),
+         *ddv = buffers.allocate(kvBytes);
+    std::map<std::string, std::pair<float *, size_t>> gradBuffers; // device, elements
+    for (const std::string &name : o.gradInputs)
+      for (const auto &input : inputs.inputs)
+        if (input.name == name) {
+          size_t n = size_t(input.tensor.numElements());
+          gradBuffers[name] = {static_cast<float *>(buffers.allocate(n * sizeof(float))), n};
+          args.inputGrads[name].data = gradBuffers[name].first;
+        }
+    if (!buffers.ok()) {
+      std::cerr << "attnc: error: " << buffers.error() << "\n";
+      return kExitRuntimeError;
+    }
+    args.dO = runtime::QkvTensor::bhsd(ddo, shape.batch, shape.heads, shape.qLen, shape.headDim,
+                                       elementType);
+    args.dQ = runtime::QkvTensor::bhsd(ddq, shape.batch, shape.heads, shape.qLen, shape.headDim,
+                                       elementType);
+    args.dK = runtime::QkvTensor::bhsd(ddk, shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
+                                       elementType);
+    args.dV = runtime::QkvTensor::bhsd(ddv, shape.batch, shape.kvHeads, shape.kvLen, shape.headDim,
+                                       elementType);
+    args.deterministic = o.deterministic;
+
+    // Each backward first poisons its outputs (NaN) so unwritten elements show.
+    auto backwardOnce = [&](bool poison) -> bool {
+      bool ok = !poison || (runtime::deviceMemset(ddq, 0xff, qBytes, error) &&
+                            runtime::deviceMemset(ddk, 0xff, kvBytes, error) &&
+                            runtime::deviceMemset(ddv, 0xff, kvBytes, error));
+      for (const auto &[name, buffer] : gradBuffers)
+        ok = ok && (!poison || runtime::deviceMemset(buffer.first, 0xff,
+                                                     buffer.second * sizeof(float), error));
+      if (!ok) {
+        std::cerr << "attnc: error: " << error << "\n";
+        return false;
+      }
+      status = context.launchBackward(*kernel, args, nullptr);
+      if (status.ok() && !runtime::streamSynchronize(nullptr, error))
+        status = runtime::Status(runtime::StatusCode::CudaError, error);
+      if (!status.ok())
+        std::cerr << "attnc: error: " << status.message() << "\n";
+      return status.ok();
+    };
+    if (!backwardOnce(true))
+      return kExitRuntimeError;
+    fmt::print("backward: done{}\n", o.deterministic ? " (deterministic)" : "");
+
+    int rc = kExitOk;
+    if (o.check) {
+      reference::OwnedTensor dq(inputs.q.dtype, inputs.q.dims), dk(inputs.k.dtype, inputs.k.dims),
+          dv(inputs.v.dtype, inputs.v.dims);
+      std::map<std::string, std::vector<float>> gradHost;
+      bool copied = runtime::copyToHost(dq.bytes.data(), ddq, qBytes, error) &&
+                    runtime::copyToHost(dk.bytes.data(), ddk, kvBytes, error) &&
+                    runtime::copyToHost(dv.bytes.data(), ddv, kvBytes, error);
+      for (const auto &[name, buffer] : gradBuffers) {
+        gradHost[name].resize(buffer.second);
+        copied = copied && runtime::copyToHost(gradHost[name].data(), buffer.first,
+                                               buffer.second * sizeof(float), error);
+      }
+      if (!copied) {
+        std::cerr << "attnc: error: " << error << "\n";
+        return kExitRuntimeError;
+      }
+      reference::ReferenceGradients want;
+      auto start = std::chrono::steady_clock::now();
+      if (!reference::runReferenceBackward(*bundle.program, attention, problem, dOut.view(),
+                                           o.gradInputs, want, error)) {
+        std::cerr << "attnc: error: " << error << "\n";
+        return kExitInputError;
+      }
+      double refSeconds = seconds(start);
+      auto report = [&](const std::string &label, const Comparison &c) {
+        bool pass = c.unwritten == 0 && c.relL2 <= o.tolerance;
+        fmt::print("check {}: rel L2 {:.3e}, max |err| {:.3e}, unwritten {} (reference {:.2f} "
+                   "s): {}\n",
+                   label, c.relL2, c.maxAbs, c.unwritten, refSeconds, pass ? "PASS" : "FAIL");
+        if (!pass)
+          rc = kExitCheckFailed;
+      };
+      auto qkvGot = [](const reference::OwnedTensor &t) {
+        return [&t](size_t i) { return t.loadDouble(int64_t(i)); };
+      };
+      report("dQ", compareGradient(want.dq.size(), qkvGot(dq), want.dq));
+      report("dK", compareGradient(want.dk.size(), qkvGot(dk), want.dk));
+      report("dV", compareGradient(want.dv.size(), qkvGot(dv), want.dv));
+      for (const reference::InputGradient &g : want.inputs) {
+        const std::vector<float> &got = gradHost[g.name];
+        report("d " + g.name,
+               compareGradient(
+                   g.values.size(), [&](size_t i) { return double(got[i]); }, g.values));
+      }
+    }
+    if (o.bench) {
+      // As the forward's bench: each run synchronised, host clock, median after 3 warm-ups.
+      std::vector<double> times;
+      for (int i = 0; i < o.iterations + 3; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (!backwardOnce(false))
+          return kExitRuntimeError;
+        if (i >= 3)
+          times.push_back(seconds(t0));
+      }
+      std::sort(times.begin(), times.end());
+      double median = times[times.size() / 2];
+      uint64_t kept = 0;
+      // The backward's useful work: 10 * D flops per kept pair (QK^T and dO V^T recomputed,
+      // dV, dQ, dK), against the forward's 4 * D.
+      if (countKeptPairs(*bundle.program, attention, problem, kept, error))
+        fmt::print("bench backward: median {:.3f} ms over {} runs, {:.1f} useful TFLOP/s "
+                   "(density {:.4f})\n",
+                   median * 1e3, times.size(), 10.0 * shape.headDim * double(kept) / median / 1e12,
+                   double(kept) / (double(shape.batch) * shape.heads * shape.qLen * shape.kvLen));
+      else
+        fmt::print("bench backward: median {:.3f} ms over {} runs\n", median * 1e3, times.size());
+    }
+    return rc;
+  }
 
   int rc = kExitOk;
   std::optional<reference::ReferenceResult> ref;
@@ -394,6 +589,13 @@ void registerRunCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--seed", options->seed, "Seed of the input generator")->capture_default_str();
   cmd->add_flag("--check", options->check, "Compare the GPU result with the CPU reference");
   cmd->add_flag("--bench", options->bench, "Time the kernel (median)");
+  cmd->add_flag("--backward", options->backward,
+                "Also run the backward pass on a seeded random dO (--check and --bench then "
+                "apply to it)");
+  cmd->add_option("--grad-input", options->gradInputs,
+                  "With --backward: also the gradient of this float input (repeatable)");
+  cmd->add_flag("--deterministic", options->deterministic,
+                "With --backward: no order-dependent atomics (bit-identical runs)");
   cmd->add_option("--iterations", options->iterations, "Timed runs for --bench")
       ->capture_default_str();
   cmd->add_option("--tolerance", options->tolerance, "Max relative L2 error for --check")
