@@ -7,11 +7,17 @@
 # ATTNC_KERNEL=sm80 so the portable template stays covered there too, and once more with
 # ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units. "quick" runs the GPU tests
 # and memcheck on the quick kernels of tiered compilation (ATTNC_TIERED=quick).
+# The backward: "backward" runs its GPU tests alone (they are also in "tests"),
+# "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
+# every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
+# gradients), "backward-bench" bench/compare_backward.py
+# (BACKWARD_BENCH_ARGS: its arguments).
 #   usage: scripts/gpu-job.sh [tests] [portable] [quick] [python] [examples] [sanitize] [bench]
+#          [backward] [backward-sanitize] [backward-bench]
 #   (default: all)
 set -uo pipefail
 source scripts/gpu-env.sh /tmp/attnc-gpu-out
-steps=${*:-tests portable quick python examples sanitize bench}
+steps=${*:-tests portable quick python examples sanitize bench backward-sanitize backward-bench}
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -115,6 +121,47 @@ fi
 
 if [[ " $steps " == *" bench "* ]]; then
   python3 bench/compare.py --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -25
+fi
+if [[ " $steps " == *" backward "* ]]; then
+  if .gpu/bin/attnc_runtime_gpu_tests "[backward]" >"$OUT/gpu_tests_backward.log" 2>&1; then
+    note "tests backward: pass"
+  else
+    note "tests backward: FAIL"
+  fi
+  grep -E '^backward ' "$OUT/gpu_tests_backward.log" | tail -8
+  tail -3 "$OUT/gpu_tests_backward.log"
+fi
+
+if [[ " $steps " == *" backward-sanitize "* ]]; then
+  # The float inputs the score or out expression reads get their gradients checked too.
+  backward_sanitize_one() {
+    f=$1 tool=$2 n=$(basename "$1" .attn) grads=()
+    for name in $(grep -oE '^\s*input\s+[A-Za-z_0-9]+\s*:\s*(f32|f16|bf16)' "$f" |
+                  sed -E 's/^\s*input\s+([A-Za-z_0-9]+).*/\1/'); do
+      grep -qE "(score|out) *=.*\b$name\[" "$f" && grads+=(--grad-input "$name")
+    done
+    if compute-sanitizer --tool "$tool" --error-exitcode 9 \
+         attnc run "$f" --q-len 130 --kv-len 200 --heads 2 --kv-heads 1 --head-dim 64 \
+         --backward --check "${grads[@]}" >"$OUT/bw-sanitize/$n-$tool.log" 2>&1; then
+      echo "backward sanitize $n $tool: clean"
+    else
+      echo "backward sanitize $n $tool: ERRORS (see bw-sanitize/$n-$tool.log)"
+    fi
+  }
+  export -f backward_sanitize_one
+  export OUT
+  mkdir -p "$OUT/bw-sanitize"
+  for f in ${BACKWARD_SANITIZE_EXAMPLES:-examples/*.attn}; do
+    echo "$f memcheck"
+    echo "$f racecheck"
+  done \
+    | xargs -P 4 -n 2 bash -c 'backward_sanitize_one "$0" "$1"' | sort | tee -a "$summary"
+  tar -C "$OUT" -czf "$OUT/bw-sanitize-logs.tgz" bw-sanitize && rm -rf "$OUT/bw-sanitize"
+fi
+
+if [[ " $steps " == *" backward-bench "* ]]; then
+  python3 bench/compare_backward.py --json "$OUT/bench_backward.json" ${BACKWARD_BENCH_ARGS:-} \
+    2>&1 | tee "$OUT/bench_backward.log" | tail -20
 fi
 echo "==== summary"
 grep -c pass "$summary" | sed 's/^/passed: /'

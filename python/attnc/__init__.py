@@ -577,9 +577,8 @@ class Kernel:
         dict of float32 gradients shaped like the inputs. Masks, routing and integer inputs
         are not differentiated; dk and dv sum over the query heads of each KV group.
         torch CUDA tensors run on the GPU on torch's current stream (deterministic=True:
-        bit-identical results run to run; the GPU backward is not built yet and raises
-        attnc.Error); NumPy arrays run the float64 CPU reference, results in float32 as
-        the forward's."""
+        bit-identical dq, dk, dv run to run); NumPy arrays run the float64 CPU reference,
+        results in float32 as the forward's."""
         if lse is None:
             raise ValueError("attnc: backward needs the forward's lse: run the forward with"
                              " return_lse=True")

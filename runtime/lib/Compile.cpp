@@ -391,6 +391,8 @@ Status Context::compileBackward(const Kernel &kernel) {
   if (!compiler::generateHooks(kernel.program(), kernel.attention(), codegen, hooks, error))
     return fail(StatusCode::InvalidArgument,
                 "attention '" + kernel.name() + "' has no backward: " + error);
+  for (const compiler::GradReadSite &site : hooks.gradReads)
+    backward.differentiableInputs |= 1u << site.slot;
   KernelConfig config;
   config.bf16 = kernel.options().dtype == DataType::BF16;
   config.headDim = kernel.options().headDim;

@@ -69,11 +69,14 @@ struct Kernel::Backward {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
+    CUfunction dq = nullptr; ///< the deterministic mode's dQ kernel
     PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel
     int config[6] = {};
-    /// The same for the recompute of the output before `out` (block_m 0: no `out`).
+    /// The same for the recompute of the output before `out` (block_m 0: no `out`) and for
+    /// the deterministic mode's dQ kernel.
     int recomputeConfig[6] = {};
+    int dqConfig[6] = {};
   };
   std::mutex mutex;
   bool compiled = false; ///< attempted; `status` says how it went
@@ -81,6 +84,8 @@ struct Kernel::Backward {
   std::string cudaSource;
   std::shared_ptr<const CachedKernel> entry;
   std::map<CUcontext, Loaded> byContext;
+  /// Bit s: input slot s is read by the score or out expression (it has a gradient).
+  unsigned differentiableInputs = 0;
 };
 
 /// The background compile of a tiered kernel's optimized binary.

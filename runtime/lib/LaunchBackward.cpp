@@ -137,10 +137,6 @@ AttncBackwardParams bindBackwardParams(const Arguments &args) {
 Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void *stream) {
   if (Status s = validateBackward(kernel, args, true); !s.ok())
     return s;
-  if (args.deterministic)
-    return Status(StatusCode::Unsupported,
-                  "the deterministic GPU backward is not built yet (dQ is accumulated with "
-                  "atomics)");
   if (Status s = compileBackward(kernel); !s.ok())
     return s;
 
@@ -197,6 +193,9 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       input = candidate.name == name ? &candidate : input;
     if (!input)
       return invalid("attention '" + kernel.name() + "' has no input '" + name + "'");
+    if (!(backward.differentiableInputs & (1u << input->slot)))
+      return invalid("input '" + name + "' of attention '" + kernel.name() +
+                     "' is not read by its score or out expression: it has no gradient");
     const std::vector<int64_t> &dims = args.inputs.at(name).dims;
     std::vector<int64_t> contiguous(dims.size(), 1);
     for (size_t n = dims.size(); n-- > 1;)
@@ -224,11 +223,16 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       !s.ok())
     return s;
   const size_t accumWords = size_t(rows) * size_t(args.q.headDim);
-  if (Status s = scratch.allocate(accumWords * sizeof(float), "the dQ accumulator", dqAccum);
-      !s.ok())
-    return s;
-  if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, accumWords, scratch.stream()); r != CUDA_SUCCESS)
-    return cudaFailure(*d, r, "zeroing the dQ accumulator");
+  // dQ: accumulated with atomics by the key-tile kernel, or, deterministic, by a kernel of its
+  // own without them (no accumulator then).
+  if (!args.deterministic) {
+    if (Status s = scratch.allocate(accumWords * sizeof(float), "the dQ accumulator", dqAccum);
+        !s.ok())
+      return s;
+    if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, accumWords, scratch.stream());
+        r != CUDA_SUCCESS)
+      return cudaFailure(*d, r, "zeroing the dQ accumulator");
+  }
   params.delta = reinterpret_cast<float *>(delta);
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
 
@@ -281,6 +285,13 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                                 keyTileKernelParams, "the backward's key-tile kernel");
       !s.ok())
     return s;
+  if (args.deterministic) {
+    const int dqM = loaded.dqConfig[0];
+    return scratch.launch(loaded.dq, unsigned((args.q.tokens + dqM - 1) / dqM),
+                          unsigned(args.q.heads), unsigned(args.q.batch),
+                          unsigned(loaded.dqConfig[2]), unsigned(loaded.dqConfig[4]),
+                          keyTileKernelParams, "the backward's deterministic dQ kernel");
+  }
   return scratch.launch(loaded.storeDq, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0, kernelParams,
                         "the backward's dQ store");
 }

@@ -25,6 +25,8 @@ struct BackwardCase {
   Layout layout = Layout::BHSD;
   DataType dtype = DataType::BF16;
   uint64_t seed = 1;
+  std::vector<std::string> gradInputs; ///< float inputs whose gradients are checked
+  bool deterministic = false;          ///< also: a second run is bit-identical
 };
 
 /// max |got - want| over a tensor, against the tolerance: bf16 P and dS in the tensor-core
@@ -110,6 +112,19 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   args.dQ = qkvView(dQ.get(), s.batch, s.heads, s.qLen, s.headDim, c.layout, c.dtype);
   args.dK = qkvView(dK.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
   args.dV = qkvView(dV.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
+  args.deterministic = c.deterministic;
+  // Input gradients: poisoned too (the backward must zero them before adding).
+  std::vector<std::unique_ptr<DeviceBuffer>> gradBuffers;
+  std::vector<size_t> gradElements;
+  for (const std::string &name : c.gradInputs) {
+    size_t elements = 1;
+    for (int64_t dim : args.inputs.at(name).dims)
+      elements *= size_t(dim);
+    gradBuffers.push_back(std::make_unique<DeviceBuffer>(elements * sizeof(float)));
+    gradBuffers.back()->poison();
+    gradElements.push_back(elements);
+    args.inputGrads[name].data = static_cast<float *>(gradBuffers.back()->get());
+  }
   status = context.launchBackward(kernel, args, nullptr);
   INFO("backward: " << status.message());
   REQUIRE(status.ok());
@@ -121,6 +136,22 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   dQ.download(gotQ.data(), gotQ.size() * 2);
   dK.download(gotK.data(), gotK.size() * 2);
   dV.download(gotV.data(), gotV.size() * 2);
+  if (c.deterministic) {
+    std::vector<uint16_t> againQ(gotQ.size()), againK(gotK.size()), againV(gotV.size());
+    dQ.poison();
+    dK.poison();
+    dV.poison();
+    status = context.launchBackward(kernel, args, nullptr);
+    REQUIRE(status.ok());
+    if (!streamSynchronize(nullptr, error))
+      FAIL("the second backward failed: " << error);
+    dQ.download(againQ.data(), againQ.size() * 2);
+    dK.download(againK.data(), againK.size() * 2);
+    dV.download(againV.data(), againV.size() * 2);
+    CHECK(againQ == gotQ);
+    CHECK(againK == gotK);
+    CHECK(againV == gotV);
+  }
 
   reference::ReferenceProblem problem = inputs.problem();
   reference::TensorView dOutView;
@@ -129,8 +160,8 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   dOutView.dims = dOut.dims;
   dOutView.strides = reference::TensorView::contiguousStrides(dOut.dims);
   reference::ReferenceGradients want;
-  if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem, dOutView, {},
-                                       want, error))
+  if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem, dOutView,
+                                       c.gradInputs, want, error))
     FAIL("runReferenceBackward: " << error);
 
   // Element (b, h, t, c) of a [batch, heads, tokens, d] tensor in the case's layout.
@@ -162,6 +193,21 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
         }
     }
   const double relative = 2e-2;
+  for (size_t i = 0; i < c.gradInputs.size(); ++i) {
+    std::vector<float> got(gradElements[i]);
+    gradBuffers[i]->download(got.data(), got.size() * sizeof(float));
+    const reference::InputGradient *expected = want.input(c.gradInputs[i]);
+    REQUIRE(expected != nullptr);
+    REQUIRE(expected->values.size() == got.size());
+    Comparison cg;
+    for (size_t e = 0; e < got.size(); ++e)
+      cg.add(got[e], expected->values[e], "d" + c.gradInputs[i] + "[" + std::to_string(e) + "]");
+    INFO("d" << c.gradInputs[i] << ": max |error| " << cg.worst << " of max |grad| " << cg.largest
+             << " " << cg.first);
+    CHECK(cg.ok(relative));
+    std::cout << "backward " << kernel.name() << " d" << c.gradInputs[i]
+              << ": max |err| / max |ref| " << cg.worst / std::max(cg.largest, 1e-30) << std::endl;
+  }
   INFO("dQ: max |error| " << cq.worst << " of max |dQ| " << cq.largest << " " << cq.first);
   INFO("dK: max |error| " << ck.worst << " of max |dK| " << ck.largest << " " << ck.first);
   INFO("dV: max |error| " << cv.worst << " of max |dV| " << cv.largest << " " << cv.first);
@@ -177,12 +223,13 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
 
 /// Each example at an odd GQA shape (q_len != kv_len, lengths off the tiles), a square one
 /// and at head dim 128.
-void checkBackward(const std::string &name) {
+void checkBackward(const std::string &name, std::vector<std::string> gradInputs = {}) {
   ATTNC_REQUIRE_GPU();
   Context context(ContextOptions{std::string()});
   std::shared_ptr<Kernel> small = compileExample(context, name, 64);
   BackwardCase odd;
   odd.shape = shape(2, 4, 2, 77, 133, 64);
+  odd.gradInputs = gradInputs;
   runBackwardAndCompare(context, *small, odd);
   BackwardCase square;
   square.shape = shape(1, 2, 1, 333, 333, 64);
@@ -193,14 +240,16 @@ void checkBackward(const std::string &name) {
   bigger.shape = shape(1, 2, 2, 1031, 1031, 128);
   bigger.seed = 3;
   bigger.layout = Layout::BSHD;
+  bigger.gradInputs = gradInputs;
   runBackwardAndCompare(context, *large, bigger);
 }
 
 } // namespace
 
-#define ATTNC_BACKWARD_TEST(name)                                                                  \
+// ATTNC_BACKWARD_TEST(example, "input", ...): also checks the named inputs' gradients.
+#define ATTNC_BACKWARD_TEST(name, ...)                                                             \
   TEST_CASE("backward of " #name " matches the float64 reference", "[gpu][backward]") {            \
-    checkBackward(#name);                                                                          \
+    checkBackward(#name, {__VA_ARGS__});                                                           \
   }
 
 ATTNC_BACKWARD_TEST(dense)
@@ -219,9 +268,11 @@ ATTNC_BACKWARD_TEST(moba_bs512_top3)
 ATTNC_BACKWARD_TEST(vmoba_2d_threshold)
 ATTNC_BACKWARD_TEST(softcap_causal)
 ATTNC_BACKWARD_TEST(alibi_causal)
-ATTNC_BACKWARD_TEST(forgetting_gate)
+ATTNC_BACKWARD_TEST(forgetting_gate, "F")
 ATTNC_BACKWARD_TEST(duo_attention)
-ATTNC_BACKWARD_TEST(bias_causal)
+ATTNC_BACKWARD_TEST(bias_causal, "bias")
+ATTNC_BACKWARD_TEST(gated_causal, "gate")
+ATTNC_BACKWARD_TEST(head_gate, "gate")
 
 TEST_CASE("backward at head dim 256, in fp16 and with empty rows matches the reference",
           "[gpu][backward]") {
@@ -239,4 +290,22 @@ TEST_CASE("backward at head dim 256, in fp16 and with empty rows matches the ref
   half.dtype = DataType::F16;
   runBackwardAndCompare(context, *compileExample(context, "softcap_causal", 128, DataType::F16),
                         half);
+}
+
+TEST_CASE("the deterministic backward is bit-identical across runs and matches the reference",
+          "[gpu][backward][deterministic]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  for (const char *name : {"causal", "document_causal", "gated_causal", "moba_bs512_top3"}) {
+    BackwardCase c;
+    c.shape = shape(2, 4, 2, 1000, 1000, 128);
+    c.deterministic = true;
+    if (std::string(name) == "gated_causal")
+      c.gradInputs = {"gate"};
+    runBackwardAndCompare(context, *compileExample(context, name, 128), c);
+  }
+  BackwardCase wide;
+  wide.shape = shape(1, 2, 1, 300, 200, 256);
+  wide.deterministic = true;
+  runBackwardAndCompare(context, *compileExample(context, "softcap_causal", 256), wide);
 }

@@ -50,6 +50,44 @@ namespace attnc {
 /// output the expression reads, which the backward needs.
 template <class V> struct WithoutOut : V { static constexpr bool kHasOut = false; };
 
+namespace backward {
+
+template <bool kValue> struct BoolConstant { static constexpr bool value = kValue; };
+
+/// The backward of one kept-or-dropped pair (q, k): `s` comes in as the raw dot product
+/// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
+/// leaves as dS = d loss / d dot = P (dP - delta) * scale * V::scoreGrad; both 0 where the
+/// pair is dropped (out of bounds, masked with kMask, or a score of -inf). With `grads`, the
+/// score's input reads get their gradients (V::scoreInputGrads).
+template <class V, bool kMask, bool kBounds>
+static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
+                                                    int h, int q, int k, float lseLog2, float delta,
+                                                    const AttncInputGrads *grads) {
+  const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
+  const int qi = score::inside<V, kBounds>(q, a.q_len);
+  const int ki = score::inside<V, kBounds>(k, a.kv_len);
+  bool keep = inBounds;
+  if (kMask)
+    keep = keep & V::mask(a, b, h, qi, ki);
+  const float dot = s * a.scale;
+  float x = dot, grad = a.scale;
+  if constexpr (V::kHasScore) {
+    x = V::score(a, dot, b, h, qi, ki);
+    grad = a.scale * V::scoreGrad(a, dot, b, h, qi, ki);
+  }
+  const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2));
+  const float dScore = p * (dp - delta); // d loss / d score
+  // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
+  keep = keep && p > 0.f;
+  if constexpr (V::kScoreInputGrads)
+    if (grads && keep)
+      V::scoreInputGrads(a, *grads, dScore, dot, b, h, qi, ki);
+  s = keep ? p : 0.f;
+  dp = keep ? dScore * grad : 0.f;
+}
+
+} // namespace backward
+
 template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   static constexpr int kBlockM = 64; // queries per step
   static constexpr int kBlockN = 64; // keys per CTA
@@ -151,7 +189,8 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   }
 
   /// f += A B^T over the head dimension: A = 16 rows of a [row][D] tile (this warp's keys of
-  /// K or V), B = the 64 rows of a [query][D] tile (Q or dO).
+  /// K or V; its queries of Q or dO in the dQ kernel), B = the 64 rows of another (Q or dO;
+  /// K or V).
   static __device__ __forceinline__ void rowsTimesTileT(Frag &f, unsigned aRows, unsigned bTile,
                                                         int lane) {
     const unsigned aXor = tile::pairXor(lane & 7, lane >> 4);
@@ -172,10 +211,12 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
     }
   }
 
-  /// acc += F X: F (16 keys x 64 queries, fp32 fragment) rounded to 16 bits as the A operand,
-  /// X = this warp's kDPart columns of a [query][D] tile (dO or Q).
-  static __device__ __forceinline__ void fragTimesTile(Acc &acc, const Frag &f, unsigned xTile,
-                                                       int part, int lane) {
+  /// acc += F X: F (16 x 64 fp32 fragment) rounded to 16 bits as the A operand, X = kCols
+  /// columns of a [64][D] tile from 16-column pair firstPair on (dO or Q for dV and dK; K for
+  /// dQ).
+  template <int kCols>
+  static __device__ __forceinline__ void fragTimesTile(float (&acc)[1][kCols / 8][4], const Frag &f,
+                                                       unsigned xTile, int firstPair, int lane) {
     const unsigned xXor = tile::pairXor(lane & 7, lane >> 4);
     const unsigned xAddr = xTile + (lane & 15) * kRowBytes;
 #pragma unroll
@@ -186,58 +227,33 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
       pa[2] = tile::pack2(Kind{}, f[0][2 * kk + 1][0], f[0][2 * kk + 1][1]);
       pa[3] = tile::pack2(Kind{}, f[0][2 * kk + 1][2], f[0][2 * kk + 1][3]);
 #pragma unroll
-      for (int dd = 0; dd < kDPart / 16; ++dd) {
+      for (int dd = 0; dd < kCols / 16; ++dd) {
         unsigned xb[4];
         tile::loadMatrixX4Trans(xb, xAddr + kk * 16 * kRowBytes +
-                                        tile::pairChunkOffset(part * kDPart / 16 + dd, xXor));
+                                        tile::pairChunkOffset(firstPair + dd, xXor));
         tile::mma16816(Kind{}, acc[0][2 * dd], pa, xb[0], xb[1]);
         tile::mma16816(Kind{}, acc[0][2 * dd + 1], pa, xb[2], xb[3]);
       }
     }
   }
 
-  /// P and dS of one tile, element by element, in place: s holds raw dot products and
-  /// becomes P^T, dp holds dP^T and becomes dS^T (d loss / d dot). Rows are keys, columns
-  /// queries. kMask: evaluate V::mask (PARTIAL tiles); kBounds: the tile crosses q_len or
-  /// kv_len.
+  /// P and dS of one tile in place (backward::pairGradient): s holds raw dot products and
+  /// becomes P^T, dp holds dP^T and becomes dS^T. Rows are keys, columns queries. kMask:
+  /// evaluate V::mask (PARTIAL tiles); kBounds: the tile crosses q_len or kv_len.
   template <bool kMask, bool kBounds>
   static __device__ __forceinline__ void
   gradients(Frag &s, Frag &dp, const AttncArgs &a, int b, int h, int kRow, int qCol,
             const float (&lseLog2)[kBlockM / 8][2], const float (&delta)[kBlockM / 8][2],
-            const AttncInputGrads &grads) {
-    const float scale = a.scale;
+            const AttncInputGrads *grads) {
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int k = kRow + half * 8;
+    for (int half = 0; half < 2; ++half)
 #pragma unroll
       for (int n = 0; n < kBlockM / 8; ++n)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int q = qCol + n * 8 + j;
-          const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
-          const int qi = score::inside<V, kBounds>(q, a.q_len);
-          const int ki = score::inside<V, kBounds>(k, a.kv_len);
-          bool keep = inBounds;
-          if (kMask)
-            keep = keep & V::mask(a, b, h, qi, ki);
-          const float dot = s[0][n][half * 2 + j] * scale;
-          float x = dot, grad = scale;
-          if constexpr (V::kHasScore) {
-            x = V::score(a, dot, b, h, qi, ki);
-            grad = scale * V::scoreGrad(a, dot, b, h, qi, ki);
-          }
-          const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2[n][j]));
-          const float dScore = p * (dp[0][n][half * 2 + j] - delta[n][j]); // dL / d score
-          const float ds = dScore * grad;
-          // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
-          keep = keep && p > 0.f;
-          if constexpr (V::kScoreInputGrads)
-            if (grads.any && keep)
-              V::scoreInputGrads(a, grads, dScore, dot, b, h, qi, ki);
-          s[0][n][half * 2 + j] = keep ? p : 0.f;
-          dp[0][n][half * 2 + j] = keep ? ds : 0.f;
-        }
-    }
+        for (int j = 0; j < 2; ++j)
+          backward::pairGradient<V, kMask, kBounds>(s[0][n][half * 2 + j], dp[0][n][half * 2 + j],
+                                                    a, b, h, qCol + n * 8 + j, kRow + half * 8,
+                                                    lseLog2[n][j], delta[n][j], grads);
   }
 
   static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
@@ -351,16 +367,20 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
         rowsTimesTileT(s, sK + keyRows, tQ, lane);
         rowsTimesTileT(dp, sV + keyRows, tDo, lane);
         const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+        const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
         if (bounds)
-          gradients<true, true>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+          gradients<true, true>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
         else if (cls == ATTNC_TILE_FULL)
-          gradients<false, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+          gradients<false, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
         else
-          gradients<true, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, p.input_grads);
+          gradients<true, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
 
-        fragTimesTile(dv, s, tDo, part, lane);
-        fragTimesTile(dk, dp, tQ, part, lane);
+        fragTimesTile<kDPart>(dv, s, tDo, part * kDPart / 16, lane);
+        fragTimesTile<kDPart>(dk, dp, tQ, part * kDPart / 16, lane);
 
+        // Deterministic mode (no dq_accum): the dQ kernel computes dQ instead.
+        if (p.dq_accum == nullptr)
+          continue;
         // dS^T to shared memory (both warps of a D = 256 pair hold it: the first writes).
         if (part == 0) {
 #pragma unroll
@@ -441,6 +461,165 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
           *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + c) * 2) =
               tile::pack2(Kind{}, dv[0][n][half * 2], dv[0][n][half * 2 + 1]);
         }
+      }
+    }
+  }
+};
+
+/// The deterministic mode's dQ: one CTA per (query tile, head, batch) walks the key tiles of
+/// the forward's V::kvRanges (the forward's cursor, sm80/producer.cuh), recomputes S and dP
+/// and accumulates dQ = dS K in registers: no atomics, so bit-identical from run to run, for
+/// S and dP computed twice (once here, once in the key-tile kernel). Four warps of 16 queries.
+template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 {
+  using Ops = BackwardSm80<V, kHeadDim, Kind, kStages>;
+  static constexpr int kBlockM = 64, kBlockN = 64, kWarps = 4, kThreads = 128;
+  static constexpr int kChunks = kHeadDim / 8;
+  static constexpr unsigned kRowBytes = kChunks * 16;
+  static constexpr int kTileBytes = 64 * kHeadDim * 2;
+  static constexpr int kKOffset = 2 * kTileBytes; // after Q and dO
+  static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
+  static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
+
+  /// The forward cursor's bookkeeping (Sm80Producer::TileCursor reads these names).
+  struct Aux {
+    int tileStart[kStages];
+    int tileClass[kStages];
+    int rangeLo[ATTNC_MAX_KV_RANGES];
+    int rangeHi[ATTNC_MAX_KV_RANGES];
+    int rangeCount;
+    int warpCount[8];
+    int list[kThreads];
+  };
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
+  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  using TileCursor = typename Producer::template TileCursor<Aux>;
+
+  static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
+                                             unsigned char *smem) {
+    const int qTile = (int)blockIdx.x, h = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int kvh = h / (a.heads / a.kv_heads);
+    const int q0 = qTile * kBlockM, qHi = min(q0 + kBlockM, a.q_len) - 1;
+    const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int g = lane / 4, t = lane % 4;
+    const unsigned sQ = tile::sharedAddress(smem);
+    const unsigned sDo = sQ + kTileBytes, sK = sQ + kKOffset, sV = sQ + kVOffset;
+    Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
+
+    if (tid == 0) {
+      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+      int n = V::kvRanges(a, b, h, q0, qHi, lo, hi);
+      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        aux.rangeLo[i] = max(lo[i], 0);
+        aux.rangeHi[i] = min(hi[i], a.kv_len);
+      }
+      aux.rangeCount = n;
+    }
+    const unsigned char *qBase =
+        (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
+    const unsigned char *doBase =
+        (const unsigned char *)p.d_o + (b * p.do_stride[0] + h * p.do_stride[1]) * 2;
+    const unsigned char *kBase =
+        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
+    const unsigned char *vBase =
+        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+    Producer::template loadTile<kBlockM>(sQ, qBase, p.q_stride[2], q0, a.q_len);
+    Producer::template loadTile<kBlockM>(sDo, doBase, p.do_stride[2], q0, a.q_len);
+    tile::copyAsyncCommit();
+    __syncthreads(); // the intervals
+
+    // This thread's rows: q0 + 16 warp + g + 8 half.
+    const int qRow = q0 + warp * 16 + g;
+    float lseLog2[2], delta[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int q = qRow + half * 8;
+      const bool in = q < a.q_len;
+      lseLog2[half] =
+          in ? p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] * score::kLog2e : 0.f;
+      delta[half] = in ? p.delta[((long long)b * a.heads + h) * a.q_len + q] : 0.f;
+    }
+    float dq[1][kHeadDim / 8][4];
+#pragma unroll
+    for (int n = 0; n < kHeadDim / 8; ++n)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        dq[0][n][j] = 0.f;
+
+    TileCursor cursor;
+    int produced = 0;
+    bool producerDone = false;
+    auto produce = [&](int stage) {
+      int start, cls;
+      if (!producerDone && cursor.advance(aux, a, b, h, q0, qHi, start, cls)) {
+        Producer::template loadTile<kBlockN>(sK + stage * kTileBytes, kBase, p.k_stride[2], start,
+                                             a.kv_len);
+        Producer::template loadTile<kBlockN>(sV + stage * kTileBytes, vBase, p.v_stride[2], start,
+                                             a.kv_len);
+        if (tid == 0) {
+          aux.tileStart[stage] = start;
+          aux.tileClass[stage] = cls;
+        }
+        ++produced;
+      } else {
+        producerDone = true;
+      }
+      tile::copyAsyncCommit();
+    };
+    if constexpr (kStages == 2)
+      produce(0);
+    const unsigned rows = warp * 16 * kRowBytes;
+    for (int i = 0;; ++i) {
+      if constexpr (kStages == 1)
+        produce(0);
+      if (i >= produced)
+        break;
+      tile::copyAsyncWait<0>();
+      __syncthreads(); // tile i landed; the other stage's tile is done with
+      const int stage = kStages == 2 ? i % 2 : 0;
+      const int k0 = aux.tileStart[stage], cls = aux.tileClass[stage];
+      if constexpr (kStages == 2)
+        produce((i + 1) % 2);
+      const unsigned tK = sK + stage * kTileBytes, tV = sV + stage * kTileBytes;
+      typename Ops::Frag s, dp;
+      Ops::zero(s);
+      Ops::zero(dp);
+      Ops::rowsTimesTileT(s, sQ + rows, tK, lane);
+      Ops::rowsTimesTileT(dp, sDo + rows, tV, lane);
+      const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+      const auto pairs = [&](auto mask, auto inBounds) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int n = 0; n < kBlockN / 8; ++n)
+#pragma unroll
+            for (int j = 0; j < 2; ++j)
+              backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
+                  s[0][n][half * 2 + j], dp[0][n][half * 2 + j], a, b, h, qRow + half * 8,
+                  k0 + n * 8 + 2 * t + j, lseLog2[half], delta[half], nullptr);
+      };
+      if (bounds)
+        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<true>{});
+      else if (cls == ATTNC_TILE_FULL)
+        pairs(backward::BoolConstant<false>{}, backward::BoolConstant<false>{});
+      else
+        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<false>{});
+      Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
+      if constexpr (kStages == 1)
+        __syncthreads(); // before the next tile's loads overwrite K and V
+    }
+    tile::copyAsyncWait<0>();
+
+    unsigned char *dqBase = (unsigned char *)p.dq + (b * p.dq_stride[0] + h * p.dq_stride[1]) * 2;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int q = qRow + half * 8;
+      if (q < a.q_len) {
+#pragma unroll
+        for (int n = 0; n < kHeadDim / 8; ++n)
+          *(unsigned *)(dqBase + ((long long)q * p.dq_stride[2] + n * 8 + 2 * t) * 2) =
+              tile::pack2(Kind{}, dq[0][n][half * 2], dq[0][n][half * 2 + 1]);
       }
     }
   }

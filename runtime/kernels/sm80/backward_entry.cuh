@@ -23,6 +23,8 @@ constexpr int kAttncBackwardStages =
     ATTNC_HEAD_DIM == 256 && attnc::kSm80TargetSharedKB < 227 ? 1 : 2;
 using AttncBackwardSm80 =
     attnc::BackwardSm80<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardStages>;
+using AttncBackwardDq =
+    attnc::BackwardDqSm80<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardStages>;
 using AttncBackwardRows =
     attnc::backward::RowPasses<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind>;
 
@@ -39,6 +41,9 @@ extern "C" {
 __constant__ int attnc_backward_key_tiles_config[6] = {
     AttncBackwardSm80::kBlockM, AttncBackwardSm80::kBlockN,    AttncBackwardSm80::kThreads,
     kAttncBackwardStages,       AttncBackwardSm80::kSmemBytes, ATTNC_HEAD_DIM};
+__constant__ int attnc_backward_dq_config[6] = {
+    AttncBackwardDq::kBlockM, AttncBackwardDq::kBlockN,    AttncBackwardDq::kThreads,
+    kAttncBackwardStages,     AttncBackwardDq::kSmemBytes, ATTNC_HEAD_DIM};
 /// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}; block_m 0 without `out`
 /// (no recompute entry).
 __constant__ int attnc_backward_recompute_config[6] = {
@@ -71,6 +76,12 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm80::kThreads, 1)
                              const __grid_constant__ AttncArgs a) {
   extern __shared__ __align__(128) unsigned char attnc_smem[];
   AttncBackwardSm80::run(p, a, attnc_smem);
+}
+extern "C" __global__ void __launch_bounds__(AttncBackwardDq::kThreads)
+    attnc_backward_dq(const __grid_constant__ AttncBackwardParams p,
+                      const __grid_constant__ AttncArgs a) {
+  extern __shared__ __align__(128) unsigned char attnc_smem[];
+  AttncBackwardDq::run(p, a, attnc_smem);
 }
 extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
     attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,

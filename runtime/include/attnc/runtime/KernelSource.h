@@ -61,6 +61,8 @@ inline constexpr const char *kBackwardKeyTilesName = "attnc_backward_key_tiles";
 inline constexpr const char *kBackwardStoreDqName = "attnc_backward_store_dq";
 inline constexpr const char *kBackwardConfigName = "attnc_backward_key_tiles_config";
 inline constexpr const char *kBackwardRecomputeName = "attnc_backward_recompute";
+inline constexpr const char *kBackwardDqName = "attnc_backward_dq";
+inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
 
 /// Builds the backward module's source around `hooksSource` (generated with
