@@ -50,11 +50,10 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     CUfunction *function;
     const char *name;
   };
-  const Lookup lookups[] = {{&loaded.prepare, kBackwardPrepareName},
-                            {&loaded.keyTiles, kBackwardKeyTilesName},
-                            {&loaded.storeDq, kBackwardStoreDqName},
-                            {&loaded.recompute, kBackwardRecomputeName},
-                            {&loaded.prepass.summarize, kSummaryKernelName}};
+  const Lookup lookups[] = {
+      {&loaded.prepare, kBackwardPrepareName}, {&loaded.keyTiles, kBackwardKeyTilesName},
+      {&loaded.storeDq, kBackwardStoreDqName}, {&loaded.recompute, kBackwardRecomputeName},
+      {&loaded.dq, kBackwardDqName},           {&loaded.prepass.summarize, kSummaryKernelName}};
   for (const Lookup &lookup : lookups)
     if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
       return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
@@ -98,6 +97,8 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
   if (Status s =
           readTable(kBackwardRecomputeConfigName, loaded.recompute, loaded.recomputeConfig, false);
       !s.ok())
+    return fail(s);
+  if (Status s = readTable(kBackwardDqConfigName, loaded.dq, loaded.dqConfig, true); !s.ok())
     return fail(s);
   return Status::success();
 }
