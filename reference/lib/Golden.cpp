@@ -567,7 +567,7 @@ bool runBackwardGoldenCase(const GoldenCase &c, const std::string &examplesDir,
   if (!prepareCase(c, examplesDir, prepared, error))
     return false;
   scale = prepared.scale;
-  OwnedTensor dOut = makeGoldenGradOutput(c.shape, c.seed, DType::F32);
+  OwnedTensor dOut = makeGoldenGradOutput(c.shape, c.seed, c.qkvType);
   if (!runReferenceBackward(*prepared.program, *prepared.attention, prepared.problem, dOut.view(),
                             c.gradInputs, grads, error)) {
     error = "case " + c.name + ": " + error;

@@ -259,3 +259,45 @@ TEST_CASE("backward golden cases run the reference backward on the seeded dO",
   REQUIRE(parseGoldenCase("b causal 1,2,1,9,13,8 11 grad:nope", c, error));
   CHECK_FALSE(runBackwardGoldenCase(c, ATTNC_EXAMPLES_DIR, grads, scale, error));
 }
+
+// The GPU replay (tests/runtime/GpuBackwardGoldenTests.cpp) feeds the kernels Q, K, V and dO
+// rounded to bf16; this bounds what that rounding alone moves each stored gradient, relative
+// to its largest magnitude, so the GPU tolerance (3e-2) keeps room for the kernels' own error.
+TEST_CASE("bf16-rounded inputs stay close to every backward golden",
+          "[reference][golden][backward]") {
+  std::ifstream is(std::string(ATTNC_GOLDEN_DIR) + "/BACKWARD.txt");
+  REQUIRE(is);
+  std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>()), error;
+  std::vector<GoldenCase> cases;
+  REQUIRE(parseManifest(text, cases, error));
+  REQUIRE(cases.size() > 0);
+  double worstRatio = 0;
+  for (GoldenCase c : cases) {
+    INFO("case " << c.name);
+    BackwardGoldenFile golden;
+    REQUIRE(readBackwardGoldenFile(std::string(ATTNC_GOLDEN_DIR) + "/" + c.name + ".bgold", golden,
+                                   error));
+    c.qkvType = DType::BF16;
+    ReferenceGradients grads;
+    double scale = 0;
+    REQUIRE(runBackwardGoldenCase(c, ATTNC_EXAMPLES_DIR, grads, scale, error));
+    auto ratio = [](const std::vector<double> &got, const std::vector<float> &want) {
+      double worst = 0, largest = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        worst = std::max(worst, std::fabs(got[i] - want[i]));
+        largest = std::max(largest, double(std::fabs(want[i])));
+      }
+      return worst / std::max(largest, 1e-30);
+    };
+    std::vector<double> ratios = {ratio(grads.dq, golden.dq), ratio(grads.dk, golden.dk),
+                                  ratio(grads.dv, golden.dv)};
+    REQUIRE(grads.inputs.size() == golden.inputs.size());
+    for (size_t i = 0; i < grads.inputs.size(); ++i)
+      ratios.push_back(ratio(grads.inputs[i].values, golden.inputs[i].values));
+    for (double r : ratios) {
+      CHECK(r <= 1e-2);
+      worstRatio = std::max(worstRatio, r);
+    }
+  }
+  WARN("bf16 input rounding: max |err| / max |golden| up to " << worstRatio);
+}

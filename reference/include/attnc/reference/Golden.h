@@ -111,8 +111,8 @@ bool readBackwardGoldenFile(const std::string &path, BackwardGoldenFile &file, s
 /// draws it), so a bf16 dO is the rounding of the float32 one.
 OwnedTensor makeGoldenGradOutput(const ProblemShape &shape, uint64_t seed, DType dtype);
 
-/// As runGoldenCase, then the reference backward on makeGoldenGradOutput(F32) with the
-/// case's grad: inputs.
+/// As runGoldenCase, then the reference backward on makeGoldenGradOutput in the case's
+/// Q/K/V dtype (f32 unless dtype:) with the case's grad: inputs.
 bool runBackwardGoldenCase(const GoldenCase &c, const std::string &examplesDir,
                            ReferenceGradients &grads, double &scale, std::string &error);
 
