@@ -2,6 +2,7 @@
 #include "TestSupport.h"
 
 #include "attnc/reference/Golden.h"
+#include "attnc/reference/Random.h"
 
 #include <cstdio>
 #include <fstream>
@@ -118,4 +119,185 @@ TEST_CASE("runGoldenCase runs an example with const and param overrides", "[refe
   CHECK_FALSE(runGoldenCase(c, ATTNC_EXAMPLES_DIR, viaCase, scale, error));
   REQUIRE(parseGoldenCase("w no_such_example 1,2,1,40,40,8 3", c, error));
   CHECK_FALSE(runGoldenCase(c, ATTNC_EXAMPLES_DIR, viaCase, scale, error));
+}
+
+TEST_CASE("backward manifest lines carry grad: inputs", "[reference][golden][backward]") {
+  GoldenCase c;
+  std::string error;
+  REQUIRE(parseGoldenCase("g gated_causal 1,2,1,5,7,4 9 grad:gate grad:x", c, error));
+  REQUIRE(c.gradInputs.size() == 2);
+  CHECK(c.gradInputs[0] == "gate");
+  CHECK(c.toLine() == "g gated_causal 1,2,1,5,7,4 9 grad:gate grad:x");
+  for (const char *bad : {"x causal 1,2,2,8,8,4 1 grad:", "x causal 1,2,2,8,8,4 1 grad:a=1"})
+    CHECK_FALSE(parseGoldenCase(bad, c, error));
+}
+
+namespace {
+
+BackwardGoldenFile smallBackwardGolden() {
+  BackwardGoldenFile g;
+  g.caseLine = "t bias_causal 1,2,1,2,3,1 5 grad:bias";
+  g.shape = {1, 2, 1, 2, 3, 1};
+  g.seed = 5;
+  g.scale = 1.0;
+  g.keptPairs = 8;
+  g.dq = {1.0f, -2.0f, 0.0f, 0.5f};
+  g.dk = {0.25f, -0.0f, 3.0f};
+  g.dv = {-1.0f, 2.0f, 1e-20f};
+  g.inputs.push_back({"bias", {1, 2, 2, 3}, std::vector<float>(12, 0.125f)});
+  return g;
+}
+
+std::string readBytes(const std::string &path) {
+  std::ifstream is(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
+}
+
+void writeBytes(const std::string &path, const std::string &data) {
+  std::ofstream os(path, std::ios::binary | std::ios::trunc);
+  os.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+} // namespace
+
+TEST_CASE("backward golden files round-trip; corruption and truncation are detected",
+          "[reference][golden][backward]") {
+  BackwardGoldenFile g = smallBackwardGolden();
+  std::string path = "attnc_golden_roundtrip.bgold", error;
+  REQUIRE(writeBackwardGoldenFile(path, g, error));
+  BackwardGoldenFile r;
+  REQUIRE(readBackwardGoldenFile(path, r, error));
+  CHECK(r.caseLine == g.caseLine);
+  CHECK(r.shape.heads == 2);
+  CHECK(r.shape.kvLen == 3);
+  CHECK(r.keptPairs == 8);
+  CHECK(r.dq == g.dq);
+  CHECK(r.dk == g.dk);
+  CHECK(r.dv == g.dv);
+  REQUIRE(r.inputs.size() == 1);
+  CHECK(r.inputs[0].name == "bias");
+  CHECK(r.inputs[0].dims == g.inputs[0].dims);
+  CHECK(r.inputs[0].values == g.inputs[0].values);
+
+  const std::string good = readBytes(path);
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x10; // one bit of the payload
+  writeBytes(path, flipped);
+  CHECK_FALSE(readBackwardGoldenFile(path, r, error));
+  CHECK(error.find("checksum") != std::string::npos);
+  writeBytes(path, good.substr(0, good.size() - 5));
+  CHECK_FALSE(readBackwardGoldenFile(path, r, error));
+  writeBytes(path, std::string("ATTNCGLD") + good.substr(8)); // a forward file's magic
+  CHECK_FALSE(readBackwardGoldenFile(path, r, error));
+  CHECK(error.find("not an attnc backward golden") != std::string::npos);
+  std::remove(path.c_str());
+  CHECK_FALSE(readBackwardGoldenFile(path, r, error));
+
+  g.inputs[0].values.pop_back(); // values do not match the dims
+  CHECK_FALSE(writeBackwardGoldenFile(path, g, error));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("backward golden cases run the reference backward on the seeded dO",
+          "[reference][golden][backward]") {
+  GoldenCase c;
+  std::string error;
+  REQUIRE(parseGoldenCase("b bias_causal 1,2,1,9,13,8 11 grad:bias", c, error));
+  ReferenceGradients grads;
+  double scale = 0;
+  REQUIRE(runBackwardGoldenCase(c, ATTNC_EXAMPLES_DIR, grads, scale, error));
+  CHECK(scale == 1.0 / std::sqrt(8.0));
+  REQUIRE(grads.input("bias") != nullptr);
+  CHECK(grads.input("bias")->dims == std::vector<int64_t>{1, 2, 9, 13});
+
+  // The same gradients from the pieces: inputs and dO from the seed.
+  std::unique_ptr<dsl::Program> program =
+      testing::compileFile(std::string(ATTNC_EXAMPLES_DIR) + "/bias_causal.attn");
+  const dsl::AttentionDecl *attention = program->find("bias_causal");
+  REQUIRE(attention != nullptr);
+  ProblemInputs inputs;
+  REQUIRE(makeProblemInputs(*program, *attention, c.shape, c.seed, inputs, error));
+  OwnedTensor dOut = makeGoldenGradOutput(c.shape, c.seed, DType::F32);
+  ReferenceGradients direct;
+  REQUIRE(runReferenceBackward(*program, *attention, inputs.problem(), dOut.view(), {"bias"},
+                               direct, error));
+  CHECK(direct.dq == grads.dq);
+  CHECK(direct.dk == grads.dk);
+  CHECK(direct.inputs[0].values == grads.inputs[0].values);
+
+  // A bf16 dO is the rounding of the float32 one.
+  OwnedTensor dOutBf16 = makeGoldenGradOutput(c.shape, c.seed, DType::BF16);
+  for (int64_t i = 0; i < dOut.numElements(); ++i)
+    REQUIRE(dOutBf16.loadDouble(i) == bfloat16ToDouble(floatToBFloat16(float(dOut.loadDouble(i)))));
+
+  // Comparison: equal within tolerance, then one element of dK and of the input off.
+  BackwardGoldenFile g;
+  g.shape = c.shape;
+  g.keptPairs = grads.forward.keptPairs;
+  g.dq.assign(grads.dq.begin(), grads.dq.end());
+  g.dk.assign(grads.dk.begin(), grads.dk.end());
+  g.dv.assign(grads.dv.begin(), grads.dv.end());
+  g.inputs.push_back(
+      {"bias", grads.inputs[0].dims,
+       std::vector<float>(grads.inputs[0].values.begin(), grads.inputs[0].values.end())});
+  GoldenTolerance tol;
+  CHECK(compareWithBackwardGolden(grads, g, tol).ok);
+  g.dk[13] += 1e-3f;
+  GoldenComparison cmp = compareWithBackwardGolden(grads, g, tol);
+  CHECK_FALSE(cmp.ok);
+  CHECK(cmp.firstMismatch.find("dK[0, 0, 1, 5]") != std::string::npos);
+  g.dk[13] = float(grads.dk[13]);
+  g.inputs[0].values[3] = std::nanf("");
+  CHECK_FALSE(compareWithBackwardGolden(grads, g, tol).ok);
+  g.inputs[0].values[3] = float(grads.inputs[0].values[3]);
+  g.inputs[0].name = "other";
+  CHECK_FALSE(compareWithBackwardGolden(grads, g, tol).ok);
+  g.inputs[0].name = "bias";
+  g.keptPairs += 1;
+  CHECK_FALSE(compareWithBackwardGolden(grads, g, tol).ok);
+
+  REQUIRE(parseGoldenCase("b causal 1,2,1,9,13,8 11 grad:nope", c, error));
+  CHECK_FALSE(runBackwardGoldenCase(c, ATTNC_EXAMPLES_DIR, grads, scale, error));
+}
+
+// The GPU replay (tests/runtime/GpuBackwardGoldenTests.cpp) feeds the kernels Q, K, V and dO
+// rounded to bf16; this bounds what that rounding alone moves each stored gradient, relative
+// to its largest magnitude, so the GPU tolerance (3e-2) keeps room for the kernels' own error.
+TEST_CASE("bf16-rounded inputs stay close to every backward golden",
+          "[reference][golden][backward]") {
+  std::ifstream is(std::string(ATTNC_GOLDEN_DIR) + "/BACKWARD.txt");
+  REQUIRE(is);
+  std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>()), error;
+  std::vector<GoldenCase> cases;
+  REQUIRE(parseManifest(text, cases, error));
+  REQUIRE(cases.size() > 0);
+  double worstRatio = 0;
+  for (GoldenCase c : cases) {
+    INFO("case " << c.name);
+    BackwardGoldenFile golden;
+    REQUIRE(readBackwardGoldenFile(std::string(ATTNC_GOLDEN_DIR) + "/" + c.name + ".bgold", golden,
+                                   error));
+    c.qkvType = DType::BF16;
+    ReferenceGradients grads;
+    double scale = 0;
+    REQUIRE(runBackwardGoldenCase(c, ATTNC_EXAMPLES_DIR, grads, scale, error));
+    auto ratio = [](const std::vector<double> &got, const std::vector<float> &want) {
+      double worst = 0, largest = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        worst = std::max(worst, std::fabs(got[i] - want[i]));
+        largest = std::max(largest, double(std::fabs(want[i])));
+      }
+      return worst / std::max(largest, 1e-30);
+    };
+    std::vector<double> ratios = {ratio(grads.dq, golden.dq), ratio(grads.dk, golden.dk),
+                                  ratio(grads.dv, golden.dv)};
+    REQUIRE(grads.inputs.size() == golden.inputs.size());
+    for (size_t i = 0; i < grads.inputs.size(); ++i)
+      ratios.push_back(ratio(grads.inputs[i].values, golden.inputs[i].values));
+    for (double r : ratios) {
+      CHECK(r <= 1e-2);
+      worstRatio = std::max(worstRatio, r);
+    }
+  }
+  WARN("bf16 input rounding: max |err| / max |golden| up to " << worstRatio);
 }
