@@ -20,6 +20,9 @@
 //   dS^T = P^T * (dP^T - delta) * scale * V::scoreGrad   (d loss / d dot)
 //   dK  += dS^T Q;   dQ += dS K  (dS^T staged in shared memory, transposed by ldmatrix)
 //
+// The deterministic mode's dQ kernel is sm80/backward_dq.cuh; one pair's P and dS through
+// the hooks, attention/backward_score.cuh (shared with sm90/backward.cuh).
+//
 // Warps: four own 16 keys each; at D = 256 two warps share a key slice and split the head
 // dimension of dK, dV and dQ (each computes the slice's S and dP in full).
 //
@@ -38,6 +41,7 @@
 #define ATTNC_KERNELS_SM80_BACKWARD_CUH
 
 #include "attention/backward_rows.cuh"
+#include "attention/backward_score.cuh"
 #include "attention/score.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/fragment.cuh"
@@ -45,48 +49,6 @@
 #include "sm80/producer.cuh"
 
 namespace attnc {
-
-/// The variant with its `out` expression dropped: the forward template then writes the
-/// output the expression reads, which the backward needs.
-template <class V> struct WithoutOut : V { static constexpr bool kHasOut = false; };
-
-namespace backward {
-
-template <bool kValue> struct BoolConstant { static constexpr bool value = kValue; };
-
-/// The backward of one kept-or-dropped pair (q, k): `s` comes in as the raw dot product
-/// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
-/// leaves as dS = d loss / d dot = P (dP - delta) * scale * V::scoreGrad; both 0 where the
-/// pair is dropped (out of bounds, masked with kMask, or a score of -inf). With `grads`, the
-/// score's input reads get their gradients (V::scoreInputGrads).
-template <class V, bool kMask, bool kBounds>
-static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
-                                                    int h, int q, int k, float lseLog2, float delta,
-                                                    const AttncInputGrads *grads) {
-  const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
-  const int qi = score::inside<V, kBounds>(q, a.q_len);
-  const int ki = score::inside<V, kBounds>(k, a.kv_len);
-  bool keep = inBounds;
-  if (kMask)
-    keep = keep & V::mask(a, b, h, qi, ki);
-  const float dot = s * a.scale;
-  float x = dot, grad = a.scale;
-  if constexpr (V::kHasScore) {
-    x = V::score(a, dot, b, h, qi, ki);
-    grad = a.scale * V::scoreGrad(a, dot, b, h, qi, ki);
-  }
-  const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2));
-  const float dScore = p * (dp - delta); // d loss / d score
-  // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
-  keep = keep && p > 0.f;
-  if constexpr (V::kScoreInputGrads)
-    if (grads && keep)
-      V::scoreInputGrads(a, *grads, dScore, dot, b, h, qi, ki);
-  s = keep ? p : 0.f;
-  dp = keep ? dScore * grad : 0.f;
-}
-
-} // namespace backward
 
 template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   static constexpr int kBlockM = 64; // queries per step
@@ -461,165 +423,6 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
           *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + c) * 2) =
               tile::pack2(Kind{}, dv[0][n][half * 2], dv[0][n][half * 2 + 1]);
         }
-      }
-    }
-  }
-};
-
-/// The deterministic mode's dQ: one CTA per (query tile, head, batch) walks the key tiles of
-/// the forward's V::kvRanges (the forward's cursor, sm80/producer.cuh), recomputes S and dP
-/// and accumulates dQ = dS K in registers: no atomics, so bit-identical from run to run, for
-/// S and dP computed twice (once here, once in the key-tile kernel). Four warps of 16 queries.
-template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 {
-  using Ops = BackwardSm80<V, kHeadDim, Kind, kStages>;
-  static constexpr int kBlockM = 64, kBlockN = 64, kWarps = 4, kThreads = 128;
-  static constexpr int kChunks = kHeadDim / 8;
-  static constexpr unsigned kRowBytes = kChunks * 16;
-  static constexpr int kTileBytes = 64 * kHeadDim * 2;
-  static constexpr int kKOffset = 2 * kTileBytes; // after Q and dO
-  static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
-  static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
-
-  /// The forward cursor's bookkeeping (Sm80Producer::TileCursor reads these names).
-  struct Aux {
-    int tileStart[kStages];
-    int tileClass[kStages];
-    int rangeLo[ATTNC_MAX_KV_RANGES];
-    int rangeHi[ATTNC_MAX_KV_RANGES];
-    int rangeCount;
-    int warpCount[8];
-    int list[kThreads];
-  };
-  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
-  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
-  using TileCursor = typename Producer::template TileCursor<Aux>;
-
-  static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
-                                             unsigned char *smem) {
-    const int qTile = (int)blockIdx.x, h = (int)blockIdx.y, b = (int)blockIdx.z;
-    const int kvh = h / (a.heads / a.kv_heads);
-    const int q0 = qTile * kBlockM, qHi = min(q0 + kBlockM, a.q_len) - 1;
-    const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
-    const int g = lane / 4, t = lane % 4;
-    const unsigned sQ = tile::sharedAddress(smem);
-    const unsigned sDo = sQ + kTileBytes, sK = sQ + kKOffset, sV = sQ + kVOffset;
-    Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
-
-    if (tid == 0) {
-      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int n = V::kvRanges(a, b, h, q0, qHi, lo, hi);
-      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        aux.rangeLo[i] = max(lo[i], 0);
-        aux.rangeHi[i] = min(hi[i], a.kv_len);
-      }
-      aux.rangeCount = n;
-    }
-    const unsigned char *qBase =
-        (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
-    const unsigned char *doBase =
-        (const unsigned char *)p.d_o + (b * p.do_stride[0] + h * p.do_stride[1]) * 2;
-    const unsigned char *kBase =
-        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
-    const unsigned char *vBase =
-        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
-    Producer::template loadTile<kBlockM>(sQ, qBase, p.q_stride[2], q0, a.q_len);
-    Producer::template loadTile<kBlockM>(sDo, doBase, p.do_stride[2], q0, a.q_len);
-    tile::copyAsyncCommit();
-    __syncthreads(); // the intervals
-
-    // This thread's rows: q0 + 16 warp + g + 8 half.
-    const int qRow = q0 + warp * 16 + g;
-    float lseLog2[2], delta[2];
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int q = qRow + half * 8;
-      const bool in = q < a.q_len;
-      lseLog2[half] =
-          in ? p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] * score::kLog2e : 0.f;
-      delta[half] = in ? p.delta[((long long)b * a.heads + h) * a.q_len + q] : 0.f;
-    }
-    float dq[1][kHeadDim / 8][4];
-#pragma unroll
-    for (int n = 0; n < kHeadDim / 8; ++n)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        dq[0][n][j] = 0.f;
-
-    TileCursor cursor;
-    int produced = 0;
-    bool producerDone = false;
-    auto produce = [&](int stage) {
-      int start, cls;
-      if (!producerDone && cursor.advance(aux, a, b, h, q0, qHi, start, cls)) {
-        Producer::template loadTile<kBlockN>(sK + stage * kTileBytes, kBase, p.k_stride[2], start,
-                                             a.kv_len);
-        Producer::template loadTile<kBlockN>(sV + stage * kTileBytes, vBase, p.v_stride[2], start,
-                                             a.kv_len);
-        if (tid == 0) {
-          aux.tileStart[stage] = start;
-          aux.tileClass[stage] = cls;
-        }
-        ++produced;
-      } else {
-        producerDone = true;
-      }
-      tile::copyAsyncCommit();
-    };
-    if constexpr (kStages == 2)
-      produce(0);
-    const unsigned rows = warp * 16 * kRowBytes;
-    for (int i = 0;; ++i) {
-      if constexpr (kStages == 1)
-        produce(0);
-      if (i >= produced)
-        break;
-      tile::copyAsyncWait<0>();
-      __syncthreads(); // tile i landed; the other stage's tile is done with
-      const int stage = kStages == 2 ? i % 2 : 0;
-      const int k0 = aux.tileStart[stage], cls = aux.tileClass[stage];
-      if constexpr (kStages == 2)
-        produce((i + 1) % 2);
-      const unsigned tK = sK + stage * kTileBytes, tV = sV + stage * kTileBytes;
-      typename Ops::Frag s, dp;
-      Ops::zero(s);
-      Ops::zero(dp);
-      Ops::rowsTimesTileT(s, sQ + rows, tK, lane);
-      Ops::rowsTimesTileT(dp, sDo + rows, tV, lane);
-      const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
-      const auto pairs = [&](auto mask, auto inBounds) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int n = 0; n < kBlockN / 8; ++n)
-#pragma unroll
-            for (int j = 0; j < 2; ++j)
-              backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
-                  s[0][n][half * 2 + j], dp[0][n][half * 2 + j], a, b, h, qRow + half * 8,
-                  k0 + n * 8 + 2 * t + j, lseLog2[half], delta[half], nullptr);
-      };
-      if (bounds)
-        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<true>{});
-      else if (cls == ATTNC_TILE_FULL)
-        pairs(backward::BoolConstant<false>{}, backward::BoolConstant<false>{});
-      else
-        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<false>{});
-      Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
-      if constexpr (kStages == 1)
-        __syncthreads(); // before the next tile's loads overwrite K and V
-    }
-    tile::copyAsyncWait<0>();
-
-    unsigned char *dqBase = (unsigned char *)p.dq + (b * p.dq_stride[0] + h * p.dq_stride[1]) * 2;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int q = qRow + half * 8;
-      if (q < a.q_len) {
-#pragma unroll
-        for (int n = 0; n < kHeadDim / 8; ++n)
-          *(unsigned *)(dqBase + ((long long)q * p.dq_stride[2] + n * 8 + 2 * t) * 2) =
-              tile::pack2(Kind{}, dq[0][n][half * 2], dq[0][n][half * 2 + 1]);
       }
     }
   }

@@ -8,6 +8,7 @@
 #define ATTNC_KERNELS_SM80_BACKWARD_ENTRY_CUH
 
 #include "sm80/backward.cuh"
+#include "sm80/backward_dq.cuh"
 #include "sm80/forward.cuh"
 
 #ifndef ATTNC_HEAD_DIM

@@ -1,0 +1,61 @@
+//===- attention/backward_score.cuh - One pair of the backward, through the hooks ===//
+//
+// The backward's per-element step, shared by the key-tile kernels of both architectures and
+// the deterministic dQ kernel: from a pair's raw dot product and dP, its P and dS through the
+// program's variant (mask, score hook and its derivative, the score's input reads), and the
+// variant without its `out` expression that the recompute of the output before it runs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_ATTENTION_BACKWARD_SCORE_CUH
+#define ATTNC_KERNELS_ATTENTION_BACKWARD_SCORE_CUH
+
+#include "attention/score.cuh"
+#include "primitives/tile.cuh"
+
+namespace attnc {
+
+/// The variant with its `out` expression dropped: the forward template then writes the
+/// output the expression reads, which the backward needs.
+template <class V> struct WithoutOut : V { static constexpr bool kHasOut = false; };
+
+namespace backward {
+
+template <bool kValue> struct BoolConstant { static constexpr bool value = kValue; };
+
+/// The backward of one kept-or-dropped pair (q, k): `s` comes in as the raw dot product
+/// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
+/// leaves as dS = d loss / d dot = P (dP - delta) * scale * V::scoreGrad; both 0 where the
+/// pair is dropped (out of bounds, masked with kMask, or a score of -inf). With `grads`, the
+/// score's input reads get their gradients (V::scoreInputGrads).
+template <class V, bool kMask, bool kBounds>
+static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
+                                                    int h, int q, int k, float lseLog2, float delta,
+                                                    const AttncInputGrads *grads) {
+  const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
+  const int qi = score::inside<V, kBounds>(q, a.q_len);
+  const int ki = score::inside<V, kBounds>(k, a.kv_len);
+  bool keep = inBounds;
+  if (kMask)
+    keep = keep & V::mask(a, b, h, qi, ki);
+  const float dot = s * a.scale;
+  float x = dot, grad = a.scale;
+  if constexpr (V::kHasScore) {
+    x = V::score(a, dot, b, h, qi, ki);
+    grad = a.scale * V::scoreGrad(a, dot, b, h, qi, ki);
+  }
+  const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2));
+  const float dScore = p * (dp - delta); // d loss / d score
+  // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
+  keep = keep && p > 0.f;
+  if constexpr (V::kScoreInputGrads)
+    if (grads && keep)
+      V::scoreInputGrads(a, *grads, dScore, dot, b, h, qi, ki);
+  s = keep ? p : 0.f;
+  dp = keep ? dScore * grad : 0.f;
+}
+
+} // namespace backward
+
+} // namespace attnc
+
+#endif // ATTNC_KERNELS_ATTENTION_BACKWARD_SCORE_CUH
