@@ -340,9 +340,14 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
         fragTimesTile<kDPart>(dv, s, tDo, part * kDPart / 16, lane);
         fragTimesTile<kDPart>(dk, dp, tQ, part * kDPart / 16, lane);
 
-        // Deterministic mode (no dq_accum): the dQ kernel computes dQ instead.
-        if (p.dq_accum == nullptr)
+        // Deterministic mode (no dq_accum): the dQ kernel computes dQ instead. With one stage
+        // the next tile's loads come before the next barrier: everyone must be done with Q
+        // and dO first.
+        if (p.dq_accum == nullptr) {
+          if constexpr (kStages == 1)
+            __syncthreads();
           continue;
+        }
         // dS^T to shared memory (both warps of a D = 256 pair hold it: the first writes).
         if (part == 0) {
 #pragma unroll
