@@ -98,18 +98,11 @@ Status loadModule(const CudaDriver &d, const CachedKernel &entry, const std::str
     return status;
   };
   const std::string &name = tile.forwardEntry;
-  if ((r = d.cuModuleGetFunction(&loaded.forward, loaded.module, name.c_str())) != CUDA_SUCCESS ||
-      (r = d.cuModuleGetFunction(&loaded.prepass.summarize, loaded.module,
-                                 tile.summaryEntry.c_str())) != CUDA_SUCCESS)
+  if ((r = d.cuModuleGetFunction(&loaded.forward, loaded.module, name.c_str())) != CUDA_SUCCESS)
     return fail(cudaFailure(d, r, "finding entry '" + name + "'"));
-  if (manifest.route.present &&
-      ((r = d.cuModuleGetFunction(&loaded.prepass.routePoolKeys, loaded.module,
-                                  manifest.routePoolKeysEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.prepass.routePoolQueries, loaded.module,
-                                  manifest.routePoolQueriesEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.prepass.routeSelect, loaded.module,
-                                  manifest.routeSelectEntry.c_str())) != CUDA_SUCCESS))
-    return fail(cudaFailure(d, r, "finding the routing pre-pass kernels"));
+  if (Status s = findPrepass(d, loaded.module, manifest, tile.summaryEntry, loaded.prepass);
+      !s.ok())
+    return fail(s);
   // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
   if (std::getenv("ATTNC_TRACE") != nullptr &&
       d.cuModuleGetGlobal(&loaded.trace, &loaded.traceBytes, loaded.module, "attnc_trace") !=
@@ -311,14 +304,32 @@ Status bindHookArgs(const KernelManifest &manifest, const Arguments &args, int s
   return Status::success();
 }
 
+Status findPrepass(const CudaDriver &d, CUmodule module, const KernelManifest &manifest,
+                   const std::string &summaryEntry, PrepassFunctions &prepass) {
+  CUresult r = d.cuModuleGetFunction(&prepass.summarize, module, summaryEntry.c_str());
+  if (r != CUDA_SUCCESS)
+    return cudaFailure(d, r, "finding entry '" + summaryEntry + "'");
+  if (manifest.route.present &&
+      ((r = d.cuModuleGetFunction(&prepass.routePoolKeys, module,
+                                  manifest.routePoolKeysEntry.c_str())) != CUDA_SUCCESS ||
+       (r = d.cuModuleGetFunction(&prepass.routePoolQueries, module,
+                                  manifest.routePoolQueriesEntry.c_str())) != CUDA_SUCCESS ||
+       (r = d.cuModuleGetFunction(&prepass.routeSelect, module,
+                                  manifest.routeSelectEntry.c_str())) != CUDA_SUCCESS))
+    return cudaFailure(d, r, "finding the routing pre-pass kernels");
+  return Status::success();
+}
+
+void fillStrides(const QkvTensor &t, long long (&stride)[3]) {
+  stride[0] = t.strideBatch;
+  stride[1] = t.strideHead;
+  stride[2] = t.strideToken;
+}
+
 AttncForwardParams bindForwardParams(const Arguments &args) {
   AttncForwardParams forward;
   std::memset(&forward, 0, sizeof(forward));
-  auto fill = [](const QkvTensor &t, long long(&stride)[3]) {
-    stride[0] = t.strideBatch;
-    stride[1] = t.strideHead;
-    stride[2] = t.strideToken;
-  };
+  const auto fill = fillStrides;
   forward.q = args.q.data;
   forward.k = args.k.data;
   forward.v = args.v.data;

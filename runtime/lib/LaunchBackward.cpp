@@ -50,21 +50,17 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     CUfunction *function;
     const char *name;
   };
-  const Lookup lookups[] = {
-      {&loaded.prepare, kBackwardPrepareName}, {&loaded.keyTiles, kBackwardKeyTilesName},
-      {&loaded.storeDq, kBackwardStoreDqName}, {&loaded.recompute, kBackwardRecomputeName},
-      {&loaded.dq, kBackwardDqName},           {&loaded.prepass.summarize, kSummaryKernelName}};
+  const Lookup lookups[] = {{&loaded.prepare, kBackwardPrepareName},
+                            {&loaded.keyTiles, kBackwardKeyTilesName},
+                            {&loaded.storeDq, kBackwardStoreDqName},
+                            {&loaded.recompute, kBackwardRecomputeName},
+                            {&loaded.dq, kBackwardDqName}};
   for (const Lookup &lookup : lookups)
     if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
       return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
-  if (manifest.route.present &&
-      ((r = d.cuModuleGetFunction(&loaded.prepass.routePoolKeys, loaded.module,
-                                  manifest.routePoolKeysEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.prepass.routePoolQueries, loaded.module,
-                                  manifest.routePoolQueriesEntry.c_str())) != CUDA_SUCCESS ||
-       (r = d.cuModuleGetFunction(&loaded.prepass.routeSelect, loaded.module,
-                                  manifest.routeSelectEntry.c_str())) != CUDA_SUCCESS))
-    return fail(cudaFailure(d, r, "finding the routing pre-pass kernels of the backward"));
+  if (Status s = findPrepass(d, loaded.module, manifest, kSummaryKernelName, loaded.prepass);
+      !s.ok())
+    return fail(s);
   // The launch tables: the key-tile kernel's, and the recompute's (block_m 0 without `out`).
   auto readTable = [&](const char *name, CUfunction function, int(&config)[6],
                        bool required) -> Status {
@@ -106,11 +102,7 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
 AttncBackwardParams bindBackwardParams(const Arguments &args) {
   AttncBackwardParams p;
   std::memset(&p, 0, sizeof(p));
-  auto fill = [](const QkvTensor &t, long long(&stride)[3]) {
-    stride[0] = t.strideBatch;
-    stride[1] = t.strideHead;
-    stride[2] = t.strideToken;
-  };
+  const auto fill = fillStrides;
   p.q = args.q.data;
   p.k = args.k.data;
   p.v = args.v.data;

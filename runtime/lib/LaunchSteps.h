@@ -72,6 +72,14 @@ private:
 Status bindHookArgs(const KernelManifest &manifest, const Arguments &args, int summaryBlock,
                     AttncArgs &hookArgs, std::vector<SummaryJob> &summaries);
 
+/// The pre-pass kernels of `module`: the summary kernel (entry `summaryEntry`), and the
+/// routing pre-pass when the manifest has a route.
+Status findPrepass(const CudaDriver &d, CUmodule module, const KernelManifest &manifest,
+                   const std::string &summaryEntry, PrepassFunctions &prepass);
+
+/// A Q/K/V-shaped tensor's batch, head and token strides (elements), as the params take them.
+void fillStrides(const QkvTensor &t, long long (&stride)[3]);
+
 /// The Q/K/V/O/LSE pointers and strides of the forward (the routing pre-pass reads Q and K).
 AttncForwardParams bindForwardParams(const Arguments &args);
 

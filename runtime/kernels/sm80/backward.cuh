@@ -85,62 +85,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   using Acc = float[1][kDPart / 8][4];   // 16 keys x kDPart columns
 
   /// The query tiles of one key tile: the intervals of V::qRanges walked in kBlockM-aligned
-  /// tiles, classified kThreads at a time (one per thread) and the non-empty ones compacted
-  /// into Aux::list, as the forward's key-tile cursor (sm80/producer.cuh) with the axes
-  /// exchanged. Every thread calls advance() together.
-  struct QueryTileCursor {
-    int range = 0, next = 0, pos = 0, count = 0;
-
-    static __device__ __forceinline__ void walk(const Aux &aux, int j, int &r, int &nx) {
-      const auto interval = [&](int i, int &lo, int &hi) {
-        lo = aux.rangeLo[i];
-        hi = aux.rangeHi[i];
-      };
-      tile::walkKeyTiles<kBlockM>(interval, aux.rangeCount, j, r, nx);
-    }
-
-    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int kLo,
-                                           int kHi) {
-      const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
-      int r = range, start = next;
-      walk(aux, tid, r, start);
-      int cls = ATTNC_TILE_EMPTY;
-      if (r < aux.rangeCount)
-        cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, kLo, kHi);
-      const bool keep = cls != ATTNC_TILE_EMPTY;
-      const unsigned ballot = __ballot_sync(0xffffffffu, keep);
-      __syncthreads(); // everyone has read the previous batch
-      if (lane == 0)
-        aux.warpCount[warp] = __popc(ballot);
-      __syncthreads();
-      int base = 0, total = 0;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const int c = aux.warpCount[w];
-        base += w < warp ? c : 0;
-        total += c;
-      }
-      if (keep)
-        aux.list[base + __popc(ballot & ((1u << lane) - 1u))] = start | cls;
-      walk(aux, kThreads, range, next);
-      pos = 0;
-      count = total;
-      __syncthreads();
-    }
-
-    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int kLo,
-                                            int kHi, int &start, int &cls) {
-      while (pos >= count) {
-        if (range >= aux.rangeCount)
-          return false;
-        refill(aux, a, b, h, kLo, kHi);
-      }
-      const int entry = aux.list[pos++];
-      start = entry & ~3;
-      cls = entry & 3;
-      return true;
-    }
-  };
+  /// tiles, classified a block at a time (the forward's cursor with the axes exchanged).
+  using QueryTileCursor = typename Producer::template TileCursor<Aux, true>;
+  static_assert(kBlockM == kBlockN, "the cursor walks tiles of the producer's size");
 
   static __device__ __forceinline__ void zero(Frag &f) {
 #pragma unroll

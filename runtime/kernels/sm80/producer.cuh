@@ -19,7 +19,10 @@ template <class V, int kBlockN, int kThreads, int kChunks> struct Sm80Producer {
   /// global memory) runs in parallel instead of once per tile on the critical path. Every
   /// thread holds the same cursor, and advance() must be called by all threads together
   /// (it synchronises the block when it refills the list).
-  template <class Aux> struct TileCursor {
+  ///
+  /// kQueryTiles: the axes exchanged, for the backward's key tiles: the intervals are query
+  /// intervals (V::qRanges), the tiles query tiles, classified against the fixed key range.
+  template <class Aux, bool kQueryTiles = false> struct TileCursor {
     int range = 0; // interval of the next unclassified candidate
     int next = 0;  // first key of the next unclassified candidate (never revisits a tile)
     int pos = 0;   // next entry of Aux::list
@@ -35,14 +38,20 @@ template <class V, int kBlockN, int kThreads, int kChunks> struct Sm80Producer {
     }
 
     /// Classifies the next kThreads candidates and compacts the non-empty ones.
-    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
-                                           int qHi) {
+    /// [lo, hi]: the tokens of the other axis (the query tile, or with kQueryTiles the key
+    /// tile) the candidates are classified against.
+    __device__ __forceinline__ void refill(Aux &aux, const AttncArgs &a, int b, int h, int lo,
+                                           int hi) {
       const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
       int r = range, start = next;
       walk(aux, tid, r, start);
       int cls = ATTNC_TILE_EMPTY;
-      if (r < aux.rangeCount)
-        cls = V::classify(a, b, h, qLo, qHi, start, min(start + kBlockN, a.kv_len) - 1);
+      if (r < aux.rangeCount) {
+        if constexpr (kQueryTiles)
+          cls = V::classify(a, b, h, start, min(start + kBlockN, a.q_len) - 1, lo, hi);
+        else
+          cls = V::classify(a, b, h, lo, hi, start, min(start + kBlockN, a.kv_len) - 1);
+      }
       const bool keep = cls != ATTNC_TILE_EMPTY;
       const unsigned ballot = __ballot_sync(0xffffffffu, keep);
       // No barrier needed before these writes: every thread has read all of the previous
@@ -67,12 +76,12 @@ template <class V, int kBlockN, int kThreads, int kChunks> struct Sm80Producer {
     }
 
     /// Finds the next non-empty tile; returns false when none is left.
-    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int qLo,
-                                            int qHi, int &start, int &cls) {
+    __device__ __forceinline__ bool advance(Aux &aux, const AttncArgs &a, int b, int h, int lo,
+                                            int hi, int &start, int &cls) {
       while (pos >= count) {
         if (range >= aux.rangeCount)
           return false;
-        refill(aux, a, b, h, qLo, qHi);
+        refill(aux, a, b, h, lo, hi);
       }
       const int entry = aux.list[pos++];
       start = entry & ~3;
