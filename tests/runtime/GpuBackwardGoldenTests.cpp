@@ -30,25 +30,6 @@ std::string goldenDirectory() {
   return ATTNC_TEST_GOLDEN_DIR;
 }
 
-/// max |got - want| against a bound relative to max |want| of the tensor; any non-finite
-/// value (a poisoned, unwritten element) fails.
-struct Comparison {
-  double worst = 0, largest = 0;
-  size_t nonFinite = 0;
-  std::string first;
-  void add(double got, double want, const std::string &where) {
-    largest = std::max(largest, std::fabs(want));
-    if (!std::isfinite(got)) {
-      if (nonFinite++ == 0)
-        first = where + " is not finite";
-      return;
-    }
-    worst = std::max(worst, std::fabs(got - want));
-  }
-  double ratio() const { return worst / std::max(largest, 1e-30); }
-  bool ok(double relative) const { return nonFinite == 0 && worst <= relative * largest + 1e-4; }
-};
-
 /// bf16 rounding of the inputs alone moves the gradients by up to 0.6% of their largest
 /// magnitude on these cases (the reference on rounded inputs, tests/reference); the GPU's
 /// own bf16 P and dS products add about as much again (GpuBackwardTests.cpp bounds that at 2%).

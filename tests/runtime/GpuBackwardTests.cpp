@@ -29,25 +29,6 @@ struct BackwardCase {
   bool deterministic = false;          ///< also: a second run is bit-identical
 };
 
-/// max |got - want| over a tensor, against the tolerance: bf16 P and dS in the tensor-core
-/// products give errors proportional to the gradient's scale, so the bound is relative to
-/// the largest reference magnitude (FlashAttention's tests compare the same way).
-struct Comparison {
-  double worst = 0, largest = 0;
-  size_t nonFinite = 0;
-  std::string first;
-  void add(double got, double want, const std::string &where) {
-    largest = std::max(largest, std::fabs(want));
-    if (!std::isfinite(got)) {
-      if (nonFinite++ == 0)
-        first = where + " is not finite";
-      return;
-    }
-    worst = std::max(worst, std::fabs(got - want));
-  }
-  bool ok(double relative) const { return nonFinite == 0 && worst <= relative * largest + 1e-4; }
-};
-
 void runBackwardAndCompare(Context &context, const Kernel &kernel, const BackwardCase &c) {
   const reference::ProblemShape &s = c.shape;
   INFO("attention " << kernel.name() << ": batch " << s.batch << ", heads " << s.heads

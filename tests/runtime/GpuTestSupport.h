@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -140,6 +142,27 @@ inline reference::ProblemShape shape(int batch, int heads, int kvHeads, int qLen
   s.headDim = d;
   return s;
 }
+
+/// max |got - want| over a tensor, against a bound relative to its largest reference
+/// magnitude (bf16 P and dS in the tensor-core products give errors proportional to the
+/// gradient's scale; FlashAttention's tests compare the same way); any non-finite value (a
+/// poisoned, unwritten element) fails.
+struct Comparison {
+  double worst = 0, largest = 0;
+  size_t nonFinite = 0;
+  std::string first;
+  void add(double got, double want, const std::string &where) {
+    largest = std::max(largest, std::fabs(want));
+    if (!std::isfinite(got)) {
+      if (nonFinite++ == 0)
+        first = where + " is not finite";
+      return;
+    }
+    worst = std::max(worst, std::fabs(got - want));
+  }
+  double ratio() const { return worst / std::max(largest, 1e-30); }
+  bool ok(double relative) const { return nonFinite == 0 && worst <= relative * largest + 1e-4; }
+};
 
 } // namespace attnc::test
 
