@@ -231,10 +231,9 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
     }
     std::string source;
     const runtime::RouteSource *routeSource = hooks.hasRoute ? &route : nullptr;
-    if (!(backward ? runtime::assembleBackwardSource(hooks.source, config, source, error,
-                                                     routeSource)
-                   : runtime::assembleKernelSource(hooks.source, config, source, error,
-                                                   routeSource))) {
+    if (!(backward
+              ? runtime::assembleBackwardSource(hooks.source, config, source, error, routeSource)
+              : runtime::assembleKernelSource(hooks.source, config, source, error, routeSource))) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitCompileError;
       return;
