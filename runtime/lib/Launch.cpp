@@ -329,16 +329,15 @@ void fillStrides(const QkvTensor &t, long long (&stride)[3]) {
 AttncForwardParams bindForwardParams(const Arguments &args) {
   AttncForwardParams forward;
   std::memset(&forward, 0, sizeof(forward));
-  const auto fill = fillStrides;
   forward.q = args.q.data;
   forward.k = args.k.data;
   forward.v = args.v.data;
   forward.o = args.o.data;
   forward.lse = args.lse.data;
-  fill(args.q, forward.q_stride);
-  fill(args.k, forward.k_stride);
-  fill(args.v, forward.v_stride);
-  fill(args.o, forward.o_stride);
+  fillStrides(args.q, forward.q_stride);
+  fillStrides(args.k, forward.k_stride);
+  fillStrides(args.v, forward.v_stride);
+  fillStrides(args.o, forward.o_stride);
   forward.lse_stride[0] = args.lse.strideBatch;
   forward.lse_stride[1] = args.lse.strideHead;
   return forward;

@@ -102,7 +102,6 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
 AttncBackwardParams bindBackwardParams(const Arguments &args) {
   AttncBackwardParams p;
   std::memset(&p, 0, sizeof(p));
-  const auto fill = fillStrides;
   p.q = args.q.data;
   p.k = args.k.data;
   p.v = args.v.data;
@@ -112,14 +111,14 @@ AttncBackwardParams bindBackwardParams(const Arguments &args) {
   p.dq = args.dQ.data;
   p.dk = args.dK.data;
   p.dv = args.dV.data;
-  fill(args.q, p.q_stride);
-  fill(args.k, p.k_stride);
-  fill(args.v, p.v_stride);
-  fill(args.o, p.o_stride);
-  fill(args.dO, p.do_stride);
-  fill(args.dQ, p.dq_stride);
-  fill(args.dK, p.dk_stride);
-  fill(args.dV, p.dv_stride);
+  fillStrides(args.q, p.q_stride);
+  fillStrides(args.k, p.k_stride);
+  fillStrides(args.v, p.v_stride);
+  fillStrides(args.o, p.o_stride);
+  fillStrides(args.dO, p.do_stride);
+  fillStrides(args.dQ, p.dq_stride);
+  fillStrides(args.dK, p.dk_stride);
+  fillStrides(args.dV, p.dv_stride);
   p.lse_stride[0] = args.lse.strideBatch;
   p.lse_stride[1] = args.lse.strideHead;
   return p;
