@@ -54,6 +54,18 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   dp = keep ? dScore * grad : 0.f;
 }
 
+/// Calls fn(mask, bounds) with the BoolConstants a tile needs: tiles crossing q_len or kv_len
+/// (`bounds`) evaluate the mask and the bounds, FULL tiles neither, the others the mask.
+template <class Fn>
+static __device__ __forceinline__ void byTileClass(bool bounds, int cls, Fn &&fn) {
+  if (bounds)
+    fn(BoolConstant<true>{}, BoolConstant<true>{});
+  else if (cls == ATTNC_TILE_FULL)
+    fn(BoolConstant<false>{}, BoolConstant<false>{});
+  else
+    fn(BoolConstant<true>{}, BoolConstant<false>{});
+}
+
 } // namespace backward
 
 } // namespace attnc

@@ -221,142 +221,112 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
       float *dqRow = p.dq_accum + ((long long)b * a.heads + h) * a.q_len * kHeadDim;
 
       QueryTileCursor cursor;
-      int produced = 0;
-      bool producerDone = false;
-      auto produce = [&](int stage) {
-        int start, cls;
-        if (!producerDone && cursor.advance(aux, a, b, h, k0, kHi, start, cls)) {
-          Producer::template loadTile<kBlockM>(sQ + stage * kTileBytes, qBase, p.q_stride[2], start,
-                                               a.q_len);
-          Producer::template loadTile<kBlockM>(sDo + stage * kTileBytes, doBase, p.do_stride[2],
-                                               start, a.q_len);
-          if (tid == 0) {
-            aux.tileStart[stage] = start;
-            aux.tileClass[stage] = cls;
-          }
-          ++produced;
-        } else {
-          producerDone = true;
-        }
-        tile::copyAsyncCommit();
+      const auto next = [&](int &start, int &cls) {
+        return cursor.advance(aux, a, b, h, k0, kHi, start, cls);
       };
-      if constexpr (kStages == 2)
-        produce(0);
+      const auto load = [&](int stage, int start) {
+        Producer::template loadTile<kBlockM>(sQ + stage * kTileBytes, qBase, p.q_stride[2], start,
+                                             a.q_len);
+        Producer::template loadTile<kBlockM>(sDo + stage * kTileBytes, doBase, p.do_stride[2],
+                                             start, a.q_len);
+      };
+      Producer::template forEachStagedTile<kStages>(
+          aux, next, load, [&](int stage, int q0, int cls) {
+            const unsigned tQ = sQ + stage * kTileBytes, tDo = sDo + stage * kTileBytes;
 
-      for (int i = 0;; ++i) {
-        if constexpr (kStages == 1)
-          produce(0);
-        if (i >= produced)
-          break;
-        tile::copyAsyncWait<0>();
-        __syncthreads(); // tile i landed; the other stage's tile is done with
-        const int stage = kStages == 2 ? i % 2 : 0;
-        const int q0 = aux.tileStart[stage];
-        const int cls = aux.tileClass[stage];
-        if constexpr (kStages == 2)
-          produce((i + 1) % 2); // overlaps this tile's work
-        const unsigned tQ = sQ + stage * kTileBytes, tDo = sDo + stage * kTileBytes;
-
-        // This thread's columns: queries q0 + 8 n + 2 t + j.
-        const int qCol = q0 + 2 * t;
-        float lseLog2[kBlockM / 8][2], delta[kBlockM / 8][2];
+            // This thread's columns: queries q0 + 8 n + 2 t + j.
+            const int qCol = q0 + 2 * t;
+            float lseLog2[kBlockM / 8][2], delta[kBlockM / 8][2];
 #pragma unroll
-        for (int n = 0; n < kBlockM / 8; ++n)
+            for (int n = 0; n < kBlockM / 8; ++n)
 #pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int q = qCol + n * 8 + j;
-            const bool in = q < a.q_len;
-            lseLog2[n][j] = in ? lseRow[q] * score::kLog2e : 0.f;
-            delta[n][j] = in ? deltaRow[q] : 0.f;
-          }
-
-        Frag s, dp;
-        zero(s);
-        zero(dp);
-        rowsTimesTileT(s, sK + keyRows, tQ, lane);
-        rowsTimesTileT(dp, sV + keyRows, tDo, lane);
-        const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
-        const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
-        if (bounds)
-          gradients<true, true>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
-        else if (cls == ATTNC_TILE_FULL)
-          gradients<false, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
-        else
-          gradients<true, false>(s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
-
-        fragTimesTile<kDPart>(dv, s, tDo, part * kDPart / 16, lane);
-        fragTimesTile<kDPart>(dk, dp, tQ, part * kDPart / 16, lane);
-
-        // Deterministic mode (no dq_accum): the dQ kernel computes dQ instead. With one stage
-        // the next tile's loads come before the next barrier: everyone must be done with Q
-        // and dO first.
-        if (p.dq_accum == nullptr) {
-          if constexpr (kStages == 1)
-            __syncthreads();
-          continue;
-        }
-        // dS^T to shared memory (both warps of a D = 256 pair hold it: the first writes).
-        if (part == 0) {
-#pragma unroll
-          for (int n = 0; n < kBlockM / 8; ++n)
-#pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int row = keyWarp * 16 + g + half * 8;
-              const unsigned addr = sDs + tile::swizzledOffset<8>(row, n) + 4 * t;
-              asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr),
-                           "r"(tile::pack2(Kind{}, dp[0][n][half * 2], dp[0][n][half * 2 + 1])));
-            }
-        }
-        __syncthreads(); // dS^T visible
-
-        // dQ (queries 16 * keyWarp .., this warp's columns) = dS K, 32 columns at a time,
-        // added to dq_accum.
-        {
-          const unsigned dsXor = tile::pairXor(lane & 7, (lane >> 3) & 1);
-          const unsigned dsAddr = sDs + ((lane & 7) + ((lane >> 4) << 3)) * 128;
-          const unsigned kXor = tile::pairXor(lane & 7, lane >> 4);
-          const unsigned kAddr = sK + (lane & 15) * kRowBytes;
-          unsigned dsA[kBlockN / 16][4];
-#pragma unroll
-          for (int kk = 0; kk < kBlockN / 16; ++kk)
-            tile::loadMatrixX4Trans(dsA[kk],
-                                    dsAddr + kk * 16 * 128 + tile::pairChunkOffset(keyWarp, dsXor));
-          const int qRow = q0 + keyWarp * 16 + g;
-#pragma unroll
-          for (int c = 0; c < kDPart / 32; ++c) {
-            float acc[4][4];
-#pragma unroll
-            for (int n = 0; n < 4; ++n)
-#pragma unroll
-              for (int j = 0; j < 4; ++j)
-                acc[n][j] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < kBlockN / 16; ++kk)
-#pragma unroll
-              for (int dd = 0; dd < 2; ++dd) {
-                unsigned kb[4];
-                const int chunkPair = part * kDPart / 16 + c * 2 + dd;
-                tile::loadMatrixX4Trans(kb, kAddr + kk * 16 * kRowBytes +
-                                                tile::pairChunkOffset(chunkPair, kXor));
-                tile::mma16816(Kind{}, acc[2 * dd], dsA[kk], kb[0], kb[1]);
-                tile::mma16816(Kind{}, acc[2 * dd + 1], dsA[kk], kb[2], kb[3]);
+              for (int j = 0; j < 2; ++j) {
+                const int q = qCol + n * 8 + j;
+                const bool in = q < a.q_len;
+                lseLog2[n][j] = in ? lseRow[q] * score::kLog2e : 0.f;
+                delta[n][j] = in ? deltaRow[q] : 0.f;
               }
+
+            Frag s, dp;
+            zero(s);
+            zero(dp);
+            rowsTimesTileT(s, sK + keyRows, tQ, lane);
+            rowsTimesTileT(dp, sV + keyRows, tDo, lane);
+            const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+            const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
+            backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+              gradients<decltype(mask)::value, decltype(inBounds)::value>(
+                  s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
+            });
+
+            fragTimesTile<kDPart>(dv, s, tDo, part * kDPart / 16, lane);
+            fragTimesTile<kDPart>(dk, dp, tQ, part * kDPart / 16, lane);
+
+            // Deterministic mode (no dq_accum): the dQ kernel computes dQ instead.
+            if (p.dq_accum == nullptr)
+              return;
+            // dS^T to shared memory (both warps of a D = 256 pair hold it: the first writes).
+            if (part == 0) {
 #pragma unroll
-            for (int n = 0; n < 4; ++n)
+              for (int n = 0; n < kBlockM / 8; ++n)
 #pragma unroll
-              for (int half = 0; half < 2; ++half) {
-                const int q = qRow + half * 8;
-                if (q < a.q_len) {
-                  float *dst =
-                      dqRow + (long long)q * kHeadDim + part * kDPart + c * 32 + n * 8 + 2 * t;
-                  atomicAdd(dst, acc[n][half * 2]);
-                  atomicAdd(dst + 1, acc[n][half * 2 + 1]);
+                for (int half = 0; half < 2; ++half) {
+                  const int row = keyWarp * 16 + g + half * 8;
+                  const unsigned addr = sDs + tile::swizzledOffset<8>(row, n) + 4 * t;
+                  asm volatile(
+                      "st.shared.b32 [%0], %1;\n" ::"r"(addr),
+                      "r"(tile::pack2(Kind{}, dp[0][n][half * 2], dp[0][n][half * 2 + 1])));
                 }
+            }
+            __syncthreads(); // dS^T visible
+
+            // dQ (queries 16 * keyWarp .., this warp's columns) = dS K, 32 columns at a time,
+            // added to dq_accum.
+            {
+              const unsigned dsXor = tile::pairXor(lane & 7, (lane >> 3) & 1);
+              const unsigned dsAddr = sDs + ((lane & 7) + ((lane >> 4) << 3)) * 128;
+              const unsigned kXor = tile::pairXor(lane & 7, lane >> 4);
+              const unsigned kAddr = sK + (lane & 15) * kRowBytes;
+              unsigned dsA[kBlockN / 16][4];
+#pragma unroll
+              for (int kk = 0; kk < kBlockN / 16; ++kk)
+                tile::loadMatrixX4Trans(dsA[kk], dsAddr + kk * 16 * 128 +
+                                                     tile::pairChunkOffset(keyWarp, dsXor));
+              const int qRow = q0 + keyWarp * 16 + g;
+#pragma unroll
+              for (int c = 0; c < kDPart / 32; ++c) {
+                float acc[4][4];
+#pragma unroll
+                for (int n = 0; n < 4; ++n)
+#pragma unroll
+                  for (int j = 0; j < 4; ++j)
+                    acc[n][j] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < kBlockN / 16; ++kk)
+#pragma unroll
+                  for (int dd = 0; dd < 2; ++dd) {
+                    unsigned kb[4];
+                    const int chunkPair = part * kDPart / 16 + c * 2 + dd;
+                    tile::loadMatrixX4Trans(kb, kAddr + kk * 16 * kRowBytes +
+                                                    tile::pairChunkOffset(chunkPair, kXor));
+                    tile::mma16816(Kind{}, acc[2 * dd], dsA[kk], kb[0], kb[1]);
+                    tile::mma16816(Kind{}, acc[2 * dd + 1], dsA[kk], kb[2], kb[3]);
+                  }
+#pragma unroll
+                for (int n = 0; n < 4; ++n)
+#pragma unroll
+                  for (int half = 0; half < 2; ++half) {
+                    const int q = qRow + half * 8;
+                    if (q < a.q_len) {
+                      float *dst =
+                          dqRow + (long long)q * kHeadDim + part * kDPart + c * 32 + n * 8 + 2 * t;
+                      atomicAdd(dst, acc[n][half * 2]);
+                      atomicAdd(dst + 1, acc[n][half * 2 + 1]);
+                    }
+                  }
               }
-          }
-        }
-      }
-      tile::copyAsyncWait<0>();
+            }
+          });
     }
     tile::copyAsyncWait<0>(); // K and V, when no head visited a tile
 

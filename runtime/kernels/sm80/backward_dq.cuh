@@ -95,39 +95,17 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
         dq[0][n][j] = 0.f;
 
     TileCursor cursor;
-    int produced = 0;
-    bool producerDone = false;
-    auto produce = [&](int stage) {
-      int start, cls;
-      if (!producerDone && cursor.advance(aux, a, b, h, q0, qHi, start, cls)) {
-        Producer::template loadTile<kBlockN>(sK + stage * kTileBytes, kBase, p.k_stride[2], start,
-                                             a.kv_len);
-        Producer::template loadTile<kBlockN>(sV + stage * kTileBytes, vBase, p.v_stride[2], start,
-                                             a.kv_len);
-        if (tid == 0) {
-          aux.tileStart[stage] = start;
-          aux.tileClass[stage] = cls;
-        }
-        ++produced;
-      } else {
-        producerDone = true;
-      }
-      tile::copyAsyncCommit();
+    const auto next = [&](int &start, int &cls) {
+      return cursor.advance(aux, a, b, h, q0, qHi, start, cls);
     };
-    if constexpr (kStages == 2)
-      produce(0);
+    const auto load = [&](int stage, int start) {
+      Producer::template loadTile<kBlockN>(sK + stage * kTileBytes, kBase, p.k_stride[2], start,
+                                           a.kv_len);
+      Producer::template loadTile<kBlockN>(sV + stage * kTileBytes, vBase, p.v_stride[2], start,
+                                           a.kv_len);
+    };
     const unsigned rows = warp * 16 * kRowBytes;
-    for (int i = 0;; ++i) {
-      if constexpr (kStages == 1)
-        produce(0);
-      if (i >= produced)
-        break;
-      tile::copyAsyncWait<0>();
-      __syncthreads(); // tile i landed; the other stage's tile is done with
-      const int stage = kStages == 2 ? i % 2 : 0;
-      const int k0 = aux.tileStart[stage], cls = aux.tileClass[stage];
-      if constexpr (kStages == 2)
-        produce((i + 1) % 2);
+    Producer::template forEachStagedTile<kStages>(aux, next, load, [&](int stage, int k0, int cls) {
       const unsigned tK = sK + stage * kTileBytes, tV = sV + stage * kTileBytes;
       typename Ops::Frag s, dp;
       Ops::zero(s);
@@ -146,17 +124,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
                   s[0][n][half * 2 + j], dp[0][n][half * 2 + j], a, b, h, qRow + half * 8,
                   k0 + n * 8 + 2 * t + j, lseLog2[half], delta[half], nullptr);
       };
-      if (bounds)
-        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<true>{});
-      else if (cls == ATTNC_TILE_FULL)
-        pairs(backward::BoolConstant<false>{}, backward::BoolConstant<false>{});
-      else
-        pairs(backward::BoolConstant<true>{}, backward::BoolConstant<false>{});
+      backward::byTileClass(bounds, cls, pairs);
       Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
-      if constexpr (kStages == 1)
-        __syncthreads(); // before the next tile's loads overwrite K and V
-    }
-    tile::copyAsyncWait<0>();
+    });
 
     unsigned char *dqBase = (unsigned char *)p.dq + (b * p.dq_stride[0] + h * p.dq_stride[1]) * 2;
 #pragma unroll

@@ -90,6 +90,50 @@ template <class V, int kBlockN, int kThreads, int kChunks> struct Sm80Producer {
     }
   };
 
+  /// Runs `body(stage, start, cls)` for each tile `next(start, cls)` gives (false: no more),
+  /// after `load(stage, start)` issued its copies into one of kStages (1 or 2) shared-memory
+  /// stages and they landed; with two stages the next tile's copies overlap the body. Every
+  /// thread calls it together; Aux holds the stages' tileStart and tileClass.
+  template <int kStages, class Aux, class Next, class Load, class Body>
+  static __device__ __forceinline__ void forEachStagedTile(Aux &aux, Next &&next, Load &&load,
+                                                           Body &&body) {
+    static_assert(kStages == 1 || kStages == 2, "one or two stages");
+    int produced = 0;
+    bool done = false;
+    auto produce = [&](int stage) {
+      int start, cls;
+      if (!done && next(start, cls)) {
+        load(stage, start);
+        if (threadIdx.x == 0) {
+          aux.tileStart[stage] = start;
+          aux.tileClass[stage] = cls;
+        }
+        ++produced;
+      } else {
+        done = true;
+      }
+      tile::copyAsyncCommit(); // always, so group counting stays uniform
+    };
+    if constexpr (kStages == 2)
+      produce(0);
+    for (int i = 0;; ++i) {
+      if constexpr (kStages == 1)
+        produce(0);
+      if (i >= produced)
+        break;
+      tile::copyAsyncWait<0>();
+      __syncthreads(); // tile i landed; the other stage's tile is done with
+      const int stage = kStages == 2 ? i % 2 : 0;
+      const int start = aux.tileStart[stage], cls = aux.tileClass[stage];
+      if constexpr (kStages == 2)
+        produce((i + 1) % 2); // overlaps this tile's work
+      body(stage, start, cls);
+      if constexpr (kStages == 1)
+        __syncthreads(); // before the next tile's copies overwrite this one
+    }
+    tile::copyAsyncWait<0>();
+  }
+
   /// Issues the cp.async copies of rows [row0, row0 + kRows) of one 16-bit tensor slice
   /// (token stride `stride`, elements) into a swizzled tile; rows at or past `limit` are
   /// zero-filled (so padding keys and values contribute exact zeros, never NaN garbage).
