@@ -86,6 +86,26 @@ std::vector<std::string> splitWords(const std::string &line) {
   return words;
 }
 
+/// A golden file's bytes, written whole / read whole.
+bool writeBytes(const std::string &path, const std::string &bytes, std::string &error) {
+  std::ofstream os(path, std::ios::binary | std::ios::trunc);
+  os.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!os) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+bool readBytes(const std::string &path, std::string &bytes, std::string &error) {
+  std::ifstream is(path, std::ios::binary);
+  if (!is) {
+    error = "cannot read " + path + " (regenerate with `attnc-golden regenerate`)";
+    return false;
+  }
+  bytes.assign(std::istreambuf_iterator<char>(is), std::istreambuf_iterator<char>());
+  return true;
+}
+
 bool parseInt(const std::string &s, int64_t &v) {
   if (s.empty())
     return false;
@@ -221,22 +241,13 @@ bool writeGoldenFile(const std::string &path, const GoldenFile &file, std::strin
     putF32(s, f);
   for (float f : file.lse)
     putF32(s, f);
-  std::ofstream os(path, std::ios::binary | std::ios::trunc);
-  os.write(s.data(), static_cast<std::streamsize>(s.size()));
-  if (!os) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
+  return writeBytes(path, s, error);
 }
 
 bool readGoldenFile(const std::string &path, GoldenFile &file, std::string &error) {
-  std::ifstream is(path, std::ios::binary);
-  if (!is) {
-    error = "cannot read " + path + " (regenerate with `attnc-golden regenerate`)";
+  std::string data;
+  if (!readBytes(path, data, error))
     return false;
-  }
-  std::string data((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
   if (data.size() < 16 || std::memcmp(data.data(), kMagic, 8) != 0) {
     error = path + ": not an attnc golden file";
     return false;
@@ -460,22 +471,13 @@ bool writeBackwardGoldenFile(const std::string &path, const BackwardGoldenFile &
       putF32(s, f);
   }
   putU64(s, fnv1a64Bytes(s, s.size()));
-  std::ofstream os(path, std::ios::binary | std::ios::trunc);
-  os.write(s.data(), static_cast<std::streamsize>(s.size()));
-  if (!os) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
+  return writeBytes(path, s, error);
 }
 
 bool readBackwardGoldenFile(const std::string &path, BackwardGoldenFile &file, std::string &error) {
-  std::ifstream is(path, std::ios::binary);
-  if (!is) {
-    error = "cannot read " + path + " (regenerate with `attnc-golden regenerate`)";
+  std::string data;
+  if (!readBytes(path, data, error))
     return false;
-  }
-  std::string data((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
   if (data.size() < 24 || std::memcmp(data.data(), kBackwardMagic, 8) != 0) {
     error = path + ": not an attnc backward golden file";
     return false;
