@@ -82,16 +82,7 @@ void runBackwardGolden(Context &context, const reference::GoldenCase &c,
   args.lse.data = static_cast<float *>(lse.get());
   args.lse.strideBatch = int64_t(s.heads) * s.qLen;
   args.lse.strideHead = s.qLen;
-  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers;
-  for (const auto &input : inputs.inputs) {
-    inputBuffers.push_back(std::make_unique<DeviceBuffer>(input.tensor.bytes.size()));
-    inputBuffers.back()->upload(input.tensor.bytes.data(), input.tensor.bytes.size());
-    InputTensor tensor;
-    tensor.data = inputBuffers.back()->get();
-    tensor.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
-    tensor.dims = input.tensor.dims;
-    args.inputs[input.name] = tensor;
-  }
+  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers = uploadInputs(inputs, args);
   for (const auto &[name, text] : c.params)
     for (const dsl::ParamDecl &p : kernel->attention().params) {
       if (p.name != name)

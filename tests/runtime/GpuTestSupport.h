@@ -143,6 +143,23 @@ inline reference::ProblemShape shape(int batch, int heads, int kvHeads, int qLen
   return s;
 }
 
+/// The problem's input tensors on the device, bound in `args`; the buffers live as long as
+/// the returned vector.
+inline std::vector<std::unique_ptr<DeviceBuffer>>
+uploadInputs(const reference::ProblemInputs &inputs, Arguments &args) {
+  std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+  for (const auto &input : inputs.inputs) {
+    buffers.push_back(std::make_unique<DeviceBuffer>(input.tensor.bytes.size()));
+    buffers.back()->upload(input.tensor.bytes.data(), input.tensor.bytes.size());
+    InputTensor tensor;
+    tensor.data = buffers.back()->get();
+    tensor.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
+    tensor.dims = input.tensor.dims;
+    args.inputs[input.name] = tensor;
+  }
+  return buffers;
+}
+
 /// max |got - want| over a tensor, against a bound relative to its largest reference
 /// magnitude (bf16 P and dS in the tensor-core products give errors proportional to the
 /// gradient's scale; FlashAttention's tests compare the same way); any non-finite value (a

@@ -69,16 +69,7 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
   args.lse.strideBatch = int64_t(s.heads) * s.qLen;
   args.lse.strideHead = s.qLen;
   args.params = c.params;
-  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers;
-  for (const auto &input : inputs.inputs) {
-    inputBuffers.push_back(std::make_unique<DeviceBuffer>(input.tensor.bytes.size()));
-    inputBuffers.back()->upload(input.tensor.bytes.data(), input.tensor.bytes.size());
-    InputTensor tensor;
-    tensor.data = inputBuffers.back()->get();
-    tensor.dtype = static_cast<dsl::ElementType>(input.tensor.dtype);
-    tensor.dims = input.tensor.dims;
-    args.inputs[input.name] = tensor;
-  }
+  std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers = uploadInputs(inputs, args);
 
   Status status = context.launch(kernel, args, nullptr);
   INFO(status.message());
