@@ -67,20 +67,12 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   static constexpr int kAuxOffset = kDsOffset + kDsBytes;
   static_assert(kStages == 1 || kStages == 2, "one or two query-tile stages");
 
-  /// Bookkeeping after the tiles: this key tile's query intervals for the current head and
-  /// the current batch of classified non-empty query tiles (entry = tile start | class).
-  struct Aux {
-    int rangeLo[ATTNC_MAX_KV_RANGES];
-    int rangeHi[ATTNC_MAX_KV_RANGES];
-    int rangeCount;
-    int warpCount[8];
-    int list[kThreads];
-    int tileStart[2];
-    int tileClass[2];
-  };
+  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  /// Bookkeeping after the tiles: this key tile's query intervals for the current head, the
+  /// current batch of classified non-empty query tiles and the stages' tiles.
+  using Aux = typename Producer::template Bookkeeping<kStages>;
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
 
-  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
   using Frag = float[1][kBlockM / 8][4]; // 16 keys x 64 queries
   using Acc = float[1][kDPart / 8][4];   // 16 keys x kDPart columns
 
@@ -201,14 +193,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
       __syncthreads(); // the previous head's cursor and tiles are done with
       if (tid == 0) {
         int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-        int n = V::qRanges(a, b, h, k0, kHi, lo, hi);
-        n = max(0, min(n, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-        for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-          aux.rangeLo[i] = max(lo[i], 0);
-          aux.rangeHi[i] = min(hi[i], a.q_len);
-        }
-        aux.rangeCount = n;
+        aux.setIntervals(V::qRanges(a, b, h, k0, kHi, lo, hi), lo, hi, a.q_len);
       }
       __syncthreads();
 

@@ -27,18 +27,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
   static constexpr int kVOffset = kKOffset + kStages * kTileBytes;
   static constexpr int kAuxOffset = kVOffset + kStages * kTileBytes;
 
-  /// The forward cursor's bookkeeping (Sm80Producer::TileCursor reads these names).
-  struct Aux {
-    int tileStart[kStages];
-    int tileClass[kStages];
-    int rangeLo[ATTNC_MAX_KV_RANGES];
-    int rangeHi[ATTNC_MAX_KV_RANGES];
-    int rangeCount;
-    int warpCount[8];
-    int list[kThreads];
-  };
-  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
   using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  using Aux = typename Producer::template Bookkeeping<kStages>;
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
   using TileCursor = typename Producer::template TileCursor<Aux>;
 
   static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
@@ -54,14 +45,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
 
     if (tid == 0) {
       int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int n = V::kvRanges(a, b, h, q0, qHi, lo, hi);
-      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        aux.rangeLo[i] = max(lo[i], 0);
-        aux.rangeHi[i] = min(hi[i], a.kv_len);
-      }
-      aux.rangeCount = n;
+      aux.setIntervals(V::kvRanges(a, b, h, q0, qHi, lo, hi), lo, hi, a.kv_len);
     }
     const unsigned char *qBase =
         (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;

@@ -101,22 +101,12 @@ struct ForwardSm80 {
   static_assert(kStages >= 2 && kStages <= 8, "2..8 pipeline stages");
   static_assert(kWarps <= 8, "at most 8 warps (tile-list compaction)");
 
-  /// Bookkeeping in shared memory after the tiles: the pipeline ring (which key tile and
-  /// class each stage holds), the kv intervals of this q tile and the current batch of
-  /// classified non-empty key tiles (entry = tile start | class; starts are multiples of
-  /// 16, classes fit in the two low bits).
-  struct Aux {
-    int tileStart[kStages];
-    int tileClass[kStages];
-    int rangeLo[ATTNC_MAX_KV_RANGES];
-    int rangeHi[ATTNC_MAX_KV_RANGES];
-    int rangeCount;
-    int warpCount[8];
-    int list[kThreads];
-  };
+  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
+  /// Bookkeeping in shared memory after the tiles (the pipeline ring, the kv intervals of this
+  /// q tile, the batch of classified key tiles).
+  using Aux = typename Producer::template Bookkeeping<kStages>;
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128;
 
-  using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
   using TileCursor = typename Producer::template TileCursor<Aux>;
   template <int kRows>
   static __device__ __forceinline__ void loadTile(unsigned dst, const unsigned char *base,
@@ -151,14 +141,7 @@ struct ForwardSm80 {
 
     if (tid == 0) {
       int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int n = V::kvRanges(a, b, h, q0, qHi, lo, hi);
-      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
-#pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        aux.rangeLo[i] = max(lo[i], 0);
-        aux.rangeHi[i] = min(hi[i], a.kv_len);
-      }
-      aux.rangeCount = n;
+      aux.setIntervals(V::kvRanges(a, b, h, q0, qHi, lo, hi), lo, hi, a.kv_len);
     }
     loadTile<kBlockM>(sQ, qBase, p.q_stride[2], q0, a.q_len);
     __syncthreads(); // the intervals

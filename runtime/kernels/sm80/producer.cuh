@@ -13,6 +13,34 @@
 namespace attnc {
 
 template <class V, int kBlockN, int kThreads, int kChunks> struct Sm80Producer {
+  /// The shared-memory bookkeeping of TileCursor and forEachStagedTile: which tile and class
+  /// each stage holds, the intervals being walked and the current batch of classified
+  /// non-empty tiles (entry = tile start | class; starts are multiples of 16, classes fit in
+  /// the two low bits).
+  template <int kStages> struct Bookkeeping {
+    int tileStart[kStages];
+    int tileClass[kStages];
+    int rangeLo[ATTNC_MAX_KV_RANGES];
+    int rangeHi[ATTNC_MAX_KV_RANGES];
+    int rangeCount;
+    int warpCount[8];
+    int list[kThreads];
+
+    /// Thread 0: the n intervals [lo, hi) that V::kvRanges (or V::qRanges) gave, clamped to
+    /// [0, limit) (kv_len, or q_len).
+    __device__ __forceinline__ void setIntervals(int n, const int (&lo)[ATTNC_MAX_KV_RANGES],
+                                                 const int (&hi)[ATTNC_MAX_KV_RANGES], int limit) {
+      n = max(0, min(n, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        rangeLo[i] = max(lo[i], 0);
+        rangeHi[i] = min(hi[i], limit);
+      }
+      rangeCount = n;
+    }
+  };
+  static_assert(kThreads <= 8 * 32, "at most 8 warps (tile-list compaction)");
+
   /// Walks the block_n-aligned key tiles of the kv intervals, skipping EMPTY ones. The
   /// candidate tiles are classified kThreads at a time, one per thread, and the non-empty
   /// ones compacted into Aux::list: V::classify (which may read input summaries from
