@@ -13,6 +13,7 @@ KINDS = [("BF16", "bf16"), ("F16", "f16")]
 SS_N = [64, 128]        # S = Q K^T: both operands from shared memory, K-major
 RSK_N = [64, 128]       # S = Q K^T: Q from registers, K from shared memory (K-major)
 RS_N = [64, 128, 256]   # O += P V: P from registers, V from shared memory (MN-major)
+SST_N = [32, 64]        # backward dQ = dS K: both in shared memory, both MN-major
 
 
 def regs(n, first):
@@ -50,6 +51,23 @@ static __device__ __forceinline__ void mmaRS(tile::{kind}, float (&d)[{m}], cons
                "{{%{m}, %{m + 1}, %{m + 2}, %{m + 3}}}, %{m + 4}, p, 1, 1, 1;\\n}}\\n"
                : {outs(m)}
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
+}}
+"""
+
+
+def sst(kind, ptx, n):
+    m = n // 2
+    return f"""
+/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory, both MN-major
+/// (transposed) descriptors: A stored [k][m], B stored [k][n].
+static __device__ __forceinline__ void mmaSSTransposed(tile::{kind}, float (&d)[{m}],
+                                                       unsigned long long descA,
+                                                       unsigned long long descB, int accumulate) {{
+  asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
+               "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
+               "%{m}, %{m + 1}, p, 1, 1, 1, 1;\\n}}\\n"
+               : {outs(m)}
+               : "l"(descA), "l"(descB), "r"(accumulate));
 }}
 """
 
@@ -116,6 +134,8 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
             parts.append(rsk(kind, ptx, n))
         for n in RS_N:
             parts.append(rs(kind, ptx, n))
+        for n in SST_N:
+            parts.append(sst(kind, ptx, n))
     parts.append("""
 } // namespace wgmma
 } // namespace attnc

@@ -46,4 +46,11 @@ typedef struct AttncBackwardParams {
   AttncInputGrads input_grads;
 } AttncBackwardParams;
 
+/// The sm_90a backward's tensor maps (AttncTensorMap, attnc_forward_params.h): 4-D views
+/// {D, tokens, heads, batch} with the 128-byte swizzle, boxes of 64 columns x 64 rows for Q
+/// and dO (query tiles) and x 128 rows for K and V (key tiles). The third kernel parameter.
+typedef struct AttncBackwardTmaMaps {
+  AttncTensorMap q, k, v, d_o;
+} AttncBackwardTmaMaps;
+
 #endif // ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H

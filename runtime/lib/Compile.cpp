@@ -397,7 +397,7 @@ Status Context::compileBackward(const Kernel &kernel) {
   config.bf16 = kernel.options().dtype == DataType::BF16;
   config.headDim = kernel.options().headDim;
   config.arch = kernel.arch();
-  config.hopper = false;
+  config.hopper = usesHopperTemplate(config.arch);
   RouteSource route;
   if (hooks.hasRoute &&
       !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))

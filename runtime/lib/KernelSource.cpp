@@ -18,6 +18,7 @@ constexpr const char *kPortableTemplate = "sm80/forward_entry.cuh";
 constexpr const char *kHopperTemplate = "sm90/forward.cuh";
 /// The backward's kernels and the tensor-pointer struct they take.
 constexpr const char *kPortableBackward = "sm80/backward_entry.cuh";
+constexpr const char *kHopperBackward = "sm90/backward_entry.cuh";
 constexpr const char *kBackwardParams = "attnc_backward_params.h";
 
 /// The summary pre-pass (summary_kernel.cuh): per-block min/max of one input along its LAST
@@ -105,7 +106,9 @@ bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &
   if (!params)
     return false;
   out << "\n// ---- " << kBackwardParams << " ----\n" << params << "\n";
-  if (!writeBody(out, hooksSource, kPortableBackward, route, error))
+  // The Hopper key-tile kernel holds dK and dV in registers: D = 256 keeps the portable one.
+  const bool hopper = config.hopper && config.headDim <= 128;
+  if (!writeBody(out, hooksSource, hopper ? kHopperBackward : kPortableBackward, route, error))
     return false;
   source = out.str();
   return true;

@@ -71,8 +71,9 @@ struct Kernel::Backward {
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
     CUfunction dq = nullptr; ///< the deterministic mode's dQ kernel
     PrepassFunctions prepass;
-    /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel
-    int config[6] = {};
+    /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel, 1 =
+    /// it takes AttncBackwardTmaMaps (sm_90a), 0
+    int config[8] = {};
     /// The same for the recompute of the output before `out` (block_m 0: no `out`) and for
     /// the deterministic mode's dQ kernel.
     int recomputeConfig[6] = {};

@@ -165,39 +165,14 @@ Status moduleFor(const Kernel &kernel, Kernel::Modules &modules, const CudaDrive
   return Status::success();
 }
 
-/// The sm_90a template loads Q, K and V through tensor maps: 4-D views {D, tokens, heads,
-/// batch} with the 128-byte swizzle, boxes of 64 columns x block rows.
+/// The sm_90a template loads Q, K and V through tensor maps (launch_steps::encodeTmaMap).
 Status encodeTmaMaps(const CudaDriver &d, const Arguments &args, int blockM, int blockN,
                      AttncTmaMaps &maps) {
-  const CUtensorMapDataType type = args.q.dtype == dsl::ElementType::BF16
-                                       ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-                                       : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-  auto encode = [&](AttncTensorMap &map, const QkvTensor &t, int boxRows,
-                    const char *what) -> Status {
-    cuuint64_t dims[4] = {cuuint64_t(t.headDim), cuuint64_t(t.tokens), cuuint64_t(t.heads),
-                          cuuint64_t(t.batch)};
-    cuuint64_t strides[3] = {cuuint64_t(t.strideToken) * 2, cuuint64_t(t.strideHead) * 2,
-                             cuuint64_t(t.strideBatch) * 2};
-    // A dim of extent 1 may carry any stride; give the driver a valid one.
-    for (int i = 0; i < 3; ++i)
-      if (dims[i + 1] == 1 || strides[i] == 0)
-        strides[i] = 16;
-    cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1};
-    cuuint32_t elementStrides[4] = {1, 1, 1, 1};
-    static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
-    CUresult r = d.cuTensorMapEncodeTiled(
-        reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims, strides,
-        box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS)
-      return cudaFailure(d, r, std::string("building the TMA descriptor of ") + what);
-    return Status::success();
-  };
-  Status s = encode(maps.q, args.q, blockM, "Q");
+  Status s = encodeTmaMap(d, args.q, blockM, "Q", maps.q);
   if (s.ok())
-    s = encode(maps.k, args.k, blockN, "K");
+    s = encodeTmaMap(d, args.k, blockN, "K", maps.k);
   if (s.ok())
-    s = encode(maps.v, args.v, blockN, "V");
+    s = encodeTmaMap(d, args.v, blockN, "V", maps.v);
   return s;
 }
 
@@ -434,6 +409,31 @@ Status runRoutePrepass(LaunchScratch &scratch, const PrepassFunctions &prepass,
   return scratch.launch(prepass.routeSelect, unsigned((units + unitsPerCta - 1) / unitsPerCta),
                         unsigned(args.q.heads), unsigned(args.q.batch), unsigned(32 * selectWarps),
                         unsigned(selectShared), select, "the routing block selection");
+}
+
+Status encodeTmaMap(const CudaDriver &d, const QkvTensor &t, int boxRows, const char *what,
+                    AttncTensorMap &map) {
+  const CUtensorMapDataType type = t.dtype == dsl::ElementType::BF16
+                                       ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                       : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  cuuint64_t dims[4] = {cuuint64_t(t.headDim), cuuint64_t(t.tokens), cuuint64_t(t.heads),
+                        cuuint64_t(t.batch)};
+  cuuint64_t strides[3] = {cuuint64_t(t.strideToken) * 2, cuuint64_t(t.strideHead) * 2,
+                           cuuint64_t(t.strideBatch) * 2};
+  // A dim of extent 1 may carry any stride; give the driver a valid one.
+  for (int i = 0; i < 3; ++i)
+    if (dims[i + 1] == 1 || strides[i] == 0)
+      strides[i] = 16;
+  cuuint32_t box[4] = {64, cuuint32_t(boxRows), 1, 1};
+  cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+  static_assert(sizeof(CUtensorMap) == sizeof(AttncTensorMap), "tensor map size");
+  CUresult r = d.cuTensorMapEncodeTiled(
+      reinterpret_cast<CUtensorMap *>(&map), type, 4, const_cast<void *>(t.data), dims, strides,
+      box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    return cudaFailure(d, r, std::string("building the TMA descriptor of ") + what);
+  return Status::success();
 }
 
 } // namespace launch_steps

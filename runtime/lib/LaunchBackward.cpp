@@ -62,7 +62,7 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
       !s.ok())
     return fail(s);
   // The launch tables: the key-tile kernel's, and the recompute's (block_m 0 without `out`).
-  auto readTable = [&](const char *name, CUfunction function, int(&config)[6],
+  auto readTable = [&](const char *name, CUfunction function, auto &config,
                        bool required) -> Status {
     CUdeviceptr table = 0;
     size_t tableBytes = 0;
@@ -272,9 +272,33 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       !s.ok())
     return s;
   const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
+  // The sm_90a key-tile kernel loads Q, K, V and dO (the one it reads: dL/d(output before
+  // `out`) with `out`) through tensor maps.
+  AttncBackwardTmaMaps maps;
+  std::memset(&maps, 0, sizeof(maps));
+  void *keyTileMapParams[] = {&keyTileParams, &hookArgs, &maps};
+  if (loaded.config[6] == 1) {
+    QkvTensor dO = args.dO;
+    if (keyTileParams.d_o != params.d_o) {
+      dO.data = const_cast<void *>(keyTileParams.d_o);
+      dO.strideBatch = keyTileParams.do_stride[0];
+      dO.strideHead = keyTileParams.do_stride[1];
+      dO.strideToken = keyTileParams.do_stride[2];
+    }
+    Status s = encodeTmaMap(*d, args.q, blockM, "Q", maps.q);
+    if (s.ok())
+      s = encodeTmaMap(*d, args.k, blockN, "K", maps.k);
+    if (s.ok())
+      s = encodeTmaMap(*d, args.v, blockN, "V", maps.v);
+    if (s.ok())
+      s = encodeTmaMap(*d, dO, blockM, "dO", maps.d_o);
+    if (!s.ok())
+      return s;
+  }
   if (Status s = scratch.launch(loaded.keyTiles, keyTiles, unsigned(args.k.heads),
                                 unsigned(args.q.batch), unsigned(threads), unsigned(sharedBytes),
-                                keyTileKernelParams, "the backward's key-tile kernel");
+                                loaded.config[6] == 1 ? keyTileMapParams : keyTileKernelParams,
+                                "the backward's key-tile kernel");
       !s.ok())
     return s;
   if (args.deterministic) {

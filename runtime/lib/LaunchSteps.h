@@ -92,6 +92,11 @@ Status runRoutePrepass(LaunchScratch &scratch, const PrepassFunctions &prepass,
                        const RouteGeometry &route, const Arguments &args,
                        AttncForwardParams &forward, AttncArgs &hookArgs);
 
+/// A 4-D tensor map {D, tokens, heads, batch} of Q, K, V or dO for the sm_90a kernels: the
+/// 128-byte swizzle, boxes of 64 columns x boxRows rows.
+Status encodeTmaMap(const CudaDriver &d, const QkvTensor &t, int boxRows, const char *what,
+                    AttncTensorMap &map);
+
 } // namespace attnc::runtime::launch_steps
 
 #endif // ATTNC_RUNTIME_LIB_LAUNCHSTEPS_H

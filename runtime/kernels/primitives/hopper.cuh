@@ -56,6 +56,12 @@ static __device__ __forceinline__ void tmaPrefetchDescriptor(const void *map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
 }
 
+/// Orders this thread's earlier generic-proxy writes to shared memory before later
+/// async-proxy reads of it (wgmma operands written with st.shared).
+static __device__ __forceinline__ void fenceAsyncShared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
 //===--- wgmma shared-memory matrix descriptors --------------------------===//
 
 /// Descriptor of a tile stored as 128-byte rows with the 128-byte swizzle (what TMA writes

@@ -1,99 +1,33 @@
-//===- sm80/backward_entry.cuh - The backward's entry points --------------===//
+//===- sm80/backward_entry.cuh - The portable backward's entry points -----===//
 //
-// The instantiation of sm80/backward.cuh for the program's variant (AttncVariant) and the
-// head dim and dtype the source defines; see there for the launch.
+// The backward module of the portable kernels: the shared entries and the key-tile kernel of
+// sm80/backward.cuh (mma.sync), instantiated for AttncVariant; see there for the launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_ENTRY_CUH
 #define ATTNC_KERNELS_SM80_BACKWARD_ENTRY_CUH
 
-#include "sm80/backward.cuh"
-#include "sm80/backward_dq.cuh"
-#include "sm80/forward.cuh"
+#include "sm80/backward_shared_entries.cuh"
 
-#ifndef ATTNC_HEAD_DIM
-#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including sm80/backward_entry.cuh"
-#endif
-#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
-using AttncBackwardKind = attnc::tile::F16;
-#else
-using AttncBackwardKind = attnc::tile::BF16;
-#endif
-// Two query-tile stages where the shared memory holds them (D = 256 needs 200 KB for two).
-constexpr int kAttncBackwardStages =
-    ATTNC_HEAD_DIM == 256 && attnc::kSm80TargetSharedKB < 227 ? 1 : 2;
 using AttncBackwardSm80 =
     attnc::BackwardSm80<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardStages>;
-using AttncBackwardDq =
-    attnc::BackwardDqSm80<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardStages>;
-using AttncBackwardRows =
-    attnc::backward::RowPasses<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind>;
-
-// The output before `out`: the portable forward with the variant's `out` dropped.
-using AttncRecomputeVariant = attnc::WithoutOut<AttncVariant>;
-using AttncRecomputePolicy =
-    attnc::Sm80Policy<AttncRecomputeVariant, ATTNC_HEAD_DIM, attnc::kSm80TargetSharedKB>;
-using AttncRecompute =
-    attnc::ForwardSm80<AttncRecomputeVariant, ATTNC_HEAD_DIM, AttncBackwardKind,
-                       AttncRecomputePolicy::kBlockM, AttncRecomputePolicy::kBlockN,
-                       AttncRecomputePolicy::kWarps, AttncRecomputePolicy::kStages>;
 
 extern "C" {
-__constant__ int attnc_backward_key_tiles_config[6] = {
-    AttncBackwardSm80::kBlockM, AttncBackwardSm80::kBlockN,    AttncBackwardSm80::kThreads,
-    kAttncBackwardStages,       AttncBackwardSm80::kSmemBytes, ATTNC_HEAD_DIM};
-__constant__ int attnc_backward_dq_config[6] = {
-    AttncBackwardDq::kBlockM, AttncBackwardDq::kBlockN,    AttncBackwardDq::kThreads,
-    kAttncBackwardStages,     AttncBackwardDq::kSmemBytes, ATTNC_HEAD_DIM};
-/// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}; block_m 0 without `out`
-/// (no recompute entry).
-__constant__ int attnc_backward_recompute_config[6] = {
-    AttncVariant::kHasOut ? AttncRecomputePolicy::kBlockM : 0,
-    AttncRecomputePolicy::kBlockN,
-    AttncRecompute::kThreads,
-    AttncRecomputePolicy::kStages,
-    AttncRecompute::kSmemBytes,
-    ATTNC_HEAD_DIM};
-}
-
-namespace attnc {
-/// Only programs with `out` instantiate the recompute (a template, so the discarded branch
-/// is not compiled).
-template <class V>
-static __device__ __forceinline__ void recomputeBeforeOut(const AttncForwardParams &p,
-                                                          const AttncArgs &a, unsigned char *smem) {
-  if constexpr (V::kHasOut)
-    AttncRecompute::run(p, a, smem);
-}
-} // namespace attnc
-
-extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
-    attnc_backward_prepare(const __grid_constant__ AttncBackwardParams p,
-                           const __grid_constant__ AttncArgs a) {
-  AttncBackwardRows::prepare(p, a);
+/// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim, 0 (no tensor maps), 0}
+__constant__ int attnc_backward_key_tiles_config[8] = {AttncBackwardSm80::kBlockM,
+                                                       AttncBackwardSm80::kBlockN,
+                                                       AttncBackwardSm80::kThreads,
+                                                       kAttncBackwardStages,
+                                                       AttncBackwardSm80::kSmemBytes,
+                                                       ATTNC_HEAD_DIM,
+                                                       0,
+                                                       0};
 }
 extern "C" __global__ void __launch_bounds__(AttncBackwardSm80::kThreads, 1)
     attnc_backward_key_tiles(const __grid_constant__ AttncBackwardParams p,
                              const __grid_constant__ AttncArgs a) {
   extern __shared__ __align__(128) unsigned char attnc_smem[];
   AttncBackwardSm80::run(p, a, attnc_smem);
-}
-extern "C" __global__ void __launch_bounds__(AttncBackwardDq::kThreads)
-    attnc_backward_dq(const __grid_constant__ AttncBackwardParams p,
-                      const __grid_constant__ AttncArgs a) {
-  extern __shared__ __align__(128) unsigned char attnc_smem[];
-  AttncBackwardDq::run(p, a, attnc_smem);
-}
-extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
-    attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
-                            const __grid_constant__ AttncArgs a) {
-  AttncBackwardRows::storeDq(p, a);
-}
-extern "C" __global__ void __launch_bounds__(AttncRecompute::kThreads)
-    attnc_backward_recompute(const __grid_constant__ AttncForwardParams p,
-                             const __grid_constant__ AttncArgs a) {
-  extern __shared__ __align__(128) unsigned char attnc_smem[];
-  attnc::recomputeBeforeOut<AttncVariant>(p, a, attnc_smem);
 }
 
 #endif // ATTNC_KERNELS_SM80_BACKWARD_ENTRY_CUH

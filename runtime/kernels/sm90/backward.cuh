@@ -1,0 +1,343 @@
+//===- sm90/backward.cuh - Block-sparse attention backward for Hopper (sm_90a) ===//
+//
+// The key-tile kernel of the backward (sm80/backward.cuh has the whole backward and its
+// semantics) on Hopper's instructions: TMA loads on mbarriers, one producer warpgroup and two
+// consumer warpgroups (setmaxnreg), wgmma for the five products. The preparation, dQ store,
+// recompute and deterministic dQ kernels stay the portable ones.
+//
+// One CTA per (128-key tile, KV head, batch); consumer warpgroup c owns keys 64 c .. 64 c + 63
+// of the tile, whose K and V stay in shared memory. The producer's first warp walks the
+// 64-query tiles of V::qRanges for every query head of the group, classifies them 32 at a
+// time (V::classify, one per lane) and streams the non-empty ones' Q and dO through a 2-stage
+// ring. Per query tile, each consumer warpgroup:
+//   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory
+//   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class)
+//   dV_c += P^T dO, dK_c += dS^T Q         wgmma, A from registers, B MN-major
+//   dS^T to shared memory, then dQ += dS K_c over its 64 keys in 64-column halves (wgmma,
+//   both operands MN-major) added to dq_accum with atomics (two adds per element per CTA)
+// dK and dV are written from registers at the end.
+//
+// LAUNCH: grid (ceil(kv_len / 128), kv_heads, batch), 384 threads, dynamic shared memory and
+// block sizes from __constant__ int attnc_backward_key_tiles_config[6] (as the portable one);
+// parameters (AttncBackwardParams, AttncArgs, AttncBackwardTmaMaps), __grid_constant__.
+// D = 64 or 128 (D = 256 keeps the portable kernel: its dK and dV alone would fill the
+// registers).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_SM90_BACKWARD_CUH
+#define ATTNC_KERNELS_SM90_BACKWARD_CUH
+
+#include "attention/backward_score.cuh"
+#include "attention/range_scan.cuh"
+#include "attnc_backward_params.h"
+#include "primitives/hopper.cuh"
+#include "primitives/tile.cuh"
+#include "primitives/wgmma.cuh"
+
+namespace attnc {
+
+template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
+  static constexpr int kBlockM = 64;  // queries per step
+  static constexpr int kBlockN = 128; // keys per CTA: two consumer warpgroups of 64
+  static constexpr int kStages = 2;
+  static constexpr int kThreads = 384;
+  static constexpr int kPanels = kHeadDim / 64; // 64-column (128-byte) swizzle panels
+  static constexpr int kKBytes = kBlockN * kHeadDim * 2;
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kDsBytes = kBlockN * kBlockM * 2;
+  static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+  static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
+
+  struct Aux {
+    unsigned long long kvFull;
+    unsigned long long full[kStages], empty[kStages];
+    int slot[kStages];     ///< query tile start | class, or -1: no more tiles
+    int slotHead[kStages]; ///< the query head of the tile
+  };
+  // Shared memory (1024-byte aligned tiles): [K][V][Q stages][dO stages][dS^T][bookkeeping].
+  static constexpr int kVOffset = kKBytes;
+  static constexpr int kQOffset = 2 * kKBytes;
+  static constexpr int kDoOffset = kQOffset + kStages * kQBytes;
+  static constexpr int kDsOffset = kDoOffset + kStages * kQBytes;
+  static constexpr int kAuxOffset = kDsOffset + kDsBytes;
+  static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
+
+  using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
+
+  static __device__ __forceinline__ unsigned barrier(const unsigned long long &bar) {
+    return tile::sharedAddress(&bar);
+  }
+
+  /// The producer's first warp: K and V once, then the query tiles of every head of the group.
+  static __device__ __forceinline__ void produce(const AttncArgs &a,
+                                                 const AttncBackwardTmaMaps &maps, Aux &aux,
+                                                 unsigned base, int b, int kvh, int k0, int kHi) {
+    const int lane = (int)threadIdx.x % 32;
+    if (lane == 0) {
+      hopper::barrierArriveExpectBytes(barrier(aux.kvFull), 2 * kKBytes);
+#pragma unroll
+      for (int panel = 0; panel < kPanels; ++panel) {
+        hopper::tmaLoad4d(base + panel * kBlockN * 128, &maps.k, barrier(aux.kvFull), panel * 64,
+                          k0, kvh, b);
+        hopper::tmaLoad4d(base + kVOffset + panel * kBlockN * 128, &maps.v, barrier(aux.kvFull),
+                          panel * 64, k0, kvh, b);
+      }
+    }
+    const int group = a.heads / a.kv_heads;
+    int n = 0; // tiles queued
+    auto queue = [&](int entry, int h) {
+      const int stage = n % kStages;
+      if (lane == 0) {
+        hopper::barrierWait(barrier(aux.empty[stage]), ((n / kStages) & 1) ^ 1);
+        aux.slot[stage] = entry;
+        aux.slotHead[stage] = h;
+        if (entry < 0) {
+          hopper::barrierArrive(barrier(aux.full[stage]));
+        } else {
+          const unsigned bar = barrier(aux.full[stage]);
+          hopper::barrierArriveExpectBytes(bar, 2 * kQBytes);
+          const int q0 = entry & ~3;
+#pragma unroll
+          for (int panel = 0; panel < kPanels; ++panel) {
+            hopper::tmaLoad4d(base + kQOffset + stage * kQBytes + panel * kBlockM * 128, &maps.q,
+                              bar, panel * 64, q0, h, b);
+            hopper::tmaLoad4d(base + kDoOffset + stage * kQBytes + panel * kBlockM * 128, &maps.d_o,
+                              bar, panel * 64, q0, h, b);
+          }
+        }
+      }
+      ++n;
+    };
+    for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+      int ranges = V::qRanges(a, b, h, k0, kHi, lo, hi);
+      ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        lo[i] = max(lo[i], 0);
+        hi[i] = min(hi[i], a.q_len);
+      }
+      int range = 0, next = 0;
+      while (range < ranges) {
+        int r = range, start = next;
+        Scan::walkIntervals(lo, hi, ranges, lane, r, start);
+        int cls = ATTNC_TILE_EMPTY;
+        if (r < ranges)
+          cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
+        unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+        while (kept != 0u) {
+          const int j = __ffs(kept) - 1;
+          kept &= kept - 1;
+          queue(__shfl_sync(0xffffffffu, start | cls, j), h);
+        }
+        Scan::walkIntervals(lo, hi, ranges, 32, range, next);
+      }
+    }
+    queue(-1, 0);
+  }
+
+  /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63.
+  static __device__ __forceinline__ void consume(const AttncBackwardParams &p, const AttncArgs &a,
+                                                 Aux &aux, unsigned base, int b, int kvh, int k0,
+                                                 int c) {
+    const Kind kind{};
+    const int tid = (int)threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int kRow = k0 + c * 64 + warp * 16 + g; // this thread's first key
+    const unsigned sK = base, sV = base + kVOffset, sQ = base + kQOffset, sDo = base + kDoOffset;
+    const unsigned sDs = base + kDsOffset + c * 64 * 128; // this warpgroup's 64 rows of dS^T
+    const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
+
+    float dk[kHeadDim / 2], dv[kHeadDim / 2];
+#pragma unroll
+    for (int i = 0; i < kHeadDim / 2; ++i)
+      dk[i] = dv[i] = 0.f;
+    hopper::barrierWait(barrier(aux.kvFull), 0);
+
+    for (int n = 0;; ++n) {
+      const int stage = n % kStages;
+      hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
+      const int entry = aux.slot[stage];
+      if (entry < 0)
+        break;
+      const int h = aux.slotHead[stage], q0 = entry & ~3, cls = entry & 3;
+      const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
+
+      // S^T = K_c Q^T and dP^T = V_c dO^T: 64 keys x 64 queries each.
+      float s[32], dp[32];
+      wgmma::fence();
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
+        const unsigned keyOff = panel * kBlockN * 128 + c * 64 * 128 + inRow;
+        const unsigned queryOff = panel * kBlockM * 128 + inRow;
+        wgmma::mmaSS(kind, s,
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sK + keyOff, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tQ + queryOff, 16)),
+                     kk > 0 ? 1 : 0);
+        wgmma::mmaSS(kind, dp,
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sV + keyOff, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tDo + queryOff, 16)),
+                     kk > 0 ? 1 : 0);
+      }
+      wgmma::commit();
+      wgmma::wait<0>();
+      wgmma::fenceOperands(s);
+      wgmma::fenceOperands(dp);
+
+      // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
+      // (their LSE and delta read per column: arrays of them would not fit the registers).
+      const float *lseRow = p.lse + b * p.lse_stride[0] + h * p.lse_stride[1];
+      const float *deltaRow = p.delta + ((long long)b * a.heads + h) * a.q_len;
+      const auto pairs = [&](auto mask, auto bounds) {
+#pragma unroll
+        for (int col = 0; col < 8; ++col)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int q = q0 + col * 8 + 2 * t + j;
+            const bool in = q < a.q_len;
+            const float lseLog2 = in ? lseRow[q] * score::kLog2e : 0.f;
+            const float delta = in ? deltaRow[q] : 0.f;
+#pragma unroll
+            for (int half = 0; half < 2; ++half)
+              backward::pairGradient<V, decltype(mask)::value, decltype(bounds)::value>(
+                  s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h, q,
+                  kRow + half * 8, lseLog2, delta, grads);
+          }
+      };
+      backward::byTileClass(q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len, cls, pairs);
+
+      // dV += P^T dO and dK += dS^T Q: A from registers (16 queries per step), B MN-major.
+      unsigned pFrag[4][4], dsFrag[4][4];
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        pFrag[kk][0] = tile::pack2(kind, s[8 * kk + 0], s[8 * kk + 1]);
+        pFrag[kk][1] = tile::pack2(kind, s[8 * kk + 2], s[8 * kk + 3]);
+        pFrag[kk][2] = tile::pack2(kind, s[8 * kk + 4], s[8 * kk + 5]);
+        pFrag[kk][3] = tile::pack2(kind, s[8 * kk + 6], s[8 * kk + 7]);
+        dsFrag[kk][0] = tile::pack2(kind, dp[8 * kk + 0], dp[8 * kk + 1]);
+        dsFrag[kk][1] = tile::pack2(kind, dp[8 * kk + 2], dp[8 * kk + 3]);
+        dsFrag[kk][2] = tile::pack2(kind, dp[8 * kk + 4], dp[8 * kk + 5]);
+        dsFrag[kk][3] = tile::pack2(kind, dp[8 * kk + 6], dp[8 * kk + 7]);
+      }
+      // dS^T to shared memory in the 128-byte swizzle (row = key, 64 queries per row), the
+      // A operand of dQ.
+#pragma unroll
+      for (int col = 0; col < 8; ++col)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int row = warp * 16 + g + half * 8;
+          const unsigned addr = sDs + row * 128 + ((col ^ (row % 8)) * 16) + 4 * t;
+          asm volatile(
+              "st.shared.b32 [%0], %1;\n" ::"r"(addr),
+              "r"(half ? dsFrag[col / 2][(col % 2) * 2 + 1] : dsFrag[col / 2][(col % 2) * 2]));
+        }
+      hopper::fenceAsyncShared();
+      wgmma::fence();
+      const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
+      const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        wgmma::mmaRS(kind, dv, pFrag[kk],
+                     hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
+        wgmma::mmaRS(kind, dk, dsFrag[kk],
+                     hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
+      }
+      wgmma::commit();
+      hopper::namedSync(1 + c, 128); // this warpgroup's dS^T rows are all written
+
+      // dQ (queries q0 .. q0 + 63) += dS K_c, 64 columns at a time, added to dq_accum.
+      if (p.dq_accum != nullptr) {
+        const unsigned dsLow = hopper::descriptorLow128B(sDs, 64 * 128);
+        const unsigned kLow = hopper::descriptorLow128B(sK + c * 64 * 128, kBlockN * 128);
+        float *dqRow = p.dq_accum + ((long long)b * a.heads + h) * a.q_len * kHeadDim;
+#pragma unroll
+        for (int panel = 0; panel < kPanels; ++panel) {
+          float dq[32];
+          wgmma::fence();
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk)
+            wgmma::mmaSSTransposed(
+                kind, dq, hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16),
+                hopper::descriptorFromLow128B(kLow + (panel * kBlockN * 128 + kk * 16 * 128) / 16),
+                kk > 0 ? 1 : 0);
+          wgmma::commit();
+          wgmma::wait<0>();
+          wgmma::fenceOperands(dq);
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int q = q0 + warp * 16 + g + half * 8;
+            if (q < a.q_len) {
+#pragma unroll
+              for (int col = 0; col < 8; ++col) {
+                float *dst = dqRow + (long long)q * kHeadDim + panel * 64 + col * 8 + 2 * t;
+                atomicAdd(dst, dq[col * 4 + half * 2]);
+                atomicAdd(dst + 1, dq[col * 4 + half * 2 + 1]);
+              }
+            }
+          }
+        }
+      }
+      wgmma::wait<0>();
+      wgmma::fenceOperands(dk);
+      wgmma::fenceOperands(dv);
+      // The stage's Q and dO are read (and this warpgroup's dS^T, before its next write).
+      hopper::namedSync(1 + c, 128);
+      if (lane == 0)
+        hopper::barrierArrive(barrier(aux.empty[stage]));
+    }
+
+    // dK and dV of this thread's keys.
+    unsigned char *dkBase = (unsigned char *)p.dk + (b * p.dk_stride[0] + kvh * p.dk_stride[1]) * 2;
+    unsigned char *dvBase = (unsigned char *)p.dv + (b * p.dv_stride[0] + kvh * p.dv_stride[1]) * 2;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int k = kRow + half * 8;
+      if (k < a.kv_len) {
+#pragma unroll
+        for (int col = 0; col < kHeadDim / 8; ++col) {
+          const int d = col * 8 + 2 * t;
+          *(unsigned *)(dkBase + ((long long)k * p.dk_stride[2] + d) * 2) =
+              tile::pack2(kind, dk[col * 4 + half * 2], dk[col * 4 + half * 2 + 1]);
+          *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + d) * 2) =
+              tile::pack2(kind, dv[col * 4 + half * 2], dv[col * 4 + half * 2 + 1]);
+        }
+      }
+    }
+  }
+
+  static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
+                                             const AttncBackwardTmaMaps &maps,
+                                             unsigned char *smemRaw) {
+    const unsigned raw = tile::sharedAddress(smemRaw);
+    const unsigned base = (raw + 1023u) & ~1023u;
+    Aux &aux = *reinterpret_cast<Aux *>(smemRaw + (base - raw) + kAuxOffset);
+    const int kTile = (int)blockIdx.x, kvh = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const int tid = (int)threadIdx.x, warpgroup = tid / 128;
+    if (tid == 0) {
+      hopper::barrierInit(barrier(aux.kvFull), 1);
+#pragma unroll
+      for (int s = 0; s < kStages; ++s) {
+        hopper::barrierInit(barrier(aux.full[s]), 1);
+        hopper::barrierInit(barrier(aux.empty[s]), 8); // one arrive per consumer warp
+      }
+      hopper::barrierInitFence();
+    }
+    __syncthreads();
+    if (warpgroup == 0) {
+      hopper::releaseRegisters<kProducerRegs>();
+      if (tid < 32)
+        produce(a, maps, aux, base, b, kvh, k0, kHi);
+    } else {
+      hopper::claimRegisters<kConsumerRegs>();
+      consume(p, a, aux, base, b, kvh, k0, warpgroup - 1);
+    }
+  }
+};
+
+} // namespace attnc
+
+#endif // ATTNC_KERNELS_SM90_BACKWARD_CUH

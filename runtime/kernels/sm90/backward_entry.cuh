@@ -1,0 +1,35 @@
+//===- sm90/backward_entry.cuh - The Hopper backward's entry points -------===//
+//
+// The backward module on sm_90a for D = 64 and 128: the shared entries and the key-tile kernel
+// of sm90/backward.cuh (wgmma, TMA), instantiated for AttncVariant; see there for the launch.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
+#define ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
+
+#include "sm80/backward_shared_entries.cuh"
+#include "sm90/backward.cuh"
+
+using AttncBackwardSm90 = attnc::BackwardSm90<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind>;
+
+extern "C" {
+/// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim, 1 (takes
+/// AttncBackwardTmaMaps), 0}
+__constant__ int attnc_backward_key_tiles_config[8] = {AttncBackwardSm90::kBlockM,
+                                                       AttncBackwardSm90::kBlockN,
+                                                       AttncBackwardSm90::kThreads,
+                                                       AttncBackwardSm90::kStages,
+                                                       AttncBackwardSm90::kSmemBytes,
+                                                       ATTNC_HEAD_DIM,
+                                                       1,
+                                                       0};
+}
+extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::kThreads, 1)
+    attnc_backward_key_tiles(const __grid_constant__ AttncBackwardParams p,
+                             const __grid_constant__ AttncArgs a,
+                             const __grid_constant__ AttncBackwardTmaMaps maps) {
+  extern __shared__ __align__(128) unsigned char attnc_smem[];
+  AttncBackwardSm90::run(p, a, maps, attnc_smem);
+}
+
+#endif // ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
