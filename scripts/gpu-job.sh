@@ -7,7 +7,8 @@
 # ATTNC_KERNEL=sm80 so the portable template stays covered there too, and once more with
 # ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units. "quick" runs the GPU tests
 # and memcheck on the quick kernels of tiered compilation (ATTNC_TIERED=quick).
-# The backward: "backward" runs its GPU tests alone (they are also in "tests"),
+# The backward: "backward" runs its GPU tests alone (they are also in "tests"), a process per
+# test case, BACKWARD_JOBS (8) at a time,
 # "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
 # every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
 # gradients), "backward-bench" bench/compare_backward.py
@@ -123,13 +124,32 @@ if [[ " $steps " == *" bench "* ]]; then
   python3 bench/compare.py --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -25
 fi
 if [[ " $steps " == *" backward "* ]]; then
-  if .gpu/bin/attnc_runtime_gpu_tests "[backward]" >"$OUT/gpu_tests_backward.log" 2>&1; then
-    note "tests backward: pass"
-  else
+  # One process per test case, BACKWARD_JOBS at a time (each compiles its kernels with NVRTC
+  # on the CPU; the GPU work is small). Catch2 reads "," in a name as "or": such names are cut
+  # at the comma and end in a wildcard.
+  mkdir -p "$OUT/backward"
+  backward_case() {
+    local log="$OUT/backward/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '_' | cut -c1-60).log"
+    if .gpu/bin/attnc_runtime_gpu_tests "$1" >"$log" 2>&1; then
+      echo "backward case pass: $1"
+    else
+      echo "backward case FAIL: $1 (see $log)"
+    fi
+  }
+  export -f backward_case
+  export OUT
+  .gpu/bin/attnc_runtime_gpu_tests --list-test-names-only "[backward]" | grep -v '^$' |
+    sed -E 's/,.*/*/' | tr '\n' '\0' |
+    xargs -0 -P "${BACKWARD_JOBS:-8}" -I{} bash -c 'backward_case "$1"' _ {} |
+    sort >"$OUT/backward/cases.txt"
+  if grep -q 'FAIL' "$OUT/backward/cases.txt" || ! grep -q pass "$OUT/backward/cases.txt"; then
     note "tests backward: FAIL"
+    grep FAIL "$OUT/backward/cases.txt"
+  else
+    note "tests backward: pass ($(grep -c pass "$OUT/backward/cases.txt") cases)"
   fi
-  grep -E '^backward ' "$OUT/gpu_tests_backward.log" | tail -8
-  tail -3 "$OUT/gpu_tests_backward.log"
+  cat "$OUT"/backward/*.log | grep -E '^backward ' >"$OUT/backward_errors.txt"
+  tail -4 "$OUT/backward_errors.txt"
 fi
 
 if [[ " $steps " == *" backward-sanitize "* ]]; then

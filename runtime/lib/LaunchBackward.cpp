@@ -216,12 +216,18 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
     return s;
   const size_t accumWords = size_t(rows) * size_t(args.q.headDim);
   // dQ: accumulated with atomics by the key-tile kernel, or, deterministic, by a kernel of its
-  // own without them (no accumulator then).
+  // own without them (no accumulator then). The key-tile kernel lays dq_accum out in tiles of
+  // config[7] query rows per (batch, head).
+  const long long accumTileRows = std::max(1, loaded.config[7]);
+  const size_t dqAccumWords =
+      size_t(args.q.batch) * size_t(args.q.heads) *
+      size_t((args.q.tokens + accumTileRows - 1) / accumTileRows * accumTileRows) *
+      size_t(args.q.headDim);
   if (!args.deterministic) {
-    if (Status s = scratch.allocate(accumWords * sizeof(float), "the dQ accumulator", dqAccum);
+    if (Status s = scratch.allocate(dqAccumWords * sizeof(float), "the dQ accumulator", dqAccum);
         !s.ok())
       return s;
-    if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, accumWords, scratch.stream());
+    if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, dqAccumWords, scratch.stream());
         r != CUDA_SUCCESS)
       return cudaFailure(*d, r, "zeroing the dQ accumulator");
   }

@@ -7,7 +7,9 @@
 //             it and dO becomes dO * V::outGrad (written to d_o_attn); the out expression's
 //             input reads get their gradients here (V::outInputGrads). Rows that kept no
 //             key (LSE = -inf) had no `out` applied: their dO counts as zero.
-//   dQ store  dQ = dq_accum converted to the kernel's 16-bit type, at dQ's strides
+//   dQ store  dQ = dq_accum converted to the kernel's 16-bit type, at dQ's strides; the
+//             key-tile kernel chooses dq_accum's layout (DqAccum: rows per (batch, head)
+//             rounded up to kTileRows, and the offset of [q, d] in them)
 // One warp per row; each lane takes kHeadDim / 32 consecutive columns (4 to 16 bytes).
 //
 //===----------------------------------------------------------------------===//
@@ -19,6 +21,13 @@
 
 namespace attnc {
 namespace backward {
+
+/// dq_accum of the portable key-tile kernel: per (batch, head) q_len rows of kHeadDim floats.
+template <int kHeadDim> struct RowMajorDqAccum {
+  static constexpr int kTileRows = 1;
+  static __device__ __forceinline__ long long rows(int qLen) { return qLen; }
+  static __device__ __forceinline__ int offset(int q, int d) { return q * kHeadDim + d; }
+};
 
 template <class V, int kHeadDim, class Kind> struct RowPasses {
   static constexpr int kPerLane = kHeadDim / 32; // 2, 4 or 8 columns
@@ -111,17 +120,20 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
       p.delta[((long long)b * a.heads + h) * a.q_len + q] = sum;
   }
 
+  /// dQ of one row from dq_accum, laid out as DqAccum says (the key-tile kernel's choice).
+  template <class DqAccum>
   static __device__ __forceinline__ void storeDq(const AttncBackwardParams &p, const AttncArgs &a) {
     int b, h, q;
     if (!row(a, b, h, q))
       return;
     const int lane = (int)threadIdx.x % 32;
-    const float *src =
-        p.dq_accum + (((long long)b * a.heads + h) * a.q_len + q) * kHeadDim + lane * kPerLane;
+    const float *head =
+        p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim;
     unsigned w[kPerLane / 2];
 #pragma unroll
     for (int i = 0; i < kPerLane / 2; ++i)
-      w[i] = tile::pack2(Kind{}, src[2 * i], src[2 * i + 1]);
+      w[i] = tile::pack2(Kind{}, head[DqAccum::offset(q, lane * kPerLane + 2 * i)],
+                         head[DqAccum::offset(q, lane * kPerLane + 2 * i + 1)]);
     storeRow((unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1] + q * p.dq_stride[2] +
                  lane * kPerLane,
              w);

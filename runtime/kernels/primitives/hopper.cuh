@@ -57,9 +57,31 @@ static __device__ __forceinline__ void tmaPrefetchDescriptor(const void *map) {
 }
 
 /// Orders this thread's earlier generic-proxy writes to shared memory before later
-/// async-proxy reads of it (wgmma operands written with st.shared).
+/// async-proxy reads of it (wgmma operands or bulk copies written with st.shared).
 static __device__ __forceinline__ void fenceAsyncShared() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+/// global[i] += shared[i] for `bytes` / 4 floats (a multiple of 16 bytes, both 16-byte
+/// aligned), each element added atomically, as one asynchronous bulk copy of this thread's
+/// current bulk group.
+static __device__ __forceinline__ void bulkReduceAddF32(float *global, unsigned shared,
+                                                        unsigned bytes) {
+  asm volatile(
+      "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(global),
+      "r"(shared), "r"(bytes)
+      : "memory");
+}
+static __device__ __forceinline__ void bulkCommit() {
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
+/// Waits until this thread's bulk groups but the newest kPending have read their sources.
+template <int kPending> static __device__ __forceinline__ void bulkWaitRead() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(kPending) : "memory");
+}
+/// Waits until this thread's bulk groups are complete (their writes done).
+static __device__ __forceinline__ void bulkWaitAll() {
+  asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
 //===--- wgmma shared-memory matrix descriptors --------------------------===//

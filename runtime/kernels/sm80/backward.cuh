@@ -33,8 +33,9 @@
 // AttncArgs), __grid_constant__)
 //   prepare, store_dq: grid ceil(batch * heads * q_len / 8), 256 threads
 //   key_tiles: grid (ceil(kv_len / 64), kv_heads, batch), threads and dynamic shared memory
-//   from __constant__ int attnc_backward_key_tiles_config[6] = {block_m, block_n, threads,
-//   stages, dynamic_smem_bytes, head_dim}; dq_accum zeroed before it.
+//   from __constant__ int attnc_backward_key_tiles_config[8] = {block_m, block_n, threads,
+//   stages, dynamic_smem_bytes, head_dim, 0 (no tensor maps), 1 (dq_accum's rows per
+//   (batch, head), rounded to this: q_len)}; dq_accum zeroed before it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_CUH
@@ -66,6 +67,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   static constexpr int kDsOffset = kDoOffset + kStages * kTileBytes;
   static constexpr int kAuxOffset = kDsOffset + kDsBytes;
   static_assert(kStages == 1 || kStages == 2, "one or two query-tile stages");
+
+  /// dQ accumulated with atomics in dQ's own layout.
+  using DqAccum = backward::RowMajorDqAccum<kHeadDim>;
 
   using Producer = Sm80Producer<V, kBlockN, kThreads, kChunks>;
   /// Bookkeeping after the tiles: this key tile's query intervals for the current head, the

@@ -2,9 +2,9 @@
 //
 // The portable kernels every backward module holds, instantiated for the program's variant
 // (AttncVariant) and the head dim and dtype the source defines (sm80/backward.cuh has the
-// launch): the preparation, the dQ store, the deterministic dQ kernel and the recompute of the
-// output before `out`. The key-tile kernel comes from sm80/backward_entry.cuh or
-// sm90/backward_entry.cuh, which include this file.
+// launch): the preparation, the deterministic dQ kernel and the recompute of the output before
+// `out`. The key-tile kernel, and the dQ store that reads its dq_accum layout, come from
+// sm80/backward_entry.cuh or sm90/backward_entry.cuh, which include this file.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_SHARED_ENTRIES_CUH
@@ -75,11 +75,6 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardDq::kThreads)
                       const __grid_constant__ AttncArgs a) {
   extern __shared__ __align__(128) unsigned char attnc_smem[];
   AttncBackwardDq::run(p, a, attnc_smem);
-}
-extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
-    attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
-                            const __grid_constant__ AttncArgs a) {
-  AttncBackwardRows::storeDq(p, a);
 }
 extern "C" __global__ void __launch_bounds__(AttncRecompute::kThreads)
     attnc_backward_recompute(const __grid_constant__ AttncForwardParams p,

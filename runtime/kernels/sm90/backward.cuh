@@ -13,12 +13,17 @@
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class)
 //   dV_c += P^T dO, dK_c += dS^T Q         wgmma, A from registers, B MN-major
-//   dS^T to shared memory, then dQ += dS K_c over its 64 keys in 64-column halves (wgmma,
-//   both operands MN-major) added to dq_accum with atomics (two adds per element per CTA)
+//   dS^T to shared memory (two buffers, so one barrier per tile orders both warpgroups), then
+//   dQ^T = K^T dS^T (both operands MN-major): at D = 128 warpgroup c takes head-dim columns
+//   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys. The
+//   fragment is staged in shared memory and added to dq_accum by one bulk reduction
+//   (cp.reduce.async.bulk, 16 KB) instead of per-element atomics; dq_accum keeps the
+//   fragment order (DqAccum) and the dQ store reads it so.
 // dK and dV are written from registers at the end.
 //
 // LAUNCH: grid (ceil(kv_len / 128), kv_heads, batch), 384 threads, dynamic shared memory and
-// block sizes from __constant__ int attnc_backward_key_tiles_config[6] (as the portable one);
+// block sizes from __constant__ int attnc_backward_key_tiles_config[8] (as the portable one;
+// [6] = 1: it takes tensor maps, [7] = 64: dq_accum's rows per (batch, head) rounded to 64);
 // parameters (AttncBackwardParams, AttncArgs, AttncBackwardTmaMaps), __grid_constant__.
 // D = 64 or 128 (D = 256 keeps the portable kernel: its dK and dV alone would fill the
 // registers).
@@ -49,18 +54,51 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
+  /// dq_accum in tiles of 64 query rows per (batch, head), each tile kHeadDim / 64 parts of
+  /// 64 x 64 floats in the order of a wgmma accumulator fragment (dQ^T: rows are head-dim
+  /// columns, columns are queries), so that each thread stages its fragment with 16-byte
+  /// stores and one bulk reduction adds a whole part: part p holds columns 64 p .. 64 p + 63.
+  struct DqAccum {
+    static constexpr int kTileRows = kBlockM;
+    static __device__ __forceinline__ long long rows(int qLen) {
+      return (qLen + kTileRows - 1) / kTileRows * kTileRows;
+    }
+    /// Fragment element (row, col) of a 64 x 64 part: thread 32 w + 4 g + t holds row
+    /// 16 w + 8 half + g, columns 8 c8 + 2 t + j as its register 4 c8 + 2 half + j.
+    static __device__ __forceinline__ int fragmentOffset(int row, int col) {
+      const int thread = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2;
+      return (col / 8) * 512 + thread * 4 + ((row / 8) % 2) * 2 + col % 2;
+    }
+    static __device__ __forceinline__ int offset(int q, int d) {
+      return (q / kTileRows) * kTileRows * kHeadDim + (d / 64) * 4096 +
+             fragmentOffset(d % 64, q % kTileRows);
+    }
+  };
+  static constexpr int kDqPartBytes = 64 * 64 * 4;
+#ifndef ATTNC_SM90_BW_DQ_SPLIT_KEYS
+#define ATTNC_SM90_BW_DQ_SPLIT_KEYS 0
+#endif
+  /// How the consumer warpgroups share dQ^T = K^T dS^T. Split by keys: each computes every
+  /// part over its own 64 keys (no barrier between the warpgroups, twice the reductions).
+  /// Split by head-dim parts (D = 128 only): warpgroup c computes part c over all 128 keys,
+  /// after one barrier that makes both warpgroups' dS^T visible.
+  static constexpr bool kDqSplitKeys = kPanels == 1 || ATTNC_SM90_BW_DQ_SPLIT_KEYS;
+  static constexpr int kDqParts = kDqSplitKeys ? kPanels : 1; // parts per warpgroup
+
   struct Aux {
     unsigned long long kvFull;
     unsigned long long full[kStages], empty[kStages];
     int slot[kStages];     ///< query tile start | class, or -1: no more tiles
     int slotHead[kStages]; ///< the query head of the tile
   };
-  // Shared memory (1024-byte aligned tiles): [K][V][Q stages][dO stages][dS^T][bookkeeping].
+  // Shared memory (1024-byte aligned tiles): [K][V][Q stages][dO stages][dS^T, two
+  // buffers][dQ staging, one part per consumer warpgroup][bookkeeping].
   static constexpr int kVOffset = kKBytes;
   static constexpr int kQOffset = 2 * kKBytes;
   static constexpr int kDoOffset = kQOffset + kStages * kQBytes;
   static constexpr int kDsOffset = kDoOffset + kStages * kQBytes;
-  static constexpr int kAuxOffset = kDsOffset + kDsBytes;
+  static constexpr int kDqOffset = kDsOffset + 2 * kDsBytes;
+  static constexpr int kAuxOffset = kDqOffset + 2 * kDqParts * kDqPartBytes;
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
@@ -147,7 +185,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     const int g = lane / 4, t = lane % 4;
     const int kRow = k0 + c * 64 + warp * 16 + g; // this thread's first key
     const unsigned sK = base, sV = base + kVOffset, sQ = base + kQOffset, sDo = base + kDoOffset;
-    const unsigned sDs = base + kDsOffset + c * 64 * 128; // this warpgroup's 64 rows of dS^T
     const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
 
     float dk[kHeadDim / 2], dv[kHeadDim / 2];
@@ -156,17 +193,33 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       dk[i] = dv[i] = 0.f;
     hopper::barrierWait(barrier(aux.kvFull), 0);
 
+    // dQ^T (head-dim rows x 64 queries) = K^T dS^T, in 64-row parts (kDqSplitKeys).
+    constexpr int kDqKeys = kDqSplitKeys ? 64 : kBlockN;
+    const unsigned dqKeyOffset = kDqSplitKeys ? c * 64 * 128 : 0; // first dS^T / K row read
+    const unsigned sStage = base + kDqOffset + c * kDqParts * kDqPartBytes;
+    const auto dqPanel = [&](int part) { return kDqSplitKeys ? part : c; };
+    const bool leader = tid == 0; // issues this warpgroup's bulk reductions
     for (int n = 0;; ++n) {
       const int stage = n % kStages;
       hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
-      const int entry = aux.slot[stage];
+      // Lane 0 reads the slot and broadcasts it: the lane that read it is the one that
+      // releases the stage, so the producer's rewrite is ordered after every read.
+      int entry = 0, h = 0;
+      if (lane == 0) {
+        entry = *(volatile int *)&aux.slot[stage];
+        h = *(volatile int *)&aux.slotHead[stage];
+      }
+      entry = __shfl_sync(0xffffffffu, entry, 0);
+      h = __shfl_sync(0xffffffffu, h, 0);
       if (entry < 0)
         break;
-      const int h = aux.slotHead[stage], q0 = entry & ~3, cls = entry & 3;
+      const int q0 = entry & ~3, cls = entry & 3;
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
+      const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
       // S^T = K_c Q^T and dP^T = V_c dO^T: 64 keys x 64 queries each.
       float s[32], dp[32];
+      __syncwarp();
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
@@ -222,19 +275,20 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         dsFrag[kk][2] = tile::pack2(kind, dp[8 * kk + 4], dp[8 * kk + 5]);
         dsFrag[kk][3] = tile::pack2(kind, dp[8 * kk + 6], dp[8 * kk + 7]);
       }
-      // dS^T to shared memory in the 128-byte swizzle (row = key, 64 queries per row), the
-      // A operand of dQ.
+      // This warpgroup's 64 rows of dS^T to shared memory in the 128-byte swizzle (row = key,
+      // 64 queries per row), the B operand of dQ^T.
 #pragma unroll
       for (int col = 0; col < 8; ++col)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
-          const int row = warp * 16 + g + half * 8;
+          const int row = c * 64 + warp * 16 + g + half * 8;
           const unsigned addr = sDs + row * 128 + ((col ^ (row % 8)) * 16) + 4 * t;
           asm volatile(
               "st.shared.b32 [%0], %1;\n" ::"r"(addr),
               "r"(half ? dsFrag[col / 2][(col % 2) * 2 + 1] : dsFrag[col / 2][(col % 2) * 2]));
         }
       hopper::fenceAsyncShared();
+      __syncwarp(); // wgmma needs the warp converged: the hooks above may branch per element
       wgmma::fence();
       const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
       const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
@@ -246,48 +300,66 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                      hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
       }
       wgmma::commit();
-      hopper::namedSync(1 + c, 128); // this warpgroup's dS^T rows are all written
+      // The staging part is free once the previous reduction has read it; both warpgroups'
+      // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ of
+      // step n - 1, finished before they reached this barrier at step n.)
+      if (leader && p.dq_accum != nullptr)
+        hopper::bulkWaitRead<0>();
+      if constexpr (kDqSplitKeys)
+        hopper::namedSync(4 + c, 128);
+      else
+        hopper::namedSync(1, 256);
 
-      // dQ (queries q0 .. q0 + 63) += dS K_c, 64 columns at a time, added to dq_accum.
       if (p.dq_accum != nullptr) {
-        const unsigned dsLow = hopper::descriptorLow128B(sDs, 64 * 128);
-        const unsigned kLow = hopper::descriptorLow128B(sK + c * 64 * 128, kBlockN * 128);
-        float *dqRow = p.dq_accum + ((long long)b * a.heads + h) * a.q_len * kHeadDim;
+        const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
 #pragma unroll
-        for (int panel = 0; panel < kPanels; ++panel) {
+        for (int part = 0; part < kDqParts; ++part) {
+          const unsigned kLow = hopper::descriptorLow128B(
+              sK + dqPanel(part) * kBlockN * 128 + dqKeyOffset, kBlockN * 128);
           float dq[32];
+          __syncwarp();
           wgmma::fence();
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk)
+          for (int kk = 0; kk < kDqKeys / 16; ++kk)
             wgmma::mmaSSTransposed(
-                kind, dq, hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16),
-                hopper::descriptorFromLow128B(kLow + (panel * kBlockN * 128 + kk * 16 * 128) / 16),
-                kk > 0 ? 1 : 0);
+                kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
+                hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16), kk > 0 ? 1 : 0);
           wgmma::commit();
           wgmma::wait<0>();
           wgmma::fenceOperands(dq);
+          // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
+          // threads, consecutive addresses).
+          const unsigned stage16 = sStage + part * kDqPartBytes + tid * 16;
 #pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int q = q0 + warp * 16 + g + half * 8;
-            if (q < a.q_len) {
-#pragma unroll
-              for (int col = 0; col < 8; ++col) {
-                float *dst = dqRow + (long long)q * kHeadDim + panel * 64 + col * 8 + 2 * t;
-                atomicAdd(dst, dq[col * 4 + half * 2]);
-                atomicAdd(dst + 1, dq[col * 4 + half * 2 + 1]);
-              }
-            }
-          }
+          for (int c8 = 0; c8 < 8; ++c8)
+            asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(stage16 + c8 * 2048),
+                         "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),
+                         "f"(dq[4 * c8 + 3])
+                         : "memory");
         }
+        hopper::fenceAsyncShared();
       }
       wgmma::wait<0>();
       wgmma::fenceOperands(dk);
       wgmma::fenceOperands(dv);
-      // The stage's Q and dO are read (and this warpgroup's dS^T, before its next write).
-      hopper::namedSync(1 + c, 128);
+      // The stage's Q and dO are read, the staging part written.
+      hopper::namedSync(2 + c, 128);
+      if (leader && p.dq_accum != nullptr) {
+        float *tile = p.dq_accum +
+                      ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
+                      (long long)q0 * kHeadDim;
+#pragma unroll
+        for (int part = 0; part < kDqParts; ++part)
+          hopper::bulkReduceAddF32(tile + dqPanel(part) * 4096, sStage + part * kDqPartBytes,
+                                   kDqPartBytes);
+        hopper::bulkCommit();
+      }
+      __syncwarp();
       if (lane == 0)
         hopper::barrierArrive(barrier(aux.empty[stage]));
     }
+    if (leader && p.dq_accum != nullptr)
+      hopper::bulkWaitAll();
 
     // dK and dV of this thread's keys.
     unsigned char *dkBase = (unsigned char *)p.dk + (b * p.dk_stride[0] + kvh * p.dk_stride[1]) * 2;

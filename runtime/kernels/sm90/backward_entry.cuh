@@ -14,7 +14,7 @@ using AttncBackwardSm90 = attnc::BackwardSm90<AttncVariant, ATTNC_HEAD_DIM, Attn
 
 extern "C" {
 /// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim, 1 (takes
-/// AttncBackwardTmaMaps), 0}
+/// AttncBackwardTmaMaps), dq_accum's rows per (batch, head) are rounded up to this}
 __constant__ int attnc_backward_key_tiles_config[8] = {AttncBackwardSm90::kBlockM,
                                                        AttncBackwardSm90::kBlockN,
                                                        AttncBackwardSm90::kThreads,
@@ -22,7 +22,7 @@ __constant__ int attnc_backward_key_tiles_config[8] = {AttncBackwardSm90::kBlock
                                                        AttncBackwardSm90::kSmemBytes,
                                                        ATTNC_HEAD_DIM,
                                                        1,
-                                                       0};
+                                                       AttncBackwardSm90::DqAccum::kTileRows};
 }
 extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::kThreads, 1)
     attnc_backward_key_tiles(const __grid_constant__ AttncBackwardParams p,
@@ -30,6 +30,12 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::kThreads, 1)
                              const __grid_constant__ AttncBackwardTmaMaps maps) {
   extern __shared__ __align__(128) unsigned char attnc_smem[];
   AttncBackwardSm90::run(p, a, maps, attnc_smem);
+}
+
+extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
+    attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
+                            const __grid_constant__ AttncArgs a) {
+  AttncBackwardRows::storeDq<AttncBackwardSm90::DqAccum>(p, a);
 }
 
 #endif // ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
