@@ -78,9 +78,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   /// How the consumer warpgroups share dQ^T = K^T dS^T. At D = 128 by head-dim parts:
   /// warpgroup c computes part c over all 128 keys, after one barrier that makes both
   /// warpgroups' dS^T visible. At D = 64 (one part) by keys: each computes it over its own 64
-  /// keys and both reductions add to the part. (Splitting by keys at D = 128 too, which needs
-  /// no barrier between the warpgroups but twice the reductions, measured 10% slower on
-  /// causal, equal on dense.)
+  /// keys and both reductions add to the part. (Splitting by keys at D = 128 too needs no
+  /// barrier between the warpgroups but twice the reductions: 10% slower on causal, equal on
+  /// dense, docs/performance.md.)
   static constexpr bool kDqSplitKeys = kPanels == 1;
   static constexpr int kDqParts = kDqSplitKeys ? kPanels : 1; // parts per warpgroup
 
@@ -216,129 +216,64 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
-      // S^T = K_c Q^T and dP^T = V_c dO^T, 64 keys x 64 queries each, as two groups: P is
-      // computed while dP^T's product runs, dS^T while dV's does.
+      // S^T = K_c Q^T and dP^T = V_c dO^T: 64 keys x 64 queries each.
       float s[32], dp[32];
       __syncwarp();
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        const unsigned inPanel = (kk / 4) * kBlockN * 128 + (kk % 4) * 32;
+        const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
+        const unsigned keyOff = panel * kBlockN * 128 + c * 64 * 128 + inRow;
+        const unsigned queryOff = panel * kBlockM * 128 + inRow;
         wgmma::mmaSS(kind, s,
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(sK + inPanel + c * 64 * 128, 16)),
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                         tQ + (kk / 4) * kBlockM * 128 + (kk % 4) * 32, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sK + keyOff, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tQ + queryOff, 16)),
                      kk > 0 ? 1 : 0);
-      }
-      wgmma::commit();
-#pragma unroll
-      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        const unsigned inPanel = (kk / 4) * kBlockN * 128 + (kk % 4) * 32;
         wgmma::mmaSS(kind, dp,
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(sV + inPanel + c * 64 * 128, 16)),
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                         tDo + (kk / 4) * kBlockM * 128 + (kk % 4) * 32, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sV + keyOff, 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tDo + queryOff, 16)),
                      kk > 0 ? 1 : 0);
       }
       wgmma::commit();
+      wgmma::wait<0>();
+      wgmma::fenceOperands(s);
+      wgmma::fenceOperands(dp);
 
-      // Element by element: rows are keys, columns queries q0 + 8 col + 2 t + j (their LSE
-      // and delta read per column: arrays of them would not fit the registers). P^T packed
-      // into the A fragments of dV += P^T dO: fragment kk, register r holds columns
-      // 16 kk + 8 (r / 2) + 2 t + {0, 1} of row g + 8 (r % 2).
+      // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
+      // (their LSE and delta read per column: arrays of them would not fit the registers).
       const float *lseRow = p.lse + b * p.lse_stride[0] + h * p.lse_stride[1];
       const float *deltaRow = p.delta + ((long long)b * a.heads + h) * a.q_len;
-      const auto rowTerm = [&](const float *row, int q, float scale) {
-        return q < a.q_len ? row[q] * scale : 0.f;
-      };
-      const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
-      const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
-      const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
-      unsigned pFrag[4][4], dsFrag[4][4];
-#ifndef ATTNC_SM90_BW_OVERLAP
-#define ATTNC_SM90_BW_OVERLAP 1
-#endif
-      if constexpr (!V::kScoreInputGrads && ATTNC_SM90_BW_OVERLAP) {
-        wgmma::wait<1>(); // S^T
-        wgmma::fenceOperands(s);
-        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
-#pragma unroll
-          for (int col = 0; col < 8; ++col) {
-            const int q = q0 + col * 8 + 2 * t;
-            const float lse0 = rowTerm(lseRow, q, score::kLog2e);
-            const float lse1 = rowTerm(lseRow, q + 1, score::kLog2e);
-#pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int i = col * 4 + half * 2;
-              constexpr bool kMask = decltype(mask)::value, kBounds = decltype(inBounds)::value;
-              const float p0 = backward::pairProbability<V, kMask, kBounds>(s[i], a, b, h, q,
-                                                                           kRow + half * 8, lse0);
-              const float p1 = backward::pairProbability<V, kMask, kBounds>(
-                  s[i + 1], a, b, h, q + 1, kRow + half * 8, lse1);
-              pFrag[col / 2][(col % 2) * 2 + half] = tile::pack2(kind, p0, p1);
-            }
-          }
-        });
-        __syncwarp(); // wgmma needs the warp converged: the hooks above may branch
-        wgmma::fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          wgmma::mmaRS(kind, dv, pFrag[kk],
-                       hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
-        wgmma::commit();
-        wgmma::wait<1>(); // dP^T (dV's product may still run)
-        wgmma::fenceOperands(dp);
+      const auto pairs = [&](auto mask, auto bounds) {
 #pragma unroll
         for (int col = 0; col < 8; ++col)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
-            const float delta = rowTerm(deltaRow, q0 + col * 8 + 2 * t + j, 1.f);
+            const int q = q0 + col * 8 + 2 * t + j;
+            const bool in = q < a.q_len;
+            const float lseLog2 = in ? lseRow[q] * score::kLog2e : 0.f;
+            const float delta = in ? deltaRow[q] : 0.f;
 #pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int i = col * 4 + half * 2 + j;
-              dp[i] = s[i] * (dp[i] - delta);
-            }
+            for (int half = 0; half < 2; ++half)
+              backward::pairGradient<V, decltype(mask)::value, decltype(bounds)::value>(
+                  s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h, q,
+                  kRow + half * 8, lseLog2, delta, grads);
           }
-      } else {
-        // The score's input gradients need d loss / d score: P and dS^T in one pass.
-        wgmma::wait<0>();
-        wgmma::fenceOperands(s);
-        wgmma::fenceOperands(dp);
-        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+      };
+      backward::byTileClass(q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len, cls, pairs);
+
+      // dV += P^T dO and dK += dS^T Q: A from registers (16 queries per step), B MN-major.
+      unsigned pFrag[4][4], dsFrag[4][4];
 #pragma unroll
-          for (int col = 0; col < 8; ++col)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              const int q = q0 + col * 8 + 2 * t + j;
-              const float lseLog2 = rowTerm(lseRow, q, score::kLog2e);
-              const float delta = rowTerm(deltaRow, q, 1.f);
-#pragma unroll
-              for (int half = 0; half < 2; ++half)
-                backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
-                    s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h, q,
-                    kRow + half * 8, lseLog2, delta, grads);
-            }
-        });
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-          for (int r = 0; r < 4; ++r)
-            pFrag[kk][r] = tile::pack2(kind, s[8 * kk + 2 * r], s[8 * kk + 2 * r + 1]);
-        __syncwarp();
-        wgmma::fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          wgmma::mmaRS(kind, dv, pFrag[kk],
-                       hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
-        wgmma::commit();
+      for (int kk = 0; kk < 4; ++kk) {
+        pFrag[kk][0] = tile::pack2(kind, s[8 * kk + 0], s[8 * kk + 1]);
+        pFrag[kk][1] = tile::pack2(kind, s[8 * kk + 2], s[8 * kk + 3]);
+        pFrag[kk][2] = tile::pack2(kind, s[8 * kk + 4], s[8 * kk + 5]);
+        pFrag[kk][3] = tile::pack2(kind, s[8 * kk + 6], s[8 * kk + 7]);
+        dsFrag[kk][0] = tile::pack2(kind, dp[8 * kk + 0], dp[8 * kk + 1]);
+        dsFrag[kk][1] = tile::pack2(kind, dp[8 * kk + 2], dp[8 * kk + 3]);
+        dsFrag[kk][2] = tile::pack2(kind, dp[8 * kk + 4], dp[8 * kk + 5]);
+        dsFrag[kk][3] = tile::pack2(kind, dp[8 * kk + 6], dp[8 * kk + 7]);
       }
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-        for (int r = 0; r < 4; ++r)
-          dsFrag[kk][r] = tile::pack2(kind, dp[8 * kk + 2 * r], dp[8 * kk + 2 * r + 1]);
       // This warpgroup's 64 rows of dS^T to shared memory in the 128-byte swizzle (row = key,
       // 64 queries per row), the B operand of dQ^T.
 #pragma unroll
@@ -352,12 +287,17 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
               "r"(half ? dsFrag[col / 2][(col % 2) * 2 + 1] : dsFrag[col / 2][(col % 2) * 2]));
         }
       hopper::fenceAsyncShared();
-      __syncwarp();
+      __syncwarp(); // wgmma needs the warp converged: the hooks above may branch per element
       wgmma::fence();
+      const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
+      const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
+      for (int kk = 0; kk < 4; ++kk) {
+        wgmma::mmaRS(kind, dv, pFrag[kk],
+                     hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
         wgmma::mmaRS(kind, dk, dsFrag[kk],
                      hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
+      }
       wgmma::commit();
       // The staging part is free once the previous reduction has read it; both warpgroups'
       // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ of
