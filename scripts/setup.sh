@@ -7,9 +7,9 @@ APT_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
   libfmt-dev libcli11-dev catch2 libpng-dev zlib1g-dev
-  python3 python3-pip
+  python3 python3-pip python3-venv
 )
-PY_PACKAGES=(numpy pytest)
+PY_PACKAGES=(numpy pytest setuptools wheel)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

@@ -13,11 +13,13 @@ last dimension is contiguous works (BHSD, or BSHD viewed as q.transpose(1, 2)).
 """
 import ctypes
 import ctypes.util
+import glob
 import math
 import numbers
 import operator
 import os
 import reprlib
+import sys
 
 __all__ = ["compile", "Kernel", "Context", "Error", "CompileError", "DeviceError",
            "device_available", "library_path"]
@@ -46,19 +48,42 @@ def _find_library():
     if env:
         return env
     here = os.path.dirname(os.path.abspath(__file__))
-    for rel in ("../../lib/libattnc.so",      # installed: PREFIX/python/attnc
-                "../../build/libattnc.so",    # source tree: python/attnc
-                "libattnc.so"):
+    for rel in ("lib/libattnc.so",            # the wheel: attnc/lib
+                "../../lib/libattnc.so",      # installed: PREFIX/python/attnc
+                "../../build/libattnc.so"):   # source tree: python/attnc
         p = os.path.normpath(os.path.join(here, rel))
         if os.path.exists(p):
             return p
     found = ctypes.util.find_library("attnc")
     if found:
         return found
-    raise ImportError("attnc: cannot find libattnc.so; set ATTNC_LIBRARY to its path")
+    raise ImportError("attnc: cannot find libattnc.so (not bundled: attnc was not installed from "
+                      "its wheel); set ATTNC_LIBRARY to its path")
+
+
+def _preload_nvrtc_wheel():
+    """libattnc opens NVRTC on first use: ATTNC_NVRTC_LIBRARY, else the CUDA toolkit. Where
+    there is no toolkit, load the nvidia-cuda-nvrtc wheel's copy (PyTorch installs it) so that
+    libattnc's dlopen of the soname finds it already loaded."""
+    if os.environ.get("ATTNC_NVRTC_LIBRARY"):
+        return
+    roots = [os.environ.get(v) for v in ("CUDA_HOME", "CUDA_PATH")] + ["/usr/local/cuda"]
+    if any(r and glob.glob(os.path.join(r, "lib64", "libnvrtc.so.*")) for r in roots):
+        return
+    for entry in sys.path:
+        for sub in ("nvidia/cu*/lib", "nvidia/cuda_nvrtc/lib"):
+            found = [p for p in glob.glob(os.path.join(entry or ".", sub, "libnvrtc.so.*"))
+                     if "builtins" not in os.path.basename(p)]
+            if found:
+                try:
+                    ctypes.CDLL(sorted(found)[-1], mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    continue
+                return
 
 
 library_path = _find_library()
+_preload_nvrtc_wheel()
 _lib = ctypes.CDLL(library_path)
 
 _vp = ctypes.c_void_p

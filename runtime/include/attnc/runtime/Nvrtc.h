@@ -1,7 +1,8 @@
 //===- Nvrtc.h - Run-time CUDA compilation with NVRTC ------------*- C++ -*-===//
 //
 // Compiles CUDA C++ source to a cubin (or PTX) for one GPU architecture. Works without
-// a GPU or driver: only libnvrtc and the CUDA headers are needed. The headers
+// a GPU or driver: only libnvrtc (opened with dlopen on first use) and the CUDA headers are
+// needed. The headers
 // (cuda_bf16.h, cuda_fp16.h, ...) are found at run time in $CUDA_HOME/include, else
 // $CUDA_PATH/include, else /usr/local/cuda/include, else the toolkit attnc was built with.
 //
@@ -31,8 +32,13 @@ struct NvrtcResult {
   double milliseconds = 0;
 };
 
-/// "13.0": the version of the NVRTC library loaded.
+/// "13.0": the version of the NVRTC library loaded ("unknown" when none could be).
 std::string nvrtcVersionString();
+
+/// Empty when libnvrtc is loaded (dlopen on first use); else why not, naming the places
+/// searched: ATTNC_NVRTC_LIBRARY alone when set, else the soname through the dynamic loader,
+/// then lib64 under CUDA_HOME, CUDA_PATH, /usr/local/cuda and the build's toolkit.
+std::string nvrtcLoadError();
 
 /// Finds the CUDA include directory (it must hold cuda_bf16.h); false with a clear
 /// message naming the places searched when none is found.
