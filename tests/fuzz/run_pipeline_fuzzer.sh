@@ -4,7 +4,7 @@
 # longer programs with let chains, let DAGs and route arithmetic). The front end
 # (dsl/lib) is compiled into the fuzzer, instrumented, so that coverage guides the mutations
 # towards programs check accepts; the compiler and the runtime come from the build's
-# libattnc.so (MLIR is too heavy to rebuild with clang here) and run uninstrumented, so
+# libattnc-internal.so (MLIR is too heavy to rebuild with clang here) and run uninstrumented, so
 # their crashes, aborts and uncaught exceptions are caught as deadly signals. Fails when
 # clang++ or its fuzzer runtime is missing (scripts/setup.sh installs both).
 #   run_pipeline_fuzzer.sh SOURCE_DIR BUILD_DIR LIBATTNC GENERATED_INCLUDE_DIR [RUNS]
@@ -25,7 +25,7 @@ sources=("$src"/dsl/lib/*.cpp "$src"/tests/fuzz/PipelineFuzzer.cpp)
 if stale "$fuzzer" "$lib" "${sources[@]}" "$src"/dsl/include/attnc/dsl/*.h \
   "$src"/dsl/include/attnc/dsl/*.cuh "$src"/dsl/lib/*.h; then
   echo "building $fuzzer"
-  # vptr checks are off: the AST's classes also exist, uninstrumented, in libattnc.so.
+  # vptr checks are off: the AST's classes also exist, uninstrumented, in libattnc-internal.so.
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr \
     -fno-sanitize-recover=undefined \
     -I"$src/include" -I"$src/dsl/include" -I"$src/compiler/include" -I"$generated" \
