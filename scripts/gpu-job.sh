@@ -12,13 +12,15 @@
 # "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
 # every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
 # gradients), "backward-bench" bench/compare_backward.py
-# (BACKWARD_BENCH_ARGS: its arguments).
+# (BACKWARD_BENCH_ARGS: its arguments). "wheel" installs .gpu/wheel into a fresh virtual
+# environment and runs attnc.torch against SDPA; "train" runs
+# examples/python/train_sliding_window.py (TRAIN_STEPS).
 #   usage: scripts/gpu-job.sh [tests] [portable] [quick] [python] [examples] [sanitize] [bench]
-#          [backward] [backward-sanitize] [backward-bench]
+#          [backward] [backward-sanitize] [backward-bench] [wheel] [train]
 #   (default: all)
 set -uo pipefail
 source scripts/gpu-env.sh /tmp/attnc-gpu-out
-steps=${*:-tests portable quick python examples sanitize bench backward-sanitize backward-bench}
+steps=${*:-tests portable quick python examples sanitize bench backward-sanitize backward-bench wheel train}
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -122,6 +124,48 @@ fi
 
 if [[ " $steps " == *" bench "* ]]; then
   python3 bench/compare.py --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -25
+fi
+if [[ " $steps " == *" wheel "* ]]; then
+  # The wheel (.gpu/wheel, scripts/make-gpu-tree.sh) installed into a fresh virtual environment
+  # over the machine's torch, used with no ATTNC_LIBRARY or PYTHONPATH: attnc.torch on CUDA
+  # against scaled_dot_product_attention, forward and backward.
+  rm -rf /tmp/attnc-venv
+  python3 -m venv --system-site-packages /tmp/attnc-venv >"$OUT/wheel.log" 2>&1
+  /tmp/attnc-venv/bin/python -m pip install --no-deps -q .gpu/wheel/attnc-*.whl >>"$OUT/wheel.log" 2>&1
+  if (cd /tmp && env -u ATTNC_LIBRARY -u PYTHONPATH /tmp/attnc-venv/bin/python - "$ROOT/examples" \
+      >>"$OUT/wheel.log" 2>&1 <<'PY'
+import os, sys, torch
+import attnc, attnc.torch as at
+assert "attnc-venv" in attnc.library_path, attnc.library_path
+q, k, v = (torch.randn(1, 4, 333, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+           for _ in range(3))
+o = at.attention(q, k, v, os.path.join(sys.argv[1], "causal.attn"))
+o.square().sum().backward()
+grads = [t.grad.clone() for t in (q, k, v)]
+for t in (q, k, v):
+    t.grad = None
+ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+ref.square().sum().backward()
+errs = [((a.float() - b.float()).norm() / b.float().norm()).item()
+        for a, b in zip([o] + grads, [ref] + [t.grad for t in (q, k, v)])]
+print("wheel", attnc.__version__, "errors o, dq, dk, dv:", " ".join(f"{e:.1e}" for e in errs))
+assert max(errs) < 3e-2
+PY
+  ); then
+    note "wheel: pass ($(tail -n 1 "$OUT/wheel.log"))"
+  else
+    note "wheel: FAIL (see wheel.log)"
+    tail -5 "$OUT/wheel.log"
+  fi
+fi
+if [[ " $steps " == *" train "* ]]; then
+  # examples/python/train_sliding_window.py: the loss must fall (TRAIN_STEPS, default 300).
+  if python3 examples/python/train_sliding_window.py --steps "${TRAIN_STEPS:-300}" \
+      >"$OUT/train.log" 2>&1; then
+    note "train: pass ($(tail -n 1 "$OUT/train.log"))"
+  else
+    note "train: FAIL ($(tail -n 1 "$OUT/train.log"))"
+  fi
 fi
 if [[ " $steps " == *" backward "* ]]; then
   # One process per test case, BACKWARD_JOBS at a time (each compiles its kernels with NVRTC

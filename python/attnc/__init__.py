@@ -390,11 +390,21 @@ def _torch_input_info(device):
 
 
 def _numpy_input_info(keep):
-    """For Kernel._bind_named: a declared input as a C-contiguous NumPy array (appended to
-    `keep`, which must outlive the call)."""
+    """For Kernel._bind_named: a declared input as a C-contiguous NumPy array, or a torch CPU
+    tensor (NumPy has no bfloat16), appended to `keep`, which must outlive the call."""
     import numpy as np
 
     def info(name, t):
+        if _is_torch(t):
+            if t.is_cuda:
+                raise ValueError(f"attnc: input {name!r} is a CUDA tensor, but q, k, v are NumPy"
+                                 " arrays (the CPU reference)")
+            t = t.detach().contiguous()
+            dt = _TORCH_DT.get(str(t.dtype))
+            if dt is None:
+                raise ValueError(f"attnc: input {name!r} has unsupported dtype {t.dtype}")
+            keep.append(t)
+            return _vp(t.data_ptr()), dt, tuple(t.shape), tuple(t.stride())
         a = np.ascontiguousarray(t)
         dt = _NP_DT.get(str(a.dtype))
         if dt is None:
