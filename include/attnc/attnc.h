@@ -184,6 +184,11 @@ ATTNC_API attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role
  *  needs stride_token == 1. */
 ATTNC_API attnc_status attnc_args_set_lse(attnc_args *args, float *data, int64_t stride_batch,
                                           int64_t stride_head, int64_t stride_token);
+/** Backward only, optional: dL/dLSE, float32 [batch, heads, q_len] (NULL unbinds), for a loss
+ *  that also reads the forward's LSE. The GPU needs stride_token == 1. */
+ATTNC_API attnc_status attnc_args_set_dlse(attnc_args *args, const float *data,
+                                           int64_t stride_batch, int64_t stride_head,
+                                           int64_t stride_token);
 /** Binds a declared `input` by name. `strides` in elements; NULL: contiguous. */
 ATTNC_API attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void *data,
                                             attnc_dtype dtype, int rank, const int64_t *dims,

@@ -136,6 +136,7 @@ _sig("attnc_args_destroy", None, _vp)
 _sig("attnc_args_set_tensor", ctypes.c_int, _vp, ctypes.c_int, _vp, ctypes.c_int, ctypes.c_int,
      ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64)
 _sig("attnc_args_set_lse", ctypes.c_int, _vp, _vp, _i64, _i64, _i64)
+_sig("attnc_args_set_dlse", ctypes.c_int, _vp, _vp, _i64, _i64, _i64)
 _sig("attnc_args_set_input", ctypes.c_int, _vp, _cp, _vp, ctypes.c_int, ctypes.c_int,
      ctypes.POINTER(_i64), ctypes.POINTER(_i64))
 _sig("attnc_args_set_param_int", ctypes.c_int, _vp, _cp, _i64)
@@ -603,7 +604,7 @@ class Kernel:
 
     # -- backward
     def backward(self, q, k, v, o, lse, do, scale=None, grad_inputs=(), deterministic=False,
-                 **named):
+                 dlse=None, **named):
         """The backward pass: the gradients of sum(do * o) with respect to q, k, v (and to
         the float inputs named in `grad_inputs`), for the forward that produced o and lse
         (`kern(q, k, v, return_lse=True)`) with the same scale, inputs and params.
@@ -613,7 +614,8 @@ class Kernel:
         are not differentiated; dk and dv sum over the query heads of each KV group.
         torch CUDA tensors run on the GPU on torch's current stream (deterministic=True:
         bit-identical dq, dk, dv run to run); NumPy arrays run the float64 CPU reference,
-        results in float32 as the forward's."""
+        results in float32 as the forward's. dlse (float32 [batch, heads, q_len], like lse):
+        the gradient of a loss that also reads lse; its term is added to the gradients."""
         if lse is None:
             raise ValueError("attnc: backward needs the forward's lse: run the forward with"
                              " return_lse=True")
@@ -639,12 +641,13 @@ class Kernel:
             raise TypeError(f"attnc: deterministic is a bool, got {_describe(deterministic)}")
         if _is_torch(q):
             return self._backward_torch(q, k, v, o, lse, do, scale, grad_inputs, deterministic,
-                                        named)
+                                        dlse, named)
         if _is_numpy(q):
-            return self._backward_numpy(q, k, v, o, lse, do, scale, grad_inputs, named)
+            return self._backward_numpy(q, k, v, o, lse, do, scale, grad_inputs, dlse, named)
         raise TypeError("attnc: q, k, v must be torch tensors or NumPy arrays")
 
-    def _bind_backward(self, args, tensors, lse, scale, named, info, grads, deterministic):
+    def _bind_backward(self, args, tensors, lse, scale, named, info, grads, deterministic,
+                       dlse=None):
         """Binds (role, pointer, dtype code, tensor) for Q, K, V, O, dO, dQ, dK, dV, the LSE
         (element strides), the scale, the named inputs and params, and `grads`
         {name: (pointer, strides)}."""
@@ -660,8 +663,12 @@ class Kernel:
             strd = (_i64 * len(strides))(*strides)
             _check(_lib.attnc_args_set_input_grad(args, name.encode(), ptr, len(strides), strd))
         _check(_lib.attnc_args_set_deterministic(args, int(deterministic)))
+        if dlse is not None:
+            ptr, st = dlse
+            _check(_lib.attnc_args_set_dlse(args, ptr, st[0], st[1], st[2]))
 
-    def _backward_torch(self, q, k, v, o, lse, do, scale, grad_inputs, deterministic, named):
+    def _backward_torch(self, q, k, v, o, lse, do, scale, grad_inputs, deterministic, dlse,
+                        named):
         import torch
         self._check_torch_qkv(q, k, v)
         for n, t in (("o", o), ("do", do)):
@@ -674,6 +681,14 @@ class Kernel:
         if lse.dtype != torch.float32 or lse.dim() != 3:
             raise ValueError(f"attnc: lse must be float32 [batch, heads, q_len], got {lse.dtype}"
                              f" {tuple(lse.shape)}")
+        if dlse is not None:
+            if not _is_torch(dlse) or not dlse.is_cuda or dlse.device != q.device:
+                raise ValueError(f"attnc: dlse must be a CUDA tensor on {q.device}")
+            if dlse.dtype != torch.float32 or tuple(dlse.shape) != tuple(lse.shape):
+                raise ValueError(f"attnc: dlse must be float32 shaped like lse {tuple(lse.shape)},"
+                                 f" got {dlse.dtype} {tuple(dlse.shape)}")
+            if dlse.stride(2) != 1:
+                dlse = dlse.contiguous()
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         grads = {n: torch.zeros(tuple(named[n].shape), dtype=torch.float32, device=q.device)
                  for n in grad_inputs}
@@ -687,7 +702,8 @@ class Kernel:
             self._bind_backward(args, tensors, (_vp(lse.data_ptr()), lse.stride()), scale, named,
                                 _torch_input_info(q.device),
                                 {n: (_vp(g.data_ptr()), g.stride()) for n, g in grads.items()},
-                                deterministic)
+                                deterministic,
+                                None if dlse is None else (_vp(dlse.data_ptr()), dlse.stride()))
             stream = torch.cuda.current_stream(q.device).cuda_stream
             _check(_lib.attnc_run_backward(self._ctx._h, self._h, args, _vp(stream)),
                    self._ctx._h)
@@ -695,7 +711,7 @@ class Kernel:
             _lib.attnc_args_destroy(args)
         return (dq, dk, dv, grads) if grad_inputs else (dq, dk, dv)
 
-    def _backward_numpy(self, q, k, v, o, lse, do, scale, grad_inputs, named):
+    def _backward_numpy(self, q, k, v, o, lse, do, scale, grad_inputs, dlse, named):
         import numpy as np
         self._check_qkv_shapes(q, k, v)
         arrs = []
@@ -711,6 +727,11 @@ class Kernel:
         lse = np.ascontiguousarray(lse, dtype=np.float32)
         if lse.ndim != 3:
             raise ValueError(f"attnc: lse must be [batch, heads, q_len], got shape {lse.shape}")
+        if dlse is not None:
+            dlse = np.ascontiguousarray(dlse, dtype=np.float32)
+            if dlse.shape != lse.shape:
+                raise ValueError(f"attnc: dlse must be shaped like lse {lse.shape}, got"
+                                 f" {dlse.shape}")
         dq, dk, dv = (np.empty(t.shape, dtype=np.float32) for t in (q, k, v))
         grads = {n: np.zeros(np.shape(named[n]), dtype=np.float32) for n in grad_inputs}
         elems = lambda a: [s // a.itemsize for s in a.strides]  # noqa: E731
@@ -724,7 +745,8 @@ class Kernel:
             self._bind_backward(args, tensors, (_vp(lse.ctypes.data), elems(lse)), scale, named,
                                 _numpy_input_info(keep),
                                 {n: (_vp(g.ctypes.data), elems(g)) for n, g in grads.items()},
-                                False)
+                                False,
+                                None if dlse is None else (_vp(dlse.ctypes.data), elems(dlse)))
             _check(_lib.attnc_run_reference_backward(self._ctx._h, self._h, args, 0),
                    self._ctx._h)
         finally:

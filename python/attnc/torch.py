@@ -121,7 +121,8 @@ def _(q, k, v, kernel, scale, input_names, inputs, params):
 
 @torch.library.custom_op("attnc::attention_backward", mutates_args=())
 def _attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: torch.Tensor,
-                        lse: torch.Tensor, do: torch.Tensor, kernel: int,
+                        lse: torch.Tensor, do: torch.Tensor, dlse: Optional[torch.Tensor],
+                        kernel: int,
                         scale: Optional[float], input_names: str,
                         inputs: List[torch.Tensor], params: str,
                         grad_inputs: str) -> List[torch.Tensor]:
@@ -133,18 +134,19 @@ def _attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: to
     dtypes = {n: t.dtype for n, t in zip(_names(input_names), inputs)}
     if q.is_cuda:
         got = kern.backward(q, k, v, o, lse, do.contiguous(), scale=scale,
-                            grad_inputs=tuple(grad_inputs), **named)
+                            grad_inputs=tuple(grad_inputs), dlse=dlse, **named)
         grads = got[3] if grad_inputs else {}
         return list(got[:3]) + [grads[n].to(dtypes[n]) for n in grad_inputs]
     got = kern.backward(_numpy(q), _numpy(k), _numpy(v), _numpy(o), lse.cpu().numpy(),
-                        _numpy(do), scale=scale, grad_inputs=tuple(grad_inputs), **named)
+                        _numpy(do), scale=scale, grad_inputs=tuple(grad_inputs),
+                        dlse=None if dlse is None else dlse.cpu().numpy(), **named)
     grads = got[3] if grad_inputs else {}
     out = [torch.from_numpy(g).to(t.dtype) for g, t in zip(got[:3], (q, k, v))]
     return out + [torch.from_numpy(grads[n]).to(dtypes[n]) for n in grad_inputs]
 
 
 @_attention_backward.register_fake
-def _(q, k, v, o, lse, do, kernel, scale, input_names, inputs, params, grad_inputs):
+def _(q, k, v, o, lse, do, dlse, kernel, scale, input_names, inputs, params, grad_inputs):
     like = dict(zip(_names(input_names), inputs))
     return [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)] + \
         [torch.empty_like(like[n]) for n in _names(grad_inputs)]
@@ -158,17 +160,16 @@ def _setup_context(ctx, inputs, output):
     ctx.input_names = input_names
     ctx.grad_inputs = [n for n, t in zip(_names(input_names), input_tensors)
                        if t.requires_grad and t.is_floating_point()]
-    # lse is returned without a gradient (d lse / d score is not in the backward kernels): it
-    # does not require grad, so a loss through it alone is an error, not a silent zero.
-    ctx.mark_non_differentiable(lse)
     ctx.set_materialize_grads(False)
 
 
 def _backward(ctx, do, dlse):
     q, k, v, o, lse, *input_tensors = ctx.saved_tensors
-    if do is None:
+    if do is None and dlse is None:
         return None, None, None, None, None, None, None, None
-    got = _attention_backward(q, k, v, o, lse, do, ctx.kernel, ctx.scale, ctx.input_names,
+    if do is None:
+        do = torch.zeros_like(o)
+    got = _attention_backward(q, k, v, o, lse, do, dlse, ctx.kernel, ctx.scale, ctx.input_names,
                               input_tensors, ctx.params, ",".join(ctx.grad_inputs))
     by_name = dict(zip(ctx.grad_inputs, got[3:]))
     input_grads = [by_name.get(n) for n in _names(ctx.input_names)]

@@ -66,7 +66,7 @@ bool checkDifferentiable(const dsl::AttentionDecl &attention, std::string &error
 bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl &attention,
                           const ReferenceProblem &problem, const TensorView &dOut,
                           const std::vector<std::string> &gradInputs, ReferenceGradients &grads,
-                          std::string &error) {
+                          std::string &error, const TensorView *dLse) {
   grads = ReferenceGradients();
   if (!problem.onlyQueries.empty()) {
     error = "the reference backward computes every row; onlyQueries is not supported";
@@ -81,6 +81,21 @@ bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl 
   const int d = s.headDim;
   if (!detail::checkQkv(dOut, "dO", s.batch, s.heads, s.qLen, d, error))
     return false;
+  std::vector<double> dLseValues;
+  if (dLse) {
+    const std::vector<int64_t> want = {s.batch, s.heads, s.qLen};
+    if (dLse->dims != want || dLse->strides.size() != 3 ||
+        (dLse->dtype != DType::F32 && dLse->dtype != DType::F64)) {
+      error = "dLSE must be float32 or float64 [batch, heads, q_len] = [" +
+              std::to_string(s.batch) + ", " + std::to_string(s.heads) + ", " +
+              std::to_string(s.qLen) + "]";
+      return false;
+    }
+    TensorView padded = *dLse; // toDouble walks four dims
+    padded.dims.push_back(1);
+    padded.strides.push_back(1);
+    dLseValues = detail::toDouble(padded);
+  }
 
   // The inputs to differentiate: float inputs that the score or out expression reads.
   const dsl::Expr *scoreExpr = attention.score.get();
@@ -280,6 +295,8 @@ bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl 
                             double delta = 0.0;
                             for (int c = 0; c < d; ++c)
                               delta += st.dOPre[c] * st.oPre[c];
+                            if (!dLseValues.empty())
+                              delta -= dLseValues[row];
                             for (KeptPair &kp : st.pairs) {
                               kp.p /= sum;
                               const double *vRow = p.vRow(b, kvh, kp.key);

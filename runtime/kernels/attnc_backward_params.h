@@ -8,7 +8,7 @@
 // x + b*x_stride[0] + h*x_stride[1] + t*x_stride[2] + c; K, V, dK, dV have kv_heads heads.
 // LSE[b, h, t] (fp32, natural log, the forward's) at lse + b*lse_stride[0] + h*lse_stride[1]
 // + t. Scratch the runtime allocates per launch (stream-ordered), fp32, contiguous:
-//   delta    [batch, heads, q_len]        rowsum(dO * O), by the preparation kernel
+//   delta    [batch, heads, q_len]        rowsum(dO * O) - dL/dLSE, by the preparation kernel
 //   dq_accum [batch, heads, q_len, D]     zeroed; dQ accumulated by the key-tile kernel
 // and, for programs with an `out` expression (V::kHasOut), 16-bit [batch, heads, q_len, D]:
 //   o        the attention output before `out`, recomputed (attnc_backward_recompute); the
@@ -39,6 +39,9 @@ typedef struct AttncBackwardParams {
   long long dk_stride[3];
   long long dv_stride[3];
   long long lse_stride[2]; ///< batch, head (token stride is 1)
+  /// dL/dLSE (fp32, token stride 1), or null: the preparation subtracts it from delta.
+  const float *d_lse;
+  long long dlse_stride[2]; ///< batch, head
   float *delta;
   float *dq_accum;
   void *d_o_attn;

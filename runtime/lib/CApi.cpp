@@ -478,6 +478,19 @@ attnc_status attnc_args_set_lse(attnc_args *args, float *data, int64_t stride_ba
   });
 }
 
+attnc_status attnc_args_set_dlse(attnc_args *args, const float *data, int64_t stride_batch,
+                                 int64_t stride_head, int64_t stride_token) {
+  return guarded(nullptr, [&]() -> attnc_status {
+    if (!args)
+      return nullArgument("attnc_args_set_dlse", "args");
+    args->args.dLse.data = const_cast<float *>(data);
+    args->args.dLse.strideBatch = stride_batch;
+    args->args.dLse.strideHead = stride_head;
+    args->args.dLse.strideToken = stride_token;
+    return ATTNC_OK;
+  });
+}
+
 attnc_status attnc_args_set_input(attnc_args *args, const char *name, const void *data,
                                   attnc_dtype dtype, int rank, const int64_t *dims,
                                   const int64_t *strides) {

@@ -134,8 +134,16 @@ Status Context::runReferenceBackward(const Kernel &kernel, const Arguments &args
     gradInputs.push_back(name);
   reference::ReferenceGradients grads;
   std::string error;
+  reference::TensorView dLse;
+  if (args.dLse.data) {
+    dLse.dtype = reference::DType::F32;
+    dLse.data = args.dLse.data;
+    dLse.dims = {args.q.batch, args.q.heads, args.q.tokens};
+    dLse.strides = {args.dLse.strideBatch, args.dLse.strideHead, args.dLse.strideToken};
+  }
   if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem,
-                                       viewOf(args.dO), gradInputs, grads, error))
+                                       viewOf(args.dO), gradInputs, grads, error,
+                                       args.dLse.data ? &dLse : nullptr))
     return invalid(error);
   storeQkv(args.dQ, grads.dq);
   storeQkv(args.dK, grads.dk);

@@ -121,6 +121,9 @@ AttncBackwardParams bindBackwardParams(const Arguments &args) {
   fillStrides(args.dV, p.dv_stride);
   p.lse_stride[0] = args.lse.strideBatch;
   p.lse_stride[1] = args.lse.strideHead;
+  p.d_lse = args.dLse.data;
+  p.dlse_stride[0] = args.dLse.strideBatch;
+  p.dlse_stride[1] = args.dLse.strideHead;
   return p;
 }
 

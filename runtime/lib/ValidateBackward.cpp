@@ -87,6 +87,11 @@ Status Context::validateBackward(const Kernel &kernel, const Arguments &args, bo
     return s;
   if (!args.lse.data)
     return invalid("the backward needs the forward's LSE (not bound)");
+  if (args.dLse.data &&
+      (args.dLse.strideBatch < 0 || args.dLse.strideHead < 0 || args.dLse.strideToken < 0))
+    return invalid("dLSE has a negative stride");
+  if (args.dLse.data && forGpu && args.dLse.strideToken != 1)
+    return invalid("dLSE must have a token stride of 1 on the GPU");
   const KernelManifest &manifest = kernel.manifest();
   dsl::ElementType gpuType = manifest.bf16 ? dsl::ElementType::BF16 : dsl::ElementType::F16;
   const char *names[] = {"dO", "dQ", "dK", "dV"};

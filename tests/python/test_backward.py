@@ -92,6 +92,27 @@ def test_softcap_gqa_backward_matches_finite_differences():
     assert not np.allclose(dq, dq2)
 
 
+def test_dlse_adds_the_gradient_of_a_loss_reading_lse():
+    # softcap: the LSE term goes through the score hook's derivative too; GQA, rows that keep
+    # no key (q_len > kv_len under a bottom-right causal mask) get nothing from it.
+    kern = attnc.compile(SOFTCAP, head_dim=64, arch="none")
+    q, k, v = qkv(B=1, H=4, Hk=2, Sq=8, Sk=6, seed=31)
+    q *= 20
+    do = rand(*q.shape, seed=32)
+    w = rand(1, 4, 8, seed=33)
+    o, lse = kern(q, k, v, return_lse=True)
+    dq, dk, dv = kern.backward(q, k, v, o, lse, do, dlse=w)
+    t = {n: a.astype(np.float64) for n, a in (("q", q), ("k", k), ("v", v))}
+
+    def loss():
+        o, lse = naive(t["q"], t["k"], t["v"], lambda b, h, i, j: i - 2 >= j,
+                       score_mod=lambda s, b, h, i, j: 30.0 * np.tanh(s / 30.0))
+        return float(np.sum(do * o) + np.sum(np.where(np.isfinite(lse), w * lse, 0.0)))
+    check_against_fd({"q": dq, "k": dk, "v": dv}, t, loss, seed=3)
+    with pytest.raises(ValueError, match="dlse must be shaped like lse"):
+        kern.backward(q, k, v, o, lse, do, dlse=w[:, :2])
+
+
 def test_backward_errors():
     kern = attnc.compile(GATED, head_dim=64, arch="none")
     q, k, v = qkv(B=1, H=2, Sq=4, seed=31)

@@ -105,14 +105,29 @@ def test_program_text_is_compiled_once_per_dtype_and_head_dim():
     assert len(at._KERNELS) == before + 1
 
 
-def test_lse_is_returned_without_a_gradient():
-    q, k, v = leaves((1, 2, 20, 64), (1, 2, 20, 64), (1, 2, 20, 64))
+def test_lse_is_returned_and_differentiable():
+    q, k, v = leaves((1, 4, 20, 64), (1, 2, 20, 64), (1, 2, 20, 64))
     o, lse = at.attention(q, k, v, os.path.join(EX, "causal.attn"), return_lse=True)
-    assert lse.shape == (1, 2, 20) and lse.dtype == torch.float32
-    assert o.requires_grad and not lse.requires_grad
-    s = q.double() @ k.double().transpose(-1, -2) / 8.0
-    want = torch.logsumexp(s.masked_fill(~causal(20, 20), float("-inf")), -1)
-    assert (lse - want).abs().max().item() < 1e-2
+    assert lse.shape == (1, 4, 20) and lse.dtype == torch.float32
+    w = torch.rand(lse.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ((o.double() * 0.5).sum() + (lse * w).sum()).backward()
+    got = [t.grad.clone() for t in (q, k, v)]
+    for t in (q, k, v):
+        t.grad = None
+    kk, vv = (t.double().repeat_interleave(2, 1) for t in (k, v))
+    s = q.double() @ kk.transpose(-1, -2) / 8.0
+    s = s.masked_fill(~causal(20, 20), float("-inf"))
+    want_lse = torch.logsumexp(s, -1)
+    want_o = torch.softmax(s, -1) @ vv
+    assert (lse - want_lse).abs().max().item() < 1e-2
+    ((want_o * 0.5).sum() + (want_lse * w).sum()).backward()
+    check_grads(got, [t.grad for t in (q, k, v)], 2e-2)
+    # A loss through lse alone.
+    for t in (q, k, v):
+        t.grad = None
+    _, lse = at.attention(q, k, v, os.path.join(EX, "causal.attn"), return_lse=True)
+    lse.sum().backward()
+    assert q.grad is not None and v.grad.abs().max().item() == 0.0
 
 
 def test_opcheck_schema_fake_and_autograd_registration():
@@ -185,3 +200,18 @@ def test_cuda_compile_fullgraph_inductor_and_cuda_graph():
     torch.cuda.synchronize()
     want = at.attention(*(t.detach() * 0.5 for t in (q, k, v)), path, window=64)
     assert rel(out, want) < 1e-6
+
+
+@pytest.mark.skipif(not CUDA, reason="no CUDA device: attnc's GPU kernels untested here")
+@pytest.mark.parametrize("program,head_dim", [("softcap_causal.attn", 128), ("causal.attn", 64)])
+def test_cuda_gradients_through_o_and_lse_match_the_cpu_reference(program, head_dim):
+    shapes = ((1, 4, 200, head_dim), (1, 2, 150, head_dim), (1, 2, 150, head_dim))
+    gpu = leaves(*shapes, device="cuda", seed=5)
+    cpu = [t.detach().cpu().requires_grad_() for t in gpu]
+    w = torch.rand(1, 4, 200, generator=torch.Generator().manual_seed(6))
+    grads = []
+    for q, k, v in (gpu, cpu):
+        o, lse = at.attention(q, k, v, os.path.join(EX, program), return_lse=True)
+        ((o.float() * 0.5).sum() + (lse * w.to(lse.device)).sum()).backward()
+        grads.append([t.grad.float().cpu() for t in (q, k, v)])
+    check_grads(grads[0], grads[1], 3e-2)

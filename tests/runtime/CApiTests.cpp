@@ -767,6 +767,25 @@ attention gated {
   for (float value : dgatePadded)
     REQUIRE(value == -7.0f);
 
+  // dL/dLSE: row 0 keeps key 0 alone (P = 1), so the LSE term moves dQ[0] by dlse * scale *
+  // K[0] and leaves dV alone; a negative stride is refused; unbinding restores the gradients.
+  std::vector<float> dlse(lse.size(), 0.0f), dq0 = dq, dv0 = dv;
+  dlse[0] = 2.0f;
+  CHECK(attnc_args_set_dlse(nullptr, dlse.data(), 1, 1, 1) == ATTNC_ERROR_INVALID_ARGUMENT);
+  REQUIRE(attnc_args_set_dlse(f.args, dlse.data(), -1, p.qLen, 1) == ATTNC_OK);
+  CHECK(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(contains(attnc_last_error(), "dLSE has a negative stride"));
+  REQUIRE(attnc_args_set_dlse(f.args, dlse.data(), int64_t(p.heads) * p.qLen, p.qLen, 1) ==
+          ATTNC_OK);
+  REQUIRE(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_OK);
+  const double scale = 1.0 / std::sqrt(double(p.d));
+  for (int c = 0; c < p.d; ++c)
+    CHECK(dq[c] == Approx(dq0[c] + 2.0 * scale * p.k[c]).margin(1e-5)); // b, h, t = 0
+  CHECK(dv == dv0);
+  REQUIRE(attnc_args_set_dlse(f.args, nullptr, 0, 0, 1) == ATTNC_OK);
+  REQUIRE(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_OK);
+  CHECK(dq == dq0);
+
   // Errors carry the reference's and the validation's messages.
   REQUIRE(attnc_args_set_lse(f.args, nullptr, 0, 0, 1) == ATTNC_OK);
   CHECK(attnc_run_reference_backward(f.ctx, kernel, f.args, 0) == ATTNC_ERROR_INVALID_ARGUMENT);

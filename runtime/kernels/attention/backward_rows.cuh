@@ -3,7 +3,8 @@
 // The two passes of the backward that work row by row, around the key-tile kernel (shared by
 // every backward template):
 //   prepare   delta[b, h, q] = sum_c dO[q, c] * O[q, c] (fp32), the softmax Jacobian's row
-//             term: dS = P * (dP - delta). With an `out` expression, O is the output before
+//             term: dS = P * (dP - delta); minus dL/dLSE[b, h, q] when the loss also reads
+//             the LSE (d LSE / d score = P). With an `out` expression, O is the output before
 //             it and dO becomes dO * V::outGrad (written to d_o_attn); the out expression's
 //             input reads get their gradients here (V::outInputGrads). Rows that kept no
 //             key (LSE = -inf) had no `out` applied: their dO counts as zero.
@@ -117,7 +118,8 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     for (int s = 16; s > 0; s /= 2)
       sum += __shfl_xor_sync(0xffffffffu, sum, s);
     if (lane == 0)
-      p.delta[((long long)b * a.heads + h) * a.q_len + q] = sum;
+      p.delta[((long long)b * a.heads + h) * a.q_len + q] =
+          p.d_lse ? sum - p.d_lse[b * p.dlse_stride[0] + h * p.dlse_stride[1] + q] : sum;
   }
 
   /// dQ of one row from dq_accum, laid out as DqAccum says (the key-tile kernel's choice).

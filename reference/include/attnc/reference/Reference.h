@@ -137,12 +137,14 @@ struct ReferenceGradients {
 /// fixed. dK and dV sum over the query heads of each KV head (GQA/MQA). A row without a
 /// kept key contributes nothing (its dQ row is 0). Results do not depend on
 /// problem.threads; problem.onlyQueries is not supported. docs/reference.md, "Backward".
-/// Returns false and sets `error` for binding errors (as runReference), a bad dO, a bad
-/// gradInputs name, an expression without derivative, or past the memory limit.
+/// With `dLse` ([batch, heads, qLen], float32 or float64), the loss also has the term
+/// sum(dLse * LSE): each kept pair's dS gains P * dLse (delta becomes dO . O - dLse).
+/// Returns false and sets `error` for binding errors (as runReference), a bad dO or dLse, a
+/// bad gradInputs name, an expression without derivative, or past the memory limit.
 bool runReferenceBackward(const dsl::Program &program, const dsl::AttentionDecl &attention,
                           const ReferenceProblem &problem, const TensorView &dOut,
                           const std::vector<std::string> &gradInputs, ReferenceGradients &grads,
-                          std::string &error);
+                          std::string &error, const TensorView *dLse = nullptr);
 
 /// Whether runReferenceBackward can differentiate the score and out expressions of
 /// `attention`: false with "LINE:COL: ..." naming the first operation without a

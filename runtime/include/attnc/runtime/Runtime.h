@@ -223,6 +223,9 @@ struct Arguments {
   /// dQ, dK, dV have Q's, K's and V's shapes and are written. inputGrads names the float
   /// inputs whose gradients are wanted.
   QkvTensor dO, dQ, dK, dV;
+  /// Optional dL/dLSE (float32 [batch, heads, q_len]; the GPU needs token stride 1), for a
+  /// loss that also reads the forward's LSE.
+  LseTensor dLse;
   std::map<std::string, InputGradTensor> inputGrads;
   /// No order-dependent atomics: bit-identical results from run to run (docs/runtime.md,
   /// "Backward", gives its cost).
