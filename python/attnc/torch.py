@@ -1,6 +1,6 @@
 """attnc as a PyTorch operator: a `torch.library` custom op with a fake implementation and
 autograd, so that `torch.compile(fullgraph=True)` traces through it and `loss.backward()`
-reaches q, k, v and the float input tensors that require grad.
+reaches q, k, v and the float input tensors that require grad, through o and lse.
 
     import attnc.torch as at
     o = at.attention(q, k, v, "examples/sliding_w1024.attn", window=512)
@@ -12,7 +12,6 @@ compiled once per (program, dtype, head dim, device) and kept. CUDA tensors run 
 kernels on torch's current stream; CPU tensors run the float64 CPU reference (slow: for
 tests and small shapes).
 """
-import math
 import numbers
 import os
 from typing import List, Optional, Tuple
