@@ -61,6 +61,20 @@ def _find_library():
                       "its wheel); set ATTNC_LIBRARY to its path")
 
 
+def _nvrtc_wheel_library(search_path, toolkit_roots):
+    """The nvidia-cuda-nvrtc wheel's libnvrtc on `search_path` (sys.path), or None: also None
+    when a CUDA toolkit under one of `toolkit_roots` has its own (libattnc prefers that)."""
+    if any(r and glob.glob(os.path.join(r, "lib64", "libnvrtc.so.*")) for r in toolkit_roots):
+        return None
+    for entry in search_path:
+        for sub in ("nvidia/cu*/lib", "nvidia/cuda_nvrtc/lib"):
+            found = [p for p in glob.glob(os.path.join(entry or ".", sub, "libnvrtc.so.*"))
+                     if "builtins" not in os.path.basename(p)]
+            if found:
+                return sorted(found)[-1]
+    return None
+
+
 def _preload_nvrtc_wheel():
     """libattnc opens NVRTC on first use: ATTNC_NVRTC_LIBRARY, else the CUDA toolkit. Where
     there is no toolkit, load the nvidia-cuda-nvrtc wheel's copy (PyTorch installs it) so that
@@ -68,18 +82,12 @@ def _preload_nvrtc_wheel():
     if os.environ.get("ATTNC_NVRTC_LIBRARY"):
         return
     roots = [os.environ.get(v) for v in ("CUDA_HOME", "CUDA_PATH")] + ["/usr/local/cuda"]
-    if any(r and glob.glob(os.path.join(r, "lib64", "libnvrtc.so.*")) for r in roots):
-        return
-    for entry in sys.path:
-        for sub in ("nvidia/cu*/lib", "nvidia/cuda_nvrtc/lib"):
-            found = [p for p in glob.glob(os.path.join(entry or ".", sub, "libnvrtc.so.*"))
-                     if "builtins" not in os.path.basename(p)]
-            if found:
-                try:
-                    ctypes.CDLL(sorted(found)[-1], mode=ctypes.RTLD_GLOBAL)
-                except OSError:
-                    continue
-                return
+    path = _nvrtc_wheel_library(sys.path, roots)
+    if path:
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            pass  # libattnc's own search then reports what it tried
 
 
 library_path = _find_library()

@@ -227,3 +227,17 @@ def test_dtype_spellings_match_the_c_abi():
                 attnc.compile(src, dtype=bad, head_dim=64, arch="none")
     finally:
         attnc._lib.attnc_options_destroy(opts)
+
+
+def test_nvrtc_comes_from_the_nvidia_wheel_only_without_a_toolkit(tmp_path):
+    wheel = tmp_path / "site" / "nvidia" / "cu13" / "lib"
+    wheel.mkdir(parents=True)
+    (wheel / "libnvrtc.so.13").write_bytes(b"")
+    (wheel / "libnvrtc-builtins.so.13.2").write_bytes(b"")
+    toolkit = tmp_path / "cuda"
+    (toolkit / "lib64").mkdir(parents=True)
+    site = [str(tmp_path / "elsewhere"), str(tmp_path / "site")]
+    assert attnc._nvrtc_wheel_library(site, [None, str(toolkit)]) == str(wheel / "libnvrtc.so.13")
+    (toolkit / "lib64" / "libnvrtc.so.13").write_bytes(b"")
+    assert attnc._nvrtc_wheel_library(site, [str(toolkit)]) is None
+    assert attnc._nvrtc_wheel_library([str(tmp_path / "elsewhere")], []) is None
