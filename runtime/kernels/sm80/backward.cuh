@@ -320,22 +320,12 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
     tile::copyAsyncWait<0>(); // K and V, when no head visited a tile
 
     // dK and dV of this warp's keys and columns, straight from the accumulators.
-    unsigned char *dkBase = (unsigned char *)p.dk + (b * p.dk_stride[0] + kvh * p.dk_stride[1]) * 2;
-    unsigned char *dvBase = (unsigned char *)p.dv + (b * p.dv_stride[0] + kvh * p.dv_stride[1]) * 2;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int k = kRow + half * 8;
-      if (k < a.kv_len) {
-#pragma unroll
-        for (int n = 0; n < kDPart / 8; ++n) {
-          const int c = part * kDPart + n * 8 + 2 * t;
-          *(unsigned *)(dkBase + ((long long)k * p.dk_stride[2] + c) * 2) =
-              tile::pack2(Kind{}, dk[0][n][half * 2], dk[0][n][half * 2 + 1]);
-          *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + c) * 2) =
-              tile::pack2(Kind{}, dv[0][n][half * 2], dv[0][n][half * 2 + 1]);
-        }
-      }
-    }
+    tile::storeRowPairs(Kind{}, dk,
+                        (unsigned short *)p.dk + b * p.dk_stride[0] + kvh * p.dk_stride[1],
+                        p.dk_stride[2], kRow, a.kv_len, part * kDPart, t);
+    tile::storeRowPairs(Kind{}, dv,
+                        (unsigned short *)p.dv + b * p.dv_stride[0] + kvh * p.dv_stride[1],
+                        p.dv_stride[2], kRow, a.kv_len, part * kDPart, t);
   }
 };
 

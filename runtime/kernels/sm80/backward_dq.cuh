@@ -112,17 +112,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
       Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
     });
 
-    unsigned char *dqBase = (unsigned char *)p.dq + (b * p.dq_stride[0] + h * p.dq_stride[1]) * 2;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int q = qRow + half * 8;
-      if (q < a.q_len) {
-#pragma unroll
-        for (int n = 0; n < kHeadDim / 8; ++n)
-          *(unsigned *)(dqBase + ((long long)q * p.dq_stride[2] + n * 8 + 2 * t) * 2) =
-              tile::pack2(Kind{}, dq[0][n][half * 2], dq[0][n][half * 2 + 1]);
-      }
-    }
+    tile::storeRowPairs(Kind{}, dq,
+                        (unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1],
+                        p.dq_stride[2], qRow, a.q_len, 0, t);
   }
 };
 

@@ -35,6 +35,7 @@
 #include "attention/backward_score.cuh"
 #include "attention/range_scan.cuh"
 #include "attnc_backward_params.h"
+#include "primitives/fragment.cuh"
 #include "primitives/hopper.cuh"
 #include "primitives/tile.cuh"
 #include "primitives/wgmma.cuh"
@@ -361,22 +362,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       hopper::bulkWaitAll();
 
     // dK and dV of this thread's keys.
-    unsigned char *dkBase = (unsigned char *)p.dk + (b * p.dk_stride[0] + kvh * p.dk_stride[1]) * 2;
-    unsigned char *dvBase = (unsigned char *)p.dv + (b * p.dv_stride[0] + kvh * p.dv_stride[1]) * 2;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int k = kRow + half * 8;
-      if (k < a.kv_len) {
-#pragma unroll
-        for (int col = 0; col < kHeadDim / 8; ++col) {
-          const int d = col * 8 + 2 * t;
-          *(unsigned *)(dkBase + ((long long)k * p.dk_stride[2] + d) * 2) =
-              tile::pack2(kind, dk[col * 4 + half * 2], dk[col * 4 + half * 2 + 1]);
-          *(unsigned *)(dvBase + ((long long)k * p.dv_stride[2] + d) * 2) =
-              tile::pack2(kind, dv[col * 4 + half * 2], dv[col * 4 + half * 2 + 1]);
-        }
-      }
-    }
+    tile::storeRowPairs(kind, dk,
+                        (unsigned short *)p.dk + b * p.dk_stride[0] + kvh * p.dk_stride[1],
+                        p.dk_stride[2], kRow, a.kv_len, 0, t);
+    tile::storeRowPairs(kind, dv,
+                        (unsigned short *)p.dv + b * p.dv_stride[0] + kvh * p.dv_stride[1],
+                        p.dv_stride[2], kRow, a.kv_len, 0, t);
   }
 
   static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
