@@ -27,6 +27,7 @@ struct BackwardCase {
   uint64_t seed = 1;
   std::vector<std::string> gradInputs; ///< float inputs whose gradients are checked
   bool deterministic = false;          ///< also: a second run is bit-identical
+  bool withDLse = false;               ///< the loss also reads the LSE (a random dL/dLSE)
 };
 
 void runBackwardAndCompare(Context &context, const Kernel &kernel, const BackwardCase &c) {
@@ -85,6 +86,17 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   args.dK = qkvView(dK.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
   args.dV = qkvView(dV.get(), s.batch, s.kvHeads, s.kvLen, s.headDim, c.layout, c.dtype);
   args.deterministic = c.deterministic;
+  // dL/dLSE: uniform in (-1, 1), float32 [batch, heads, q_len].
+  std::vector<float> dLseHost(c.withDLse ? rows : 0);
+  for (float &value : dLseHost)
+    value = float(random.uniformSigned());
+  DeviceBuffer dLse(std::max<size_t>(1, dLseHost.size()) * sizeof(float));
+  if (c.withDLse) {
+    dLse.upload(dLseHost.data(), dLseHost.size() * sizeof(float));
+    args.dLse.data = static_cast<float *>(dLse.get());
+    args.dLse.strideBatch = int64_t(s.heads) * s.qLen;
+    args.dLse.strideHead = s.qLen;
+  }
   // Input gradients: poisoned too (the backward must zero them before adding).
   std::vector<std::unique_ptr<DeviceBuffer>> gradBuffers;
   std::vector<size_t> gradElements;
@@ -131,9 +143,14 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   dOutView.data = dOut.bytes.data();
   dOutView.dims = dOut.dims;
   dOutView.strides = reference::TensorView::contiguousStrides(dOut.dims);
+  reference::TensorView dLseView;
+  dLseView.dtype = reference::DType::F32;
+  dLseView.data = dLseHost.data();
+  dLseView.dims = {s.batch, s.heads, s.qLen};
+  dLseView.strides = reference::TensorView::contiguousStrides(dLseView.dims);
   reference::ReferenceGradients want;
   if (!reference::runReferenceBackward(kernel.program(), kernel.attention(), problem, dOutView,
-                                       c.gradInputs, want, error))
+                                       c.gradInputs, want, error, c.withDLse ? &dLseView : nullptr))
     FAIL("runReferenceBackward: " << error);
 
   // Element (b, h, t, c) of a [batch, heads, tokens, d] tensor in the case's layout.
@@ -246,8 +263,9 @@ ATTNC_BACKWARD_TEST(bias_causal, "bias")
 ATTNC_BACKWARD_TEST(gated_causal, "gate")
 ATTNC_BACKWARD_TEST(head_gate, "gate")
 
-TEST_CASE("backward at head dim 256, in fp16 and with empty rows matches the reference",
-          "[gpu][backward]") {
+TEST_CASE(
+    "backward at head dim 256, in fp16, with empty rows and through the LSE matches the reference",
+    "[gpu][backward]") {
   ATTNC_REQUIRE_GPU();
   Context context(ContextOptions{std::string()});
   BackwardCase wide;
@@ -256,10 +274,12 @@ TEST_CASE("backward at head dim 256, in fp16 and with empty rows matches the ref
   // q_len > kv_len under a causal mask: the first 100 rows keep nothing (zero gradients).
   BackwardCase emptyRows;
   emptyRows.shape = shape(1, 2, 2, 200, 100, 64);
+  emptyRows.withDLse = true;
   runBackwardAndCompare(context, *compileExample(context, "causal", 64), emptyRows);
   BackwardCase half;
   half.shape = shape(1, 4, 4, 257, 257, 128);
   half.dtype = DataType::F16;
+  half.withDLse = true; // and a loss that also reads the LSE
   runBackwardAndCompare(context, *compileExample(context, "softcap_causal", 128, DataType::F16),
                         half);
 }
