@@ -203,6 +203,9 @@ def attention(q, k, v, program, *, scale=None, return_lse=False, **inputs_and_pa
         if t.dim() != 4:
             raise ValueError(f"attnc.torch: {name} must be [batch, heads, tokens, head_dim], got"
                              f" shape {tuple(t.shape)}")
+        if t.dtype != q.dtype or t.device != q.device:
+            raise ValueError(f"attnc.torch: {name} is {t.dtype} on {t.device}, q is {q.dtype} on"
+                             f" {q.device}: q, k and v must agree")
     kid, input_names, _, params = _prepare(q, program, inputs_and_params)
     inputs = [inputs_and_params[n] for n in input_names]
     for n, t in zip(input_names, inputs):

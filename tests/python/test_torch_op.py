@@ -93,7 +93,11 @@ def test_params_are_passed_and_checked():
     with pytest.raises(TypeError, match="no input or param named 'windw'"):
         at.attention(q, k, v, os.path.join(EX, "sliding_w1024.attn"), windw=8)
     with pytest.raises(ValueError, match="q must be bfloat16 or float16"):
-        at.attention(q.float(), k, v, os.path.join(EX, "causal.attn"))
+        at.attention(q.float(), k.float(), v.float(), os.path.join(EX, "causal.attn"))
+    with pytest.raises(ValueError, match="k is torch.float16 on cpu, q is torch.bfloat16"):
+        at.attention(q, k.half(), v, os.path.join(EX, "causal.attn"))
+    with pytest.raises(ValueError, match=r"v must be \[batch, heads, tokens, head_dim\]"):
+        at.attention(q, k, v[0], os.path.join(EX, "causal.attn"))
 
 
 def test_program_text_is_compiled_once_per_dtype_and_head_dim():
