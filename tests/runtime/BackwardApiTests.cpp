@@ -184,6 +184,18 @@ TEST_CASE("validateBackward reports bad backward arguments clearly", "[backward]
     CHECK(contains(context.validateBackward(*kernel, p.args, false).message(),
                    "the gradient of input 'gate' has a negative stride"));
   }
+  SECTION("dLSE with a negative stride, or with a token stride on the GPU") {
+    std::vector<float> dLse(10);
+    p.args.dLse.data = dLse.data();
+    p.args.dLse.strideBatch = 10;
+    p.args.dLse.strideHead = 5;
+    REQUIRE(context.validateBackward(*kernel, p.args, false).ok());
+    p.args.dLse.strideToken = 2;
+    CHECK(context.validateBackward(*kernel, p.args, false).ok()); // the CPU reads any stride
+    p.args.dLse.strideHead = -5;
+    CHECK(context.validateBackward(*kernel, p.args, false).message() ==
+          "dLSE has a negative stride");
+  }
   SECTION("the forward's rules still apply") {
     p.args.inputs.erase("doc");
     CHECK(contains(context.validateBackward(*kernel, p.args, false).message(),
