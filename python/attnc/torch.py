@@ -39,7 +39,7 @@ def _program_key(program):
     return ("text", program)
 
 
-@torch._dynamo.assume_constant_result
+@torch.compiler.assume_constant_result
 def _resolve(program, dtype, head_dim, device, names):
     """(kernel id, input names, param names) for the keyword arguments `names`; compiles the
     kernel on the first call for its key. Constant for torch.compile (run at trace time)."""
