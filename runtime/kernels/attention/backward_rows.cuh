@@ -17,18 +17,12 @@
 #ifndef ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
 #define ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
 
+#include "attention/dq_accum.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/tile.cuh"
 
 namespace attnc {
 namespace backward {
-
-/// dq_accum of the portable key-tile kernel: per (batch, head) q_len rows of kHeadDim floats.
-template <int kHeadDim> struct RowMajorDqAccum {
-  static constexpr int kTileRows = 1;
-  static __device__ __forceinline__ long long rows(int qLen) { return qLen; }
-  static __device__ __forceinline__ int offset(int q, int d) { return q * kHeadDim + d; }
-};
 
 template <class V, int kHeadDim, class Kind> struct RowPasses {
   static constexpr int kPerLane = kHeadDim / 32; // 2, 4 or 8 columns

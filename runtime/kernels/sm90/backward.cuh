@@ -55,27 +55,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
-  /// dq_accum in tiles of 64 query rows per (batch, head), each tile kHeadDim / 64 parts of
-  /// 64 x 64 floats in the order of a wgmma accumulator fragment (dQ^T: rows are head-dim
-  /// columns, columns are queries), so that each thread stages its fragment with 16-byte
-  /// stores and one bulk reduction adds a whole part: part p holds columns 64 p .. 64 p + 63.
-  struct DqAccum {
-    static constexpr int kTileRows = kBlockM;
-    static __device__ __forceinline__ long long rows(int qLen) {
-      return (qLen + kTileRows - 1) / kTileRows * kTileRows;
-    }
-    /// Fragment element (row, col) of a 64 x 64 part: thread 32 w + 4 g + t holds row
-    /// 16 w + 8 half + g, columns 8 c8 + 2 t + j as its register 4 c8 + 2 half + j.
-    static __device__ __forceinline__ int fragmentOffset(int row, int col) {
-      const int thread = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2;
-      return (col / 8) * 512 + thread * 4 + ((row / 8) % 2) * 2 + col % 2;
-    }
-    static __device__ __forceinline__ int offset(int q, int d) {
-      return (q / kTileRows) * kTileRows * kHeadDim + (d / 64) * 4096 +
-             fragmentOffset(d % 64, q % kTileRows);
-    }
-  };
-  static constexpr int kDqPartBytes = 64 * 64 * 4;
+  /// dq_accum in the fragment order of dQ^T (attention/dq_accum.cuh).
+  using DqAccum = backward::FragmentDqAccum<kHeadDim>;
+  static_assert(DqAccum::kTileRows == kBlockM, "one query tile per accumulator tile");
+  static constexpr int kDqPartBytes = DqAccum::kPartFloats * 4;
   /// How the consumer warpgroups share dQ^T = K^T dS^T. At D = 128 by head-dim parts:
   /// warpgroup c computes part c over all 128 keys, after one barrier that makes both
   /// warpgroups' dS^T visible. At D = 64 (one part) by keys: each computes it over its own 64
@@ -329,10 +312,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
           wgmma::fenceOperands(dq);
           // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
           // threads, consecutive addresses).
-          const unsigned stage16 = sStage + part * kDqPartBytes + tid * 16;
 #pragma unroll
           for (int c8 = 0; c8 < 8; ++c8)
-            asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(stage16 + c8 * 2048),
+            asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(
+                             sStage + part * kDqPartBytes + DqAccum::stagingOffset(tid, c8) * 4),
                          "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),
                          "f"(dq[4 * c8 + 3])
                          : "memory");
@@ -350,8 +333,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                       (long long)q0 * kHeadDim;
 #pragma unroll
         for (int part = 0; part < kDqParts; ++part)
-          hopper::bulkReduceAddF32(tile + dqPanel(part) * 4096, sStage + part * kDqPartBytes,
-                                   kDqPartBytes);
+          hopper::bulkReduceAddF32(tile + dqPanel(part) * DqAccum::kPartFloats,
+                                   sStage + part * kDqPartBytes, kDqPartBytes);
         hopper::bulkCommit();
       }
       __syncwarp();

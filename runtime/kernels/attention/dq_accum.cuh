@@ -1,0 +1,59 @@
+//===- dq_accum.cuh - Layouts of the backward's dQ accumulator ------------===//
+//
+// The key-tile kernels add dQ into an fp32 accumulator (dq_accum) that the dQ store then
+// converts; each kernel lays it out as suits its additions, and the store reads it through
+// the same type. Per (batch, head), rows(q_len) query rows of D floats:
+//   RowMajorDqAccum    dQ's own layout (the portable kernel's per-element atomics)
+//   FragmentDqAccum    tiles of 64 query rows; each tile D / 64 parts of 64 x 64 floats in
+//                      the order of a wgmma accumulator fragment of dQ^T (rows: head-dim
+//                      columns, columns: queries), so that a warpgroup stages its fragment
+//                      with 16-byte stores and adds a part with one bulk reduction (sm90)
+// Plain C++ as well (a host test checks that the fragment order is a permutation and that
+// it matches the staging stores).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_KERNELS_ATTENTION_DQ_ACCUM_CUH
+#define ATTNC_KERNELS_ATTENTION_DQ_ACCUM_CUH
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define ATTNC_DQ_ACCUM_FN static __host__ __device__ __forceinline__
+#else
+#define ATTNC_DQ_ACCUM_FN static inline
+#endif
+
+namespace attnc {
+namespace backward {
+
+template <int kHeadDim> struct RowMajorDqAccum {
+  static constexpr int kTileRows = 1;
+  ATTNC_DQ_ACCUM_FN long long rows(int qLen) { return qLen; }
+  ATTNC_DQ_ACCUM_FN int offset(int q, int d) { return q * kHeadDim + d; }
+};
+
+template <int kHeadDim> struct FragmentDqAccum {
+  static constexpr int kTileRows = 64;
+  static constexpr int kPartFloats = 64 * 64;
+  ATTNC_DQ_ACCUM_FN long long rows(int qLen) {
+    return (qLen + kTileRows - 1) / kTileRows * kTileRows;
+  }
+  /// Where thread `tid` (of its warpgroup) stages registers 4 c8 .. 4 c8 + 3 of its fragment:
+  /// one 16-byte store, consecutive threads at consecutive addresses.
+  ATTNC_DQ_ACCUM_FN int stagingOffset(int tid, int c8) { return c8 * 512 + tid * 4; }
+  /// Element (row, col) of a 64 x 64 part: thread 32 w + 4 g + t holds rows 16 w + 8 half + g,
+  /// columns 8 c8 + 2 t + j, as its register 4 c8 + 2 half + j.
+  ATTNC_DQ_ACCUM_FN int fragmentOffset(int row, int col) {
+    const int thread = 32 * (row / 16) + 4 * (row % 8) + (col % 8) / 2;
+    return stagingOffset(thread, col / 8) + ((row / 8) % 2) * 2 + col % 2;
+  }
+  ATTNC_DQ_ACCUM_FN int offset(int q, int d) {
+    return (q / kTileRows) * kTileRows * kHeadDim + (d / 64) * kPartFloats +
+           fragmentOffset(d % 64, q % kTileRows);
+  }
+};
+
+} // namespace backward
+} // namespace attnc
+
+#undef ATTNC_DQ_ACCUM_FN
+
+#endif // ATTNC_KERNELS_ATTENTION_DQ_ACCUM_CUH
