@@ -33,6 +33,7 @@
 #define ATTNC_KERNELS_SM90_BACKWARD_CUH
 
 #include "attention/backward_score.cuh"
+#include "attention/dq_accum.cuh"
 #include "attention/range_scan.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/fragment.cuh"
