@@ -49,6 +49,17 @@ static __device__ __forceinline__ unsigned pairChunkOffset(int kk, unsigned x) {
   return ((unsigned)(32 * (kk % 4)) ^ x) + (unsigned)(kk / 4) * 128u;
 }
 
+/// The bytes of head h of batch b of a 16-bit tensor with element strides (batch, head,
+/// token), as the launch parameters hold them.
+static __device__ __forceinline__ const unsigned char *
+headBase(const void *t, const long long (&stride)[3], int b, int h) {
+  return (const unsigned char *)t + (b * stride[0] + h * stride[1]) * 2;
+}
+static __device__ __forceinline__ unsigned char *headBase(void *t, const long long (&stride)[3],
+                                                          int b, int h) {
+  return (unsigned char *)t + (b * stride[0] + h * stride[1]) * 2;
+}
+
 static __device__ __forceinline__ unsigned sharedAddress(const void *p) {
   return (unsigned)__cvta_generic_to_shared(p);
 }

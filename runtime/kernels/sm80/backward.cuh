@@ -175,10 +175,8 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
     const unsigned sQ = sK + kQOffset, sDo = sK + kDoOffset, sDs = sK + kDsOffset;
     Aux &aux = *reinterpret_cast<Aux *>(smem + kAuxOffset);
 
-    const unsigned char *kBase =
-        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
-    const unsigned char *vBase =
-        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+    const unsigned char *kBase = tile::headBase(p.k, p.k_stride, b, kvh);
+    const unsigned char *vBase = tile::headBase(p.v, p.v_stride, b, kvh);
     Producer::template loadTile<kBlockN>(sK, kBase, p.k_stride[2], k0, a.kv_len);
     Producer::template loadTile<kBlockN>(sV, vBase, p.v_stride[2], k0, a.kv_len);
     tile::copyAsyncCommit();
@@ -201,10 +199,8 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
       }
       __syncthreads();
 
-      const unsigned char *qBase =
-          (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
-      const unsigned char *doBase =
-          (const unsigned char *)p.d_o + (b * p.do_stride[0] + h * p.do_stride[1]) * 2;
+      const unsigned char *qBase = tile::headBase(p.q, p.q_stride, b, h);
+      const unsigned char *doBase = tile::headBase(p.d_o, p.do_stride, b, h);
       const float *lseRow = p.lse + b * p.lse_stride[0] + h * p.lse_stride[1];
       const float *deltaRow = p.delta + ((long long)b * a.heads + h) * a.q_len;
       float *dqRow = p.dq_accum + ((long long)b * a.heads + h) * a.q_len * kHeadDim;
@@ -320,11 +316,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
     tile::copyAsyncWait<0>(); // K and V, when no head visited a tile
 
     // dK and dV of this warp's keys and columns, straight from the accumulators.
-    tile::storeRowPairs(Kind{}, dk,
-                        (unsigned short *)p.dk + b * p.dk_stride[0] + kvh * p.dk_stride[1],
+    tile::storeRowPairs(Kind{}, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
                         p.dk_stride[2], kRow, a.kv_len, part * kDPart, t);
-    tile::storeRowPairs(Kind{}, dv,
-                        (unsigned short *)p.dv + b * p.dv_stride[0] + kvh * p.dv_stride[1],
+    tile::storeRowPairs(Kind{}, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
                         p.dv_stride[2], kRow, a.kv_len, part * kDPart, t);
   }
 };

@@ -47,14 +47,10 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
       int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
       aux.setIntervals(V::kvRanges(a, b, h, q0, qHi, lo, hi), lo, hi, a.kv_len);
     }
-    const unsigned char *qBase =
-        (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
-    const unsigned char *doBase =
-        (const unsigned char *)p.d_o + (b * p.do_stride[0] + h * p.do_stride[1]) * 2;
-    const unsigned char *kBase =
-        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
-    const unsigned char *vBase =
-        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+    const unsigned char *qBase = tile::headBase(p.q, p.q_stride, b, h);
+    const unsigned char *doBase = tile::headBase(p.d_o, p.do_stride, b, h);
+    const unsigned char *kBase = tile::headBase(p.k, p.k_stride, b, kvh);
+    const unsigned char *vBase = tile::headBase(p.v, p.v_stride, b, kvh);
     Producer::template loadTile<kBlockM>(sQ, qBase, p.q_stride[2], q0, a.q_len);
     Producer::template loadTile<kBlockM>(sDo, doBase, p.do_stride[2], q0, a.q_len);
     tile::copyAsyncCommit();
@@ -112,8 +108,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
       Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
     });
 
-    tile::storeRowPairs(Kind{}, dq,
-                        (unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1],
+    tile::storeRowPairs(Kind{}, dq, (unsigned short *)tile::headBase(p.dq, p.dq_stride, b, h),
                         p.dq_stride[2], qRow, a.q_len, 0, t);
   }
 };

@@ -127,12 +127,9 @@ struct ForwardSm80 {
     const int tid = (int)threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int g = lane / 4, t = lane % 4;
 
-    const unsigned char *qBase =
-        (const unsigned char *)p.q + (b * p.q_stride[0] + h * p.q_stride[1]) * 2;
-    const unsigned char *kBase =
-        (const unsigned char *)p.k + (b * p.k_stride[0] + kvh * p.k_stride[1]) * 2;
-    const unsigned char *vBase =
-        (const unsigned char *)p.v + (b * p.v_stride[0] + kvh * p.v_stride[1]) * 2;
+    const unsigned char *qBase = tile::headBase(p.q, p.q_stride, b, h);
+    const unsigned char *kBase = tile::headBase(p.k, p.k_stride, b, kvh);
+    const unsigned char *vBase = tile::headBase(p.v, p.v_stride, b, kvh);
 
     const unsigned sQ = tile::sharedAddress(smem);
     const unsigned sK = sQ + kQBytes;
@@ -313,7 +310,7 @@ struct ForwardSm80 {
         }
       }
     __syncwarp();
-    unsigned char *oBase = (unsigned char *)p.o + (b * p.o_stride[0] + h * p.o_stride[1]) * 2;
+    unsigned char *oBase = tile::headBase(p.o, p.o_stride, b, h);
 #pragma unroll
     for (int i = 0; i < kWarpM * kChunks / 32; ++i) {
       const int idx = i * 32 + lane;

@@ -346,11 +346,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       hopper::bulkWaitAll();
 
     // dK and dV of this thread's keys.
-    tile::storeRowPairs(kind, dk,
-                        (unsigned short *)p.dk + b * p.dk_stride[0] + kvh * p.dk_stride[1],
+    tile::storeRowPairs(kind, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
                         p.dk_stride[2], kRow, a.kv_len, 0, t);
-    tile::storeRowPairs(kind, dv,
-                        (unsigned short *)p.dv + b * p.dv_stride[0] + kvh * p.dv_stride[1],
+    tile::storeRowPairs(kind, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
                         p.dv_stride[2], kRow, a.kv_len, 0, t);
   }
 
