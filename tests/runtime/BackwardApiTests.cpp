@@ -101,14 +101,7 @@ struct Problem {
 };
 
 reference::ProblemShape shapeOf(int batch, int heads, int kvHeads, int qLen, int kvLen) {
-  reference::ProblemShape s;
-  s.batch = batch;
-  s.heads = heads;
-  s.kvHeads = kvHeads;
-  s.qLen = qLen;
-  s.kvLen = kvLen;
-  s.headDim = 64;
-  return s;
+  return {batch, heads, kvHeads, qLen, kvLen, 64};
 }
 
 } // namespace

@@ -39,25 +39,10 @@ void runBackwardGolden(Context &context, const reference::GoldenCase &c,
                        const reference::BackwardGoldenFile &golden) {
   const reference::ProblemShape &s = c.shape;
   INFO("case " << c.toLine());
-  CompileOptions options;
-  options.headDim = s.headDim;
-  options.dtype = DataType::BF16;
-  options.defines = c.consts;
-  options.tiering = suiteTiering();
-  std::shared_ptr<Kernel> kernel;
-  std::string diagnostics;
-  Status status = context.compileFile(attnc::test::examplesDirectory() + "/" + c.example + ".attn",
-                                      options, kernel, diagnostics);
-  INFO(status.message() << "\n" << diagnostics);
-  REQUIRE(status.ok());
-
-  reference::ProblemInputs inputs;
-  reference::InputOptions inputOptions;
-  inputOptions.qkvType = reference::DType::BF16;
+  std::shared_ptr<Kernel> kernel =
+      compileExample(context, c.example, s.headDim, DataType::BF16, c.consts);
+  reference::ProblemInputs inputs = makeInputs(*kernel, s, c.seed, DataType::BF16);
   std::string error;
-  if (!reference::makeProblemInputs(kernel->program(), kernel->attention(), s, c.seed, inputs,
-                                    error, inputOptions))
-    FAIL("makeProblemInputs: " << error);
   reference::OwnedTensor dOut = reference::makeGoldenGradOutput(s, c.seed, reference::DType::BF16);
 
   const size_t rows = size_t(s.batch) * s.heads * s.qLen;
@@ -92,7 +77,7 @@ void runBackwardGolden(Context &context, const reference::GoldenCase &c,
         FAIL("param " << name << ": " << error);
       args.params[name] = value;
     }
-  status = context.launch(*kernel, args, nullptr);
+  Status status = context.launch(*kernel, args, nullptr);
   INFO("forward: " << status.message());
   REQUIRE(status.ok());
 

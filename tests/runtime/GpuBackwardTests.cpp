@@ -35,18 +35,13 @@ void runBackwardAndCompare(Context &context, const Kernel &kernel, const Backwar
   INFO("attention " << kernel.name() << ": batch " << s.batch << ", heads " << s.heads
                     << ", kv_heads " << s.kvHeads << ", q_len " << s.qLen << ", kv_len " << s.kvLen
                     << ", d " << s.headDim << (c.layout == Layout::BSHD ? ", BSHD" : ", BHSD"));
-  reference::ProblemInputs inputs;
-  reference::InputOptions inputOptions;
-  inputOptions.qkvType = c.dtype == DataType::BF16 ? reference::DType::BF16 : reference::DType::F16;
+  reference::ProblemInputs inputs = makeInputs(kernel, s, c.seed, c.dtype);
   std::string error;
-  if (!reference::makeProblemInputs(kernel.program(), kernel.attention(), s, c.seed, inputs, error,
-                                    inputOptions))
-    FAIL("makeProblemInputs: " << error);
 
   // dO: uniform in (-1, 1), rounded to the kernel's dtype, BHSD bytes.
   const size_t rows = size_t(s.batch) * s.heads * s.qLen;
   reference::OwnedTensor dOut;
-  dOut.dtype = inputOptions.qkvType;
+  dOut.dtype = inputs.q.dtype;
   dOut.dims = {s.batch, s.heads, s.qLen, s.headDim};
   dOut.bytes.resize(rows * s.headDim * 2);
   reference::SplitMix64 random(c.seed * 7919 + 17);

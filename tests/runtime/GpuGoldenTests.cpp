@@ -7,6 +7,7 @@
 // without a GPU.
 //
 //===----------------------------------------------------------------------===//
+#include "GpuTestSupport.h"
 #include "TestUtil.h"
 
 #include "attnc/reference/Golden.h"
@@ -22,6 +23,8 @@
 
 using namespace attnc;
 using namespace attnc::runtime;
+using attnc::test::compileExample;
+using attnc::test::makeInputs;
 
 namespace {
 
@@ -65,28 +68,10 @@ CaseResult runCase(Context &context, const reference::GoldenCase &c,
                    const reference::GoldenFile &golden) {
   const reference::ProblemShape &s = c.shape;
   bool f16 = c.qkvType == reference::DType::F16;
-  CompileOptions options;
-  options.headDim = s.headDim;
-  options.dtype = f16 ? DataType::F16 : DataType::BF16;
-  options.defines = c.consts;
-  // One tier at a time: optimized, or the quick kernels with ATTNC_TIERED=quick.
-  const char *tiered = std::getenv("ATTNC_TIERED");
-  options.tiering = tiered && std::string(tiered) == "quick" ? CompileOptions::Tiering::On
-                                                             : CompileOptions::Tiering::Off;
-  std::shared_ptr<Kernel> kernel;
-  std::string diagnostics;
-  Status status = context.compileFile(attnc::test::examplesDirectory() + "/" + c.example + ".attn",
-                                      options, kernel, diagnostics);
-  INFO(status.message() << "\n" << diagnostics);
-  REQUIRE(status.ok());
-
-  reference::ProblemInputs inputs;
-  reference::InputOptions inputOptions;
-  inputOptions.qkvType = f16 ? reference::DType::F16 : reference::DType::BF16;
+  const DataType dtype = f16 ? DataType::F16 : DataType::BF16;
+  std::shared_ptr<Kernel> kernel = compileExample(context, c.example, s.headDim, dtype, c.consts);
+  reference::ProblemInputs inputs = makeInputs(*kernel, s, c.seed, dtype);
   std::string error;
-  if (!reference::makeProblemInputs(kernel->program(), kernel->attention(), s, c.seed, inputs,
-                                    error, inputOptions))
-    FAIL("makeProblemInputs: " << error);
 
   DeviceAllocations memory;
   auto type = f16 ? dsl::ElementType::F16 : dsl::ElementType::BF16;
@@ -124,7 +109,7 @@ CaseResult runCase(Context &context, const reference::GoldenCase &c,
       args.params[name] = value;
     }
   }
-  status = context.launch(*kernel, args, nullptr);
+  Status status = context.launch(*kernel, args, nullptr);
   INFO(status.message());
   REQUIRE(status.ok());
   if (!streamSynchronize(nullptr, error))

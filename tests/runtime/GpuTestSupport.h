@@ -117,10 +117,12 @@ inline CompileOptions::Tiering suiteTiering() {
 }
 
 inline std::shared_ptr<Kernel> compileExample(Context &context, const std::string &name,
-                                              int headDim, DataType dtype = DataType::BF16) {
+                                              int headDim, DataType dtype = DataType::BF16,
+                                              const std::vector<dsl::ConstOverride> &defines = {}) {
   CompileOptions options;
   options.headDim = headDim;
   options.dtype = dtype;
+  options.defines = defines;
   options.tiering = suiteTiering();
   std::shared_ptr<Kernel> kernel;
   std::string diagnostics;
@@ -133,14 +135,20 @@ inline std::shared_ptr<Kernel> compileExample(Context &context, const std::strin
 
 inline reference::ProblemShape shape(int batch, int heads, int kvHeads, int qLen, int kvLen,
                                      int d) {
-  reference::ProblemShape s;
-  s.batch = batch;
-  s.heads = heads;
-  s.kvHeads = kvHeads;
-  s.qLen = qLen;
-  s.kvLen = kvLen;
-  s.headDim = d;
-  return s;
+  return {batch, heads, kvHeads, qLen, kvLen, d};
+}
+
+/// The reference's seeded inputs of `kernel` at shape `s`, Q, K and V in `dtype`.
+inline reference::ProblemInputs makeInputs(const Kernel &kernel, const reference::ProblemShape &s,
+                                           uint64_t seed, DataType dtype) {
+  reference::ProblemInputs inputs;
+  reference::InputOptions options;
+  options.qkvType = dtype == DataType::BF16 ? reference::DType::BF16 : reference::DType::F16;
+  std::string error;
+  if (!reference::makeProblemInputs(kernel.program(), kernel.attention(), s, seed, inputs, error,
+                                    options))
+    FAIL("makeProblemInputs: " << error);
+  return inputs;
 }
 
 /// The problem's input tensors on the device, bound in `args`; the buffers live as long as

@@ -43,13 +43,8 @@ void runAndCompare(Context &context, const Kernel &kernel, const Case &c) {
   INFO("attention " << kernel.name() << ": batch " << s.batch << ", heads " << s.heads
                     << ", kv_heads " << s.kvHeads << ", q_len " << s.qLen << ", kv_len " << s.kvLen
                     << ", d " << s.headDim << (c.layout == Layout::BSHD ? ", BSHD" : ", BHSD"));
-  reference::ProblemInputs inputs;
-  reference::InputOptions inputOptions;
-  inputOptions.qkvType = c.dtype == DataType::BF16 ? reference::DType::BF16 : reference::DType::F16;
+  reference::ProblemInputs inputs = makeInputs(kernel, s, c.seed, c.dtype);
   std::string error;
-  if (!reference::makeProblemInputs(kernel.program(), kernel.attention(), s, c.seed, inputs, error,
-                                    inputOptions))
-    FAIL("makeProblemInputs: " << error);
 
   DeviceBuffer q(inputs.q.bytes.size()), k(inputs.k.bytes.size()), v(inputs.v.bytes.size());
   q.upload(toLayout(inputs.q, c.layout).data(), inputs.q.bytes.size());
