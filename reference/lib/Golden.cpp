@@ -226,9 +226,13 @@ bool parseManifest(const std::string &text, std::vector<GoldenCase> &cases, std:
   return true;
 }
 
-bool writeGoldenFile(const std::string &path, const GoldenFile &file, std::string &error) {
-  std::string s(kMagic, 8);
-  putU32(s, kVersion);
+namespace {
+/// What both golden formats begin with: magic, version, the case line, the shape, seed,
+/// scale and kept pairs.
+template <class File>
+std::string goldenHeader(const char *magic, uint32_t version, const File &file) {
+  std::string s(magic, 8);
+  putU32(s, version);
   putU32(s, static_cast<uint32_t>(file.caseLine.size()));
   s += file.caseLine;
   const ProblemShape &sh = file.shape;
@@ -237,6 +241,12 @@ bool writeGoldenFile(const std::string &path, const GoldenFile &file, std::strin
   putU64(s, file.seed);
   putF64(s, file.scale);
   putU64(s, file.keptPairs);
+  return s;
+}
+} // namespace
+
+bool writeGoldenFile(const std::string &path, const GoldenFile &file, std::string &error) {
+  std::string s = goldenHeader(kMagic, kVersion, file);
   for (float f : file.out)
     putF32(s, f);
   for (float f : file.lse)
@@ -443,16 +453,7 @@ size_t elementsOf(const std::vector<int64_t> &dims) {
 
 bool writeBackwardGoldenFile(const std::string &path, const BackwardGoldenFile &file,
                              std::string &error) {
-  std::string s(kBackwardMagic, 8);
-  putU32(s, kBackwardVersion);
-  putU32(s, static_cast<uint32_t>(file.caseLine.size()));
-  s += file.caseLine;
-  const ProblemShape &sh = file.shape;
-  for (int v : {sh.batch, sh.heads, sh.kvHeads, sh.qLen, sh.kvLen, sh.headDim})
-    putU32(s, static_cast<uint32_t>(v));
-  putU64(s, file.seed);
-  putF64(s, file.scale);
-  putU64(s, file.keptPairs);
+  std::string s = goldenHeader(kBackwardMagic, kBackwardVersion, file);
   for (const std::vector<float> *t : {&file.dq, &file.dk, &file.dv})
     for (float f : *t)
       putF32(s, f);
