@@ -12,9 +12,9 @@
 # "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
 # every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
 # gradients), "backward-bench" bench/compare_backward.py
-# (BACKWARD_BENCH_ARGS: its arguments). "wheel" installs .gpu/wheel into a fresh virtual
-# environment and runs attnc.torch against SDPA; "train" runs
-# examples/python/train_sliding_window.py (TRAIN_STEPS).
+# (BACKWARD_BENCH_ARGS: its arguments). "wheel" pip-installs .gpu/wheel into the machine's
+# Python and runs attnc.torch against SDPA; "train" runs
+# examples/python/train_sliding_window.py (TRAIN_STEPS, 800).
 #   usage: scripts/gpu-job.sh [tests] [portable] [quick] [python] [examples] [sanitize] [bench]
 #          [backward] [backward-sanitize] [backward-bench] [wheel] [train]
 #   (default: all)
@@ -126,17 +126,16 @@ if [[ " $steps " == *" bench "* ]]; then
   python3 bench/compare.py --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -25
 fi
 if [[ " $steps " == *" wheel "* ]]; then
-  # The wheel (.gpu/wheel, scripts/make-gpu-tree.sh) installed into a fresh virtual environment
-  # over the machine's torch, used with no ATTNC_LIBRARY or PYTHONPATH: attnc.torch on CUDA
-  # against scaled_dot_product_attention, forward and backward.
-  rm -rf /tmp/attnc-venv
-  python3 -m venv --system-site-packages /tmp/attnc-venv >"$OUT/wheel.log" 2>&1
-  /tmp/attnc-venv/bin/python -m pip install --no-deps -q .gpu/wheel/attnc-*.whl >>"$OUT/wheel.log" 2>&1
-  if (cd /tmp && env -u ATTNC_LIBRARY -u PYTHONPATH /tmp/attnc-venv/bin/python - "$ROOT/examples" \
+  # The wheel (.gpu/wheel, scripts/make-gpu-tree.sh) installed with pip into the machine's own
+  # Python environment, where torch is (a virtual environment would not see a torch that is
+  # itself in one), then used with no ATTNC_LIBRARY or PYTHONPATH: attnc.torch on CUDA against
+  # scaled_dot_product_attention, forward and backward. Uninstalled afterwards.
+  python3 -m pip install --no-deps --force-reinstall -q .gpu/wheel/attnc-*.whl >"$OUT/wheel.log" 2>&1
+  if (cd /tmp && env -u ATTNC_LIBRARY -u PYTHONPATH python3 - "$ROOT/examples" \
       >>"$OUT/wheel.log" 2>&1 <<'PY'
 import os, sys, torch
 import attnc, attnc.torch as at
-assert "attnc-venv" in attnc.library_path, attnc.library_path
+assert "site-packages" in attnc.library_path, attnc.library_path
 q, k, v = (torch.randn(1, 4, 333, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True)
            for _ in range(3))
 o = at.attention(q, k, v, os.path.join(sys.argv[1], "causal.attn"))
@@ -157,10 +156,11 @@ PY
     note "wheel: FAIL (see wheel.log)"
     tail -5 "$OUT/wheel.log"
   fi
+  python3 -m pip uninstall -y -q attnc >>"$OUT/wheel.log" 2>&1
 fi
 if [[ " $steps " == *" train "* ]]; then
-  # examples/python/train_sliding_window.py: the loss must fall (TRAIN_STEPS, default 300).
-  if python3 examples/python/train_sliding_window.py --steps "${TRAIN_STEPS:-300}" \
+  # examples/python/train_sliding_window.py: the loss must fall (TRAIN_STEPS, default 800).
+  if python3 examples/python/train_sliding_window.py --steps "${TRAIN_STEPS:-800}" \
       >"$OUT/train.log" 2>&1; then
     note "train: pass ($(tail -n 1 "$OUT/train.log"))"
   else

@@ -3,7 +3,7 @@ sliding_w1024.attn with window=128) through attnc.torch, on synthetic data: each
 repeats a random block of `period` tokens, so the next token is the one `period` places back
 and the loss falls once the attention has learnt to look there.
 
-    python3 examples/python/train_sliding_window.py [--steps 300] [--compile]
+    python3 examples/python/train_sliding_window.py [--steps 800] [--compile]
 
 Needs a CUDA GPU (bf16); prints the loss every 50 steps and fails if it does not fall.
 """
@@ -23,9 +23,9 @@ PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "slidin
 
 
 class Block(nn.Module):
-    def __init__(self, width, heads, window):
+    def __init__(self, width, heads, window, sdpa):
         super().__init__()
-        self.heads = heads
+        self.heads, self.window, self.sdpa = heads, window, sdpa
         self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.qkv = nn.Linear(width, 3 * width, bias=False)
         self.proj = nn.Linear(width, width, bias=False)
@@ -35,17 +35,23 @@ class Block(nn.Module):
     def forward(self, x):
         b, n, w = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, w // self.heads).unbind(2)
-        o = self.attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if self.sdpa:  # the same attention through PyTorch, for comparison
+            i = torch.arange(n, device=x.device)
+            keep = (i[:, None] >= i[None, :]) & (i[:, None] - i[None, :] < self.window)
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        else:
+            o = self.attention(q, k, v)
         x = x + self.proj(o.transpose(1, 2).reshape(b, n, w))
         return x + self.mlp(self.norm2(x))
 
 
 class Model(nn.Module):
-    def __init__(self, vocab, width, heads, layers, length, window):
+    def __init__(self, vocab, width, heads, layers, length, window, sdpa):
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
         self.position = nn.Parameter(torch.randn(length, width) * 0.02)
-        self.blocks = nn.ModuleList(Block(width, heads, window) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(width, heads, window, sdpa) for _ in range(layers))
         self.head = nn.Linear(width, vocab)
 
     def forward(self, tokens):
@@ -62,22 +68,29 @@ def batch(size, length, vocab, period, generator):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--period", type=int, default=24)
+    ap.add_argument("--sdpa", action="store_true",
+                    help="the same model with PyTorch's scaled_dot_product_attention instead")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("train_sliding_window: needs a CUDA GPU")
     torch.manual_seed(0)
-    vocab, length, period = 64, 512, 24
-    model = Model(vocab, width=256, heads=4, layers=2, length=length, window=128)
-    model = model.cuda().to(torch.bfloat16)
+    vocab, length, period = 64, 512, args.period
+    model = Model(vocab, width=256, heads=4, layers=2, length=length, window=128,
+                  sdpa=args.sdpa)
+    # float32 weights, bf16 activations (autocast): AdamW's updates are lost in bf16 weights.
+    model = model.cuda()
     step_fn = torch.compile(model, fullgraph=True) if args.compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     generator = torch.Generator().manual_seed(1)
     first = last = None
     for step in range(args.steps):
         tokens = batch(16, length + 1, vocab, period, generator).cuda()
-        logits = step_fn(tokens[:, :-1])
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = step_fn(tokens[:, :-1])
         # Only positions after the first period are predictable.
         loss = F.cross_entropy(logits[:, period:].float().reshape(-1, vocab),
                                tokens[:, period + 1:].reshape(-1))
