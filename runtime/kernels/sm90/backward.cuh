@@ -66,19 +66,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   /// keys and both reductions add to the part. (Splitting by keys at D = 128 too needs no
   /// barrier between the warpgroups but twice the reductions: 10% slower on causal, equal on
   /// dense, docs/performance.md.)
-  ///
-  /// Development mode ATTNC_SM90_BWD_PINGPONG=1 (ATTNC_KERNEL_DEFINES, for A/B runs): the two
-  /// warpgroups take turns issuing S^T and dP^T (named barriers 6 and 7, as the forward's
-  /// warpgroups take turns), so that one's element-wise work runs under the other's products;
-  /// it splits dQ by keys, since a barrier between the warpgroups per tile would put them back
-  /// in phase.
-#ifdef ATTNC_SM90_BWD_PINGPONG
-  static constexpr bool kPingPong = ATTNC_SM90_BWD_PINGPONG != 0;
-#else
-  static constexpr bool kPingPong = false;
-#endif
-  static constexpr bool kDqSplitKeys = kPanels == 1 || kPingPong;
-  static constexpr int kDqParts = kDqSplitKeys ? kPanels : 1; // parts per warpgroup
+  static constexpr bool kDqSplitKeys = kPanels == 1;
 
   struct Aux {
     unsigned long long kvFull;
@@ -93,7 +81,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kDoOffset = kQOffset + kStages * kQBytes;
   static constexpr int kDsOffset = kDoOffset + kStages * kQBytes;
   static constexpr int kDqOffset = kDsOffset + 2 * kDsBytes;
-  static constexpr int kAuxOffset = kDqOffset + 2 * kDqParts * kDqPartBytes;
+  static constexpr int kAuxOffset = kDqOffset + 2 * kDqPartBytes; // one part per warpgroup
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
@@ -188,17 +176,13 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       dk[i] = dv[i] = 0.f;
     hopper::barrierWait(barrier(aux.kvFull), 0);
 
-    // dQ^T (head-dim rows x 64 queries) = K^T dS^T, in 64-row parts (kDqSplitKeys): all
-    // parts over this warpgroup's keys, or part c over all keys.
+    // dQ^T (head-dim rows x 64 queries) = K^T dS^T: this warpgroup's 64-row part
+    // (kDqSplitKeys).
     constexpr int kDqKeys = kDqSplitKeys ? 64 : kBlockN;
     const unsigned dqKeyOffset = kDqSplitKeys ? c * 64 * 128 : 0; // first dS^T / K row read
-    const unsigned sStage = base + kDqOffset + c * kDqParts * kDqPartBytes;
-    const auto dqPart = [&](int part) { return kDqSplitKeys ? part : c; };
+    const unsigned sStage = base + kDqOffset + c * kDqPartBytes;
+    const int dqPart = kDqSplitKeys ? 0 : c;
     const bool leader = tid == 0; // issues this warpgroup's bulk reductions
-    if constexpr (kPingPong) {
-      if (c == 1)
-        hopper::namedArrive(6, 256); // warpgroup 0 issues first
-    }
     for (int n = 0;; ++n) {
       const int stage = n % kStages;
       hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
@@ -219,8 +203,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
       // S^T = K_c Q^T and dP^T = V_c dO^T: 64 keys x 64 queries each.
       float s[32], dp[32];
-      if constexpr (kPingPong)
-        hopper::namedSync(6 + c, 256); // this warpgroup's turn
       __syncwarp();
       wgmma::fence();
 #pragma unroll
@@ -238,8 +220,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                      kk > 0 ? 1 : 0);
       }
       wgmma::commit();
-      if constexpr (kPingPong)
-        hopper::namedArrive(6 + (1 - c), 256); // the other warpgroup's turn
       wgmma::wait<0>();
       wgmma::fenceOperands(s);
       wgmma::fenceOperands(dp);
@@ -316,31 +296,28 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
       if (p.dq_accum != nullptr) {
         const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
+        const unsigned kLow =
+            hopper::descriptorLow128B(sK + dqPart * kBlockN * 128 + dqKeyOffset, kBlockN * 128);
+        float dq[32];
+        __syncwarp();
+        wgmma::fence();
 #pragma unroll
-        for (int part = 0; part < kDqParts; ++part) {
-          const unsigned kLow = hopper::descriptorLow128B(
-              sK + dqPart(part) * kBlockN * 128 + dqKeyOffset, kBlockN * 128);
-          float dq[32];
-          __syncwarp();
-          wgmma::fence();
+        for (int kk = 0; kk < kDqKeys / 16; ++kk)
+          wgmma::mmaSSTransposed(kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
+                                 hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16),
+                                 kk > 0 ? 1 : 0);
+        wgmma::commit();
+        wgmma::wait<0>();
+        wgmma::fenceOperands(dq);
+        // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
+        // threads, consecutive addresses).
 #pragma unroll
-          for (int kk = 0; kk < kDqKeys / 16; ++kk)
-            wgmma::mmaSSTransposed(
-                kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
-                hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16), kk > 0 ? 1 : 0);
-          wgmma::commit();
-          wgmma::wait<0>();
-          wgmma::fenceOperands(dq);
-          // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
-          // threads, consecutive addresses).
-#pragma unroll
-          for (int c8 = 0; c8 < 8; ++c8)
-            asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(
-                             sStage + part * kDqPartBytes + DqAccum::stagingOffset(tid, c8) * 4),
-                         "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),
-                         "f"(dq[4 * c8 + 3])
-                         : "memory");
-        }
+        for (int c8 = 0; c8 < 8; ++c8)
+          asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(
+                           sStage + DqAccum::stagingOffset(tid, c8) * 4),
+                       "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),
+                       "f"(dq[4 * c8 + 3])
+                       : "memory");
         hopper::fenceAsyncShared();
       }
       wgmma::wait<0>();
@@ -352,19 +329,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         float *tile = p.dq_accum +
                       ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
                       (long long)q0 * kHeadDim;
-#pragma unroll
-        for (int part = 0; part < kDqParts; ++part)
-          hopper::bulkReduceAddF32(tile + dqPart(part) * DqAccum::kPartFloats,
-                                   sStage + part * kDqPartBytes, kDqPartBytes);
+        hopper::bulkReduceAddF32(tile + dqPart * DqAccum::kPartFloats, sStage, kDqPartBytes);
         hopper::bulkCommit();
       }
       __syncwarp();
       if (lane == 0)
         hopper::barrierArrive(barrier(aux.empty[stage]));
-    }
-    if constexpr (kPingPong) {
-      if (c == 0)
-        hopper::namedSync(6, 256); // warpgroup 1's turn-giving after its last tile
     }
     if (leader && p.dq_accum != nullptr)
       hopper::bulkWaitAll();
