@@ -38,15 +38,17 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   if (kMask)
     keep = keep & V::mask(a, b, h, qi, ki);
   const float dot = s * a.scale;
-  float x = dot, grad = a.scale;
+  float grad = a.scale, p;
   if constexpr (V::kHasScore) {
-    x = V::score(a, dot, b, h, qi, ki);
+    p = tile::fastExp2(fmaf(V::score(a, dot, b, h, qi, ki), score::kLog2e, -lseLog2));
     grad = a.scale * V::scoreGrad(a, dot, b, h, qi, ki);
+    // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
+    keep = keep && p > 0.f;
+  } else {
+    // The scale folded into log2(e): one FFMA, and p is finite wherever the pair is kept.
+    p = tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
   }
-  const float p = tile::fastExp2(fmaf(x, score::kLog2e, -lseLog2));
   const float dScore = p * (dp - delta); // d loss / d score
-  // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
-  keep = keep && p > 0.f;
   if constexpr (V::kScoreInputGrads)
     if (grads && keep)
       V::scoreInputGrads(a, *grads, dScore, dot, b, h, qi, ki);
