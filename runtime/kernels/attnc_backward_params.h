@@ -10,6 +10,10 @@
 // + t. Scratch the runtime allocates per launch (stream-ordered), fp32, contiguous:
 //   delta    [batch, heads, q_len]        rowsum(dO * O) - dL/dLSE, by the preparation kernel
 //   dq_accum [batch, heads, q_len, D]     zeroed; dQ accumulated by the key-tile kernel
+//   row_stats [batch, heads, row_stats_rows, 2]  (LSE * log2(e), delta) per query row, rows
+//            rounded up to the key-tile kernel's query tile, zeroed, then written by the
+//            preparation; only for a key-tile kernel that loads them per query tile (sm_90a),
+//            else null
 // and, for programs with an `out` expression (V::kHasOut), 16-bit [batch, heads, q_len, D]:
 //   o        the attention output before `out`, recomputed (attnc_backward_recompute); the
 //            runtime points o / o_stride at it
@@ -44,6 +48,8 @@ typedef struct AttncBackwardParams {
   long long dlse_stride[2]; ///< batch, head
   float *delta;
   float *dq_accum;
+  float *row_stats;
+  long long row_stats_rows; ///< rows per (batch, head) of row_stats
   void *d_o_attn;
   /// Gradients of float inputs (KernelArgs.h), added to by the hooks' read sites.
   AttncInputGrads input_grads;

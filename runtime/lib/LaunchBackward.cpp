@@ -236,6 +236,23 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   }
   params.delta = reinterpret_cast<float *>(delta);
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
+  // The sm_90a key-tile kernel (config[6] == 1) loads each query tile's (LSE * log2 e, delta)
+  // by one bulk copy: the preparation writes them in tiles of config[7] rows per (batch,
+  // head); the rows past q_len stay zero.
+  if (loaded.config[6] == 1) {
+    const long long statsRows = (args.q.tokens + accumTileRows - 1) / accumTileRows * accumTileRows;
+    const size_t statsWords = size_t(args.q.batch) * size_t(args.q.heads) * size_t(statsRows) * 2;
+    CUdeviceptr rowStats = 0;
+    if (Status s =
+            scratch.allocate(statsWords * sizeof(float), "the backward's row statistics", rowStats);
+        !s.ok())
+      return s;
+    if (CUresult r = d->cuMemsetD32Async(rowStats, 0, statsWords, scratch.stream());
+        r != CUDA_SUCCESS)
+      return cudaFailure(*d, r, "zeroing the backward's row statistics");
+    params.row_stats = reinterpret_cast<float *>(rowStats);
+    params.row_stats_rows = statsRows;
+  }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
   const long long rowCtas = (rows + kRowsPerCta - 1) / kRowsPerCta;

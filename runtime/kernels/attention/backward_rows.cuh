@@ -18,6 +18,7 @@
 #define ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
 
 #include "attention/dq_accum.cuh"
+#include "attention/score.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/tile.cuh"
 
@@ -111,9 +112,16 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
 #pragma unroll
     for (int s = 16; s > 0; s /= 2)
       sum += __shfl_xor_sync(0xffffffffu, sum, s);
-    if (lane == 0)
-      p.delta[((long long)b * a.heads + h) * a.q_len + q] =
+    if (lane == 0) {
+      const float delta =
           p.d_lse ? sum - p.d_lse[b * p.dlse_stride[0] + h * p.dlse_stride[1] + q] : sum;
+      p.delta[((long long)b * a.heads + h) * a.q_len + q] = delta;
+      if (p.row_stats != nullptr) {
+        float *stats = p.row_stats + (((long long)b * a.heads + h) * p.row_stats_rows + q) * 2;
+        stats[0] = p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] * score::kLog2e;
+        stats[1] = delta;
+      }
+    }
   }
 
   /// dQ of one row from dq_accum, laid out as DqAccum says (the key-tile kernel's choice).

@@ -52,6 +52,15 @@ static __device__ __forceinline__ void tmaLoad4d(unsigned dst, const void *map, 
                "l"(map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
                : "memory");
 }
+/// Copies `bytes` (a multiple of 16; both addresses 16-byte aligned) from global memory into
+/// shared memory at `dst`, completing `bar`'s transaction count.
+static __device__ __forceinline__ void bulkLoad(unsigned dst, const void *src, unsigned bytes,
+                                                unsigned bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
+               " [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
 static __device__ __forceinline__ void tmaPrefetchDescriptor(const void *map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
 }

@@ -8,8 +8,9 @@
 // One CTA per (128-key tile, KV head, batch); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
 // 64-query tiles of V::qRanges for every query head of the group, classifies them 32 at a
-// time (V::classify, one per lane) and streams the non-empty ones' Q and dO through a 2-stage
-// ring. Per query tile, each consumer warpgroup:
+// time (V::classify, one per lane) and streams the non-empty ones' Q and dO (TMA) and their
+// rows' LSE * log2 e and delta (params.row_stats, one bulk copy) through a 2-stage ring. Per
+// query tile, each consumer warpgroup:
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class)
 //   dV_c += P^T dO, dK_c += dS^T Q         wgmma, A from registers, B MN-major
@@ -52,6 +53,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kKBytes = kBlockN * kHeadDim * 2;
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kDsBytes = kBlockN * kBlockM * 2;
+  static constexpr int kStatsBytes = kBlockM * 8; // (LSE * log2 e, delta) per query row
   static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
   static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
@@ -75,13 +77,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     int slotHead[kStages]; ///< the query head of the tile
   };
   // Shared memory (1024-byte aligned tiles): [K][V][Q stages][dO stages][dS^T, two
-  // buffers][dQ staging, one part per consumer warpgroup][bookkeeping].
+  // buffers][dQ staging, one part per consumer warpgroup][row stats stages][bookkeeping].
   static constexpr int kVOffset = kKBytes;
   static constexpr int kQOffset = 2 * kKBytes;
   static constexpr int kDoOffset = kQOffset + kStages * kQBytes;
   static constexpr int kDsOffset = kDoOffset + kStages * kQBytes;
   static constexpr int kDqOffset = kDsOffset + 2 * kDsBytes;
-  static constexpr int kAuxOffset = kDqOffset + 2 * kDqPartBytes; // one part per warpgroup
+  static constexpr int kStatsOffset = kDqOffset + 2 * kDqPartBytes; // one part per warpgroup
+  static constexpr int kAuxOffset = kStatsOffset + kStages * kStatsBytes;
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
@@ -91,8 +94,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     return tile::sharedAddress(&bar);
   }
 
-  /// The producer's first warp: K and V once, then the query tiles of every head of the group.
-  static __device__ __forceinline__ void produce(const AttncArgs &a,
+  /// The producer's first warp: K and V once, then the query tiles of every head of the group
+  /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
+  static __device__ __forceinline__ void produce(const AttncBackwardParams &p, const AttncArgs &a,
                                                  const AttncBackwardTmaMaps &maps, Aux &aux,
                                                  unsigned base, int b, int kvh, int k0, int kHi) {
     const int lane = (int)threadIdx.x % 32;
@@ -118,8 +122,11 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
           hopper::barrierArrive(barrier(aux.full[stage]));
         } else {
           const unsigned bar = barrier(aux.full[stage]);
-          hopper::barrierArriveExpectBytes(bar, 2 * kQBytes);
+          hopper::barrierArriveExpectBytes(bar, 2 * kQBytes + kStatsBytes);
           const int q0 = entry & ~3;
+          hopper::bulkLoad(base + kStatsOffset + stage * kStatsBytes,
+                           p.row_stats + (((long long)b * a.heads + h) * p.row_stats_rows + q0) * 2,
+                           kStatsBytes, bar);
 #pragma unroll
           for (int panel = 0; panel < kPanels; ++panel) {
             hopper::tmaLoad4d(base + kQOffset + stage * kQBytes + panel * kBlockM * 128, &maps.q,
@@ -225,18 +232,20 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       wgmma::fenceOperands(dp);
 
       // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
-      // (their LSE and delta read per column: arrays of them would not fit the registers).
-      const float *lseRow = p.lse + b * p.lse_stride[0] + h * p.lse_stride[1];
-      const float *deltaRow = p.delta + ((long long)b * a.heads + h) * a.q_len;
+      // (their LSE * log2 e and delta read from the stage per column: arrays of them would not
+      // fit the registers; rows past q_len hold zeros and their pairs are dropped).
+      const unsigned tStats = base + kStatsOffset + stage * kStatsBytes;
       const auto pairs = [&](auto mask, auto bounds) {
 #pragma unroll
         for (int col = 0; col < 8; ++col)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
             const int q = q0 + col * 8 + 2 * t + j;
-            const bool in = q < a.q_len;
-            const float lseLog2 = in ? lseRow[q] * score::kLog2e : 0.f;
-            const float delta = in ? deltaRow[q] : 0.f;
+            float lseLog2, delta;
+            asm("ld.shared.v2.f32 {%0, %1}, [%2];\n"
+                : "=f"(lseLog2), "=f"(delta)
+                : "r"(tStats + (col * 8 + 2 * t + j) * 8)
+                : "memory");
 #pragma unroll
             for (int half = 0; half < 2; ++half)
               backward::pairGradient<V, decltype(mask)::value, decltype(bounds)::value>(
@@ -368,7 +377,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     if (warpgroup == 0) {
       hopper::releaseRegisters<kProducerRegs>();
       if (tid < 32)
-        produce(a, maps, aux, base, b, kvh, k0, kHi);
+        produce(p, a, maps, aux, base, b, kvh, k0, kHi);
     } else {
       hopper::claimRegisters<kConsumerRegs>();
       consume(p, a, aux, base, b, kvh, k0, warpgroup - 1);
