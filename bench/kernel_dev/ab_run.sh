@@ -9,7 +9,8 @@
 #   new=.gpu/lib/libattnc.so"; DEFINES, comma-separated, go to ATTNC_KERNEL_DEFINES for that
 #   side; the trace uses the last library; a side's Python package is PATH/../../python when
 #   that exists); PATTERNS: compare.py's --patterns; ROUNDS:
-#   alternations (default 2).
+#   alternations (default 2); BENCH=compare_backward: the backward (bench/compare_backward.py)
+#   instead of the forward.
 #   Logs under $OUT.
 set -uo pipefail
 ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-/tmp/attnc-ab-cache}
@@ -29,7 +30,7 @@ if [[ " $steps " == *" ab "* ]]; then
       # library is driven by the package of its own ABI.
       py=$(dirname "$(dirname "$lib")")/python
       [ -d "$py" ] || py=$PYTHONPATH
-      PYTHONPATH=$py ATTNC_LIBRARY=$lib ATTNC_KERNEL_DEFINES=$defines timeout 300 python3 bench/compare.py --no-flex --patterns "$PATTERNS" \
+      PYTHONPATH=$py ATTNC_LIBRARY=$lib ATTNC_KERNEL_DEFINES=$defines timeout 300 python3 "bench/${BENCH:-compare}.py" --no-flex --patterns "$PATTERNS" \
         --json "$OUT/ab_${side}_$round.json" >"$OUT/ab_${side}_$round.log" 2>&1 ||
         echo "ab $side round $round: rc $?"
     done
