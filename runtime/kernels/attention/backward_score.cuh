@@ -56,6 +56,27 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   dp = keep ? dScore * grad : 0.f;
 }
 
+/// pairGradient in two steps, for variants without a score hook (kSplits): P from the raw
+/// dot product alone, while dP is still being computed, then dS from P and dP. A dropped
+/// pair has P = 0 and so dS = 0 (dP is finite: out-of-range keys and queries read zeros).
+template <class V> struct SplitPair {
+  static constexpr bool kSplits = !V::kHasScore && !V::kScoreInputGrads;
+  template <bool kMask, bool kBounds>
+  static __device__ __forceinline__ float probability(float s, const AttncArgs &a, int b, int h,
+                                                      int q, int k, float lseLog2) {
+    bool keep = !kBounds || (q < a.q_len && k < a.kv_len);
+    if (kMask)
+      keep = keep & V::mask(a, b, h, score::inside<V, kBounds>(q, a.q_len),
+                            score::inside<V, kBounds>(k, a.kv_len));
+    const float p = tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
+    return keep ? p : 0.f;
+  }
+  static __device__ __forceinline__ float scoreGradient(float p, float dp, const AttncArgs &a,
+                                                        float delta) {
+    return p * (dp - delta) * a.scale;
+  }
+};
+
 /// Calls fn(mask, bounds) with the BoolConstants a tile needs: tiles crossing q_len or kv_len
 /// (`bounds`) evaluate the mask and the bounds, FULL tiles neither, the others the mask.
 template <class Fn>

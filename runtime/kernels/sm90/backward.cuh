@@ -11,8 +11,11 @@
 // time (V::classify, one per lane) and streams the non-empty ones' Q and dO (TMA) and their
 // rows' LSE * log2 e and delta (params.row_stats, one bulk copy) through a 2-stage ring. Per
 // query tile, each consumer warpgroup:
-//   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory
-//   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class)
+//   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory,
+//                                          two groups
+//   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class);
+//                                          without a score hook P^T while dP^T's group runs
+//                                          (backward::SplitPair), then dS^T
 //   dV_c += P^T dO, dK_c += dS^T Q         wgmma, A from registers, B MN-major
 //   dS^T to shared memory (two buffers, so one barrier per tile orders both warpgroups), then
 //   dQ^T = K^T dS^T (both operands MN-major): at D = 128 warpgroup c takes head-dim columns
@@ -54,7 +57,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kDsBytes = kBlockN * kBlockM * 2;
   static constexpr int kStatsBytes = kBlockM * 8; // (LSE * log2 e, delta) per query row
-  static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+  // The consumers need 240 registers to compute P while dP's product runs without spilling;
+  // the producer's interval walk then keeps its state in local memory (a few hundred bytes,
+  // L1-resident), which costs little as it runs ahead of the consumers by the ring.
+  static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
   static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
@@ -89,6 +95,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
   using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
+
+  /// The byte offset of step kk (16 head-dim columns) of rows `part` * 64.. of a
+  /// `rows`-row tile in the 64-column swizzle panels.
+  static __device__ __forceinline__ unsigned productOffset(int kk, int part, int rows) {
+    return (kk / 4) * rows * 128 + part * 64 * 128 + (kk % 4) * 32;
+  }
 
   static __device__ __forceinline__ unsigned barrier(const unsigned long long &bar) {
     return tile::sharedAddress(&bar);
@@ -208,52 +220,92 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
-      // S^T = K_c Q^T and dP^T = V_c dO^T: 64 keys x 64 queries each.
+      // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x 64 queries each.
       float s[32], dp[32];
       __syncwarp();
       wgmma::fence();
 #pragma unroll
-      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
-        const unsigned keyOff = panel * kBlockN * 128 + c * 64 * 128 + inRow;
-        const unsigned queryOff = panel * kBlockM * 128 + inRow;
+      for (int kk = 0; kk < kHeadDim / 16; ++kk)
         wgmma::mmaSS(kind, s,
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sK + keyOff, 16)),
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tQ + queryOff, 16)),
+                     hopper::descriptorFromLow128B(
+                         hopper::descriptorLow128B(sK + productOffset(kk, c, kBlockN), 16)),
+                     hopper::descriptorFromLow128B(
+                         hopper::descriptorLow128B(tQ + productOffset(kk, 0, kBlockM), 16)),
                      kk > 0 ? 1 : 0);
-        wgmma::mmaSS(kind, dp,
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(sV + keyOff, 16)),
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(tDo + queryOff, 16)),
-                     kk > 0 ? 1 : 0);
-      }
       wgmma::commit();
-      wgmma::wait<0>();
-      wgmma::fenceOperands(s);
-      wgmma::fenceOperands(dp);
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk)
+        wgmma::mmaSS(kind, dp,
+                     hopper::descriptorFromLow128B(
+                         hopper::descriptorLow128B(sV + productOffset(kk, c, kBlockN), 16)),
+                     hopper::descriptorFromLow128B(
+                         hopper::descriptorLow128B(tDo + productOffset(kk, 0, kBlockM), 16)),
+                     kk > 0 ? 1 : 0);
+      wgmma::commit();
 
       // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
       // (their LSE * log2 e and delta read from the stage per column: arrays of them would not
-      // fit the registers; rows past q_len hold zeros and their pairs are dropped).
+      // fit the registers; rows past q_len hold zeros and their pairs are dropped). Without a
+      // score hook (SplitPair), P while dP's product runs, then dS.
       const unsigned tStats = base + kStatsOffset + stage * kStatsBytes;
-      const auto pairs = [&](auto mask, auto bounds) {
+      const auto stat = [&](int col, int j, int which) {
+        float value;
+        asm("ld.shared.f32 %0, [%1];\n"
+            : "=f"(value)
+            : "r"(tStats + (col * 8 + 2 * t + j) * 8 + which * 4)
+            : "memory");
+        return value;
+      };
+      const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+      if constexpr (backward::SplitPair<V>::kSplits) {
+        wgmma::wait<1>();
+        wgmma::fenceOperands(s);
+        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+#pragma unroll
+          for (int col = 0; col < 8; ++col)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+              const float lseLog2 = stat(col, j, 0);
+#pragma unroll
+              for (int half = 0; half < 2; ++half) {
+                float &x = s[col * 4 + half * 2 + j];
+                x = backward::SplitPair<V>::template probability<decltype(mask)::value,
+                                                                 decltype(inBounds)::value>(
+                    x, a, b, h, q0 + col * 8 + 2 * t + j, kRow + half * 8, lseLog2);
+              }
+            }
+        });
+        wgmma::wait<0>();
+        wgmma::fenceOperands(dp);
 #pragma unroll
         for (int col = 0; col < 8; ++col)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
-            const int q = q0 + col * 8 + 2 * t + j;
-            float lseLog2, delta;
-            asm("ld.shared.v2.f32 {%0, %1}, [%2];\n"
-                : "=f"(lseLog2), "=f"(delta)
-                : "r"(tStats + (col * 8 + 2 * t + j) * 8)
-                : "memory");
+            const float delta = stat(col, j, 1);
 #pragma unroll
-            for (int half = 0; half < 2; ++half)
-              backward::pairGradient<V, decltype(mask)::value, decltype(bounds)::value>(
-                  s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h, q,
-                  kRow + half * 8, lseLog2, delta, grads);
+            for (int half = 0; half < 2; ++half) {
+              const int i = col * 4 + half * 2 + j;
+              dp[i] = backward::SplitPair<V>::scoreGradient(s[i], dp[i], a, delta);
+            }
           }
-      };
-      backward::byTileClass(q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len, cls, pairs);
+      } else {
+        wgmma::wait<0>();
+        wgmma::fenceOperands(s);
+        wgmma::fenceOperands(dp);
+        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+#pragma unroll
+          for (int col = 0; col < 8; ++col)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+              const float lseLog2 = stat(col, j, 0), delta = stat(col, j, 1);
+#pragma unroll
+              for (int half = 0; half < 2; ++half)
+                backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
+                    s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h,
+                    q0 + col * 8 + 2 * t + j, kRow + half * 8, lseLog2, delta, grads);
+            }
+        });
+      }
 
       // dV += P^T dO and dK += dS^T Q: A from registers (16 queries per step), B MN-major.
       unsigned pFrag[4][4], dsFrag[4][4];
