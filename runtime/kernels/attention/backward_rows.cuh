@@ -124,7 +124,8 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     }
   }
 
-  /// dQ of one row from dq_accum, laid out as DqAccum says (the key-tile kernel's choice).
+  /// dQ of one row from dq_accum, laid out as DqAccum says (the key-tile kernel's choice),
+  /// times the scale (the key-tile kernels accumulate dS K, backward::pairGradient).
   template <class DqAccum>
   static __device__ __forceinline__ void storeDq(const AttncBackwardParams &p, const AttncArgs &a) {
     int b, h, q;
@@ -136,8 +137,8 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     unsigned w[kPerLane / 2];
 #pragma unroll
     for (int i = 0; i < kPerLane / 2; ++i)
-      w[i] = tile::pack2(Kind{}, head[DqAccum::offset(q, lane * kPerLane + 2 * i)],
-                         head[DqAccum::offset(q, lane * kPerLane + 2 * i + 1)]);
+      w[i] = tile::pack2(Kind{}, a.scale * head[DqAccum::offset(q, lane * kPerLane + 2 * i)],
+                         a.scale * head[DqAccum::offset(q, lane * kPerLane + 2 * i + 1)]);
     storeRow((unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1] + q * p.dq_stride[2] +
                  lane * kPerLane,
              w);

@@ -24,9 +24,11 @@ template <bool kValue> struct BoolConstant { static constexpr bool value = kValu
 
 /// The backward of one kept-or-dropped pair (q, k): `s` comes in as the raw dot product
 /// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
-/// leaves as dS = d loss / d dot = P (dP - delta) * scale * V::scoreGrad; both 0 where the
-/// pair is dropped (out of bounds, masked with kMask, or a score of -inf). With `grads`, the
-/// score's input reads get their gradients (V::scoreInputGrads).
+/// leaves as dS = P (dP - delta) * V::scoreGrad, the gradient of the loss with respect to
+/// scale * dot (d loss / d dot is scale * dS: the kernels multiply dK and dQ by the scale once,
+/// when they store them); both 0 where the pair is dropped (out of bounds, masked with kMask,
+/// or a score of -inf). With `grads`, the score's input reads get their gradients
+/// (V::scoreInputGrads).
 template <class V, bool kMask, bool kBounds>
 static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
                                                     int h, int q, int k, float lseLog2, float delta,
@@ -38,10 +40,10 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   if (kMask)
     keep = keep & V::mask(a, b, h, qi, ki);
   const float dot = s * a.scale;
-  float grad = a.scale, p;
+  float grad = 1.f, p;
   if constexpr (V::kHasScore) {
     p = tile::fastExp2(fmaf(V::score(a, dot, b, h, qi, ki), score::kLog2e, -lseLog2));
-    grad = a.scale * V::scoreGrad(a, dot, b, h, qi, ki);
+    grad = V::scoreGrad(a, dot, b, h, qi, ki);
     // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
     keep = keep && p > 0.f;
   } else {
@@ -71,9 +73,8 @@ template <class V> struct SplitPair {
     const float p = tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
     return keep ? p : 0.f;
   }
-  static __device__ __forceinline__ float scoreGradient(float p, float dp, const AttncArgs &a,
-                                                        float delta) {
-    return p * (dp - delta) * a.scale;
+  static __device__ __forceinline__ float scoreGradient(float p, float dp, float delta) {
+    return p * (dp - delta);
   }
 };
 

@@ -61,11 +61,11 @@ template <class F, class Fn> static __device__ __forceinline__ void forEachInRow
 
 /// Stores this thread's pieces of a fragment of one 16-row tile as 16-bit pairs: its rows
 /// `row` and `row` + 8 (row = the tile's first row + g) at `base` + row * `rowStride`, columns
-/// `col0` + 8 col + 2 t and the next; rows from `rows` on are skipped.
+/// `col0` + 8 col + 2 t and the next, times `scale`; rows from `rows` on are skipped.
 template <class F, class Kind>
 static __device__ __forceinline__ void storeRowPairs(Kind kind, const F &f, unsigned short *base,
                                                      long long rowStride, int row, int rows,
-                                                     int col0, int t) {
+                                                     int col0, int t, float scale = 1.f) {
   static_assert(FragmentShape<F>::kRowTiles == 1, "one 16-row tile");
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -74,7 +74,7 @@ static __device__ __forceinline__ void storeRowPairs(Kind kind, const F &f, unsi
 #pragma unroll
       for (int col = 0; col < FragmentShape<F>::kColTiles; ++col)
         *(unsigned *)(base + (long long)r * rowStride + col0 + col * 8 + 2 * t) =
-            pack2(kind, at(f, 0, half, col, 0), at(f, 0, half, col, 1));
+            pack2(kind, scale * at(f, 0, half, col, 0), scale * at(f, 0, half, col, 1));
     }
   }
 }

@@ -17,8 +17,9 @@
 //   P^T  = exp(score - LSE)            (score: V::score of scale * dot, or scale * dot)
 //   dV  += P^T dO
 //   dP^T = V dO^T
-//   dS^T = P^T * (dP^T - delta) * scale * V::scoreGrad   (d loss / d dot)
+//   dS^T = P^T * (dP^T - delta) * V::scoreGrad   (d loss / d (scale * dot))
 //   dK  += dS^T Q;   dQ += dS K  (dS^T staged in shared memory, transposed by ldmatrix)
+// and dK, dQ multiplied by the scale once, where they are stored.
 //
 // The deterministic mode's dQ kernel is sm80/backward_dq.cuh; one pair's P and dS through
 // the hooks, attention/backward_score.cuh (shared with sm90/backward.cuh).
@@ -315,9 +316,10 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
     }
     tile::copyAsyncWait<0>(); // K and V, when no head visited a tile
 
-    // dK and dV of this warp's keys and columns, straight from the accumulators.
+    // dK (times the scale, which dS leaves out) and dV of this warp's keys and columns,
+    // straight from the accumulators.
     tile::storeRowPairs(Kind{}, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
-                        p.dk_stride[2], kRow, a.kv_len, part * kDPart, t);
+                        p.dk_stride[2], kRow, a.kv_len, part * kDPart, t, a.scale);
     tile::storeRowPairs(Kind{}, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
                         p.dv_stride[2], kRow, a.kv_len, part * kDPart, t);
   }

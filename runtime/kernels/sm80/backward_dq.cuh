@@ -109,7 +109,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
     });
 
     tile::storeRowPairs(Kind{}, dq, (unsigned short *)tile::headBase(p.dq, p.dq_stride, b, h),
-                        p.dq_stride[2], qRow, a.q_len, 0, t);
+                        p.dq_stride[2], qRow, a.q_len, 0, t, a.scale); // dS leaves it out
   }
 };
 

@@ -285,7 +285,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 #pragma unroll
             for (int half = 0; half < 2; ++half) {
               const int i = col * 4 + half * 2 + j;
-              dp[i] = backward::SplitPair<V>::scoreGradient(s[i], dp[i], a, delta);
+              dp[i] = backward::SplitPair<V>::scoreGradient(s[i], dp[i], delta);
             }
           }
       } else {
@@ -400,9 +400,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     if (leader && p.dq_accum != nullptr)
       hopper::bulkWaitAll();
 
-    // dK and dV of this thread's keys.
+    // dK (times the scale, which dS leaves out) and dV of this thread's keys.
     tile::storeRowPairs(kind, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
-                        p.dk_stride[2], kRow, a.kv_len, 0, t);
+                        p.dk_stride[2], kRow, a.kv_len, 0, t, a.scale);
     tile::storeRowPairs(kind, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
                         p.dv_stride[2], kRow, a.kv_len, 0, t);
   }
