@@ -222,36 +222,30 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   // own without them (no accumulator then). The key-tile kernel lays dq_accum out in tiles of
   // config[7] query rows per (batch, head).
   const long long accumTileRows = std::max(1, loaded.config[7]);
-  const size_t dqAccumWords =
-      size_t(args.q.batch) * size_t(args.q.heads) *
-      size_t((args.q.tokens + accumTileRows - 1) / accumTileRows * accumTileRows) *
-      size_t(args.q.headDim);
-  if (!args.deterministic) {
-    if (Status s = scratch.allocate(dqAccumWords * sizeof(float), "the dQ accumulator", dqAccum);
+  const long long tileRows = (args.q.tokens + accumTileRows - 1) / accumTileRows * accumTileRows;
+  const auto allocateZeroed = [&](size_t words, const char *what, CUdeviceptr &pointer) {
+    if (Status s = scratch.allocate(words * sizeof(float), what, pointer); !s.ok())
+      return s;
+    if (CUresult r = d->cuMemsetD32Async(pointer, 0, words, scratch.stream()); r != CUDA_SUCCESS)
+      return cudaFailure(*d, r, std::string("zeroing ") + what);
+    return Status::success();
+  };
+  const size_t headRows = size_t(args.q.batch) * size_t(args.q.heads) * size_t(tileRows);
+  if (!args.deterministic)
+    if (Status s = allocateZeroed(headRows * size_t(args.q.headDim), "the dQ accumulator", dqAccum);
         !s.ok())
       return s;
-    if (CUresult r = d->cuMemsetD32Async(dqAccum, 0, dqAccumWords, scratch.stream());
-        r != CUDA_SUCCESS)
-      return cudaFailure(*d, r, "zeroing the dQ accumulator");
-  }
   params.delta = reinterpret_cast<float *>(delta);
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
   // The sm_90a key-tile kernel (config[6] == 1) loads each query tile's (LSE * log2 e, delta)
   // by one bulk copy: the preparation writes them in tiles of config[7] rows per (batch,
   // head); the rows past q_len stay zero.
   if (loaded.config[6] == 1) {
-    const long long statsRows = (args.q.tokens + accumTileRows - 1) / accumTileRows * accumTileRows;
-    const size_t statsWords = size_t(args.q.batch) * size_t(args.q.heads) * size_t(statsRows) * 2;
     CUdeviceptr rowStats = 0;
-    if (Status s =
-            scratch.allocate(statsWords * sizeof(float), "the backward's row statistics", rowStats);
-        !s.ok())
+    if (Status s = allocateZeroed(headRows * 2, "the backward's row statistics", rowStats); !s.ok())
       return s;
-    if (CUresult r = d->cuMemsetD32Async(rowStats, 0, statsWords, scratch.stream());
-        r != CUDA_SUCCESS)
-      return cudaFailure(*d, r, "zeroing the backward's row statistics");
     params.row_stats = reinterpret_cast<float *>(rowStats);
-    params.row_stats_rows = statsRows;
+    params.row_stats_rows = tileRows;
   }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps

@@ -248,62 +248,57 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       // fit the registers; rows past q_len hold zeros and their pairs are dropped). Without a
       // score hook (SplitPair), P while dP's product runs, then dS.
       const unsigned tStats = base + kStatsOffset + stage * kStatsBytes;
-      const auto stat = [&](int col, int j, int which) {
+      const auto stat = [&](int column, int which) { // 0: LSE * log2 e, 1: delta
         float value;
         asm("ld.shared.f32 %0, [%1];\n"
             : "=f"(value)
-            : "r"(tStats + (col * 8 + 2 * t + j) * 8 + which * 4)
+            : "r"(tStats + column * 8 + which * 4)
             : "memory");
         return value;
+      };
+      // fn(column, i) for each query column q0 + column this thread holds: its pairs are
+      // s[i + 2 half] and dp[i + 2 half], keys kRow + 8 half.
+      const auto forEachColumn = [&](auto &&fn) {
+        tile::forEachInRow<float[32]>(
+            [&](int col, int j) { fn(col * 8 + 2 * t + j, col * 4 + j); });
       };
       const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
       if constexpr (backward::SplitPair<V>::kSplits) {
         wgmma::wait<1>();
         wgmma::fenceOperands(s);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+          forEachColumn([&](int column, int i) {
+            const float lseLog2 = stat(column, 0);
 #pragma unroll
-          for (int col = 0; col < 8; ++col)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              const float lseLog2 = stat(col, j, 0);
-#pragma unroll
-              for (int half = 0; half < 2; ++half) {
-                float &x = s[col * 4 + half * 2 + j];
-                x = backward::SplitPair<V>::template probability<decltype(mask)::value,
-                                                                 decltype(inBounds)::value>(
-                    x, a, b, h, q0 + col * 8 + 2 * t + j, kRow + half * 8, lseLog2);
-              }
-            }
+            for (int half = 0; half < 2; ++half)
+              s[i + 2 * half] =
+                  backward::SplitPair<V>::template probability<decltype(mask)::value,
+                                                               decltype(inBounds)::value>(
+                      s[i + 2 * half], a, b, h, q0 + column, kRow + 8 * half, lseLog2);
+          });
         });
         wgmma::wait<0>();
         wgmma::fenceOperands(dp);
+        forEachColumn([&](int column, int i) {
+          const float delta = stat(column, 1);
 #pragma unroll
-        for (int col = 0; col < 8; ++col)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const float delta = stat(col, j, 1);
-#pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int i = col * 4 + half * 2 + j;
-              dp[i] = backward::SplitPair<V>::scoreGradient(s[i], dp[i], delta);
-            }
-          }
+          for (int half = 0; half < 2; ++half)
+            dp[i + 2 * half] =
+                backward::SplitPair<V>::scoreGradient(s[i + 2 * half], dp[i + 2 * half], delta);
+        });
       } else {
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         wgmma::fenceOperands(dp);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+          forEachColumn([&](int column, int i) {
+            const float lseLog2 = stat(column, 0), delta = stat(column, 1);
 #pragma unroll
-          for (int col = 0; col < 8; ++col)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              const float lseLog2 = stat(col, j, 0), delta = stat(col, j, 1);
-#pragma unroll
-              for (int half = 0; half < 2; ++half)
-                backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
-                    s[col * 4 + half * 2 + j], dp[col * 4 + half * 2 + j], a, b, h,
-                    q0 + col * 8 + 2 * t + j, kRow + half * 8, lseLog2, delta, grads);
-            }
+            for (int half = 0; half < 2; ++half)
+              backward::pairGradient<V, decltype(mask)::value, decltype(inBounds)::value>(
+                  s[i + 2 * half], dp[i + 2 * half], a, b, h, q0 + column, kRow + 8 * half, lseLog2,
+                  delta, grads);
+          });
         });
       }
 
