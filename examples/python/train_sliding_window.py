@@ -3,9 +3,12 @@ sliding_w1024.attn with window=128) through attnc.torch, on synthetic data: each
 repeats a random block of `period` tokens, so the next token is the one `period` places back
 and the loss falls once the attention has learnt to look there.
 
-    python3 examples/python/train_sliding_window.py [--steps 800] [--compile]
+    python3 examples/python/train_sliding_window.py [--steps 800] [--lr 3e-3] [--period 24]
+                                                    [--compile] [--sdpa]
 
-Needs a CUDA GPU (bf16); prints the loss every 50 steps and fails if it does not fall.
+Needs a CUDA GPU; float32 weights, bf16 activations under autocast. Prints the loss every 50
+steps and fails unless it falls to half (on the H200: 4.31 -> 0.013 in 800 steps). --sdpa runs
+the same model on PyTorch's scaled_dot_product_attention, for comparison.
 """
 import argparse
 import math
