@@ -15,6 +15,10 @@
 # (BACKWARD_BENCH_ARGS: its arguments). "wheel" pip-installs .gpu/wheel into the machine's
 # Python and runs attnc.torch against SDPA; "train" runs
 # examples/python/train_sliding_window.py (TRAIN_STEPS, 800).
+# FA4_PART=DIR: one part of ../shared/tools/fa4/fetch-wheels.sh's output, carried with this
+# run (parts are sent in consecutive runs, each with steps of its own): it is stashed on the
+# machine, and the last part (the one with TAR_SHA256) installs FlashAttention-4, after which
+# "backward-bench" adds Flex's FLASH backend (--flash).
 #   usage: scripts/gpu-job.sh [tests] [portable] [quick] [python] [examples] [sanitize] [bench]
 #          [backward] [backward-sanitize] [backward-bench] [wheel] [train]
 #   (default: all)
@@ -35,6 +39,20 @@ gpu_suite() {
   fi
   tail -3 "$OUT/$log"
 }
+
+flash=()
+if [ -n "${FA4_PART:-}" ]; then
+  bash "$FA4_PART/fa4-gpu.sh" stash "$FA4_PART" >>"$OUT/fa4.log" 2>&1 || note "fa4: stash FAILED"
+  if [ -f "$FA4_PART/TAR_SHA256" ]; then
+    if fa4_env=$(bash "$FA4_PART/fa4-gpu.sh" install 2>>"$OUT/fa4.log"); then
+      eval "$fa4_env"
+      flash=(--flash)
+      note "fa4: installed"
+    else
+      note "fa4: install FAILED (see fa4.log)"
+    fi
+  fi
+fi
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv \
   | tee "$OUT/gpu.txt"
@@ -225,6 +243,7 @@ fi
 
 if [[ " $steps " == *" backward-bench "* ]]; then
   python3 bench/compare_backward.py --json "$OUT/bench_backward.json" ${BACKWARD_BENCH_ARGS:-} \
+    "${flash[@]}" \
     2>&1 | tee "$OUT/bench_backward.log" | tail -20
 fi
 echo "==== summary"
