@@ -97,6 +97,15 @@ static __device__ __forceinline__ void loadMatrixX4Trans(unsigned (&r)[4], unsig
                : "r"(addr));
 }
 
+/// The inverse of loadMatrixX4: register j holds this lane's pair of matrix j (the pair an
+/// m16n8k16 accumulator fragment holds: row lane / 4, columns 2 (lane % 4) and the next), lane
+/// i supplies the address of row i % 8 of matrix i / 8. The warp must be converged.
+static __device__ __forceinline__ void storeMatrixX4(unsigned addr, const unsigned (&r)[4]) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+
 //===-- Tensor-core product -----------------------------------------------===//
 
 /// d += a * b for one 16x8x16 tile, fp32 accumulate.

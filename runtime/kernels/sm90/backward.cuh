@@ -316,19 +316,18 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         dsFrag[kk][3] = tile::pack2(kind, dp[8 * kk + 6], dp[8 * kk + 7]);
       }
       // This warpgroup's 64 rows of dS^T to shared memory in the 128-byte swizzle (row = key,
-      // 64 queries per row), the B operand of dQ^T.
+      // 64 queries per row), the B operand of dQ^T: dsFrag[kk] is four 8x8 matrices (rows
+      // + 0 / + 8, 16-byte chunks 2 kk / 2 kk + 1), one stmatrix each kk; lane 8 m + r
+      // addresses row r of matrix m.
+      __syncwarp(); // stmatrix and wgmma need the warp converged: the hooks may branch
+      {
+        const int m = lane / 8, r = lane % 8;
+        const unsigned rowAddr = sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128;
 #pragma unroll
-      for (int col = 0; col < 8; ++col)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int row = c * 64 + warp * 16 + g + half * 8;
-          const unsigned addr = sDs + row * 128 + ((col ^ (row % 8)) * 16) + 4 * t;
-          asm volatile(
-              "st.shared.b32 [%0], %1;\n" ::"r"(addr),
-              "r"(half ? dsFrag[col / 2][(col % 2) * 2 + 1] : dsFrag[col / 2][(col % 2) * 2]));
-        }
+        for (int kk = 0; kk < 4; ++kk)
+          tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
+      }
       hopper::fenceAsyncShared();
-      __syncwarp(); // wgmma needs the warp converged: the hooks above may branch per element
       wgmma::fence();
       const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
       const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
