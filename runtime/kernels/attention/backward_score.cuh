@@ -22,6 +22,39 @@ namespace backward {
 
 template <bool kValue> struct BoolConstant { static constexpr bool value = kValue; };
 
+/// Whether the pair (q, k) is kept: inside q_len and kv_len (kBounds) and by the mask (kMask).
+template <class V, bool kMask, bool kBounds>
+static __device__ __forceinline__ bool pairKept(const AttncArgs &a, int b, int h, int q, int k) {
+  bool keep = !kBounds || (q < a.q_len && k < a.kv_len);
+  if (kMask)
+    keep = keep & V::mask(a, b, h, score::inside<V, kBounds>(q, a.q_len),
+                          score::inside<V, kBounds>(k, a.kv_len));
+  return keep;
+}
+
+/// The backward of a pair without a score hook, in two steps (kSplits): P from the raw dot
+/// product alone, while dP may still be being computed, then dS from P and dP. A dropped pair
+/// has P = 0 and so dS = 0 (dP is finite: out-of-range keys and queries read zeros).
+template <class V> struct SplitPair {
+  static constexpr bool kSplits = !V::kHasScore && !V::kScoreInputGrads;
+  /// exp(scale * dot - LSE), the scale folded into log2(e): one FFMA; finite wherever the
+  /// pair is kept.
+  static __device__ __forceinline__ float unmaskedProbability(float s, const AttncArgs &a,
+                                                              float lseLog2) {
+    return tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
+  }
+  template <bool kMask, bool kBounds>
+  static __device__ __forceinline__ float probability(float s, const AttncArgs &a, int b, int h,
+                                                      int q, int k, float lseLog2) {
+    const bool keep = pairKept<V, kMask, kBounds>(a, b, h, q, k);
+    const float p = unmaskedProbability(s, a, lseLog2);
+    return keep ? p : 0.f;
+  }
+  static __device__ __forceinline__ float scoreGradient(float p, float dp, float delta) {
+    return p * (dp - delta);
+  }
+};
+
 /// The backward of one kept-or-dropped pair (q, k): `s` comes in as the raw dot product
 /// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
 /// leaves as dS = P (dP - delta) * V::scoreGrad, the gradient of the loss with respect to
@@ -33,12 +66,9 @@ template <class V, bool kMask, bool kBounds>
 static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
                                                     int h, int q, int k, float lseLog2, float delta,
                                                     const AttncInputGrads *grads) {
-  const bool inBounds = !kBounds || (q < a.q_len && k < a.kv_len);
+  bool keep = pairKept<V, kMask, kBounds>(a, b, h, q, k);
   const int qi = score::inside<V, kBounds>(q, a.q_len);
   const int ki = score::inside<V, kBounds>(k, a.kv_len);
-  bool keep = inBounds;
-  if (kMask)
-    keep = keep & V::mask(a, b, h, qi, ki);
   const float dot = s * a.scale;
   float grad = 1.f, p;
   if constexpr (V::kHasScore) {
@@ -47,8 +77,7 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
     // A score of -inf (dropped by the score hook) has p = 0 and may have no derivative.
     keep = keep && p > 0.f;
   } else {
-    // The scale folded into log2(e): one FFMA, and p is finite wherever the pair is kept.
-    p = tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
+    p = SplitPair<V>::unmaskedProbability(s, a, lseLog2);
   }
   const float dScore = p * (dp - delta); // d loss / d score
   if constexpr (V::kScoreInputGrads)
@@ -57,26 +86,6 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   s = keep ? p : 0.f;
   dp = keep ? dScore * grad : 0.f;
 }
-
-/// pairGradient in two steps, for variants without a score hook (kSplits): P from the raw
-/// dot product alone, while dP is still being computed, then dS from P and dP. A dropped
-/// pair has P = 0 and so dS = 0 (dP is finite: out-of-range keys and queries read zeros).
-template <class V> struct SplitPair {
-  static constexpr bool kSplits = !V::kHasScore && !V::kScoreInputGrads;
-  template <bool kMask, bool kBounds>
-  static __device__ __forceinline__ float probability(float s, const AttncArgs &a, int b, int h,
-                                                      int q, int k, float lseLog2) {
-    bool keep = !kBounds || (q < a.q_len && k < a.kv_len);
-    if (kMask)
-      keep = keep & V::mask(a, b, h, score::inside<V, kBounds>(q, a.q_len),
-                            score::inside<V, kBounds>(k, a.kv_len));
-    const float p = tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
-    return keep ? p : 0.f;
-  }
-  static __device__ __forceinline__ float scoreGradient(float p, float dp, float delta) {
-    return p * (dp - delta);
-  }
-};
 
 /// Calls fn(mask, bounds) with the BoolConstants a tile needs: tiles crossing q_len or kv_len
 /// (`bounds`) evaluate the mask and the bounds, FULL tiles neither, the others the mask.
