@@ -114,6 +114,12 @@ static __device__ __forceinline__ unsigned descriptorLow128B(unsigned address,
 static __device__ __forceinline__ unsigned long long descriptorFromLow128B(unsigned low) {
   return (unsigned long long)low | ((unsigned long long)(1024u >> 4) << 32) | (1ull << 62);
 }
+/// The byte offset of K step kk (16 columns of 16-bit elements) of a K-major operand of
+/// `rows` rows stored in 64-column panels with the 128-byte swizzle: its panel, then 32 bytes
+/// per step inside the rows.
+static __device__ __forceinline__ unsigned kMajorStepOffset(int kk, int rows) {
+  return (unsigned)((kk / 4) * rows * 128 + (kk % 4) * 32);
+}
 
 //===--- warpgroups ------------------------------------------------------===//
 

@@ -96,12 +96,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
   using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
 
-  /// The byte offset of step kk (16 head-dim columns) of rows `part` * 64.. of a
-  /// `rows`-row tile in the 64-column swizzle panels.
-  static __device__ __forceinline__ unsigned productOffset(int kk, int part, int rows) {
-    return (kk / 4) * rows * 128 + part * 64 * 128 + (kk % 4) * 32;
-  }
-
   static __device__ __forceinline__ unsigned barrier(const unsigned long long &bar) {
     return tile::sharedAddress(&bar);
   }
@@ -227,19 +221,19 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk)
         wgmma::mmaSS(kind, s,
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
+                         sK + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
                      hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(sK + productOffset(kk, c, kBlockN), 16)),
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(tQ + productOffset(kk, 0, kBlockM), 16)),
+                         hopper::descriptorLow128B(tQ + hopper::kMajorStepOffset(kk, kBlockM), 16)),
                      kk > 0 ? 1 : 0);
       wgmma::commit();
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk)
         wgmma::mmaSS(kind, dp,
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(sV + productOffset(kk, c, kBlockN), 16)),
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(tDo + productOffset(kk, 0, kBlockM), 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
+                         sV + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
+                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
+                         tDo + hopper::kMajorStepOffset(kk, kBlockM), 16)),
                      kk > 0 ? 1 : 0);
       wgmma::commit();
 

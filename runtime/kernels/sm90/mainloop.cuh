@@ -90,14 +90,13 @@ template <class T> struct Sm90Mainloop {
       const unsigned qLow = hopper::descriptorLow128B(qPanel, 16);
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        const unsigned panel = kk / 4, inRow = (kk % 4) * 32;
         const unsigned long long descK =
-            hopper::descriptorFromLow128B(kLow + ((panel * kBlockN * 128 + inRow) >> 4));
+            hopper::descriptorFromLow128B(kLow + (hopper::kMajorStepOffset(kk, kBlockN) >> 4));
         if constexpr (kQInRegisters) {
           wgmma::mmaRSKMajor(kind, s, qFrag[kk], descK, kk > 0 ? 1 : 0);
         } else {
           const unsigned long long descQ =
-              hopper::descriptorFromLow128B(qLow + ((panel * kBlockM * 128 + inRow) >> 4));
+              hopper::descriptorFromLow128B(qLow + (hopper::kMajorStepOffset(kk, kBlockM) >> 4));
           wgmma::mmaSS(kind, s, descQ, descK, kk > 0 ? 1 : 0);
         }
       }
