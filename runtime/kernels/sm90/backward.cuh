@@ -199,8 +199,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     for (int n = 0;; ++n) {
       const int stage = n % kStages;
       hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
-      // Lane 0 reads the slot and broadcasts it: the lane that read it is the one that
-      // releases the stage, so the producer's rewrite is ordered after every read.
+      // Lane 0 reads the slot and broadcasts it (each thread releases the stage after its own
+      // reads, so the producer's rewrite is ordered after every read).
       int entry = 0, h = 0;
       if (lane == 0) {
         entry = *(volatile int *)&aux.slot[stage];
@@ -381,9 +381,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         hopper::bulkReduceAddF32(tile + dqPart * DqAccum::kPartFloats, sStage, kDqPartBytes);
         hopper::bulkCommit();
       }
-      __syncwarp();
-      if (lane == 0)
-        hopper::barrierArrive(barrier(aux.empty[stage]));
+      // Every consumer thread releases the stage after its own reads of the row statistics
+      // (generic loads the producer's next bulk copy overwrites).
+      hopper::barrierArrive(barrier(aux.empty[stage]));
     }
     if (leader && p.dq_accum != nullptr)
       hopper::bulkWaitAll();
@@ -409,7 +409,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
         hopper::barrierInit(barrier(aux.full[s]), 1);
-        hopper::barrierInit(barrier(aux.empty[s]), 8); // one arrive per consumer warp
+        hopper::barrierInit(barrier(aux.empty[s]), 256); // one arrive per consumer thread
       }
       hopper::barrierInitFence();
     }
