@@ -14,6 +14,8 @@
 //            rounded up to the key-tile kernel's query tile, zeroed, then written by the
 //            preparation; only for a key-tile kernel that loads them per query tile (sm_90a),
 //            else null
+//   q_intervals [batch, heads, key tiles]  each key tile's query intervals, written by
+//            attnc_backward_query_intervals; only for the sm_90a key-tile kernel, else null
 // and, for programs with an `out` expression (V::kHasOut), 16-bit [batch, heads, q_len, D]:
 //   o        the attention output before `out`, recomputed (attnc_backward_recompute); the
 //            runtime points o / o_stride at it
@@ -23,6 +25,14 @@
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H
 #define ATTNC_KERNELS_ATTNC_BACKWARD_PARAMS_H
+
+/// One key tile's query intervals [lo[i], hi[i]), i < count, for one query head: V::qRanges,
+/// clamped to [0, q_len) (ATTNC_MAX_KV_RANGES is KernelArgs.h's).
+typedef struct AttncQueryIntervals {
+  int lo[ATTNC_MAX_KV_RANGES];
+  int hi[ATTNC_MAX_KV_RANGES];
+  int count;
+} AttncQueryIntervals;
 
 typedef struct AttncBackwardParams {
   const void *q;
@@ -50,6 +60,7 @@ typedef struct AttncBackwardParams {
   float *dq_accum;
   float *row_stats;
   long long row_stats_rows; ///< rows per (batch, head) of row_stats
+  AttncQueryIntervals *q_intervals;
   void *d_o_attn;
   /// Gradients of float inputs (KernelArgs.h), added to by the hooks' read sites.
   AttncInputGrads input_grads;

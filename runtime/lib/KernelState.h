@@ -69,7 +69,8 @@ struct Kernel::Backward {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
-    CUfunction dq = nullptr; ///< the deterministic mode's dQ kernel
+    CUfunction dq = nullptr;             ///< the deterministic mode's dQ kernel
+    CUfunction queryIntervals = nullptr; ///< sm_90a: the key tiles' query intervals
     PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel, 1 =
     /// it takes AttncBackwardTmaMaps (sm_90a), 0

@@ -96,6 +96,11 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     return fail(s);
   if (Status s = readTable(kBackwardDqConfigName, loaded.dq, loaded.dqConfig, true); !s.ok())
     return fail(s);
+  if (loaded.config[6] == 1 &&
+      (r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
+                                 kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
+    return fail(
+        cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
   return Status::success();
 }
 
@@ -292,6 +297,25 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       !s.ok())
     return s;
   const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
+  // The sm_90a key-tile kernel's producer reads each key tile's query intervals, computed
+  // here by a kernel of their own (sm90/backward.cuh, writeQueryIntervals).
+  if (loaded.config[6] == 1) {
+    const long long tiles = (long long)args.q.batch * args.q.heads * keyTiles;
+    const long long blocks = (tiles + 127) / 128;
+    if (blocks > 0x7fffffff)
+      return invalid("too many key tiles (" + std::to_string(tiles) + ") for one backward");
+    CUdeviceptr intervals = 0;
+    if (Status s = scratch.allocate(size_t(tiles) * sizeof(AttncQueryIntervals),
+                                    "the key tiles' query intervals", intervals);
+        !s.ok())
+      return s;
+    params.q_intervals = reinterpret_cast<AttncQueryIntervals *>(intervals);
+    keyTileParams.q_intervals = params.q_intervals;
+    if (Status s = scratch.launch(loaded.queryIntervals, unsigned(blocks), 1, 1, 128, 0,
+                                  kernelParams, "the key tiles' query intervals");
+        !s.ok())
+      return s;
+  }
   // The sm_90a key-tile kernel loads Q, K, V and dO (the one it reads: dL/d(output before
   // `out`) with `out`) through tensor maps.
   AttncBackwardTmaMaps maps;

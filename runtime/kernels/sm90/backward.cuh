@@ -117,6 +117,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
     }
     const int group = a.heads / a.kv_heads;
+    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
     int n = 0; // tiles queued
     auto queue = [&](int entry, int h) {
       const int stage = n % kStages;
@@ -145,14 +146,15 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       ++n;
     };
     for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-      int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
-      int ranges = V::qRanges(a, b, h, k0, kHi, lo, hi);
-      ranges = max(0, min(ranges, ATTNC_MAX_KV_RANGES));
+      const AttncQueryIntervals &intervals =
+          p.q_intervals[((long long)b * a.heads + h) * keyTiles + k0 / kBlockN];
+      int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
 #pragma unroll
       for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        lo[i] = max(lo[i], 0);
-        hi[i] = min(hi[i], a.q_len);
+        lo[i] = __ldg(&intervals.lo[i]);
+        hi[i] = __ldg(&intervals.hi[i]);
       }
+      const int ranges = __ldg(&intervals.count);
       int range = 0, next = 0;
       while (range < ranges) {
         int r = range, start = next;
@@ -170,6 +172,30 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
     }
     queue(-1, 0);
+  }
+
+  /// The query intervals of V::qRanges for every (batch, head, key tile), clamped, one thread
+  /// each, before the key-tile kernel: the interval algebra needs far more registers than the
+  /// producer keeps after setmaxnreg, and ptxas's spill code for it there touched the
+  /// warpgroup's last register, which faults on the H200 (docs/runtime.md, "setmaxnreg").
+  static __device__ __forceinline__ void writeQueryIntervals(const AttncBackwardParams &p,
+                                                             const AttncArgs &a) {
+    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (index >= (long long)a.batch * a.heads * keyTiles)
+      return;
+    const int kTile = (int)(index % keyTiles), h = (int)(index / keyTiles % a.heads),
+              b = (int)(index / keyTiles / a.heads);
+    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
+    const int ranges = max(0, min(V::qRanges(a, b, h, k0, kHi, lo, hi), ATTNC_MAX_KV_RANGES));
+    AttncQueryIntervals &out = p.q_intervals[index];
+#pragma unroll
+    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+      out.lo[i] = max(lo[i], 0);
+      out.hi[i] = min(hi[i], a.q_len);
+    }
+    out.count = ranges;
   }
 
   /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63.

@@ -32,6 +32,14 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::kThreads, 1)
   AttncBackwardSm90::run(p, a, maps, attnc_smem);
 }
 
+/// One thread per (batch, head, key tile): its query intervals (p.q_intervals), 128 threads per
+/// block.
+extern "C" __global__ void __launch_bounds__(128)
+    attnc_backward_query_intervals(const __grid_constant__ AttncBackwardParams p,
+                                   const __grid_constant__ AttncArgs a) {
+  AttncBackwardSm90::writeQueryIntervals(p, a);
+}
+
 extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
     attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
                             const __grid_constant__ AttncArgs a) {

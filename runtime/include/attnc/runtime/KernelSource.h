@@ -62,6 +62,8 @@ inline constexpr const char *kBackwardStoreDqName = "attnc_backward_store_dq";
 inline constexpr const char *kBackwardConfigName = "attnc_backward_key_tiles_config";
 inline constexpr const char *kBackwardRecomputeName = "attnc_backward_recompute";
 inline constexpr const char *kBackwardDqName = "attnc_backward_dq";
+/// sm_90a only (launch table [6] == 1): each key tile's query intervals for the key-tile kernel.
+inline constexpr const char *kBackwardQueryIntervalsName = "attnc_backward_query_intervals";
 inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
 
