@@ -43,6 +43,15 @@ if [ ${#pymissing[@]} -gt 0 ]; then
 fi
 
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+# cuobjdump and the nvdisasm it runs, for scripts/check-setmaxnreg.py (a CI test): the
+# toolkit's, else NVIDIA's wheels.
+if ! { [ -x "$CUDA_HOME/bin/cuobjdump" ] && [ -x "$CUDA_HOME/bin/nvdisasm" ]; } &&
+   ! "$PYTHON" -c 'import glob, os, sys; sys.exit(not any(glob.glob(os.path.join(p or ".", "nvidia", "*", "bin", "nvdisasm")) for p in sys.path))'; then
+  say "installing Python packages: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
+  "$PYTHON" -m pip install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm 2>/dev/null \
+    || "$PYTHON" -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm \
+    || die "pip install failed for: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
+fi
 cuda_missing=()
 [ -f "$CUDA_HOME/include/nvrtc.h" ] || cuda_missing+=("$CUDA_HOME/include/nvrtc.h")
 [ -f "$CUDA_HOME/include/cuda.h" ] || cuda_missing+=("$CUDA_HOME/include/cuda.h")

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Checks that no code after a `setmaxnreg` touches the last register of its allotment.
+
+After `setmaxnreg N` a warpgroup that touches R(N-1) faults on the H200
+(CUDA_ERROR_ILLEGAL_INSTRUCTION; docs/runtime.md, "setmaxnreg"). ptxas normally keeps two
+registers free below N, but its spill code has used the top ones as don't-care lanes of 4-wide
+stores. This script compiles every example's forward and backward kernels to cubins with the
+attnc CLI (sm_90a, bf16, head dims 64 and 128), disassembles them (cuobjdump -sass, from the
+CUDA toolkit or the nvidia-cuda-cuobjdump wheel), follows the control flow from each
+USETMAXREG to the next, and reports the highest register each region touches, vector operands
+counted whole. It fails when a region touches R(N-1).
+
+  usage: scripts/check-setmaxnreg.py [--attnc build/tools/attnc/attnc] [--jobs 2] [CUBIN...]
+"""
+import argparse
+import concurrent.futures
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+INSTRUCTION = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+FUNCTION = re.compile(r"Function : (\S+)")
+
+
+def find_cuobjdump():
+    candidates = [shutil.which("cuobjdump"),
+                  os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "cuobjdump")]
+    for entry in sys.path:  # the nvidia-cuda-cuobjdump wheel (scripts/setup.sh installs it)
+        candidates += sorted(glob.glob(os.path.join(entry or ".", "nvidia", "*", "bin",
+                                                    "cuobjdump")))
+    for path in candidates:  # cuobjdump -sass runs the nvdisasm beside it
+        if path and os.access(path, os.X_OK) and \
+                os.access(os.path.join(os.path.dirname(path), "nvdisasm"), os.X_OK):
+            return path
+    return None
+
+
+def parse(sass):
+    """{function: [(address, predicate, opcode, operands)]} from cuobjdump -sass text."""
+    functions, current = {}, None
+    for line in sass.splitlines():
+        match = FUNCTION.search(line)
+        if match:
+            current = functions.setdefault(match.group(1), [])
+            continue
+        match = INSTRUCTION.search(line)
+        if match and current is not None:
+            text = match.group(2)
+            predicate = ""
+            if text.startswith("@"):
+                predicate, text = text.split(None, 1)
+            opcode, _, operands = text.partition(" ")
+            current.append((int(match.group(1), 16), predicate, opcode, operands))
+    return functions
+
+
+def register_extent(opcode, operands):
+    """The highest general register an instruction names, its vector operands counted whole."""
+    highest = -1
+    wide = 3 if ".128" in opcode or opcode.startswith(("LDSM", "STSM")) and ".4" in opcode \
+        else 1 if ".64" in opcode or ".WIDE" in opcode or (opcode.startswith(("LDSM", "STSM"))
+                                                           and ".2" in opcode) else 0
+    gmma = re.match(r"HGMMA\.64x(\d+)x\d+\.(F32|F16)", opcode)
+    for index, register in enumerate(re.findall(r"(?<![\w.])R(\d+)\b",
+                                                 re.sub(r"\[[^\]]*\]", "", operands))):
+        extent = int(register) + wide
+        if gmma and index == 0:  # the accumulator: N / 2 (F32) or N / 4 (F16) registers
+            extent = int(register) + int(gmma.group(1)) // (2 if gmma.group(2) == "F32" else 4) - 1
+        highest = max(highest, extent)
+    for register in re.findall(r"\[\s*R(\d+)", operands):  # address registers (64-bit: pairs)
+        highest = max(highest, int(register) + (1 if ".64" in operands else 0))
+    return highest
+
+
+def successors(code, index, by_address):
+    address, predicate, opcode, operands = code[index]
+    fallthrough = [index + 1] if index + 1 < len(code) else []
+    target = re.search(r"0x([0-9a-f]+)", operands)
+    target = [by_address[int(target.group(1), 16)]] if target and \
+        int(target.group(1), 16) in by_address else []
+    if opcode.startswith(("BRA", "CALL", "BSSY", "BREAK")):
+        if opcode.startswith("BRA") and not predicate:
+            return target
+        return target + fallthrough
+    if opcode.startswith(("EXIT", "RET")):
+        return fallthrough if predicate else []
+    if opcode.startswith(("BRX", "JMX")):  # indirect: assume anything can follow
+        return list(range(len(code)))
+    return fallthrough
+
+
+def regions(code):
+    """[(budget, highest register, where)] for each USETMAXREG of one function."""
+    by_address = {address: i for i, (address, *_ ) in enumerate(code)}
+    found = []
+    for start, (_, _, opcode, operands) in enumerate(code):
+        if not opcode.startswith("USETMAXREG"):
+            continue
+        budget = int(re.findall(r"0x([0-9a-f]+)", operands)[-1], 16)
+        seen, stack, highest, where = set(), [start + 1], -1, ""
+        while stack:
+            i = stack.pop()
+            if i in seen or i >= len(code) or code[i][2].startswith("USETMAXREG"):
+                continue
+            seen.add(i)
+            extent = register_extent(code[i][2], code[i][3])
+            if extent > highest:
+                highest = extent
+                where = f"{code[i][0]:04x}: {code[i][1]} {code[i][2]} {code[i][3]}".strip()
+            stack.extend(successors(code, i, by_address))
+        found.append((budget, highest, where))
+    return found
+
+
+def compile_cubins(attnc, directory):
+    jobs = []
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples",
+                                              "*.attn"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        for head_dim in (64, 128):
+            for backward in (False, True):
+                out = os.path.join(directory, f"{name}-d{head_dim}{'-bwd' if backward else ''}.cubin")
+                command = [attnc, "compile", path, "--emit", "cubin", "--arch", "sm_90a",
+                           "--head-dim", str(head_dim), "-o", out] + (["--backward"] if backward
+                                                                      else [])
+                jobs.append((out, command))
+    return jobs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--attnc", default=os.path.join(os.path.dirname(__file__), "..", "build",
+                                                        "tools", "attnc", "attnc"))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("cubins", nargs="*")
+    args = parser.parse_args()
+    cuobjdump = find_cuobjdump()
+    if cuobjdump is None:
+        print("check-setmaxnreg: no cuobjdump with nvdisasm beside it (CUDA toolkit, or pip "
+              "install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm; scripts/setup.sh does)",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as directory:
+        cubins = args.cubins
+        if not cubins:
+            jobs = compile_cubins(args.attnc, directory)
+            with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+                results = list(pool.map(lambda job: subprocess.run(job[1], capture_output=True,
+                                                                   text=True), jobs))
+            for (out, command), result in zip(jobs, results):
+                if result.returncode != 0:
+                    print(f"check-setmaxnreg: {' '.join(command)} failed:\n{result.stderr}",
+                          file=sys.stderr)
+                    return 1
+            cubins = [out for out, _ in jobs]
+        failures = regions_checked = 0
+        for cubin in cubins:
+            sass = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True,
+                                  check=True, env=dict(os.environ, NVDISASM_PATH=os.path.dirname(
+                                      cuobjdump))).stdout
+            for function, code in parse(sass).items():
+                for budget, highest, where in regions(code):
+                    regions_checked += 1
+                    status = "FAULT" if highest >= budget - 1 else "ok"
+                    failures += status == "FAULT"
+                    print(f"{status:5} {os.path.basename(cubin):36} {function:34} setmaxnreg "
+                          f"{budget:3}: highest R{highest}" +
+                          (f"  at {where}" if status == "FAULT" else ""))
+        print(f"check-setmaxnreg: {regions_checked} regions in {len(cubins)} cubins, "
+              f"{failures} touching the last register of their allotment")
+        return 1 if failures or regions_checked == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
