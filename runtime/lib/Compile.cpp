@@ -367,75 +367,85 @@ Status Context::compile(const std::string &sourceText, const std::string &fileNa
 
 namespace attnc::runtime {
 
-Status Context::compileBackward(const Kernel &kernel) {
+Status Context::compileBackward(const Kernel &kernel, bool deterministic) {
   Kernel::Backward &backward = *kernel.backward_;
   std::lock_guard<std::mutex> lock(backward.mutex);
-  if (backward.compiled)
-    return backward.status;
-  backward.compiled = true;
-  auto fail = [&](StatusCode code, std::string message) {
-    backward.status = Status(code, std::move(message));
-    return backward.status;
+  // One module of the backward, compiled or fetched from the cache: its entry, and its CUDA
+  // source where `cudaSourceOut` asks for it.
+  auto compileModule = [&](BackwardModule module, std::shared_ptr<const CachedKernel> &entryOut,
+                           std::string *cudaSourceOut) -> Status {
+    if (kernel.arch() == "none")
+      return Status(StatusCode::InvalidArgument,
+                    "kernel '" + kernel.name() +
+                        "' was compiled with arch 'none' and has no GPU backward (only the CPU "
+                        "reference can run it)");
+    compiler::CodegenOptions codegen;
+    codegen.backward = true;
+    codegen.source = kernel.source_.get();
+    compiler::GeneratedHooks hooks;
+    std::string error;
+    if (!compiler::generateHooks(kernel.program(), kernel.attention(), codegen, hooks, error))
+      return Status(StatusCode::InvalidArgument,
+                    "attention '" + kernel.name() + "' has no backward: " + error);
+    for (const compiler::GradReadSite &site : hooks.gradReads)
+      backward.differentiableInputs |= 1u << site.slot;
+    KernelConfig config;
+    config.bf16 = kernel.options().dtype == DataType::BF16;
+    config.headDim = kernel.options().headDim;
+    config.arch = kernel.arch();
+    config.hopper = usesHopperTemplate(config.arch);
+    RouteSource route;
+    if (hooks.hasRoute &&
+        !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))
+      return Status(StatusCode::CompileError, error);
+    std::string cudaSource;
+    if (!assembleBackwardSource(hooks.source, config, cudaSource, error,
+                                hooks.hasRoute ? &route : nullptr, module))
+      return Status(StatusCode::Internal, error);
+    // The forward's manifest describes the arguments (params, inputs, route geometry) the
+    // backward binds the same way.
+    const KernelManifest &manifest = kernel.manifest_;
+    const bool dq = module == BackwardModule::DeterministicDq;
+    const CacheEntryMeta meta{
+        kernel.arch(), kernel.name() + (dq ? " (deterministic dQ)" : " (backward)"), manifest};
+    const std::string key = makeKernelCacheKey(
+        {cudaSource, embeddedSourcesDigest(), dataTypeName(kernel.options().dtype),
+         std::to_string(config.headDim), kernel.arch(), "nvrtc " + nvrtcVersionString(),
+         std::string("attnc ") + ATTNC_VERSION_STRING,
+         dq ? "backward deterministic dq" : "backward", "manifest " + manifest.serialize()});
+    const std::string arch = kernel.arch();
+    std::string log;
+    const bool ok = cache_->getOrCompile(
+        key, meta,
+        [&](std::string &binary, std::string &compileLog, std::string &compileError) {
+          NvrtcResult compiled =
+              compileCuda(cudaSource, dq ? "attnc_backward_dq.cu" : "attnc_backward.cu", arch,
+                          NvrtcOutput::Cubin, {}, kernelHeaders());
+          compileLog = compiled.log;
+          compileError = compiled.error;
+          binary = std::move(compiled.binary);
+          return compiled.ok;
+        },
+        entryOut, log, error);
+    if (cudaSourceOut)
+      *cudaSourceOut = std::move(cudaSource);
+    if (!ok)
+      return Status(StatusCode::CompileError,
+                    error + (log.empty() ? std::string() : "\nNVRTC log:\n" + log));
+    return Status::success();
   };
-  if (kernel.arch() == "none")
-    return fail(StatusCode::InvalidArgument,
-                "kernel '" + kernel.name() +
-                    "' was compiled with arch 'none' and has no GPU backward (only the CPU "
-                    "reference can run it)");
-  const dsl::SourceFile *source = kernel.source_.get();
-  compiler::CodegenOptions codegen;
-  codegen.backward = true;
-  codegen.source = source;
-  compiler::GeneratedHooks hooks;
-  std::string error;
-  if (!compiler::generateHooks(kernel.program(), kernel.attention(), codegen, hooks, error))
-    return fail(StatusCode::InvalidArgument,
-                "attention '" + kernel.name() + "' has no backward: " + error);
-  for (const compiler::GradReadSite &site : hooks.gradReads)
-    backward.differentiableInputs |= 1u << site.slot;
-  KernelConfig config;
-  config.bf16 = kernel.options().dtype == DataType::BF16;
-  config.headDim = kernel.options().headDim;
-  config.arch = kernel.arch();
-  config.hopper = usesHopperTemplate(config.arch);
-  RouteSource route;
-  if (hooks.hasRoute &&
-      !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))
-    return fail(StatusCode::CompileError, error);
-  std::string cudaSource;
-  if (!assembleBackwardSource(hooks.source, config, cudaSource, error,
-                              hooks.hasRoute ? &route : nullptr))
-    return fail(StatusCode::Internal, error);
-  // The forward's manifest describes the arguments (params, inputs, route geometry) the
-  // backward binds the same way.
-  const KernelManifest &manifest = kernel.manifest_;
-  const CacheEntryMeta meta{kernel.arch(), kernel.name() + " (backward)", manifest};
-  const std::string key = makeKernelCacheKey(
-      {cudaSource, embeddedSourcesDigest(), dataTypeName(kernel.options().dtype),
-       std::to_string(config.headDim), kernel.arch(), "nvrtc " + nvrtcVersionString(),
-       std::string("attnc ") + ATTNC_VERSION_STRING, "backward",
-       "manifest " + manifest.serialize()});
-  const std::string arch = kernel.arch();
-  std::shared_ptr<const CachedKernel> entry;
-  std::string log;
-  const bool ok = cache_->getOrCompile(
-      key, meta,
-      [&](std::string &binary, std::string &compileLog, std::string &compileError) {
-        NvrtcResult compiled = compileCuda(cudaSource, "attnc_backward.cu", arch,
-                                           NvrtcOutput::Cubin, {}, kernelHeaders());
-        compileLog = compiled.log;
-        compileError = compiled.error;
-        binary = std::move(compiled.binary);
-        return compiled.ok;
-      },
-      entry, log, error);
-  backward.cudaSource = std::move(cudaSource);
-  if (!ok)
-    return fail(StatusCode::CompileError,
-                error + (log.empty() ? std::string() : "\nNVRTC log:\n" + log));
-  backward.entry = std::move(entry);
-  backward.status = Status::success();
-  return backward.status;
+  if (!backward.compiled) {
+    backward.compiled = true;
+    backward.status = compileModule(BackwardModule::KeyTiles, backward.entry, &backward.cudaSource);
+  }
+  if (!backward.status.ok() || !deterministic)
+    return backward.status;
+  Kernel::Backward::Deterministic &dq = backward.deterministic;
+  if (!dq.compiled) {
+    dq.compiled = true;
+    dq.status = compileModule(BackwardModule::DeterministicDq, dq.entry, nullptr);
+  }
+  return dq.status;
 }
 
 } // namespace attnc::runtime

@@ -9,10 +9,11 @@ Kernel::Kernel() : modules_(std::make_unique<Modules>()), backward_(std::make_un
 
 Kernel::~Kernel() {
   std::string ignored;
-  const CudaDriver *d = modules_ && (!modules_->byContext.empty() || !modules_->retired.empty() ||
-                                     !backward_->byContext.empty())
-                            ? cudaDriver(ignored)
-                            : nullptr;
+  const CudaDriver *d =
+      modules_ && (!modules_->byContext.empty() || !modules_->retired.empty() ||
+                   !backward_->byContext.empty() || !backward_->deterministic.byContext.empty())
+          ? cudaDriver(ignored)
+          : nullptr;
   if (!d)
     return;
   // Best effort: at process exit the driver may already be shut down.
@@ -21,6 +22,8 @@ Kernel::~Kernel() {
   for (CUmodule module : modules_->retired)
     d->cuModuleUnload(module);
   for (auto &[context, loaded] : backward_->byContext)
+    d->cuModuleUnload(loaded.module);
+  for (auto &[context, loaded] : backward_->deterministic.byContext)
     d->cuModuleUnload(loaded.module);
 }
 

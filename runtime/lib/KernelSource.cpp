@@ -19,6 +19,7 @@ constexpr const char *kHopperTemplate = "sm90/forward.cuh";
 /// The backward's kernels and the tensor-pointer struct they take.
 constexpr const char *kPortableBackward = "sm80/backward_entry.cuh";
 constexpr const char *kHopperBackward = "sm90/backward_entry.cuh";
+constexpr const char *kDeterministicDq = "sm80/backward_dq_entry.cuh";
 constexpr const char *kBackwardParams = "attnc_backward_params.h";
 
 /// The summary pre-pass (summary_kernel.cuh): per-block min/max of one input along its LAST
@@ -98,7 +99,8 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
 }
 
 bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &config,
-                            std::string &source, std::string &error, const RouteSource *route) {
+                            std::string &source, std::string &error, const RouteSource *route,
+                            BackwardModule module) {
   std::ostringstream out;
   if (!writePreamble(out, config, error))
     return false;
@@ -108,7 +110,10 @@ bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &
   out << "\n// ---- " << kBackwardParams << " ----\n" << params << "\n";
   // The Hopper key-tile kernel holds dK and dV in registers: D = 256 keeps the portable one.
   const bool hopper = config.hopper && config.headDim <= 128;
-  if (!writeBody(out, hooksSource, hopper ? kHopperBackward : kPortableBackward, route, error))
+  const char *entry = module == BackwardModule::DeterministicDq ? kDeterministicDq
+                      : hopper                                  ? kHopperBackward
+                                                                : kPortableBackward;
+  if (!writeBody(out, hooksSource, entry, route, error))
     return false;
   source = out.str();
   return true;

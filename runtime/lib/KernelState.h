@@ -69,16 +69,26 @@ struct Kernel::Backward {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
-    CUfunction dq = nullptr;             ///< the deterministic mode's dQ kernel
     CUfunction queryIntervals = nullptr; ///< sm_90a: the key tiles' query intervals
     PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel, 1 =
     /// it takes AttncBackwardTmaMaps (sm_90a), 0
     int config[8] = {};
-    /// The same for the recompute of the output before `out` (block_m 0: no `out`) and for
-    /// the deterministic mode's dQ kernel.
+    /// The same for the recompute of the output before `out` (block_m 0: no `out`).
     int recomputeConfig[6] = {};
-    int dqConfig[6] = {};
+  };
+  /// The deterministic mode's dQ module (sm80/backward_dq_entry.cuh), compiled on the first
+  /// deterministic backward and loaded once per CUDA context.
+  struct Deterministic {
+    struct Loaded {
+      CUmodule module = nullptr;
+      CUfunction dq = nullptr;
+      int config[6] = {}; ///< block_m, block_n, threads, stages, dynamic smem, head dim
+    };
+    bool compiled = false; ///< attempted; `status` says how it went
+    Status status;
+    std::shared_ptr<const CachedKernel> entry;
+    std::map<CUcontext, Loaded> byContext;
   };
   std::mutex mutex;
   bool compiled = false; ///< attempted; `status` says how it went
@@ -86,6 +96,7 @@ struct Kernel::Backward {
   std::string cudaSource;
   std::shared_ptr<const CachedKernel> entry;
   std::map<CUcontext, Loaded> byContext;
+  Deterministic deterministic;
   /// Bit s: input slot s is read by the score or out expression (it has a gradient).
   unsigned differentiableInputs = 0;
 };

@@ -32,6 +32,37 @@ using namespace launch_steps;
 namespace {
 
 using BackwardLoaded = Kernel::Backward::Loaded;
+using DeterministicLoaded = Kernel::Backward::Deterministic::Loaded;
+
+/// Reads a backward module's launch table `name` ({block_m, block_n, threads, stages, dynamic
+/// smem, head dim, ...}) into `config` and lets `function` have that shared memory. A table
+/// that is not `required` may be empty (block_m 0).
+template <size_t kSize>
+Status readLaunchTable(const CudaDriver &d, CUmodule module, const char *name, CUfunction function,
+                       int (&config)[kSize], bool required, int headDim, const DeviceInfo &device) {
+  CUdeviceptr table = 0;
+  size_t tableBytes = 0;
+  if (d.cuModuleGetGlobal(&table, &tableBytes, module, name) != CUDA_SUCCESS ||
+      tableBytes != sizeof(config) || d.cuMemcpyDtoH(config, table, sizeof(config)) != CUDA_SUCCESS)
+    return Status(StatusCode::Internal,
+                  std::string("the backward module has no readable launch table ") + name);
+  if (config[0] == 0 && !required)
+    return Status::success();
+  if (config[0] <= 0 || config[1] <= 0 || config[2] <= 0 || config[5] != headDim)
+    return Status(StatusCode::Internal,
+                  std::string("the launch table ") + name + " of the backward is malformed");
+  if (config[4] > device.maxSharedMemoryPerBlockOptin)
+    return Status(StatusCode::Unsupported, "the backward for head dim " + std::to_string(headDim) +
+                                               " needs " + std::to_string(config[4]) +
+                                               " bytes of shared memory per block but " +
+                                               device.name + " allows " +
+                                               std::to_string(device.maxSharedMemoryPerBlockOptin));
+  if (CUresult set = d.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                          config[4]);
+      set != CUDA_SUCCESS)
+    return cudaFailure(d, set, "setting the backward's shared memory size");
+  return Status::success();
+}
 
 Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, BackwardLoaded &loaded) {
   const KernelManifest &manifest = entry.manifest;
@@ -53,8 +84,7 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
   const Lookup lookups[] = {{&loaded.prepare, kBackwardPrepareName},
                             {&loaded.keyTiles, kBackwardKeyTilesName},
                             {&loaded.storeDq, kBackwardStoreDqName},
-                            {&loaded.recompute, kBackwardRecomputeName},
-                            {&loaded.dq, kBackwardDqName}};
+                            {&loaded.recompute, kBackwardRecomputeName}};
   for (const Lookup &lookup : lookups)
     if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
       return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
@@ -62,39 +92,13 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
       !s.ok())
     return fail(s);
   // The launch tables: the key-tile kernel's, and the recompute's (block_m 0 without `out`).
-  auto readTable = [&](const char *name, CUfunction function, auto &config,
-                       bool required) -> Status {
-    CUdeviceptr table = 0;
-    size_t tableBytes = 0;
-    if (d.cuModuleGetGlobal(&table, &tableBytes, loaded.module, name) != CUDA_SUCCESS ||
-        tableBytes != sizeof(config) ||
-        d.cuMemcpyDtoH(config, table, sizeof(config)) != CUDA_SUCCESS)
-      return Status(StatusCode::Internal,
-                    std::string("the backward module has no readable launch table ") + name);
-    if (config[0] == 0 && !required)
-      return Status::success();
-    if (config[0] <= 0 || config[1] <= 0 || config[2] <= 0 || config[5] != manifest.headDim)
-      return Status(StatusCode::Internal,
-                    std::string("the launch table ") + name + " of the backward is malformed");
-    if (config[4] > device.maxSharedMemoryPerBlockOptin)
-      return Status(StatusCode::Unsupported,
-                    "the backward for head dim " + std::to_string(manifest.headDim) + " needs " +
-                        std::to_string(config[4]) + " bytes of shared memory per block but " +
-                        device.name + " allows " +
-                        std::to_string(device.maxSharedMemoryPerBlockOptin));
-    if (CUresult set = d.cuFuncSetAttribute(
-            function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, config[4]);
-        set != CUDA_SUCCESS)
-      return cudaFailure(d, set, "setting the backward's shared memory size");
-    return Status::success();
-  };
-  if (Status s = readTable(kBackwardConfigName, loaded.keyTiles, loaded.config, true); !s.ok())
-    return fail(s);
-  if (Status s =
-          readTable(kBackwardRecomputeConfigName, loaded.recompute, loaded.recomputeConfig, false);
+  if (Status s = readLaunchTable(d, loaded.module, kBackwardConfigName, loaded.keyTiles,
+                                 loaded.config, true, manifest.headDim, device);
       !s.ok())
     return fail(s);
-  if (Status s = readTable(kBackwardDqConfigName, loaded.dq, loaded.dqConfig, true); !s.ok())
+  if (Status s = readLaunchTable(d, loaded.module, kBackwardRecomputeConfigName, loaded.recompute,
+                                 loaded.recomputeConfig, false, manifest.headDim, device);
+      !s.ok())
     return fail(s);
   if (loaded.config[6] == 1 &&
       (r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
@@ -102,6 +106,27 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     return fail(
         cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
   return Status::success();
+}
+
+/// The deterministic mode's dQ module: its kernel and launch table.
+Status loadDeterministicDq(const CudaDriver &d, const CachedKernel &entry,
+                           DeterministicLoaded &loaded) {
+  std::string error;
+  DeviceInfo device;
+  if (!currentDeviceInfo(device, error))
+    return Status(StatusCode::CudaError, error);
+  CUresult r = d.cuModuleLoadData(&loaded.module, entry.binary.data());
+  if (r != CUDA_SUCCESS)
+    return cudaFailure(d, r, "loading the deterministic dQ kernel on " + device.name);
+  Status s = Status::success();
+  if ((r = d.cuModuleGetFunction(&loaded.dq, loaded.module, kBackwardDqName)) != CUDA_SUCCESS)
+    s = cudaFailure(d, r, std::string("finding entry '") + kBackwardDqName + "'");
+  else
+    s = readLaunchTable(d, loaded.module, kBackwardDqConfigName, loaded.dq, loaded.config, true,
+                        entry.manifest.headDim, device);
+  if (!s.ok())
+    d.cuModuleUnload(loaded.module);
+  return s;
 }
 
 AttncBackwardParams bindBackwardParams(const Arguments &args) {
@@ -137,7 +162,7 @@ AttncBackwardParams bindBackwardParams(const Arguments &args) {
 Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void *stream) {
   if (Status s = validateBackward(kernel, args, true); !s.ok())
     return s;
-  if (Status s = compileBackward(kernel); !s.ok())
+  if (Status s = compileBackward(kernel, args.deterministic); !s.ok())
     return s;
 
   std::string error;
@@ -150,6 +175,7 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
 
   Kernel::Backward &backward = *kernel.backward_;
   BackwardLoaded loaded;
+  DeterministicLoaded deterministic;
   std::shared_ptr<const CachedKernel> entry;
   {
     std::lock_guard<std::mutex> lock(backward.mutex);
@@ -161,6 +187,17 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       if (Status s = loadBackwardModule(*d, *entry, loaded); !s.ok())
         return s;
       backward.byContext[context] = loaded;
+    }
+    if (args.deterministic) {
+      Kernel::Backward::Deterministic &dq = backward.deterministic;
+      auto found = dq.byContext.find(context);
+      if (found != dq.byContext.end()) {
+        deterministic = found->second;
+      } else {
+        if (Status s = loadDeterministicDq(*d, *dq.entry, deterministic); !s.ok())
+          return s;
+        dq.byContext[context] = deterministic;
+      }
     }
   }
   const KernelManifest &manifest = entry->manifest;
@@ -346,10 +383,10 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       !s.ok())
     return s;
   if (args.deterministic) {
-    const int dqM = loaded.dqConfig[0];
-    return scratch.launch(loaded.dq, unsigned((args.q.tokens + dqM - 1) / dqM),
+    const int dqM = deterministic.config[0];
+    return scratch.launch(deterministic.dq, unsigned((args.q.tokens + dqM - 1) / dqM),
                           unsigned(args.q.heads), unsigned(args.q.batch),
-                          unsigned(loaded.dqConfig[2]), unsigned(loaded.dqConfig[4]),
+                          unsigned(deterministic.config[2]), unsigned(deterministic.config[4]),
                           keyTileKernelParams, "the backward's deterministic dQ kernel");
   }
   return scratch.launch(loaded.storeDq, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0, kernelParams,

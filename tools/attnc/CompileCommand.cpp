@@ -156,12 +156,15 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
   auto *cmd = app.add_subcommand("compile", "Compile an .attn file to IR, CUDA hooks or a cubin");
   static std::string file, emit = "hooks", output, attentionName, arch = "sm_90a", dtype = "bf16";
   static int headDim = 128;
-  static bool backward = false;
+  static bool backward = false, deterministic = false;
   static std::vector<std::string> defines;
   cmd->add_option("file", file, "The .attn file")->required();
   cmd->add_flag("--backward", backward,
                 "hooks/cuda/ptx/cubin of the backward: the derivative hooks and the backward "
                 "kernels");
+  cmd->add_flag("--deterministic", deterministic,
+                "with --backward: the deterministic mode's dQ module instead (compiled by the "
+                "runtime on the first deterministic backward)");
   cmd->add_option("--emit", emit, "ast|mlir|mlir-opt|hooks|cuda|ptx|cubin (default hooks)")
       ->check(CLI::IsMember({"ast", "mlir", "mlir-opt", "hooks", "cuda", "ptx", "cubin"}));
   cmd->add_option("-o,--output", output, "Output file (default stdout)");
@@ -173,6 +176,11 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
   cmd->add_option("--head-dim", headDim, "Head dimension: 64, 128 or 256 (cuda/ptx/cubin)")
       ->check(headDimValidator());
   cmd->callback([&exitCode] {
+    if (deterministic && !backward) {
+      std::cerr << "attnc: error: --deterministic selects a backward module: add --backward\n";
+      exitCode = kExitUsage;
+      return;
+    }
     ProgramBundle bundle;
     if (!loadProgram(file, defines, attentionName, bundle)) {
       exitCode = kExitInputError;
@@ -232,7 +240,10 @@ void registerCompileCommand(CLI::App &app, int &exitCode) {
     std::string source;
     const runtime::RouteSource *routeSource = hooks.hasRoute ? &route : nullptr;
     if (!(backward
-              ? runtime::assembleBackwardSource(hooks.source, config, source, error, routeSource)
+              ? runtime::assembleBackwardSource(hooks.source, config, source, error, routeSource,
+                                                deterministic
+                                                    ? runtime::BackwardModule::DeterministicDq
+                                                    : runtime::BackwardModule::KeyTiles)
               : runtime::assembleKernelSource(hooks.source, config, source, error, routeSource))) {
       std::cerr << "attnc: error: " << error << "\n";
       exitCode = kExitCompileError;

@@ -2,31 +2,18 @@
 //
 // The portable kernels every backward module holds, instantiated for the program's variant
 // (AttncVariant) and the head dim and dtype the source defines (sm80/backward.cuh has the
-// launch): the preparation, the deterministic dQ kernel and the recompute of the output before
-// `out`. The key-tile kernel, and the dQ store that reads its dq_accum layout, come from
-// sm80/backward_entry.cuh or sm90/backward_entry.cuh, which include this file.
+// launch): the preparation and the recompute of the output before `out`. The key-tile kernel,
+// and the dQ store that reads its dq_accum layout, come from sm80/backward_entry.cuh or
+// sm90/backward_entry.cuh, which include this file; the deterministic mode's dQ kernel is a
+// module of its own (sm80/backward_dq_entry.cuh).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_SHARED_ENTRIES_CUH
 #define ATTNC_KERNELS_SM80_BACKWARD_SHARED_ENTRIES_CUH
 
-#include "sm80/backward.cuh"
-#include "sm80/backward_dq.cuh"
+#include "sm80/backward_types.cuh"
 #include "sm80/forward.cuh"
 
-#ifndef ATTNC_HEAD_DIM
-#error "define ATTNC_HEAD_DIM (64, 128 or 256) before including a backward entry file"
-#endif
-#if defined(ATTNC_DTYPE_F16) && ATTNC_DTYPE_F16
-using AttncBackwardKind = attnc::tile::F16;
-#else
-using AttncBackwardKind = attnc::tile::BF16;
-#endif
-// Two query-tile stages where the shared memory holds them (D = 256 needs 200 KB for two).
-constexpr int kAttncBackwardStages =
-    ATTNC_HEAD_DIM == 256 && attnc::kSm80TargetSharedKB < 227 ? 1 : 2;
-using AttncBackwardDq =
-    attnc::BackwardDqSm80<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardStages>;
 using AttncBackwardRows =
     attnc::backward::RowPasses<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind>;
 
@@ -40,9 +27,6 @@ using AttncRecompute =
                        AttncRecomputePolicy::kWarps, AttncRecomputePolicy::kStages>;
 
 extern "C" {
-__constant__ int attnc_backward_dq_config[6] = {
-    AttncBackwardDq::kBlockM, AttncBackwardDq::kBlockN,    AttncBackwardDq::kThreads,
-    kAttncBackwardStages,     AttncBackwardDq::kSmemBytes, ATTNC_HEAD_DIM};
 /// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}; block_m 0 without `out`
 /// (no recompute entry).
 __constant__ int attnc_backward_recompute_config[6] = {
@@ -69,12 +53,6 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
     attnc_backward_prepare(const __grid_constant__ AttncBackwardParams p,
                            const __grid_constant__ AttncArgs a) {
   AttncBackwardRows::prepare(p, a);
-}
-extern "C" __global__ void __launch_bounds__(AttncBackwardDq::kThreads)
-    attnc_backward_dq(const __grid_constant__ AttncBackwardParams p,
-                      const __grid_constant__ AttncArgs a) {
-  extern __shared__ __align__(128) unsigned char attnc_smem[];
-  AttncBackwardDq::run(p, a, attnc_smem);
 }
 extern "C" __global__ void __launch_bounds__(AttncRecompute::kThreads)
     attnc_backward_recompute(const __grid_constant__ AttncForwardParams p,

@@ -54,7 +54,8 @@ bool assembleKernelSource(const std::string &hooksSource, const KernelConfig &co
                           std::string &source, std::string &error,
                           const RouteSource *route = nullptr);
 
-/// Names of the backward's entry points (sm80/backward.cuh) and its launch table
+/// Names of the backward's entry points (sm80/backward.cuh; attnc_backward_dq and its table in
+/// the deterministic dQ module) and its launch table
 /// (__constant__ int[6] = {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}).
 inline constexpr const char *kBackwardPrepareName = "attnc_backward_prepare";
 inline constexpr const char *kBackwardKeyTilesName = "attnc_backward_key_tiles";
@@ -67,13 +68,20 @@ inline constexpr const char *kBackwardQueryIntervalsName = "attnc_backward_query
 inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
 
-/// Builds the backward module's source around `hooksSource` (generated with
+/// The backward's two modules: the key-tile module (preparation, key tiles, dQ store,
+/// recompute; what every backward runs) and the deterministic mode's dQ kernel, compiled on
+/// the first deterministic backward.
+enum class BackwardModule { KeyTiles, DeterministicDq };
+
+/// Builds a backward module's source around `hooksSource` (generated with
 /// CodegenOptions::backward): the forward's preamble, attnc_backward_params.h, the hooks and
-/// variant, the backward template (sm80/backward_entry.cuh, for every architecture for now) and the
-/// summary pre-pass. The routing pre-pass comes with `route`, as in the forward.
+/// variant, the module's entry file (sm90/backward_entry.cuh on sm_90a at D <= 128,
+/// sm80/backward_entry.cuh otherwise; sm80/backward_dq_entry.cuh for the deterministic dQ) and
+/// the summary pre-pass. The routing pre-pass comes with `route`, as in the forward.
 bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &config,
                             std::string &source, std::string &error,
-                            const RouteSource *route = nullptr);
+                            const RouteSource *route = nullptr,
+                            BackwardModule module = BackwardModule::KeyTiles);
 
 /// The embedded files, under every name a template may #include them by.
 std::vector<NvrtcHeader> kernelHeaders();

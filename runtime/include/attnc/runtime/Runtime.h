@@ -277,10 +277,12 @@ public:
   /// compiles the kernel's backward module (cached like the forward). Asynchronous.
   Status launchBackward(const Kernel &kernel, const Arguments &args, void *stream);
   /// Compiles (or fetches from the cache) the kernel's backward module: the derivative hooks
-  /// and the backward kernels. launchBackward calls it on first use; calling it first moves
+  /// and the backward kernels; with `deterministic`, also the deterministic mode's dQ module,
+  /// which launchBackward otherwise compiles on the first deterministic backward (it costs
+  /// about as much as the rest). launchBackward calls it on first use; calling it first moves
   /// the compile out of the first backward. The outcome is kept: a failed compile fails every
   /// later backward of the kernel with the same status.
-  Status compileBackward(const Kernel &kernel);
+  Status compileBackward(const Kernel &kernel, bool deterministic = false);
   /// The float64 CPU reference backward on host buffers (gradients converted to their
   /// tensors' dtypes).
   Status runReferenceBackward(const Kernel &kernel, const Arguments &args, int threads = 0);
