@@ -64,15 +64,24 @@ Status readLaunchTable(const CudaDriver &d, CUmodule module, const char *name, C
   return Status::success();
 }
 
-Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, BackwardLoaded &loaded) {
-  const KernelManifest &manifest = entry.manifest;
+/// Loads a backward module's binary (`what`, for errors) into the current context, whose
+/// device it describes in `device`.
+Status loadBinary(const CudaDriver &d, const CachedKernel &entry, const char *what,
+                  CUmodule &module, DeviceInfo &device) {
   std::string error;
-  DeviceInfo device;
   if (!currentDeviceInfo(device, error))
     return Status(StatusCode::CudaError, error);
-  CUresult r = d.cuModuleLoadData(&loaded.module, entry.binary.data());
-  if (r != CUDA_SUCCESS)
-    return cudaFailure(d, r, "loading the backward kernels on " + device.name);
+  if (CUresult r = d.cuModuleLoadData(&module, entry.binary.data()); r != CUDA_SUCCESS)
+    return cudaFailure(d, r, std::string("loading ") + what + " on " + device.name);
+  return Status::success();
+}
+
+Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, BackwardLoaded &loaded) {
+  const KernelManifest &manifest = entry.manifest;
+  DeviceInfo device;
+  if (Status s = loadBinary(d, entry, "the backward kernels", loaded.module, device); !s.ok())
+    return s;
+  CUresult r = CUDA_SUCCESS;
   auto fail = [&](Status status) {
     d.cuModuleUnload(loaded.module);
     return status;
@@ -111,15 +120,12 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
 /// The deterministic mode's dQ module: its kernel and launch table.
 Status loadDeterministicDq(const CudaDriver &d, const CachedKernel &entry,
                            DeterministicLoaded &loaded) {
-  std::string error;
   DeviceInfo device;
-  if (!currentDeviceInfo(device, error))
-    return Status(StatusCode::CudaError, error);
-  CUresult r = d.cuModuleLoadData(&loaded.module, entry.binary.data());
-  if (r != CUDA_SUCCESS)
-    return cudaFailure(d, r, "loading the deterministic dQ kernel on " + device.name);
-  Status s = Status::success();
-  if ((r = d.cuModuleGetFunction(&loaded.dq, loaded.module, kBackwardDqName)) != CUDA_SUCCESS)
+  Status s = loadBinary(d, entry, "the deterministic dQ kernel", loaded.module, device);
+  if (!s.ok())
+    return s;
+  if (CUresult r = d.cuModuleGetFunction(&loaded.dq, loaded.module, kBackwardDqName);
+      r != CUDA_SUCCESS)
     s = cudaFailure(d, r, std::string("finding entry '") + kBackwardDqName + "'");
   else
     s = readLaunchTable(d, loaded.module, kBackwardDqConfigName, loaded.dq, loaded.config, true,
