@@ -2,7 +2,8 @@
 # The GPU run: executed on the GPU machine from the repository root, with the tree built
 # and installed on the build machine in .gpu/ (scripts/make-gpu-tree.sh). It runs the GPU
 # tests, every example against the CPU reference, compute-sanitizer on small cases and the
-# side-by-side benchmark; logs go to $OUT, a short table comes last.
+# side-by-side benchmark; logs go to $OUT (packed into $OUT/logs.tgz when there are more than
+# the 8 files the device tool brings back), a short table comes last.
 # On sm_90a devices every step runs the Hopper template; "portable" reruns the GPU tests with
 # ATTNC_KERNEL=sm80 so the portable template stays covered there too, and once more with
 # ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units. "quick" runs the GPU tests
@@ -249,3 +250,11 @@ fi
 echo "==== summary"
 grep -c pass "$summary" | sed 's/^/passed: /'
 grep -E 'FAIL|ERRORS' "$summary" || echo "no failures"
+# The device tool brings back at most 8 files from $OUT: more are packed into logs.tgz
+# (summary.txt and the benchmarks' JSON stay beside it).
+if [ "$(find "$OUT" -type f | wc -l)" -gt 8 ]; then
+  (cd "$OUT" && find . -type f ! -name summary.txt ! -name '*.json' -print0 |
+    tar --null -czf /tmp/attnc-gpu-logs.tgz -T - &&
+    find . -type f ! -name summary.txt ! -name '*.json' -delete &&
+    find . -mindepth 1 -type d -empty -delete; mv /tmp/attnc-gpu-logs.tgz logs.tgz)
+fi
