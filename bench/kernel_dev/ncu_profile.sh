@@ -3,7 +3,10 @@
 # Nsight Compute profile of the optimized sm90 kernel (device tool, repo root, after
 # scripts/gpu-env.sh): per case, one launch with warp-state sampling per SASS instruction.
 #   NCU_CASES: space-separated name:pattern[:DEF=1,DEF2=0] (defines via ATTNC_KERNEL_DEFINES)
-#   NCU_ARGS:  the `attnc run` shape (default: the benchmark shape, B=2 H=16 N=16384 D=128)
+#   NCU_ARGS:  the `attnc run` shape (default: the benchmark shape, B=2 H=16 N=16384 D=128);
+#              add --backward to profile the backward
+#   NCU_KERNEL: the kernel to profile, a regex (default attnc_forward_sm90; the backward's:
+#              attnc_backward_key_tiles)
 # Writes $OUT/ncu_<name>.csv (details page) and $OUT/ncu_<name>_sass.csv (source page, SASS).
 set -uo pipefail
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
@@ -12,7 +15,7 @@ for c in ${NCU_CASES:-doc:document_causal}; do
   IFS=: read -r name pattern defs <<<"$c"
   # shellcheck disable=SC2086 # args is a list of flags
   ATTNC_KERNEL_DEFINES="${defs//,/ }" ATTNC_TIERED=0 timeout 300 "$NCU" --clock-control none \
-    -k regex:attnc_forward_sm90 -c 1 --import-source no \
+    -k "regex:${NCU_KERNEL:-attnc_forward_sm90}" -c 1 --import-source no \
     --section SpeedOfLight --section WarpStateStats --section SourceCounters \
     --section ComputeWorkloadAnalysis --section InstructionStats --section MemoryWorkloadAnalysis \
     -f -o "$OUT/ncu_$name" attnc run "examples/$pattern.attn" $args --tiering off \
