@@ -11,6 +11,7 @@ USETMAXREG to the next, and reports the highest register each region touches, ve
 counted whole. It fails when a region touches R(N-1).
 
   usage: scripts/check-setmaxnreg.py [--attnc build/tools/attnc/attnc] [--jobs 2] [CUBIN...]
+         scripts/check-setmaxnreg.py --sass FILE     (cuobjdump -sass text)
 """
 import argparse
 import concurrent.futures
@@ -136,8 +137,12 @@ def main():
     parser.add_argument("--attnc", default=os.path.join(os.path.dirname(__file__), "..", "build",
                                                         "tools", "attnc", "attnc"))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--sass", help="check this cuobjdump -sass text instead of cubins")
     parser.add_argument("cubins", nargs="*")
     args = parser.parse_args()
+    if args.sass:
+        with open(args.sass) as f:
+            return report({args.sass: f.read()})
     cuobjdump = find_cuobjdump()
     if cuobjdump is None:
         print("check-setmaxnreg: no cuobjdump with nvdisasm beside it (CUDA toolkit, or pip "
@@ -157,22 +162,27 @@ def main():
                           file=sys.stderr)
                     return 1
             cubins = [out for out, _ in jobs]
-        failures = regions_checked = 0
-        for cubin in cubins:
-            sass = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True,
-                                  check=True, env=dict(os.environ, NVDISASM_PATH=os.path.dirname(
-                                      cuobjdump))).stdout
-            for function, code in parse(sass).items():
-                for budget, highest, where in regions(code):
-                    regions_checked += 1
-                    status = "FAULT" if highest >= budget - 1 else "ok"
-                    failures += status == "FAULT"
-                    print(f"{status:5} {os.path.basename(cubin):36} {function:34} setmaxnreg "
-                          f"{budget:3}: highest R{highest}" +
-                          (f"  at {where}" if status == "FAULT" else ""))
-        print(f"check-setmaxnreg: {regions_checked} regions in {len(cubins)} cubins, "
-              f"{failures} touching the last register of their allotment")
-        return 1 if failures or regions_checked == 0 else 0
+        env = dict(os.environ, NVDISASM_PATH=os.path.dirname(cuobjdump))
+        return report({cubin: subprocess.run([cuobjdump, "-sass", cubin], capture_output=True,
+                                             text=True, check=True, env=env).stdout
+                       for cubin in cubins})
+
+
+def report(sass_by_file):
+    """Prints each region's highest register; 1 when one touches R(N-1) or none was found."""
+    failures = regions_checked = 0
+    for name, sass in sass_by_file.items():
+        for function, code in parse(sass).items():
+            for budget, highest, where in regions(code):
+                regions_checked += 1
+                status = "FAULT" if highest >= budget - 1 else "ok"
+                failures += status == "FAULT"
+                print(f"{status:5} {os.path.basename(name):36} {function:34} setmaxnreg "
+                      f"{budget:3}: highest R{highest}" +
+                      (f"  at {where}" if status == "FAULT" else ""))
+    print(f"check-setmaxnreg: {regions_checked} regions in {len(sass_by_file)} files, "
+          f"{failures} touching the last register of their allotment")
+    return 1 if failures or regions_checked == 0 else 0
 
 
 if __name__ == "__main__":
