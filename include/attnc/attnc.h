@@ -221,8 +221,9 @@ ATTNC_API attnc_status attnc_run_reference(attnc_context *ctx, const attnc_kerne
 /** The backward pass on `stream`: from the forward's Q, K, V, inputs, params and scale,
  *  its outputs O and LSE (required), and dO (ATTNC_DO), writes dQ, dK, dV and the input
  *  gradients bound with attnc_args_set_input_grad. Tensors are device pointers, with the
- *  forward's device rules. Asynchronous. ATTNC_ERROR_UNSUPPORTED until the GPU backward
- *  is built (docs/runtime.md, "Backward"). */
+ *  forward's device rules. Asynchronous. The first call compiles the kernel's backward
+ *  module, and the first with attnc_args_set_deterministic the deterministic mode's dQ module
+ *  (docs/runtime.md, "The GPU backward"). */
 ATTNC_API attnc_status attnc_run_backward(attnc_context *ctx, const attnc_kernel *kernel,
                                           const attnc_args *args, void *stream);
 /** The float64 CPU reference backward on host buffers (gradients converted to their
