@@ -15,7 +15,7 @@ D=128, scale 1/sqrt(D)). For each pattern:
 
 Usage (on the GPU machine, from an installed tree):
     PYTHONPATH=python python3 bench/compare_backward.py --examples examples \
-        [--patterns causal,sliding_w1024] [--json out.json] [--no-flex] [--flash]
+        [--patterns causal,sliding_w1024] [--json out.json] [--no-flex] [--flash] [--no-triton]
 """
 import argparse
 import json
@@ -100,6 +100,8 @@ def main():
     ap.add_argument("--flash", action="store_true",
                     help="also Flex with kernel_options={'BACKEND': 'FLASH'} (FlashAttention-4)")
     ap.add_argument("--deterministic", action="store_true", help="attnc's deterministic mode")
+    ap.add_argument("--no-triton", action="store_true",
+                    help="skip Flex's Triton backend (with --flash: FA4 alone beside attnc)")
     args = ap.parse_args()
     # One process compiles many patterns: without this, Flex falls back to eager silently.
     torch._dynamo.config.recompile_limit = 64
@@ -146,7 +148,7 @@ def main():
             attnc_grads = None
 
         # Flex (Triton, then FLASH)
-        backends = [] if args.no_flex else [("flex", {})] + (
+        backends = [] if args.no_flex else ([] if args.no_triton else [("flex", {})]) + (
             [("flash", {"BACKEND": "FLASH"})] if args.flash else [])
         bm = None
         if backends and pat.get("mask_mod") is not None:
