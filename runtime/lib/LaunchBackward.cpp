@@ -287,13 +287,23 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
   // The sm_90a key-tile kernel (config[6] == 1) loads each query tile's (LSE * log2 e, delta)
   // by one bulk copy: the preparation writes them in tiles of config[7] rows per (batch,
-  // head); the rows past q_len stay zero.
+  // head); the rows past q_len stay zero. Its producer reads each key tile's query intervals,
+  // which a kernel of their own writes (sm90/backward.cuh, writeQueryIntervals).
+  const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
+  const long long intervalTiles = (long long)args.q.batch * args.q.heads * keyTiles;
   if (loaded.config[6] == 1) {
-    CUdeviceptr rowStats = 0;
+    CUdeviceptr rowStats = 0, intervals = 0;
     if (Status s = allocateZeroed(headRows * 2, "the backward's row statistics", rowStats); !s.ok())
       return s;
     params.row_stats = reinterpret_cast<float *>(rowStats);
     params.row_stats_rows = tileRows;
+    if ((intervalTiles + 127) / 128 > 0x7fffffff)
+      return invalid("too many key tiles (" + std::to_string(intervalTiles) + ") for one backward");
+    if (Status s = scratch.allocate(size_t(intervalTiles) * sizeof(AttncQueryIntervals),
+                                    "the key tiles' query intervals", intervals);
+        !s.ok())
+      return s;
+    params.q_intervals = reinterpret_cast<AttncQueryIntervals *>(intervals);
   }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
@@ -339,26 +349,11 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                                 kernelParams, "the backward's preparation");
       !s.ok())
     return s;
-  const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
-  // The sm_90a key-tile kernel's producer reads each key tile's query intervals, computed
-  // here by a kernel of their own (sm90/backward.cuh, writeQueryIntervals).
-  if (loaded.config[6] == 1) {
-    const long long tiles = (long long)args.q.batch * args.q.heads * keyTiles;
-    const long long blocks = (tiles + 127) / 128;
-    if (blocks > 0x7fffffff)
-      return invalid("too many key tiles (" + std::to_string(tiles) + ") for one backward");
-    CUdeviceptr intervals = 0;
-    if (Status s = scratch.allocate(size_t(tiles) * sizeof(AttncQueryIntervals),
-                                    "the key tiles' query intervals", intervals);
+  if (params.q_intervals != nullptr)
+    if (Status s = scratch.launch(loaded.queryIntervals, unsigned((intervalTiles + 127) / 128), 1,
+                                  1, 128, 0, kernelParams, "the key tiles' query intervals");
         !s.ok())
       return s;
-    params.q_intervals = reinterpret_cast<AttncQueryIntervals *>(intervals);
-    keyTileParams.q_intervals = params.q_intervals;
-    if (Status s = scratch.launch(loaded.queryIntervals, unsigned(blocks), 1, 1, 128, 0,
-                                  kernelParams, "the key tiles' query intervals");
-        !s.ok())
-      return s;
-  }
   // The sm_90a key-tile kernel loads Q, K, V and dO (the one it reads: dL/d(output before
   // `out`) with `out`) through tensor maps.
   AttncBackwardTmaMaps maps;
