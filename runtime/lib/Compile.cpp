@@ -370,10 +370,8 @@ namespace attnc::runtime {
 Status Context::compileBackward(const Kernel &kernel, bool deterministic) {
   Kernel::Backward &backward = *kernel.backward_;
   std::lock_guard<std::mutex> lock(backward.mutex);
-  // One module of the backward, compiled or fetched from the cache: its entry, and its CUDA
-  // source where `cudaSourceOut` asks for it.
-  auto compileModule = [&](BackwardModule module, std::shared_ptr<const CachedKernel> &entryOut,
-                           std::string *cudaSourceOut) -> Status {
+  // The derivative hooks and the routing source, generated once for both modules.
+  auto generate = [&]() -> Status {
     if (kernel.arch() == "none")
       return Status(StatusCode::InvalidArgument,
                     "kernel '" + kernel.name() +
@@ -389,18 +387,28 @@ Status Context::compileBackward(const Kernel &kernel, bool deterministic) {
                     "attention '" + kernel.name() + "' has no backward: " + error);
     for (const compiler::GradReadSite &site : hooks.gradReads)
       backward.differentiableInputs |= 1u << site.slot;
+    RouteSource route;
+    if (hooks.hasRoute &&
+        !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))
+      return Status(StatusCode::CompileError, error);
+    backward.hooksSource = std::move(hooks.source);
+    backward.hasRoute = hooks.hasRoute;
+    backward.routeAfterHooks = std::move(route.afterHooks);
+    return Status::success();
+  };
+  // One module of the backward, compiled or fetched from the cache: its entry, and its CUDA
+  // source where `cudaSourceOut` asks for it.
+  auto compileModule = [&](BackwardModule module, std::shared_ptr<const CachedKernel> &entryOut,
+                           std::string *cudaSourceOut) -> Status {
     KernelConfig config;
     config.bf16 = kernel.options().dtype == DataType::BF16;
     config.headDim = kernel.options().headDim;
     config.arch = kernel.arch();
     config.hopper = usesHopperTemplate(config.arch);
-    RouteSource route;
-    if (hooks.hasRoute &&
-        !generateRouteSource(kernel.program(), kernel.attention(), hooks, route, error))
-      return Status(StatusCode::CompileError, error);
-    std::string cudaSource;
-    if (!assembleBackwardSource(hooks.source, config, cudaSource, error,
-                                hooks.hasRoute ? &route : nullptr, module))
+    const RouteSource route{backward.routeAfterHooks};
+    std::string cudaSource, error;
+    if (!assembleBackwardSource(backward.hooksSource, config, cudaSource, error,
+                                backward.hasRoute ? &route : nullptr, module))
       return Status(StatusCode::Internal, error);
     // The forward's manifest describes the arguments (params, inputs, route geometry) the
     // backward binds the same way.
@@ -436,7 +444,10 @@ Status Context::compileBackward(const Kernel &kernel, bool deterministic) {
   };
   if (!backward.compiled) {
     backward.compiled = true;
-    backward.status = compileModule(BackwardModule::KeyTiles, backward.entry, &backward.cudaSource);
+    backward.status = generate();
+    if (backward.status.ok())
+      backward.status =
+          compileModule(BackwardModule::KeyTiles, backward.entry, &backward.cudaSource);
   }
   if (!backward.status.ok() || !deterministic)
     return backward.status;

@@ -94,6 +94,10 @@ struct Kernel::Backward {
   bool compiled = false; ///< attempted; `status` says how it went
   Status status;
   std::string cudaSource;
+  /// The derivative hooks and the routing source (RouteSource::afterHooks, with hasRoute),
+  /// generated once for both modules.
+  std::string hooksSource, routeAfterHooks;
+  bool hasRoute = false;
   std::shared_ptr<const CachedKernel> entry;
   std::map<CUcontext, Loaded> byContext;
   Deterministic deterministic;
