@@ -11,6 +11,7 @@
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_SHARED_ENTRIES_CUH
 #define ATTNC_KERNELS_SM80_BACKWARD_SHARED_ENTRIES_CUH
 
+#include "sm80/backward.cuh"
 #include "sm80/backward_types.cuh"
 #include "sm80/forward.cuh"
 

@@ -8,8 +8,7 @@
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_TYPES_CUH
 #define ATTNC_KERNELS_SM80_BACKWARD_TYPES_CUH
 
-#include "sm80/backward.cuh"
-#include "sm80/forward.cuh"
+#include "sm80/forward.cuh" // kSm80TargetSharedKB, tile::BF16 / F16
 
 #ifndef ATTNC_HEAD_DIM
 #error "define ATTNC_HEAD_DIM (64, 128 or 256) before including a backward entry file"
