@@ -59,19 +59,27 @@ def parse(sass):
     return functions
 
 
+def vector_width(opcode):
+    """How many registers a data operand of `opcode` spans."""
+    matrices = opcode.startswith(("LDSM", "STSM"))
+    if ".128" in opcode or (matrices and opcode.endswith(".4")):
+        return 4
+    if ".64" in opcode or ".WIDE" in opcode or (matrices and opcode.endswith(".2")):
+        return 2
+    return 1
+
+
 def register_extent(opcode, operands):
     """The highest general register an instruction names, its vector operands counted whole."""
     highest = -1
-    wide = 3 if ".128" in opcode or opcode.startswith(("LDSM", "STSM")) and ".4" in opcode \
-        else 1 if ".64" in opcode or ".WIDE" in opcode or (opcode.startswith(("LDSM", "STSM"))
-                                                           and ".2" in opcode) else 0
+    width = vector_width(opcode)
     gmma = re.match(r"HGMMA\.64x(\d+)x\d+\.(F32|F16)", opcode)
     for index, register in enumerate(re.findall(r"(?<![\w.])R(\d+)\b",
                                                  re.sub(r"\[[^\]]*\]", "", operands))):
-        extent = int(register) + wide
-        if gmma and index == 0:  # the accumulator: N / 2 (F32) or N / 4 (F16) registers
-            extent = int(register) + int(gmma.group(1)) // (2 if gmma.group(2) == "F32" else 4) - 1
-        highest = max(highest, extent)
+        span = width
+        if gmma:  # the accumulator: N / 2 (F32) or N / 4 (F16) registers; A from registers: 4
+            span = int(gmma.group(1)) // (2 if gmma.group(2) == "F32" else 4) if index == 0 else 4
+        highest = max(highest, int(register) + span - 1)
     for register in re.findall(r"\[\s*R(\d+)", operands):  # address registers (64-bit: pairs)
         highest = max(highest, int(register) + (1 if ".64" in operands else 0))
     return highest
