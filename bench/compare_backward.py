@@ -100,6 +100,9 @@ def main():
     ap.add_argument("--flash", action="store_true",
                     help="also Flex with kernel_options={'BACKEND': 'FLASH'} (FlashAttention-4)")
     ap.add_argument("--deterministic", action="store_true", help="attnc's deterministic mode")
+    ap.add_argument("--recompute-before-out", action="store_true",
+                    help="programs with `out`: the backward recomputes the output before it"
+                         " instead of reading the forward's")
     ap.add_argument("--no-triton", action="store_true",
                     help="skip Flex's Triton backend (with --flash: FA4 alone beside attnc)")
     args = ap.parse_args()
@@ -131,11 +134,18 @@ def main():
         try:
             kern = attnc.compile(os.path.join(args.examples, name + ".attn"), dtype="bf16",
                                  head_dim=D, tiering="off")
-            o, lse = kern(q, k, v, scale=SCALE, return_lse=True, **extra)
+            # A program with `out` (gated_causal) keeps the output before it from the
+            # forward, as Flex's autograd keeps the output its torch epilogue reads.
+            saved = {}
+            if pat.get("post") and not args.recompute_before_out:
+                o, lse, saved["o_before_out"] = kern(q, k, v, scale=SCALE, return_lse=True,
+                                                     return_o_before_out=True, **extra)
+            else:
+                o, lse = kern(q, k, v, scale=SCALE, return_lse=True, **extra)
 
             def run_attnc():
                 return kern.backward(q, k, v, o, lse, do, scale=SCALE,
-                                     deterministic=args.deterministic, **extra)
+                                     deterministic=args.deterministic, **saved, **extra)
             dq, dk, dv = run_attnc()
             torch.cuda.synchronize()
             row["attnc_ms"] = compare.bench(run_attnc, warmup=10, rep=100)

@@ -63,7 +63,11 @@ typedef enum attnc_tensor_role {
   ATTNC_DO = 4,
   ATTNC_DQ = 5,
   ATTNC_DK = 6,
-  ATTNC_DV = 7
+  ATTNC_DV = 7,
+  /** Optional, for programs with an `out` expression: the output before it, O's shape and
+   *  dtype. attnc_run writes it when bound; attnc_run_backward then reads it instead of
+   *  recomputing it (which costs about a forward). */
+  ATTNC_O_BEFORE_OUT = 8
 } attnc_tensor_role;
 
 typedef struct attnc_context attnc_context; /**< kernel cache and device state */

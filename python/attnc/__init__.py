@@ -28,7 +28,8 @@ __all__ = ["compile", "Kernel", "Context", "Error", "CompileError", "DeviceError
 _OK, _INVALID, _PARSE, _COMPILE, _NO_DEVICE, _CUDA, _UNSUPPORTED, _IO, _INTERNAL = range(9)
 # attnc_dtype codes
 _I32, _I64, _F32, _F16, _BF16, _U8 = range(6)
-_ROLE_Q, _ROLE_K, _ROLE_V, _ROLE_O, _ROLE_DO, _ROLE_DQ, _ROLE_DK, _ROLE_DV = range(8)
+(_ROLE_Q, _ROLE_K, _ROLE_V, _ROLE_O, _ROLE_DO, _ROLE_DQ, _ROLE_DK, _ROLE_DV,
+ _ROLE_O_BEFORE_OUT) = range(9)
 
 
 class Error(RuntimeError):
@@ -424,6 +425,12 @@ def _numpy_input_info(keep):
     return info
 
 
+def _forward_result(out, lse, before):
+    """The forward's return value: out, then lse and the output before `out` when asked."""
+    extra = tuple(t for t in (lse, before) if t is not None)
+    return (out,) + extra if extra else out
+
+
 class Kernel:
     """A compiled attention. Call it with q, k, v ([B, H, S, D]) and the program's declared
     inputs and params as keyword arguments."""
@@ -473,11 +480,15 @@ class Kernel:
         ms = _lib.attnc_kernel_optimized_ms(self._h)
         return ms if ms >= 0 else None
 
-    def __call__(self, q, k, v, out=None, return_lse=False, scale=None, **named):
+    def __call__(self, q, k, v, out=None, return_lse=False, scale=None,
+                 return_o_before_out=False, **named):
+        """o = kern(q, k, v, **inputs_and_params); with return_lse=True (o, lse); with
+        return_o_before_out=True (programs with an `out` expression) also the output before
+        `out`, last: kern.backward(..., o_before_out=it) then need not recompute it."""
         if _is_torch(q):
-            return self._run_torch(q, k, v, out, return_lse, scale, named)
+            return self._run_torch(q, k, v, out, return_lse, scale, named, return_o_before_out)
         if _is_numpy(q):
-            return self._run_numpy(q, k, v, out, return_lse, scale, named)
+            return self._run_numpy(q, k, v, out, return_lse, scale, named, return_o_before_out)
         raise TypeError("attnc: q, k, v must be torch tensors or NumPy arrays")
 
     # -- shared argument binding
@@ -544,11 +555,12 @@ class Kernel:
             raise ValueError(f"attnc: kernel was compiled for head_dim {self.head_dim},"
                              f" tensors have {q.shape[3]}")
 
-    def _run_torch(self, q, k, v, out, return_lse, scale, named):
+    def _run_torch(self, q, k, v, out, return_lse, scale, named, return_before=False):
         import torch
         self._check_torch_qkv(q, k, v)
         if out is None:
             out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        before = torch.empty(q.shape, dtype=q.dtype, device=q.device) if return_before else None
         lse = None
         if return_lse:
             lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
@@ -558,7 +570,9 @@ class Kernel:
         _check(_lib.attnc_args_create(ctypes.byref(args)))
         try:
             dt = _TORCH_DT[str(q.dtype)]
-            for role, t in ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)):
+            bound = ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)) + (
+                ((_ROLE_O_BEFORE_OUT, before),) if before is not None else ())
+            for role, t in bound:
                 _check(_lib.attnc_args_set_tensor(args, role, _vp(t.data_ptr()), dt, t.shape[0],
                                                   t.shape[1], t.shape[2], t.shape[3],
                                                   t.stride(0), t.stride(1), t.stride(2)))
@@ -572,9 +586,9 @@ class Kernel:
             _check(_lib.attnc_run(self._ctx._h, self._h, args, _vp(stream)), self._ctx._h)
         finally:
             _lib.attnc_args_destroy(args)
-        return (out, lse) if return_lse else out
+        return _forward_result(out, lse, before)
 
-    def _run_numpy(self, q, k, v, out, return_lse, scale, named):
+    def _run_numpy(self, q, k, v, out, return_lse, scale, named, return_before=False):
         import numpy as np
         self._check_qkv_shapes(q, k, v)
         arrs = []
@@ -589,12 +603,15 @@ class Kernel:
         elif out.dtype != np.float32 or out.shape != q.shape or not out.flags.c_contiguous:
             raise ValueError("attnc: out must be a C-contiguous float32 array shaped like q")
         lse = np.empty(q.shape[:3], dtype=np.float32) if return_lse else None
+        before = np.empty(q.shape, dtype=np.float32) if return_before else None
         keep = []
         info = _numpy_input_info(keep)
         args = _vp()
         _check(_lib.attnc_args_create(ctypes.byref(args)))
         try:
-            for role, t in ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)):
+            bound = ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, out)) + (
+                ((_ROLE_O_BEFORE_OUT, before),) if before is not None else ())
+            for role, t in bound:
                 st = [s // t.itemsize for s in t.strides]
                 _check(_lib.attnc_args_set_tensor(args, role, _vp(t.ctypes.data), _F32,
                                                   t.shape[0], t.shape[1], t.shape[2], t.shape[3],
@@ -608,11 +625,11 @@ class Kernel:
             _check(_lib.attnc_run_reference(self._ctx._h, self._h, args, 0), self._ctx._h)
         finally:
             _lib.attnc_args_destroy(args)
-        return (out, lse) if return_lse else out
+        return _forward_result(out, lse, before)
 
     # -- backward
     def backward(self, q, k, v, o, lse, do, scale=None, grad_inputs=(), deterministic=False,
-                 dlse=None, **named):
+                 dlse=None, o_before_out=None, **named):
         """The backward pass: the gradients of sum(do * o) with respect to q, k, v (and to
         the float inputs named in `grad_inputs`), for the forward that produced o and lse
         (`kern(q, k, v, return_lse=True)`) with the same scale, inputs and params.
@@ -623,7 +640,10 @@ class Kernel:
         torch CUDA tensors run on the GPU on torch's current stream (deterministic=True:
         bit-identical dq, dk, dv run to run); NumPy arrays run the float64 CPU reference,
         results in float32 as the forward's. dlse (float32 [batch, heads, q_len], like lse):
-        the gradient of a loss that also reads lse; its term is added to the gradients."""
+        the gradient of a loss that also reads lse; its term is added to the gradients.
+        o_before_out (programs with an `out` expression): the forward's output before `out`
+        (`kern(..., return_o_before_out=True)`); without it the GPU backward recomputes it,
+        which costs about a forward."""
         if lse is None:
             raise ValueError("attnc: backward needs the forward's lse: run the forward with"
                              " return_lse=True")
@@ -649,9 +669,10 @@ class Kernel:
             raise TypeError(f"attnc: deterministic is a bool, got {_describe(deterministic)}")
         if _is_torch(q):
             return self._backward_torch(q, k, v, o, lse, do, scale, grad_inputs, deterministic,
-                                        dlse, named)
+                                        dlse, named, o_before_out)
         if _is_numpy(q):
-            return self._backward_numpy(q, k, v, o, lse, do, scale, grad_inputs, dlse, named)
+            return self._backward_numpy(q, k, v, o, lse, do, scale, grad_inputs, dlse, named,
+                                        o_before_out)
         raise TypeError("attnc: q, k, v must be torch tensors or NumPy arrays")
 
     def _bind_backward(self, args, tensors, lse, scale, named, info, grads, deterministic,
@@ -676,10 +697,11 @@ class Kernel:
             _check(_lib.attnc_args_set_dlse(args, ptr, st[0], st[1], st[2]))
 
     def _backward_torch(self, q, k, v, o, lse, do, scale, grad_inputs, deterministic, dlse,
-                        named):
+                        named, o_before_out=None):
         import torch
         self._check_torch_qkv(q, k, v)
-        for n, t in (("o", o), ("do", do)):
+        for n, t in (("o", o), ("do", do)) + (
+                (("o_before_out", o_before_out),) if o_before_out is not None else ()):
             if not _is_torch(t) or not t.is_cuda or t.device != q.device:
                 raise ValueError(f"attnc: {n} must be a CUDA tensor on {q.device}")
             if t.dtype != q.dtype:
@@ -703,7 +725,8 @@ class Kernel:
         dt = _TORCH_DT[str(q.dtype)]
         tensors = [(role, _vp(t.data_ptr()), dt, t, t.stride()) for role, t in
                    ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, o), (_ROLE_DO, do),
-                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv))]
+                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv)) + (
+                       ((_ROLE_O_BEFORE_OUT, o_before_out),) if o_before_out is not None else ())]
         args = _vp()
         _check(_lib.attnc_args_create(ctypes.byref(args)))
         try:
@@ -719,11 +742,14 @@ class Kernel:
             _lib.attnc_args_destroy(args)
         return (dq, dk, dv, grads) if grad_inputs else (dq, dk, dv)
 
-    def _backward_numpy(self, q, k, v, o, lse, do, scale, grad_inputs, dlse, named):
+    def _backward_numpy(self, q, k, v, o, lse, do, scale, grad_inputs, dlse, named,
+                        o_before_out=None):
         import numpy as np
         self._check_qkv_shapes(q, k, v)
         arrs = []
-        for n, t in (("q", q), ("k", k), ("v", v), ("o", o), ("do", do)):
+        named_arrays = (("q", q), ("k", k), ("v", v), ("o", o), ("do", do)) + (
+            (("o_before_out", o_before_out),) if o_before_out is not None else ())
+        for n, t in named_arrays:
             if not _is_numpy(t) or t.dtype not in (np.float32, np.float16):
                 raise ValueError(f"attnc: {n} must be a float32 or float16 NumPy array, got"
                                  f" {getattr(t, 'dtype', type(t).__name__)}")
@@ -731,7 +757,8 @@ class Kernel:
                 raise ValueError(f"attnc: {n} must have 4 dims [batch, heads, tokens, head_dim],"
                                  f" got shape {t.shape}")
             arrs.append(np.ascontiguousarray(t, dtype=np.float32))
-        q, k, v, o, do = arrs
+        q, k, v, o, do = arrs[:5]
+        before = arrs[5:]  # the output before `out`, validated (the reference recomputes it)
         lse = np.ascontiguousarray(lse, dtype=np.float32)
         if lse.ndim != 3:
             raise ValueError(f"attnc: lse must be [batch, heads, q_len], got shape {lse.shape}")
@@ -745,7 +772,8 @@ class Kernel:
         elems = lambda a: [s // a.itemsize for s in a.strides]  # noqa: E731
         tensors = [(role, _vp(t.ctypes.data), _F32, t, elems(t)) for role, t in
                    ((_ROLE_Q, q), (_ROLE_K, k), (_ROLE_V, v), (_ROLE_O, o), (_ROLE_DO, do),
-                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv))]
+                    (_ROLE_DQ, dq), (_ROLE_DK, dk), (_ROLE_DV, dv)) + tuple(
+                       (_ROLE_O_BEFORE_OUT, t) for t in before)]
         keep = []
         args = _vp()
         _check(_lib.attnc_args_create(ctypes.byref(args)))

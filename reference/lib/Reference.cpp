@@ -428,6 +428,8 @@ bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attenti
   const dsl::Expr *scoreExpr = attention.score.get();
   const dsl::Expr *outExpr = attention.out.get();
   const double scale = p.binding.scale;
+  if (outExpr)
+    result.outBeforeOut.assign(result.out.size(), 0.0);
 
   // Rows to compute: all, or the requested query rows of every (b, h).
   std::vector<size_t> rowList;
@@ -516,6 +518,7 @@ bool runReference(const dsl::Program &program, const dsl::AttentionDecl &attenti
       o[c] /= sum;
     result.lse[row] = infinite ? maxScore : maxScore + std::log(sum);
     if (outExpr) {
+      std::copy(o, o + d, &result.outBeforeOut[row * d]);
       for (int c = 0; c < d; ++c) {
         ev.c = c;
         ev.out = o[c];

@@ -10,8 +10,11 @@
 //   K/V[b, kh, t, c] likewise with the kv head kh = h / (heads / kv_heads)
 //   O[b, h, t, c]    likewise with o_stride
 //   LSE[b, h, t]     at lse + b*lse_stride[0] + h*lse_stride[1] + t   (fp32, natural log)
+//   O_before_out     like O with o_before_out_stride: for programs with an `out` expression,
+//                    the normalised output before it (what the backward reads instead of
+//                    recomputing it); null: not written
 // Alignment requirement (16-byte vector loads/stores): q, k, v, o 16-byte aligned and
-// every stride a multiple of 8 elements. lse may be null (not written).
+// every stride a multiple of 8 elements (o_before_out likewise). lse may be null (not written).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_ATTNC_FORWARD_PARAMS_H
@@ -28,6 +31,8 @@ typedef struct AttncForwardParams {
   long long v_stride[3];
   long long o_stride[3];
   long long lse_stride[2]; ///< batch, head (token stride is 1)
+  void *o_before_out;
+  long long o_before_out_stride[3];
   /// Persistent templates (launch table entry 7 = 1): the scheduler's workspace,
   /// ATTNC_SCHEDULER_INTS ints with the first 4 zeroed before the launch. [0] is the counter
   /// the CTAs take work units from; the rest orders the last units longest first

@@ -440,10 +440,10 @@ attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role role, voi
   return guarded(nullptr, [&]() -> attnc_status {
     if (!args)
       return nullArgument("attnc_args_set_tensor", "args");
-    if (role < ATTNC_Q || role > ATTNC_DV)
+    if (role < ATTNC_Q || role > ATTNC_O_BEFORE_OUT)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   "attnc_args_set_tensor: role must be ATTNC_Q, ATTNC_K, ATTNC_V, ATTNC_O, "
-                  "ATTNC_DO, ATTNC_DQ, ATTNC_DK or ATTNC_DV (got " +
+                  "ATTNC_DO, ATTNC_DQ, ATTNC_DK, ATTNC_DV or ATTNC_O_BEFORE_OUT (got " +
                       std::to_string(int(role)) + ")");
     if (!validDtype(dtype))
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
@@ -459,7 +459,7 @@ attnc_status attnc_args_set_tensor(attnc_args *args, attnc_tensor_role role, voi
     tensor.strideHead = stride_head;
     tensor.strideToken = stride_token;
     Arguments &a = args->args;
-    QkvTensor *targets[] = {&a.q, &a.k, &a.v, &a.o, &a.dO, &a.dQ, &a.dK, &a.dV};
+    QkvTensor *targets[] = {&a.q, &a.k, &a.v, &a.o, &a.dO, &a.dQ, &a.dK, &a.dV, &a.oBeforeOut};
     *targets[role] = tensor;
     return ATTNC_OK;
   });

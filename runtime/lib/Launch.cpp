@@ -315,6 +315,8 @@ AttncForwardParams bindForwardParams(const Arguments &args) {
   fillStrides(args.o, forward.o_stride);
   forward.lse_stride[0] = args.lse.strideBatch;
   forward.lse_stride[1] = args.lse.strideHead;
+  forward.o_before_out = args.oBeforeOut.data;
+  fillStrides(args.oBeforeOut, forward.o_before_out_stride);
   return forward;
 }
 

@@ -310,34 +310,42 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   const long long rowCtas = (rows + kRowsPerCta - 1) / kRowsPerCta;
   if (rowCtas > 0x7fffffff)
     return invalid("too many query rows (" + std::to_string(rows) + ") for one backward");
-  // With `out`: the output before it, recomputed into scratch, and dL/d(that output); the
-  // kernels after the preparation read those instead of O and dO.
+  // With `out`: the output before it (the forward's, when bound, else recomputed into
+  // scratch) and dL/d(that output); the kernels after the preparation read those instead of O
+  // and dO.
   AttncBackwardParams keyTileParams = params;
   if (loaded.recomputeConfig[0] > 0) {
     const size_t bytes = accumWords * 2;
-    CUdeviceptr before = 0, dBefore = 0;
-    if (Status s = scratch.allocate(bytes, "the output before `out`", before); !s.ok())
-      return s;
+    CUdeviceptr dBefore = 0;
     if (Status s = scratch.allocate(bytes, "the gradient of the output before `out`", dBefore);
         !s.ok())
       return s;
     const long long d64 = args.q.headDim, qLen = args.q.tokens;
     const long long contiguous[3] = {args.q.heads * qLen * d64, qLen * d64, d64};
-    AttncForwardParams forward = bindForwardParams(args);
-    forward.o = reinterpret_cast<void *>(before);
-    forward.lse = nullptr;
-    std::copy(contiguous, contiguous + 3, forward.o_stride);
-    const int recomputeM = loaded.recomputeConfig[0];
-    void *recomputeParams[] = {&forward, &hookArgs};
-    if (Status s = scratch.launch(
-            loaded.recompute, unsigned((args.q.tokens + recomputeM - 1) / recomputeM),
-            unsigned(args.q.heads), unsigned(args.q.batch), unsigned(loaded.recomputeConfig[2]),
-            unsigned(loaded.recomputeConfig[4]), recomputeParams,
-            "the recompute of the output before `out`");
-        !s.ok())
-      return s;
-    params.o = reinterpret_cast<const void *>(before);
-    std::copy(contiguous, contiguous + 3, params.o_stride);
+    if (args.oBeforeOut.data != nullptr) {
+      params.o = args.oBeforeOut.data;
+      fillStrides(args.oBeforeOut, params.o_stride);
+    } else {
+      CUdeviceptr before = 0;
+      if (Status s = scratch.allocate(bytes, "the output before `out`", before); !s.ok())
+        return s;
+      AttncForwardParams forward = bindForwardParams(args);
+      forward.o = reinterpret_cast<void *>(before);
+      forward.lse = nullptr;
+      forward.o_before_out = nullptr;
+      std::copy(contiguous, contiguous + 3, forward.o_stride);
+      const int recomputeM = loaded.recomputeConfig[0];
+      void *recomputeParams[] = {&forward, &hookArgs};
+      if (Status s = scratch.launch(
+              loaded.recompute, unsigned((args.q.tokens + recomputeM - 1) / recomputeM),
+              unsigned(args.q.heads), unsigned(args.q.batch), unsigned(loaded.recomputeConfig[2]),
+              unsigned(loaded.recomputeConfig[4]), recomputeParams,
+              "the recompute of the output before `out`");
+          !s.ok())
+        return s;
+      params.o = reinterpret_cast<const void *>(before);
+      std::copy(contiguous, contiguous + 3, params.o_stride);
+    }
     params.d_o_attn = reinterpret_cast<void *>(dBefore);
     keyTileParams = params;
     keyTileParams.d_o = params.d_o_attn;

@@ -127,6 +127,21 @@ Status Context::validate(const Kernel &kernel, const Arguments &args, bool forGp
     return invalid("O must have Q's heads and tokens: Q [heads " + std::to_string(q.heads) +
                    ", tokens " + std::to_string(q.tokens) + "], O [heads " +
                    std::to_string(o.heads) + ", tokens " + std::to_string(o.tokens) + "]");
+  if (args.oBeforeOut.data != nullptr) {
+    if (!kernel.attention().out)
+      return invalid("the output before `out` is bound, but '" + kernel.name() +
+                     "' has no out expression");
+    if (Status s = checkQkv("the output before `out`", args.oBeforeOut, forGpu, gpuType); !s.ok())
+      return s;
+    const QkvTensor &ob = args.oBeforeOut;
+    if (ob.batch != o.batch || ob.heads != o.heads || ob.tokens != o.tokens ||
+        ob.headDim != o.headDim || ob.dtype != o.dtype)
+      return invalid("the output before `out` must have O's shape and dtype: O [" +
+                     std::to_string(o.batch) + ", " + std::to_string(o.heads) + ", " +
+                     std::to_string(o.tokens) + ", " + std::to_string(o.headDim) + "], it [" +
+                     std::to_string(ob.batch) + ", " + std::to_string(ob.heads) + ", " +
+                     std::to_string(ob.tokens) + ", " + std::to_string(ob.headDim) + "]");
+  }
   if (q.heads % k.heads != 0)
     return invalid("grouped-query attention needs heads % kv_heads == 0, but Q has " +
                    std::to_string(q.heads) + " heads and K/V have " + std::to_string(k.heads));

@@ -74,6 +74,32 @@ def test_gated_backward_matches_finite_differences():
     check_against_fd({"q": dq, "k": dk, "v": dv, "gate": grads["gate"]}, t, loss, seed=1)
 
 
+def test_output_before_out_is_returned_and_accepted():
+    kern = attnc.compile(GATED, head_dim=64, arch="none")
+    q, k, v = qkv(B=1, H=2, Hk=1, Sq=7, Sk=5, seed=31)
+    gate = rand(1, 2, 7, 64, seed=32)
+    doc = np.array([[0, 0, 0, 1, 1, 1, 1]], dtype=np.int32)
+    o, lse, before = kern(q, k, v, gate=gate, doc=doc, return_lse=True,
+                          return_o_before_out=True)
+    want = gated_forward(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64),
+                         np.ones_like(gate, dtype=np.float64) * 1e9, doc)  # sigmoid(1e9) = 1
+    np.testing.assert_allclose(before, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(o, before * sigmoid(gate.astype(np.float64)), rtol=1e-5,
+                               atol=1e-6)
+    o2, before2 = kern(q, k, v, gate=gate, doc=doc, return_o_before_out=True)
+    np.testing.assert_array_equal(before2, before)
+    do = rand(1, 2, 7, 64, seed=33)
+    plain = kern.backward(q, k, v, o, lse, do, gate=gate, doc=doc)
+    given = kern.backward(q, k, v, o, lse, do, gate=gate, doc=doc, o_before_out=before)
+    for a, b in zip(plain, given):
+        np.testing.assert_array_equal(a, b)
+    dense = attnc.compile("attention d { }", head_dim=64, arch="none")
+    with pytest.raises(ValueError, match="has no out expression"):
+        dense(q, k, v, return_o_before_out=True)
+    with pytest.raises(ValueError, match="O's shape"):
+        kern.backward(q, k, v, o, lse, do, gate=gate, doc=doc, o_before_out=before[:, :, :5])
+
+
 def test_softcap_gqa_backward_matches_finite_differences():
     kern = attnc.compile(SOFTCAP, head_dim=64, arch="none")
     q, k, v = qkv(B=1, H=4, Hk=2, Sq=6, seed=21)

@@ -78,6 +78,32 @@ def test_softcap_score_and_gated_output():
     assert rel(o, ro * torch.sigmoid(g.double())) < 1e-2
 
 
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_gated_output_before_out_and_its_backward(head_dim):
+    """The forward's output before `out` (sm_90a and portable templates write it in their
+    epilogues), and the backward reading it instead of recomputing it, against float64
+    autograd."""
+    gated = attnc.compile(os.path.join(ROOT, "examples", "gated_causal.attn"), head_dim=head_dim)
+    torch.manual_seed(7)
+    B, H, S = 2, 4, 1000
+    q, k, v, g, do = (torch.randn(B, H, S, head_dim, device="cuda", dtype=torch.bfloat16)
+                      for _ in range(5))
+    o, lse, before = gated(q, k, v, gate=g, return_lse=True, return_o_before_out=True)
+    ro, _ = reference(q, k, v, lambda i, j: i >= j)
+    assert rel(before, ro) < 1e-2
+    assert rel(o, ro * torch.sigmoid(g.double())) < 1e-2
+    given = gated.backward(q, k, v, o, lse, do, gate=g, o_before_out=before,
+                           grad_inputs=("gate",))
+    recomputed = gated.backward(q, k, v, o, lse, do, gate=g, grad_inputs=("gate",))
+    qd, kd, vd, gd = (t.double().requires_grad_(True) for t in (q, k, v, g))
+    out, _ = reference(qd, kd, vd, lambda i, j: i >= j)
+    (out * torch.sigmoid(gd)).backward(do.double())
+    for got in (given, recomputed):
+        for a, want in zip(got[:3], (qd.grad, kd.grad, vd.grad)):
+            assert rel(a, want) < 2e-2
+        assert rel(got[3]["gate"], gd.grad) < 2e-2
+
+
 def test_torch_argument_errors():
     kern = attnc.compile("attention c { mask = causal; }", head_dim=64)
     q = torch.randn(1, 2, 16, 64, device="cuda", dtype=torch.bfloat16)

@@ -716,9 +716,14 @@ attention gated {
   REQUIRE(bindGrad(ATTNC_DQ, dq.data(), p.heads, p.qLen) == ATTNC_OK);
   REQUIRE(bindGrad(ATTNC_DK, dk.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
   REQUIRE(bindGrad(ATTNC_DV, dv.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
-  CHECK(bindGrad(attnc_tensor_role(8), dv.data(), p.kvHeads, p.kvLen) ==
+  CHECK(bindGrad(attnc_tensor_role(9), dv.data(), p.kvHeads, p.kvLen) ==
         ATTNC_ERROR_INVALID_ARGUMENT);
-  CHECK(contains(attnc_last_error(), "ATTNC_DV"));
+  CHECK(contains(attnc_last_error(), "ATTNC_O_BEFORE_OUT"));
+  // The output before `out`, bound with K's shape: refused by the validation; NULL unbinds it.
+  REQUIRE(bindGrad(ATTNC_O_BEFORE_OUT, dv.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  CHECK(attnc_run_reference_backward(f.ctx, kernel, f.args, 1) == ATTNC_ERROR_INVALID_ARGUMENT);
+  CHECK(contains(attnc_last_error(), "O's shape"));
+  REQUIRE(bindGrad(ATTNC_O_BEFORE_OUT, nullptr, p.kvHeads, p.kvLen) == ATTNC_OK);
   REQUIRE(attnc_args_set_input_grad(f.args, "gate", dgate.data(), 4, nullptr) == ATTNC_OK);
   REQUIRE(attnc_args_set_deterministic(f.args, 1) == ATTNC_OK);
   CHECK(attnc_args_set_input_grad(f.args, "gate", dgate.data(), 0, nullptr) ==

@@ -43,6 +43,18 @@ static __device__ __forceinline__ void storeLse(const AttncForwardParams &p, int
     p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] = row.lse();
 }
 
+/// Programs with `out`, when asked for (p.o_before_out): two adjacent normalised values of
+/// row q before the out hook, stored as they are (4 bytes per lane; rows inside q_len).
+template <class V>
+static __device__ __forceinline__ void storeBeforeOut(const AttncForwardParams &p, unsigned value,
+                                                      int b, int h, int q, int col, bool rowIn) {
+  if constexpr (V::kHasOut)
+    if (p.o_before_out != nullptr && rowIn)
+      *reinterpret_cast<unsigned *>((unsigned short *)p.o_before_out +
+                                    b * p.o_before_out_stride[0] + h * p.o_before_out_stride[1] +
+                                    (long long)q * p.o_before_out_stride[2] + col) = value;
+}
+
 /// The out hook on two adjacent normalised values of row q (columns col, col + 1). It is
 /// evaluated without a branch, at row qSafe (a valid row) when q is past q_len, so the
 /// hook's loads of all column tiles can be in flight at once; the result is used only for

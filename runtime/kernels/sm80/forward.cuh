@@ -304,6 +304,7 @@ struct ForwardSm80 {
         for (int dt = 0; dt < kDTiles; ++dt) {
           float v0 = total.normalise(o[mt][dt][half * 2]);
           float v1 = total.normalise(o[mt][dt][half * 2 + 1]);
+          epilogue::storeBeforeOut<V>(p, tile::pack2(kind, v0, v1), b, h, q, dt * 8 + 2 * t, rowIn);
           epilogue::applyOut<V>(a, total, v0, v1, b, h, q, q0, dt * 8 + 2 * t, rowIn);
           const unsigned addr = sQ + tile::swizzledOffset<kChunks>(row, dt) + 4 * t;
           asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(tile::pack2(kind, v0, v1)));

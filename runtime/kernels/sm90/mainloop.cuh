@@ -313,6 +313,7 @@ template <class T> struct Sm90Mainloop {
       for (int dt = 0; dt < kDTiles; ++dt) {
         float v0 = row.normalise(o[dt * 4 + half * 2]);
         float v1 = row.normalise(o[dt * 4 + half * 2 + 1]);
+        epilogue::storeBeforeOut<V>(p, tile::pack2(kind, v0, v1), b, h, q, dt * 8 + 2 * t, rowIn);
         epilogue::applyOut<V>(a, row, v0, v1, b, h, q, q0, dt * 8 + 2 * t, rowIn);
         w[dt] = tile::pack2(kind, v0, v1);
       }

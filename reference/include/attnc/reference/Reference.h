@@ -77,6 +77,8 @@ struct ReferenceResult {
   ProblemShape shape;
   std::vector<double> out;
   std::vector<double> lse;
+  /// Programs with an `out` expression: O before it (out's layout); else empty.
+  std::vector<double> outBeforeOut;
   uint64_t keptPairs = 0; ///< (b, h, q, k) pairs that contributed (finite score)
 
   double outAt(int b, int h, int q, int c) const {

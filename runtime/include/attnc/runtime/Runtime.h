@@ -217,6 +217,10 @@ struct Arguments {
   std::map<std::string, InputTensor> inputs;
   std::map<std::string, dsl::ConstValue> params;
   std::optional<float> scale; ///< default 1/sqrt(head dim)
+  /// Optional, for programs with an `out` expression: the output before it (O's shape and
+  /// dtype). The forward writes it when bound; the backward then reads it instead of
+  /// recomputing it (a forward's worth of work: docs/runtime.md, "The GPU backward").
+  QkvTensor oBeforeOut;
 
   /// Backward only (Context::launchBackward, runReferenceBackward). q, k, v, inputs, params
   /// and scale are the forward's; o and lse its outputs (lse is required); dO has O's shape;
