@@ -164,6 +164,8 @@ ATTNC_API attnc_status attnc_kernel_wait_optimized(const attnc_kernel *kernel);
 /** Milliseconds from the start of the compile call until the optimized binary was ready
  *  (the compile call itself when not tiered); negative while it is not ready. */
 ATTNC_API double attnc_kernel_optimized_ms(const attnc_kernel *kernel);
+/** 1 when the program has an `out` expression (so ATTNC_O_BEFORE_OUT applies), else 0. */
+ATTNC_API int attnc_kernel_has_out(const attnc_kernel *kernel);
 /** Declared params and inputs, in declaration order (index < count). Names stay valid
  *  while the kernel lives. Param kinds: 0 int, 1 float, 2 bool. */
 ATTNC_API int attnc_kernel_param_count(const attnc_kernel *kernel);

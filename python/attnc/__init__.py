@@ -136,6 +136,7 @@ _sig("attnc_kernel_is_optimized", ctypes.c_int, _vp)
 _sig("attnc_kernel_wait_optimized", ctypes.c_int, _vp)
 _sig("attnc_kernel_optimized_ms", ctypes.c_double, _vp)
 _sig("attnc_kernel_param_count", ctypes.c_int, _vp)
+_sig("attnc_kernel_has_out", ctypes.c_int, _vp)
 _sig("attnc_kernel_param_name", _cp, _vp, ctypes.c_int, ctypes.POINTER(ctypes.c_int))
 _sig("attnc_kernel_input_count", ctypes.c_int, _vp)
 _sig("attnc_kernel_input_name", _cp, _vp, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
@@ -442,6 +443,8 @@ class Kernel:
         self.head_dim = head_dim
         self.name = _lib.attnc_kernel_name(handle).decode()
         self.arch = _lib.attnc_kernel_arch(handle).decode()
+        # The program has an `out` expression: the forward can return the output before it.
+        self.has_out = bool(_lib.attnc_kernel_has_out(handle))
         self.params = {}
         for i in range(_lib.attnc_kernel_param_count(handle)):
             kind = ctypes.c_int()

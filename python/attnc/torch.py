@@ -102,26 +102,34 @@ def _numpy(t):
 @torch.library.custom_op("attnc::attention", mutates_args=())
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: int,
                scale: Optional[float], input_names: str, inputs: List[torch.Tensor],
-               params: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(o, lse). input_names: the inputs' names, comma-separated, in the order of `inputs`;
-    params: "name=<b|i|f><value>" items, semicolon-separated (custom ops take no str lists)."""
+               params: str) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(o, lse, the output before `out`: for the backward, which then need not recompute it;
+    empty for programs without `out`). input_names: the inputs' names, comma-separated, in the
+    order of `inputs`; params: "name=<b|i|f><value>" items, semicolon-separated (custom ops
+    take no str lists)."""
     kern = _KERNELS[kernel]
     named = _named(input_names, inputs, params)
     if q.is_cuda:
-        return kern(q, k, v, return_lse=True, scale=scale, **named)
-    o, lse = kern(_numpy(q), _numpy(k), _numpy(v), return_lse=True, scale=scale, **named)
-    return torch.from_numpy(o).to(q.dtype), torch.from_numpy(lse)
+        if kern.has_out:
+            return kern(q, k, v, return_lse=True, return_o_before_out=True, scale=scale, **named)
+        o, lse = kern(q, k, v, return_lse=True, scale=scale, **named)
+        return o, lse, q.new_empty(0)
+    got = kern(_numpy(q), _numpy(k), _numpy(v), return_lse=True, scale=scale,
+               return_o_before_out=kern.has_out, **named)
+    before = torch.from_numpy(got[2]).to(q.dtype) if kern.has_out else q.new_empty(0)
+    return torch.from_numpy(got[0]).to(q.dtype), torch.from_numpy(got[1]), before
 
 
 @_attention.register_fake
 def _(q, k, v, kernel, scale, input_names, inputs, params):
-    return torch.empty_like(q), q.new_empty(q.shape[:3], dtype=torch.float32)
+    before = torch.empty_like(q) if _KERNELS[kernel].has_out else q.new_empty(0)
+    return torch.empty_like(q), q.new_empty(q.shape[:3], dtype=torch.float32), before
 
 
 @torch.library.custom_op("attnc::attention_backward", mutates_args=())
 def _attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: torch.Tensor,
                         lse: torch.Tensor, do: torch.Tensor, dlse: Optional[torch.Tensor],
-                        kernel: int,
+                        o_before_out: torch.Tensor, kernel: int,
                         scale: Optional[float], input_names: str,
                         inputs: List[torch.Tensor], params: str,
                         grad_inputs: str) -> List[torch.Tensor]:
@@ -132,8 +140,10 @@ def _attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: to
     named = _named(input_names, inputs, params)
     dtypes = {n: t.dtype for n, t in zip(_names(input_names), inputs)}
     if q.is_cuda:
+        before = o_before_out if o_before_out.numel() else None
         got = kern.backward(q, k, v, o, lse, do.contiguous(), scale=scale,
-                            grad_inputs=tuple(grad_inputs), dlse=dlse, **named)
+                            grad_inputs=tuple(grad_inputs), dlse=dlse, o_before_out=before,
+                            **named)
         grads = got[3] if grad_inputs else {}
         return list(got[:3]) + [grads[n].to(dtypes[n]) for n in grad_inputs]
     got = kern.backward(_numpy(q), _numpy(k), _numpy(v), _numpy(o), lse.cpu().numpy(),
@@ -145,7 +155,8 @@ def _attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: to
 
 
 @_attention_backward.register_fake
-def _(q, k, v, o, lse, do, dlse, kernel, scale, input_names, inputs, params, grad_inputs):
+def _(q, k, v, o, lse, do, dlse, o_before_out, kernel, scale, input_names, inputs, params,
+      grad_inputs):
     like = dict(zip(_names(input_names), inputs))
     return [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)] + \
         [torch.empty_like(like[n]) for n in _names(grad_inputs)]
@@ -153,8 +164,9 @@ def _(q, k, v, o, lse, do, dlse, kernel, scale, input_names, inputs, params, gra
 
 def _setup_context(ctx, inputs, output):
     q, k, v, kernel, scale, input_names, input_tensors, params = inputs
-    o, lse = output
-    ctx.save_for_backward(q, k, v, o, lse, *input_tensors)
+    o, lse, before = output
+    ctx.mark_non_differentiable(before)
+    ctx.save_for_backward(q, k, v, o, lse, before, *input_tensors)
     ctx.kernel, ctx.scale, ctx.params = kernel, scale, params
     ctx.input_names = input_names
     ctx.grad_inputs = [n for n, t in zip(_names(input_names), input_tensors)
@@ -162,14 +174,15 @@ def _setup_context(ctx, inputs, output):
     ctx.set_materialize_grads(False)
 
 
-def _backward(ctx, do, dlse):
-    q, k, v, o, lse, *input_tensors = ctx.saved_tensors
+def _backward(ctx, do, dlse, _dbefore):
+    q, k, v, o, lse, before, *input_tensors = ctx.saved_tensors
     if do is None and dlse is None:
         return None, None, None, None, None, None, None, None
     if do is None:
         do = torch.zeros_like(o)
-    got = _attention_backward(q, k, v, o, lse, do, dlse, ctx.kernel, ctx.scale, ctx.input_names,
-                              input_tensors, ctx.params, ",".join(ctx.grad_inputs))
+    got = _attention_backward(q, k, v, o, lse, do, dlse, before, ctx.kernel, ctx.scale,
+                              ctx.input_names, input_tensors, ctx.params,
+                              ",".join(ctx.grad_inputs))
     by_name = dict(zip(ctx.grad_inputs, got[3:]))
     input_grads = [by_name.get(n) for n in _names(ctx.input_names)]
     return got[0], got[1], got[2], None, None, None, input_grads, None
@@ -212,8 +225,8 @@ def attention(q, k, v, program, *, scale=None, return_lse=False, **inputs_and_pa
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"attnc.torch: input {n!r} must be a torch.Tensor, got"
                             f" {type(t).__name__}")
-    o, lse = _attention(q, k, v, kid, None if scale is None else float(scale),
-                        ",".join(input_names), inputs, params)
+    o, lse, _ = _attention(q, k, v, kid, None if scale is None else float(scale),
+                           ",".join(input_names), inputs, params)
     return (o, lse) if return_lse else o
 
 

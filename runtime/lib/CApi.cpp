@@ -390,6 +390,10 @@ double attnc_kernel_optimized_ms(const attnc_kernel *kernel) {
                       [&] { return kernel ? kernel->kernel->optimizedMilliseconds() : -1.0; });
 }
 
+int attnc_kernel_has_out(const attnc_kernel *kernel) {
+  return kernel && kernel->kernel->attention().out ? 1 : 0;
+}
+
 int attnc_kernel_param_count(const attnc_kernel *kernel) {
   return kernel ? int(kernel->kernel->manifest().params.size()) : 0;
 }

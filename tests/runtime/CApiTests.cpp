@@ -716,6 +716,8 @@ attention gated {
   REQUIRE(bindGrad(ATTNC_DQ, dq.data(), p.heads, p.qLen) == ATTNC_OK);
   REQUIRE(bindGrad(ATTNC_DK, dk.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
   REQUIRE(bindGrad(ATTNC_DV, dv.data(), p.kvHeads, p.kvLen) == ATTNC_OK);
+  CHECK(attnc_kernel_has_out(kernel) == 1);
+  CHECK(attnc_kernel_has_out(nullptr) == 0);
   CHECK(bindGrad(attnc_tensor_role(9), dv.data(), p.kvHeads, p.kvLen) ==
         ATTNC_ERROR_INVALID_ARGUMENT);
   CHECK(contains(attnc_last_error(), "ATTNC_O_BEFORE_OUT"));
