@@ -14,6 +14,7 @@ SS_N = [64, 128]        # S = Q K^T: both operands from shared memory, K-major
 RSK_N = [64, 128]       # S = Q K^T: Q from registers, K from shared memory (K-major)
 RS_N = [64, 128, 256]   # O += P V: P from registers, V from shared memory (MN-major)
 SST_N = [32, 64]        # backward dQ = dS K: both in shared memory, both MN-major
+SSTB_N = [64, 128]      # backward dK += dS^T Q: dS^T K-major, Q MN-major, both in shared memory
 
 
 def regs(n, first):
@@ -66,6 +67,23 @@ static __device__ __forceinline__ void mmaSSTransposed(tile::{kind}, float (&d)[
   asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
                "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
                "%{m}, %{m + 1}, p, 1, 1, 1, 1;\\n}}\\n"
+               : {outs(m)}
+               : "l"(descA), "l"(descB), "r"(accumulate));
+}}
+"""
+
+
+def sstb(kind, ptx, n):
+    m = n // 2
+    return f"""
+/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory, A K-major, B MN-major
+/// (transposed, stored [k][n]).
+static __device__ __forceinline__ void mmaSSTransposedB(tile::{kind}, float (&d)[{m}],
+                                                        unsigned long long descA,
+                                                        unsigned long long descB, int accumulate) {{
+  asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
+               "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
+               "%{m}, %{m + 1}, p, 1, 1, 0, 1;\\n}}\\n"
                : {outs(m)}
                : "l"(descA), "l"(descB), "r"(accumulate));
 }}
@@ -136,6 +154,8 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
             parts.append(rs(kind, ptx, n))
         for n in SST_N:
             parts.append(sst(kind, ptx, n))
+        for n in SSTB_N:
+            parts.append(sstb(kind, ptx, n))
     parts.append("""
 } // namespace wgmma
 } // namespace attnc

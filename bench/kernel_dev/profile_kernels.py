@@ -4,9 +4,12 @@
 Runs the patterns of bench/compare.py (same tensors and inputs) through attnc under
 torch.profiler and prints, per pattern, the CUDA time per call of every kernel the call
 launched: the forward kernel, the summary pre-pass (document masks), the routing pre-passes
-(MoBA), memsets. Tells where a pattern's time goes before any kernel is changed.
+(MoBA), memsets; with --backward, those of kern.backward (preparation, query intervals,
+key-tile kernel, dQ store, memsets). Tells where a pattern's time goes before any kernel is
+changed.
 
     python3 bench/kernel_dev/profile_kernels.py [--patterns moba_bs512_top3,document_causal]
+        [--backward]
 """
 import argparse
 import collections
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("--patterns", default="moba_bs512_top3,document_causal,sliding_w1024,causal")
     ap.add_argument("--examples", default="examples")
     ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--backward", action="store_true", help="profile kern.backward")
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -39,12 +43,21 @@ def main():
         kern = attnc.compile(os.path.join(args.examples, name + ".attn"), dtype="bf16",
                              head_dim=compare.D)
         extra = pat.get("attnc_inputs", {})
+        if args.backward:
+            o, lse = kern(q, k, v, scale=compare.SCALE, return_lse=True, **extra)
+            do = torch.randn_like(o)
+
+            def call():
+                kern.backward(q, k, v, o, lse, do, scale=compare.SCALE, **extra)
+        else:
+            def call():
+                kern(q, k, v, scale=compare.SCALE, **extra)
         for _ in range(3):  # warm up (module load, allocator)
-            kern(q, k, v, scale=compare.SCALE, **extra)
+            call()
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(args.calls):
-                kern(q, k, v, scale=compare.SCALE, **extra)
+                call()
             torch.cuda.synchronize()
         per_kernel = collections.defaultdict(float)
         for event in prof.events():

@@ -17,13 +17,18 @@
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class);
 //                                          without a score hook P^T while dP^T's group runs
 //                                          (backward::SplitPair), then dS^T
-//   dV_c += P^T dO, dK_c += dS^T Q         wgmma, A from registers, B MN-major
+//   dV_c += P^T dO                         wgmma, A (P^T) from registers, B MN-major
 //   dS^T to shared memory (two buffers, so one barrier per tile orders both warpgroups), then
 //   dQ^T = K^T dS^T (both operands MN-major): at D = 128 warpgroup c takes head-dim columns
-//   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys. The
-//   fragment is staged in shared memory and added to dq_accum by one bulk reduction
-//   (cp.reduce.async.bulk, 16 KB) instead of per-element atomics; dq_accum keeps the
-//   fragment order (DqAccum) and the dQ store reads it so.
+//   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys
+//   dK_c += dS_c^T Q                       wgmma, A (dS^T) K-major and B MN-major, both in
+//                                          shared memory
+//   dQ's fragment is staged in shared memory while dK's product runs and added to dq_accum by
+//   one bulk reduction (cp.reduce.async.bulk, 16 KB) instead of per-element atomics; dq_accum
+//   keeps the fragment order (DqAccum) and the dQ store reads it so. The next tile's S^T and
+//   dP^T are issued right after, behind dK's product: the tensor cores stay busy while the
+//   warpgroup stages dQ, and a stage is released once the next tile's first wait has seen
+//   dK (its last reader) done.
 // dK and dV are written from registers at the end.
 //
 // LAUNCH: grid (ceil(kv_len / 128), kv_heads, batch), 384 threads, dynamic shared memory and
@@ -199,7 +204,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     out.count = ranges;
   }
 
-  /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63.
+  /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63. Per query tile n the products
+  /// are issued in the order S_n, dP_n | dV_n | (barrier) dQ_n, dK_n, S_n+1, dP_n+1: dQ's
+  /// staging copy runs under dK_n, and the next tile's scores follow dK_n on the tensor cores
+  /// while this warpgroup stages dQ and waits for the next stage.
   static __device__ __forceinline__ void consume(const AttncBackwardParams &p, const AttncArgs &a,
                                                  Aux &aux, unsigned base, int b, int kvh, int k0,
                                                  int c) {
@@ -223,26 +231,24 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     const unsigned sStage = base + kDqOffset + c * kDqPartBytes;
     const int dqPart = kDqSplitKeys ? 0 : c;
     const bool leader = tid == 0; // issues this warpgroup's bulk reductions
-    for (int n = 0;; ++n) {
+
+    // The slot of the tile in `stage` (lane 0 reads it and broadcasts it; each thread releases
+    // the stage after its own reads, so the producer's rewrite is ordered after every read).
+    const auto nextTile = [&](int n, int &entry, int &h) {
       const int stage = n % kStages;
       hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
-      // Lane 0 reads the slot and broadcasts it (each thread releases the stage after its own
-      // reads, so the producer's rewrite is ordered after every read).
-      int entry = 0, h = 0;
+      entry = h = 0;
       if (lane == 0) {
         entry = *(volatile int *)&aux.slot[stage];
         h = *(volatile int *)&aux.slotHead[stage];
       }
       entry = __shfl_sync(0xffffffffu, entry, 0);
       h = __shfl_sync(0xffffffffu, h, 0);
-      if (entry < 0)
-        break;
-      const int q0 = entry & ~3, cls = entry & 3;
+    };
+    // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x 64 queries each.
+    float s[32], dp[32];
+    const auto issueScores = [&](int stage) {
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
-      const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
-
-      // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x 64 queries each.
-      float s[32], dp[32];
       __syncwarp();
       wgmma::fence();
 #pragma unroll
@@ -263,11 +269,24 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                          tDo + hopper::kMajorStepOffset(kk, kBlockM), 16)),
                      kk > 0 ? 1 : 0);
       wgmma::commit();
+    };
+
+    for (int n = 0;; ++n) {
+      const int stage = n % kStages;
+      int entry, h;
+      nextTile(n, entry, h);
+      if (entry < 0)
+        break;
+      issueScores(stage);
+      const int q0 = entry & ~3, cls = entry & 3;
+      const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
+      const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
       // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
       // (their LSE * log2 e and delta read from the stage per column: arrays of them would not
       // fit the registers; rows past q_len hold zeros and their pairs are dropped). Without a
-      // score hook (SplitPair), P while dP's product runs, then dS.
+      // score hook (SplitPair), P while dP's product runs, then dS. The first wait also
+      // completes dK_n-1, the last reader of the previous stage, which is then released.
       const unsigned tStats = base + kStatsOffset + stage * kStatsBytes;
       const auto stat = [&](int column, int which) { // 0: LSE * log2 e, 1: delta
         float value;
@@ -276,6 +295,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
             : "r"(tStats + column * 8 + which * 4)
             : "memory");
         return value;
+      };
+      const auto releasePrevious = [&] {
+        if (n > 0)
+          hopper::barrierArrive(barrier(aux.empty[(n - 1) % kStages]));
       };
       // fn(column, i) for each query column q0 + column this thread holds: its pairs are
       // s[i + 2 half] and dp[i + 2 half], keys kRow + 8 half.
@@ -287,6 +310,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if constexpr (backward::SplitPair<V>::kSplits) {
         wgmma::wait<1>();
         wgmma::fenceOperands(s);
+        wgmma::fenceOperands(dk);
+        releasePrevious();
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0);
@@ -311,6 +336,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         wgmma::fenceOperands(dp);
+        wgmma::fenceOperands(dk);
+        releasePrevious();
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0), delta = stat(column, 1);
@@ -323,7 +350,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         });
       }
 
-      // dV += P^T dO and dK += dS^T Q: A from registers (16 queries per step), B MN-major.
+      // dV += P^T dO: A from registers (16 queries per step), B MN-major.
       unsigned pFrag[4][4], dsFrag[4][4];
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
@@ -336,11 +363,19 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         dsFrag[kk][2] = tile::pack2(kind, dp[8 * kk + 4], dp[8 * kk + 5]);
         dsFrag[kk][3] = tile::pack2(kind, dp[8 * kk + 6], dp[8 * kk + 7]);
       }
+      __syncwarp(); // wgmma and stmatrix need the warp converged: the hooks may branch
+      const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
+      const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
+      wgmma::fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk)
+        wgmma::mmaRS(kind, dv, pFrag[kk],
+                     hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
+      wgmma::commit();
       // This warpgroup's 64 rows of dS^T to shared memory in the 128-byte swizzle (row = key,
       // 64 queries per row), the B operand of dQ^T: dsFrag[kk] is four 8x8 matrices (rows
       // + 0 / + 8, 16-byte chunks 2 kk / 2 kk + 1), one stmatrix each kk; lane 8 m + r
       // addresses row r of matrix m.
-      __syncwarp(); // stmatrix and wgmma need the warp converged: the hooks may branch
       {
         const int m = lane / 8, r = lane % 8;
         const unsigned rowAddr = sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128;
@@ -349,17 +384,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
           tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
       }
       hopper::fenceAsyncShared();
-      wgmma::fence();
-      const unsigned doLow = hopper::descriptorLow128B(tDo, kBlockM * 128);
-      const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        wgmma::mmaRS(kind, dv, pFrag[kk],
-                     hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
-        wgmma::mmaRS(kind, dk, dsFrag[kk],
-                     hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
-      }
-      wgmma::commit();
       // The staging part is free once the previous reduction has read it; both warpgroups'
       // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ of
       // step n - 1, finished before they reached this barrier at step n.)
@@ -370,12 +394,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       else
         hopper::namedSync(1, 256);
 
-      if (p.dq_accum != nullptr) {
+      // dQ_n, then dK_n; dQ's fragment is staged while dK_n runs. (Without dq_accum, the
+      // deterministic mode, dQ's product still runs but is not reduced: a branch around a
+      // wgmma group makes ptxas spill the consumers.)
+      float dq[32];
+      {
         const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
         const unsigned kLow =
             hopper::descriptorLow128B(sK + dqPart * kBlockN * 128 + dqKeyOffset, kBlockN * 128);
-        float dq[32];
-        __syncwarp();
         wgmma::fence();
 #pragma unroll
         for (int kk = 0; kk < kDqKeys / 16; ++kk)
@@ -383,8 +409,21 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                                  hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16),
                                  kk > 0 ? 1 : 0);
         wgmma::commit();
-        wgmma::wait<0>();
-        wgmma::fenceOperands(dq);
+      }
+      // dK_c += dS_c^T Q with dS_c^T from shared memory (K-major, as K_c in S^T's product):
+      // dK's operand then holds no registers while the next tile's S^T and dP^T are issued.
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk)
+        wgmma::mmaSSTransposedB(
+            kind, dk,
+            hopper::descriptorFromLow128B(hopper::descriptorLow128B(
+                sDs + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
+            hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16), 1);
+      wgmma::commit();
+      wgmma::wait<1>();
+      wgmma::fenceOperands(dv);
+      wgmma::fenceOperands(dq);
+      if (p.dq_accum != nullptr) {
         // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
         // threads, consecutive addresses).
 #pragma unroll
@@ -395,23 +434,20 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                        "f"(dq[4 * c8 + 3])
                        : "memory");
         hopper::fenceAsyncShared();
+        // The staging part written by every thread of the warpgroup.
+        hopper::namedSync(2 + c, 128);
+        if (leader) {
+          float *tile = p.dq_accum +
+                        ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
+                        (long long)q0 * kHeadDim;
+          hopper::bulkReduceAddF32(tile + dqPart * DqAccum::kPartFloats, sStage, kDqPartBytes);
+          hopper::bulkCommit();
+        }
       }
-      wgmma::wait<0>();
-      wgmma::fenceOperands(dk);
-      wgmma::fenceOperands(dv);
-      // The stage's Q and dO are read, the staging part written.
-      hopper::namedSync(2 + c, 128);
-      if (leader && p.dq_accum != nullptr) {
-        float *tile = p.dq_accum +
-                      ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
-                      (long long)q0 * kHeadDim;
-        hopper::bulkReduceAddF32(tile + dqPart * DqAccum::kPartFloats, sStage, kDqPartBytes);
-        hopper::bulkCommit();
-      }
-      // Every consumer thread releases the stage after its own reads of the row statistics
-      // (generic loads the producer's next bulk copy overwrites).
-      hopper::barrierArrive(barrier(aux.empty[stage]));
     }
+    wgmma::wait<0>();
+    wgmma::fenceOperands(dk);
+    wgmma::fenceOperands(dv);
     if (leader && p.dq_accum != nullptr)
       hopper::bulkWaitAll();
 
