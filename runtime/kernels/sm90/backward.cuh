@@ -385,8 +385,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
       hopper::fenceAsyncShared();
       // The staging part is free once the previous reduction has read it; both warpgroups'
-      // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ of
-      // step n - 1, finished before they reached this barrier at step n.)
+      // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ and
+      // dK of step n - 1, finished before they reached this barrier at step n.)
       if (leader && p.dq_accum != nullptr)
         hopper::bulkWaitRead<0>();
       if constexpr (kDqSplitKeys)
