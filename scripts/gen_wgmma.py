@@ -25,19 +25,37 @@ def outs(n):
     return ", ".join(f'"+f"(d[{i}])' for i in range(n))
 
 
-def ss(kind, ptx, n):
+def shared_shared(kind, ptx, n, name, trans_a, trans_b, layouts):
+    """D (+)= A B with A and B in shared memory; trans_a / trans_b: the operand is MN-major."""
     m = n // 2
+    pad = " " * len(f"static __device__ __forceinline__ void {name}(")
     return f"""
-/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory (K-major descriptors).
-static __device__ __forceinline__ void mmaSS(tile::{kind}, float (&d)[{m}], unsigned long long descA,
-                                             unsigned long long descB, int accumulate) {{
+/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory,
+/// {layouts}.
+static __device__ __forceinline__ void {name}(tile::{kind}, float (&d)[{m}],
+{pad}unsigned long long descA,
+{pad}unsigned long long descB, int accumulate) {{
   asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
                "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
-               "%{m}, %{m + 1}, p, 1, 1, 0, 0;\\n}}\\n"
+               "%{m}, %{m + 1}, p, 1, 1, {trans_a}, {trans_b};\\n}}\\n"
                : {outs(m)}
                : "l"(descA), "l"(descB), "r"(accumulate));
 }}
 """
+
+
+def ss(kind, ptx, n):
+    return shared_shared(kind, ptx, n, "mmaSS", 0, 0, "both K-major descriptors")
+
+
+def sst(kind, ptx, n):
+    return shared_shared(kind, ptx, n, "mmaSSTransposed", 1, 1,
+                         "both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n]")
+
+
+def sstb(kind, ptx, n):
+    return shared_shared(kind, ptx, n, "mmaSSTransposedB", 0, 1,
+                         "A K-major, B MN-major (transposed, stored [k][n])")
 
 
 def rs(kind, ptx, n):
@@ -52,40 +70,6 @@ static __device__ __forceinline__ void mmaRS(tile::{kind}, float (&d)[{m}], cons
                "{{%{m}, %{m + 1}, %{m + 2}, %{m + 3}}}, %{m + 4}, p, 1, 1, 1;\\n}}\\n"
                : {outs(m)}
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
-}}
-"""
-
-
-def sst(kind, ptx, n):
-    m = n // 2
-    return f"""
-/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory, both MN-major
-/// (transposed) descriptors: A stored [k][m], B stored [k][n].
-static __device__ __forceinline__ void mmaSSTransposed(tile::{kind}, float (&d)[{m}],
-                                                       unsigned long long descA,
-                                                       unsigned long long descB, int accumulate) {{
-  asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
-               "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
-               "%{m}, %{m + 1}, p, 1, 1, 1, 1;\\n}}\\n"
-               : {outs(m)}
-               : "l"(descA), "l"(descB), "r"(accumulate));
-}}
-"""
-
-
-def sstb(kind, ptx, n):
-    m = n // 2
-    return f"""
-/// D[64 x {n}] (+)= A[64 x 16] * B[16 x {n}]; A and B in shared memory, A K-major, B MN-major
-/// (transposed, stored [k][n]).
-static __device__ __forceinline__ void mmaSSTransposedB(tile::{kind}, float (&d)[{m}],
-                                                        unsigned long long descA,
-                                                        unsigned long long descB, int accumulate) {{
-  asm volatile("{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{m + 2}, 0;\\n"
-               "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{regs(m, 0)}}}, "
-               "%{m}, %{m + 1}, p, 1, 1, 0, 1;\\n}}\\n"
-               : {outs(m)}
-               : "l"(descA), "l"(descB), "r"(accumulate));
 }}
 """
 

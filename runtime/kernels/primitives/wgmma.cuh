@@ -36,8 +36,10 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
     asm volatile("" : "+f"(d[i])::"memory");
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory (K-major descriptors).
-static __device__ __forceinline__ void mmaSS(tile::BF16, float (&d)[32], unsigned long long descA,
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// both K-major descriptors.
+static __device__ __forceinline__ void mmaSS(tile::BF16, float (&d)[32],
+                                             unsigned long long descA,
                                              unsigned long long descB, int accumulate) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
@@ -46,8 +48,10 @@ static __device__ __forceinline__ void mmaSS(tile::BF16, float (&d)[32], unsigne
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory (K-major descriptors).
-static __device__ __forceinline__ void mmaSS(tile::BF16, float (&d)[64], unsigned long long descA,
+/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory,
+/// both K-major descriptors.
+static __device__ __forceinline__ void mmaSS(tile::BF16, float (&d)[64],
+                                             unsigned long long descA,
                                              unsigned long long descB, int accumulate) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
@@ -111,8 +115,8 @@ static __device__ __forceinline__ void mmaRS(tile::BF16, float (&d)[128], const 
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
 }
 
-/// D[64 x 32] (+)= A[64 x 16] * B[16 x 32]; A and B in shared memory, both MN-major
-/// (transposed) descriptors: A stored [k][m], B stored [k][n].
+/// D[64 x 32] (+)= A[64 x 16] * B[16 x 32]; A and B in shared memory,
+/// both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n].
 static __device__ __forceinline__ void mmaSSTransposed(tile::BF16, float (&d)[16],
                                                        unsigned long long descA,
                                                        unsigned long long descB, int accumulate) {
@@ -123,8 +127,8 @@ static __device__ __forceinline__ void mmaSSTransposed(tile::BF16, float (&d)[16
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory, both MN-major
-/// (transposed) descriptors: A stored [k][m], B stored [k][n].
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n].
 static __device__ __forceinline__ void mmaSSTransposed(tile::BF16, float (&d)[32],
                                                        unsigned long long descA,
                                                        unsigned long long descB, int accumulate) {
@@ -135,8 +139,8 @@ static __device__ __forceinline__ void mmaSSTransposed(tile::BF16, float (&d)[32
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory, A K-major, B MN-major
-/// (transposed, stored [k][n]).
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// A K-major, B MN-major (transposed, stored [k][n]).
 static __device__ __forceinline__ void mmaSSTransposedB(tile::BF16, float (&d)[32],
                                                         unsigned long long descA,
                                                         unsigned long long descB, int accumulate) {
@@ -147,8 +151,8 @@ static __device__ __forceinline__ void mmaSSTransposedB(tile::BF16, float (&d)[3
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory, A K-major, B MN-major
-/// (transposed, stored [k][n]).
+/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory,
+/// A K-major, B MN-major (transposed, stored [k][n]).
 static __device__ __forceinline__ void mmaSSTransposedB(tile::BF16, float (&d)[64],
                                                         unsigned long long descA,
                                                         unsigned long long descB, int accumulate) {
@@ -159,8 +163,10 @@ static __device__ __forceinline__ void mmaSSTransposedB(tile::BF16, float (&d)[6
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory (K-major descriptors).
-static __device__ __forceinline__ void mmaSS(tile::F16, float (&d)[32], unsigned long long descA,
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// both K-major descriptors.
+static __device__ __forceinline__ void mmaSS(tile::F16, float (&d)[32],
+                                             unsigned long long descA,
                                              unsigned long long descB, int accumulate) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
@@ -169,8 +175,10 @@ static __device__ __forceinline__ void mmaSS(tile::F16, float (&d)[32], unsigned
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory (K-major descriptors).
-static __device__ __forceinline__ void mmaSS(tile::F16, float (&d)[64], unsigned long long descA,
+/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory,
+/// both K-major descriptors.
+static __device__ __forceinline__ void mmaSS(tile::F16, float (&d)[64],
+                                             unsigned long long descA,
                                              unsigned long long descB, int accumulate) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
@@ -234,8 +242,8 @@ static __device__ __forceinline__ void mmaRS(tile::F16, float (&d)[128], const u
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
 }
 
-/// D[64 x 32] (+)= A[64 x 16] * B[16 x 32]; A and B in shared memory, both MN-major
-/// (transposed) descriptors: A stored [k][m], B stored [k][n].
+/// D[64 x 32] (+)= A[64 x 16] * B[16 x 32]; A and B in shared memory,
+/// both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n].
 static __device__ __forceinline__ void mmaSSTransposed(tile::F16, float (&d)[16],
                                                        unsigned long long descA,
                                                        unsigned long long descB, int accumulate) {
@@ -246,8 +254,8 @@ static __device__ __forceinline__ void mmaSSTransposed(tile::F16, float (&d)[16]
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory, both MN-major
-/// (transposed) descriptors: A stored [k][m], B stored [k][n].
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n].
 static __device__ __forceinline__ void mmaSSTransposed(tile::F16, float (&d)[32],
                                                        unsigned long long descA,
                                                        unsigned long long descB, int accumulate) {
@@ -258,8 +266,8 @@ static __device__ __forceinline__ void mmaSSTransposed(tile::F16, float (&d)[32]
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory, A K-major, B MN-major
-/// (transposed, stored [k][n]).
+/// D[64 x 64] (+)= A[64 x 16] * B[16 x 64]; A and B in shared memory,
+/// A K-major, B MN-major (transposed, stored [k][n]).
 static __device__ __forceinline__ void mmaSSTransposedB(tile::F16, float (&d)[32],
                                                         unsigned long long descA,
                                                         unsigned long long descB, int accumulate) {
@@ -270,8 +278,8 @@ static __device__ __forceinline__ void mmaSSTransposedB(tile::F16, float (&d)[32
                : "l"(descA), "l"(descB), "r"(accumulate));
 }
 
-/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory, A K-major, B MN-major
-/// (transposed, stored [k][n]).
+/// D[64 x 128] (+)= A[64 x 16] * B[16 x 128]; A and B in shared memory,
+/// A K-major, B MN-major (transposed, stored [k][n]).
 static __device__ __forceinline__ void mmaSSTransposedB(tile::F16, float (&d)[64],
                                                         unsigned long long descA,
                                                         unsigned long long descB, int accumulate) {
