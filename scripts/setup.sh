@@ -43,7 +43,7 @@ if [ ${#pymissing[@]} -gt 0 ]; then
 fi
 
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
-# cuobjdump and the nvdisasm it runs, for scripts/check-setmaxnreg.py (a CI test): the
+# cuobjdump and the nvdisasm it runs, for scripts/check-sass.py (a CI test): the
 # toolkit's, else NVIDIA's wheels.
 if ! { [ -x "$CUDA_HOME/bin/cuobjdump" ] && [ -x "$CUDA_HOME/bin/nvdisasm" ]; } &&
    ! "$PYTHON" -c 'import glob, os, sys; sys.exit(not any(glob.glob(os.path.join(p or ".", "nvidia", "*", "bin", "nvdisasm")) for p in sys.path))'; then

@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""Checks that no code after a `setmaxnreg` touches the last register of its allotment.
+"""Checks two properties of the sm_90a kernels' SASS that ptxas can break silently.
 
-After `setmaxnreg N` a warpgroup that touches R(N-1) faults on the H200
-(CUDA_ERROR_ILLEGAL_INSTRUCTION; docs/runtime.md, "setmaxnreg"). ptxas normally keeps two
-registers free below N, but its spill code has used the top ones as don't-care lanes of 4-wide
-stores. This script compiles every example's forward and backward kernels to cubins with the
-attnc CLI (sm_90a, bf16, head dims 64 and 128), disassembles them (cuobjdump -sass, from the
-CUDA toolkit or the nvidia-cuda-cuobjdump wheel), follows the control flow from each
-USETMAXREG to the next, and reports the highest register each region touches, vector operands
-counted whole. It fails when a region touches R(N-1).
+setmaxnreg: no code after a `setmaxnreg N` touches R(N-1), the last register of its allotment.
+A warpgroup that does faults on the H200 (CUDA_ERROR_ILLEGAL_INSTRUCTION; docs/runtime.md,
+"setmaxnreg"). ptxas normally keeps two registers free below N, but its spill code has used the
+top ones as don't-care lanes of 4-wide stores. The check follows the control flow from each
+USETMAXREG to the next and reports the highest register each region touches, vector operands
+counted whole.
 
-  usage: scripts/check-setmaxnreg.py [--attnc build/tools/attnc/attnc] [--jobs 2] [CUBIN...]
-         scripts/check-setmaxnreg.py --sass FILE     (cuobjdump -sass text)
+wgmma: ptxas has not serialised the warpgroup matrix products. Short of registers it makes
+every wgmma wait for the one before (info C7512, shown only with -v), which costs a large part
+of a kernel's speed without any error; in SASS every HGMMA then closes a group of its own
+(`gsb0`). A function with at least MIN_HGMMA of them, all closing, fails.
+
+Without cubins, it compiles every example's forward and backward kernels with the attnc CLI
+(sm_90a, bf16, head dims 64 and 128), and disassembles them (cuobjdump -sass, from the CUDA
+toolkit or the nvidia-cuda-cuobjdump wheel).
+
+  usage: scripts/check-sass.py [--attnc build/tools/attnc/attnc] [--jobs 2] [CUBIN...]
+         scripts/check-sass.py --sass FILE     (cuobjdump -sass text)
 """
 import argparse
 import concurrent.futures
@@ -23,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 
+MIN_HGMMA = 8  # the kernels' groups hold head dim / 16 >= 4 products; a serialised kernel has more
 INSTRUCTION = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 FUNCTION = re.compile(r"Function : (\S+)")
 
@@ -125,6 +133,12 @@ def regions(code):
     return found
 
 
+def wgmma_groups(code):
+    """(HGMMA instructions, those closing a group: gsb0) of one function."""
+    gmma = [operands for _, _, opcode, operands in code if opcode.startswith("HGMMA")]
+    return len(gmma), sum(1 for operands in gmma if re.search(r"\bgsb0\b", operands))
+
+
 def compile_cubins(attnc, directory):
     jobs = []
     for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples",
@@ -153,7 +167,7 @@ def main():
             return report({args.sass: f.read()})
     cuobjdump = find_cuobjdump()
     if cuobjdump is None:
-        print("check-setmaxnreg: no cuobjdump with nvdisasm beside it (CUDA toolkit, or pip "
+        print("check-sass: no cuobjdump with nvdisasm beside it (CUDA toolkit, or pip "
               "install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm; scripts/setup.sh does)",
               file=sys.stderr)
         return 2
@@ -166,7 +180,7 @@ def main():
                                                                    text=True), jobs))
             for (out, command), result in zip(jobs, results):
                 if result.returncode != 0:
-                    print(f"check-setmaxnreg: {' '.join(command)} failed:\n{result.stderr}",
+                    print(f"check-sass: {' '.join(command)} failed:\n{result.stderr}",
                           file=sys.stderr)
                     return 1
             cubins = [out for out, _ in jobs]
@@ -177,20 +191,29 @@ def main():
 
 
 def report(sass_by_file):
-    """Prints each region's highest register; 1 when one touches R(N-1) or none was found."""
-    failures = regions_checked = 0
+    """Prints each setmaxnreg region's highest register and each function's wgmma groups; 1
+    when a region touches R(N-1), a function's wgmma are serialised, or no region was found."""
+    failures = serialised = regions_checked = functions_checked = 0
     for name, sass in sass_by_file.items():
         for function, code in parse(sass).items():
             for budget, highest, where in regions(code):
                 regions_checked += 1
                 status = "FAULT" if highest >= budget - 1 else "ok"
                 failures += status == "FAULT"
-                print(f"{status:5} {os.path.basename(name):36} {function:34} setmaxnreg "
+                print(f"{status:10} {os.path.basename(name):36} {function:34} setmaxnreg "
                       f"{budget:3}: highest R{highest}" +
                       (f"  at {where}" if status == "FAULT" else ""))
-    print(f"check-setmaxnreg: {regions_checked} regions in {len(sass_by_file)} files, "
-          f"{failures} touching the last register of their allotment")
-    return 1 if failures or regions_checked == 0 else 0
+            products, closing = wgmma_groups(code)
+            if products >= MIN_HGMMA:
+                functions_checked += 1
+                status = "SERIALISED" if closing == products else "ok"
+                serialised += status == "SERIALISED"
+                print(f"{status:10} {os.path.basename(name):36} {function:34} wgmma: "
+                      f"{products} HGMMA, {closing} closing a group")
+    print(f"check-sass: {regions_checked} setmaxnreg regions in {len(sass_by_file)} files, "
+          f"{failures} touching the last register of their allotment; {functions_checked} "
+          f"functions with wgmma, {serialised} serialised")
+    return 1 if failures or serialised or regions_checked == 0 else 0
 
 
 if __name__ == "__main__":
