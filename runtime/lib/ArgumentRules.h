@@ -31,6 +31,11 @@ std::vector<int64_t> stridesOf(const InputTensor &t);
 /// vectors; for the CPU an f32, f16 or bf16 element type. `name` is used in messages.
 Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementType gpuType);
 
+/// `t` (already checked on its own) has the shape of `like`; `name` and `likeName` are used in
+/// messages ("tensor dQ must have Q's shape [...] but has [...]").
+Status checkSameShape(const char *name, const QkvTensor &t, const char *likeName,
+                      const QkvTensor &like);
+
 /// The problem shape of a call, as input dimensions read it.
 ManifestShape shapeOf(const Arguments &args);
 

@@ -119,10 +119,9 @@ Status Context::runReference(const Kernel &kernel, const Arguments &args, int th
           storeElement(o.data, row + c, o.dtype, result.outAt(b, h, q, c));
         if (const QkvTensor &ob = args.oBeforeOut; ob.data != nullptr) {
           // (validate: only programs with `out`, which fill outBeforeOut)
-          const size_t from = ((size_t(b) * o.heads + h) * o.tokens + q) * o.headDim;
           const int64_t rowBefore = b * ob.strideBatch + h * ob.strideHead + q * ob.strideToken;
           for (int c = 0; c < o.headDim; ++c)
-            storeElement(ob.data, rowBefore + c, ob.dtype, result.outBeforeOut[from + c]);
+            storeElement(ob.data, rowBefore + c, ob.dtype, result.outBeforeOutAt(b, h, q, c));
         }
         if (args.lse.data)
           args.lse

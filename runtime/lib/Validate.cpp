@@ -13,6 +13,22 @@
 
 namespace attnc::runtime {
 
+namespace {
+std::string dimsText(const QkvTensor &t) {
+  return "[batch " + std::to_string(t.batch) + ", heads " + std::to_string(t.heads) + ", tokens " +
+         std::to_string(t.tokens) + ", d " + std::to_string(t.headDim) + "]";
+}
+} // namespace
+
+Status checkSameShape(const char *name, const QkvTensor &t, const char *likeName,
+                      const QkvTensor &like) {
+  if (t.batch == like.batch && t.heads == like.heads && t.tokens == like.tokens &&
+      t.headDim == like.headDim)
+    return Status::success();
+  return invalid(std::string("tensor ") + name + " must have " + likeName + "'s shape " +
+                 dimsText(like) + " but has " + dimsText(t));
+}
+
 Status checkQkv(const char *name, const QkvTensor &t, bool forGpu, dsl::ElementType gpuType) {
   if (!t.data)
     return invalid(std::string("tensor ") + name + " is not bound (null pointer)");
@@ -131,16 +147,13 @@ Status Context::validate(const Kernel &kernel, const Arguments &args, bool forGp
     if (!kernel.attention().out)
       return invalid("the output before `out` is bound, but '" + kernel.name() +
                      "' has no out expression");
-    if (Status s = checkQkv("the output before `out`", args.oBeforeOut, forGpu, gpuType); !s.ok())
+    const char *name = "the output before `out`";
+    if (Status s = checkQkv(name, args.oBeforeOut, forGpu, gpuType); !s.ok())
       return s;
-    const QkvTensor &ob = args.oBeforeOut;
-    if (ob.batch != o.batch || ob.heads != o.heads || ob.tokens != o.tokens ||
-        ob.headDim != o.headDim || ob.dtype != o.dtype)
-      return invalid("the output before `out` must have O's shape and dtype: O [" +
-                     std::to_string(o.batch) + ", " + std::to_string(o.heads) + ", " +
-                     std::to_string(o.tokens) + ", " + std::to_string(o.headDim) + "], it [" +
-                     std::to_string(ob.batch) + ", " + std::to_string(ob.heads) + ", " +
-                     std::to_string(ob.tokens) + ", " + std::to_string(ob.headDim) + "]");
+    if (Status s = checkSameShape(name, args.oBeforeOut, "O", o); !s.ok())
+      return s;
+    if (args.oBeforeOut.dtype != o.dtype)
+      return invalid(std::string("tensor ") + name + " must have O's dtype");
   }
   if (q.heads % k.heads != 0)
     return invalid("grouped-query attention needs heads % kv_heads == 0, but Q has " +

@@ -15,21 +15,6 @@
 namespace attnc::runtime {
 
 namespace {
-std::string dimsText(const QkvTensor &t) {
-  return "[batch " + std::to_string(t.batch) + ", heads " + std::to_string(t.heads) + ", tokens " +
-         std::to_string(t.tokens) + ", d " + std::to_string(t.headDim) + "]";
-}
-
-/// `grad` (already checked on its own) has the shape of `like`.
-Status checkSameShape(const char *gradName, const QkvTensor &grad, const char *likeName,
-                      const QkvTensor &like) {
-  if (grad.batch == like.batch && grad.heads == like.heads && grad.tokens == like.tokens &&
-      grad.headDim == like.headDim)
-    return Status::success();
-  return invalid(std::string("tensor ") + gradName + " must have " + likeName + "'s shape " +
-                 dimsText(like) + " but has " + dimsText(grad));
-}
-
 Status checkInputGrads(const Kernel &kernel, const Arguments &args) {
   const KernelManifest &manifest = kernel.manifest();
   const compiler::GeneratedHooks &hooks = kernel.hooks();

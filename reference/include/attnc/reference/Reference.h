@@ -81,8 +81,12 @@ struct ReferenceResult {
   std::vector<double> outBeforeOut;
   uint64_t keptPairs = 0; ///< (b, h, q, k) pairs that contributed (finite score)
 
-  double outAt(int b, int h, int q, int c) const {
-    return out[((static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q) * shape.headDim + c];
+  double outAt(int b, int h, int q, int c) const { return out[outIndex(b, h, q, c)]; }
+  double outBeforeOutAt(int b, int h, int q, int c) const {
+    return outBeforeOut[outIndex(b, h, q, c)];
+  }
+  size_t outIndex(int b, int h, int q, int c) const {
+    return ((static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q) * shape.headDim + c;
   }
   double lseAt(int b, int h, int q) const {
     return lse[(static_cast<size_t>(b) * shape.heads + h) * shape.qLen + q];
