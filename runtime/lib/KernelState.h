@@ -76,6 +76,9 @@ struct Kernel::Backward {
     int config[8] = {};
     /// The same for the recompute of the output before `out` (block_m 0: no `out`).
     int recomputeConfig[6] = {};
+    /// The key-tile kernel's development counters (built with ATTNC_SM90_TRACE=1), else 0.
+    CUdeviceptr trace = 0;
+    size_t traceBytes = 0;
   };
   /// The deterministic mode's dQ module (sm80/backward_dq_entry.cuh), compiled on the first
   /// deterministic backward and loaded once per CUDA context.

@@ -23,6 +23,7 @@
 #include "attnc_backward_params.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace attnc::runtime {
@@ -33,6 +34,41 @@ namespace {
 
 using BackwardLoaded = Kernel::Backward::Loaded;
 using DeterministicLoaded = Kernel::Backward::Deterministic::Loaded;
+
+/// The sm_90a key-tile kernel's development counters (built with ATTNC_SM90_TRACE=1;
+/// primitives/trace.cuh's AttncBackwardTraceCounter, in that order).
+struct BackwardTrace {
+  static constexpr const char *kPhases[] = {"wait tile",   "issue S dP", "wait S",   "P",
+                                            "wait dP",     "dS",         "issue dV", "barrier",
+                                            "issue dQ dK", "wait dQ",    "store dQ"};
+  static constexpr int kPhaseCount = int(sizeof(kPhases) / sizeof(kPhases[0]));
+  /// Phases, tiles, consumer cycles, epilogue, producer cycles, producer waits, CTAs.
+  using Counters = unsigned long long[kPhaseCount + 6];
+
+  /// Waits the launch out and prints each consumer phase's cycles per query tile and warpgroup.
+  static void print(const CudaDriver &d, CUdeviceptr trace, CUstream stream) {
+    Counters c = {};
+    if (d.cuStreamSynchronize(stream) != CUDA_SUCCESS ||
+        d.cuMemcpyDtoH(c, trace, sizeof(c)) != CUDA_SUCCESS)
+      return;
+    const unsigned long long tiles = c[kPhaseCount], cycles = c[kPhaseCount + 1];
+    const unsigned long long producer = c[kPhaseCount + 3], ctas = c[kPhaseCount + 5];
+    const auto perTile = [&](unsigned long long v) {
+      return tiles ? double(v) / double(tiles) : 0.0;
+    };
+    std::string line = "attnc backward trace: " + std::to_string(ctas) + " CTAs, " +
+                       std::to_string(tiles) + " warpgroup tiles, cycles per tile " +
+                       std::to_string(int(perTile(cycles))) + ":";
+    for (int i = 0; i < kPhaseCount; ++i)
+      line += std::string(i ? ", " : " ") + kPhases[i] + " " + std::to_string(int(perTile(c[i])));
+    line +=
+        " | epilogue " + std::to_string(int(perTile(c[kPhaseCount + 2]))) +
+        " | producer waits for a stage " +
+        std::to_string(producer ? int(100.0 * double(c[kPhaseCount + 4]) / double(producer)) : 0) +
+        "% of its cycles\n";
+    std::fputs(line.c_str(), stderr);
+  }
+};
 
 /// Reads a backward module's launch table `name` ({block_m, block_n, threads, stages, dynamic
 /// smem, head dim, ...}) into `config` and lets `function` have that shared memory. A table
@@ -114,6 +150,11 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
     return fail(
         cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
+  // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
+  if (std::getenv("ATTNC_TRACE") != nullptr &&
+      d.cuModuleGetGlobal(&loaded.trace, &loaded.traceBytes, loaded.module, "attnc_trace") !=
+          CUDA_SUCCESS)
+    loaded.trace = 0;
   return Status::success();
 }
 
@@ -385,12 +426,17 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
     if (!s.ok())
       return s;
   }
+  const bool trace = loaded.trace != 0 && loaded.traceBytes >= sizeof(BackwardTrace::Counters);
+  if (trace)
+    d->cuMemsetD32Async(loaded.trace, 0, loaded.traceBytes / 4, scratch.stream());
   if (Status s = scratch.launch(loaded.keyTiles, keyTiles, unsigned(args.k.heads),
                                 unsigned(args.q.batch), unsigned(threads), unsigned(sharedBytes),
                                 loaded.config[6] == 1 ? keyTileMapParams : keyTileKernelParams,
                                 "the backward's key-tile kernel");
       !s.ok())
     return s;
+  if (trace)
+    BackwardTrace::print(*d, loaded.trace, scratch.stream());
   if (args.deterministic) {
     const int dqM = deterministic.config[0];
     return scratch.launch(deterministic.dq, unsigned((args.q.tokens + dqM - 1) / dqM),

@@ -20,6 +20,31 @@
 #if (ATTNC_SM90_TRACE || ATTNC_SM90_DEV_UNMASKED) && !defined(ATTNC_DEV_BUILD)
 #error "ATTNC_SM90_TRACE and ATTNC_SM90_DEV_UNMASKED need a development build (ATTNC_DEV_BUILD)"
 #endif
+/// The backward key-tile kernel's counters (sm90/backward.cuh): cycles of each consumer phase
+/// summed over both consumer warpgroups of every CTA, the query tiles they ran, the producer's
+/// cycles and its waits for a free stage.
+enum AttncBackwardTraceCounter {
+  kBwdTraceWaitTile,
+  kBwdTraceIssueScores,
+  kBwdTraceWaitS,
+  kBwdTraceProbabilities,
+  kBwdTraceWaitDp,
+  kBwdTraceScoreGradients,
+  kBwdTraceIssueDv,
+  kBwdTraceBarrier,
+  kBwdTraceIssueDqDk,
+  kBwdTraceWaitDq,
+  kBwdTraceStoreDq,
+  kBwdTracePhases,
+  kBwdTraceTiles = kBwdTracePhases,
+  kBwdTraceConsumerCycles,
+  kBwdTraceEpilogue,
+  kBwdTraceProducerCycles,
+  kBwdTraceProducerWaitStage,
+  kBwdTraceCtas,
+  kBwdTraceCounters
+};
+
 #if ATTNC_SM90_TRACE
 enum AttncTraceCounter {
   kTraceConsumerCycles,
@@ -61,9 +86,28 @@ static __device__ __forceinline__ unsigned long long attncGlobalTimer() {
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
 }
+/// Sums the cycles between laps per phase in 32-bit shared memory (a warpgroup's share of a
+/// CTA fits; registers are what the timed kernels lack). Threads given no sums only read the
+/// clock, so that every thread runs the same code.
+struct AttncPhaseClock {
+  unsigned *sums; ///< kBwdTracePhases counters in shared memory, zeroed, or null
+  long long mark;
+  __device__ __forceinline__ explicit AttncPhaseClock(unsigned *sums_)
+      : sums(sums_), mark(clock64()) {}
+  __device__ __forceinline__ void lap(int phase) {
+    const long long now = clock64();
+    if (sums != nullptr)
+      sums[phase] += (unsigned)(now - mark);
+    mark = now;
+  }
+};
 #else
 #define ATTNC_TIMED(acc, stmt) stmt
 #define ATTNC_TRACE_ADD(counter, value) ((void)0)
+struct AttncPhaseClock {
+  __device__ __forceinline__ explicit AttncPhaseClock(unsigned *) {}
+  __device__ __forceinline__ void lap(int) {}
+};
 #endif
 
 #endif // ATTNC_KERNELS_PRIMITIVES_TRACE_CUH

@@ -23,9 +23,10 @@
 //   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys
 //   dK_c += dS_c^T Q                       wgmma, A (dS^T) K-major and B MN-major, both in
 //                                          shared memory
-//   dQ's fragment is staged in shared memory while dK's product runs and added to dq_accum by
-//   one bulk reduction (cp.reduce.async.bulk, 16 KB) instead of per-element atomics; dq_accum
-//   keeps the fragment order (DqAccum) and the dQ store reads it so. The next tile's S^T and
+//   dQ's fragment is staged in shared memory while dK's product runs; the producer's second
+//   warp (writeDq) adds it to dq_accum by one bulk reduction (cp.reduce.async.bulk, 16 KB)
+//   instead of per-element atomics; dq_accum keeps the fragment order (DqAccum) and the dQ
+//   store reads it so. The next tile's S^T and
 //   dP^T are issued right after, behind dK's product: the tensor cores stay busy while the
 //   warpgroup stages dQ, and a stage is released once the next tile's first wait has seen
 //   dK (its last reader) done.
@@ -49,6 +50,7 @@
 #include "primitives/fragment.cuh"
 #include "primitives/hopper.cuh"
 #include "primitives/tile.cuh"
+#include "primitives/trace.cuh"
 #include "primitives/wgmma.cuh"
 
 namespace attnc {
@@ -87,6 +89,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     unsigned long long full[kStages], empty[kStages];
     int slot[kStages];     ///< query tile start | class, or -1: no more tiles
     int slotHead[kStages]; ///< the query head of the tile
+#if ATTNC_SM90_TRACE
+    unsigned traceSums[2][kBwdTracePhases + 1]; ///< per consumer warpgroup; last: tiles
+    unsigned traceProducerWait;
+#endif
   };
   // Shared memory (1024-byte aligned tiles): [K][V][Q stages][dO stages][dS^T, two
   // buffers][dQ staging, one part per consumer warpgroup][row stats stages][bookkeeping].
@@ -102,6 +108,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
   using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
 
+  // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
+  // staged dQ part is full / free again (with the dQ writer warp), and its D = 64 barrier.
+  static constexpr int kConsumersBarrier = 1, kDqFullBarrier = 2, kDqFreeBarrier = 4,
+                       kSplitKeysBarrier = 6;
+  static constexpr int kDqHandoffThreads = 128 + 32; // a consumer warpgroup and the writer
+
   static __device__ __forceinline__ unsigned barrier(const unsigned long long &bar) {
     return tile::sharedAddress(&bar);
   }
@@ -112,6 +124,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                                                  const AttncBackwardTmaMaps &maps, Aux &aux,
                                                  unsigned base, int b, int kvh, int k0, int kHi) {
     const int lane = (int)threadIdx.x % 32;
+#if ATTNC_SM90_TRACE
+    const long long tStart = clock64();
+#endif
     if (lane == 0) {
       hopper::barrierArriveExpectBytes(barrier(aux.kvFull), 2 * kKBytes);
 #pragma unroll
@@ -128,7 +143,13 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     auto queue = [&](int entry, int h) {
       const int stage = n % kStages;
       if (lane == 0) {
+#if ATTNC_SM90_TRACE
+        const long long tWait = clock64();
         hopper::barrierWait(barrier(aux.empty[stage]), ((n / kStages) & 1) ^ 1);
+        aux.traceProducerWait += (unsigned)(clock64() - tWait);
+#else
+        hopper::barrierWait(barrier(aux.empty[stage]), ((n / kStages) & 1) ^ 1);
+#endif
         aux.slot[stage] = entry;
         aux.slotHead[stage] = h;
         if (entry < 0) {
@@ -178,6 +199,13 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
     }
     queue(-1, 0);
+#if ATTNC_SM90_TRACE
+    if (lane == 0) {
+      ATTNC_TRACE_ADD(kBwdTraceProducerCycles, clock64() - tStart);
+      ATTNC_TRACE_ADD(kBwdTraceProducerWaitStage, aux.traceProducerWait);
+      ATTNC_TRACE_ADD(kBwdTraceCtas, 1);
+    }
+#endif
   }
 
   /// The query intervals of V::qRanges for every (batch, head, key tile), clamped, one thread
@@ -204,6 +232,50 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     out.count = ranges;
   }
 
+  /// The producer's second warp: adds the dQ parts the consumer warpgroups stage to dq_accum
+  /// (one bulk reduction each), so that the consumers only store them and signal. It follows
+  /// the ring's slots to know each query tile (and releases them too: the empty barriers
+  /// count it); both warpgroups stage one part per tile, in turn.
+  static __device__ __forceinline__ void writeDq(const AttncBackwardParams &p, const AttncArgs &a,
+                                                 Aux &aux, unsigned base, int b) {
+    if (p.dq_accum == nullptr)
+      return;
+    const bool leader = threadIdx.x % 32 == 0;
+#pragma unroll
+    for (int c = 0; c < 2; ++c)
+      hopper::namedArrive(kDqFreeBarrier + c, kDqHandoffThreads);
+    for (int n = 0;; ++n) {
+      const int stage = n % kStages;
+      hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
+      int entry = 0, h = 0;
+      if (leader) {
+        entry = *(volatile int *)&aux.slot[stage];
+        h = *(volatile int *)&aux.slotHead[stage];
+        hopper::barrierArrive(barrier(aux.empty[stage]));
+      }
+      entry = __shfl_sync(0xffffffffu, entry, 0);
+      h = __shfl_sync(0xffffffffu, h, 0);
+      if (entry < 0)
+        break;
+      float *tile = p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
+                    (long long)(entry & ~3) * kHeadDim;
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        hopper::namedSync(kDqFullBarrier + c, kDqHandoffThreads);
+        if (leader) {
+          hopper::bulkReduceAddF32(tile + (kDqSplitKeys ? 0 : c) * DqAccum::kPartFloats,
+                                   base + kDqOffset + c * kDqPartBytes, kDqPartBytes);
+          hopper::bulkCommit();
+          hopper::bulkWaitRead<0>();
+        }
+        __syncwarp();
+        hopper::namedArrive(kDqFreeBarrier + c, kDqHandoffThreads);
+      }
+    }
+    if (leader)
+      hopper::bulkWaitAll();
+  }
+
   /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63. Per query tile n the products
   /// are issued in the order S_n, dP_n | dV_n | (barrier) dQ_n, dK_n, S_n+1, dP_n+1: dQ's
   /// staging copy runs under dK_n, and the next tile's scores follow dK_n on the tensor cores
@@ -223,14 +295,27 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     for (int i = 0; i < kHeadDim / 2; ++i)
       dk[i] = dv[i] = 0.f;
     hopper::barrierWait(barrier(aux.kvFull), 0);
+#if ATTNC_SM90_TRACE
+    const long long tStart = clock64();
+    AttncPhaseClock clock(tid == 0 ? aux.traceSums[c] : nullptr);
+#else
+    AttncPhaseClock clock(nullptr);
+#endif
 
     // dQ^T (head-dim rows x 64 queries) = K^T dS^T: this warpgroup's 64-row part
     // (kDqSplitKeys).
     constexpr int kDqKeys = kDqSplitKeys ? 64 : kBlockN;
     const unsigned dqKeyOffset = kDqSplitKeys ? c * 64 * 128 : 0; // first dS^T / K row read
-    const unsigned sStage = base + kDqOffset + c * kDqPartBytes;
     const int dqPart = kDqSplitKeys ? 0 : c;
-    const bool leader = tid == 0; // issues this warpgroup's bulk reductions
+    // dQ goes to the writer warp (writeDq) through this warpgroup's staging part: stored once
+    // the writer has read the previous one, and signalled a little later (after the next
+    // tile's products are issued), when the stores have long completed, so that the fence
+    // before the signal does not wait for them.
+    const unsigned sStage = base + kDqOffset + c * kDqPartBytes;
+    const auto signalDq = [&] {
+      hopper::fenceAsyncShared();
+      hopper::namedArrive(kDqFullBarrier + c, kDqHandoffThreads);
+    };
 
     // The slot of the tile in `stage` (lane 0 reads it and broadcasts it; each thread releases
     // the stage after its own reads, so the producer's rewrite is ordered after every read).
@@ -271,13 +356,18 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       wgmma::commit();
     };
 
-    for (int n = 0;; ++n) {
+    int n = 0;
+    for (;; ++n) {
       const int stage = n % kStages;
       int entry, h;
       nextTile(n, entry, h);
+      clock.lap(kBwdTraceWaitTile);
       if (entry < 0)
         break;
       issueScores(stage);
+      if (p.dq_accum != nullptr && n > 0)
+        signalDq();
+      clock.lap(kBwdTraceIssueScores);
       const int q0 = entry & ~3, cls = entry & 3;
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
@@ -312,6 +402,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(s);
         wgmma::fenceOperands(dk);
         releasePrevious();
+        clock.lap(kBwdTraceWaitS);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0);
@@ -323,8 +414,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                       s[i + 2 * half], a, b, h, q0 + column, kRow + 8 * half, lseLog2);
           });
         });
+        clock.lap(kBwdTraceProbabilities);
         wgmma::wait<0>();
         wgmma::fenceOperands(dp);
+        clock.lap(kBwdTraceWaitDp);
         forEachColumn([&](int column, int i) {
           const float delta = stat(column, 1);
 #pragma unroll
@@ -332,12 +425,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
             dp[i + 2 * half] =
                 backward::SplitPair<V>::scoreGradient(s[i + 2 * half], dp[i + 2 * half], delta);
         });
+        clock.lap(kBwdTraceScoreGradients);
       } else {
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         wgmma::fenceOperands(dp);
         wgmma::fenceOperands(dk);
         releasePrevious();
+        clock.lap(kBwdTraceWaitS);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0), delta = stat(column, 1);
@@ -348,6 +443,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                   delta, grads);
           });
         });
+        clock.lap(kBwdTraceProbabilities);
       }
 
       // dV += P^T dO: A from registers (16 queries per step), B MN-major.
@@ -384,15 +480,15 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
           tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
       }
       hopper::fenceAsyncShared();
-      // The staging part is free once the previous reduction has read it; both warpgroups'
-      // dS^T rows are written. (The other dS^T buffer was last read by both warpgroups' dQ and
-      // dK of step n - 1, finished before they reached this barrier at step n.)
-      if (leader && p.dq_accum != nullptr)
-        hopper::bulkWaitRead<0>();
+      // Both warpgroups' dS^T rows are written. (The other dS^T buffer was last read by both
+      // warpgroups' dQ and dK of step n - 1, finished before they reached this barrier at step
+      // n.)
+      clock.lap(kBwdTraceIssueDv);
       if constexpr (kDqSplitKeys)
-        hopper::namedSync(4 + c, 128);
+        hopper::namedSync(kSplitKeysBarrier + c, 128);
       else
-        hopper::namedSync(1, 256);
+        hopper::namedSync(kConsumersBarrier, 256);
+      clock.lap(kBwdTraceBarrier);
 
       // dQ_n, then dK_n; dQ's fragment is staged while dK_n runs. (Without dq_accum, the
       // deterministic mode, dQ's product still runs but is not reduced: a branch around a
@@ -420,12 +516,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                 sDs + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
             hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16), 1);
       wgmma::commit();
+      clock.lap(kBwdTraceIssueDqDk);
       wgmma::wait<1>();
       wgmma::fenceOperands(dv);
       wgmma::fenceOperands(dq);
+      clock.lap(kBwdTraceWaitDq);
       if (p.dq_accum != nullptr) {
-        // The fragment to the staging part, 16 bytes per store (conflict-free: consecutive
-        // threads, consecutive addresses).
+        hopper::namedSync(kDqFreeBarrier + c, kDqHandoffThreads);
+        // 16 bytes per store, conflict-free: consecutive threads, consecutive addresses.
 #pragma unroll
         for (int c8 = 0; c8 < 8; ++c8)
           asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(
@@ -433,29 +531,36 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                        "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),
                        "f"(dq[4 * c8 + 3])
                        : "memory");
-        hopper::fenceAsyncShared();
-        // The staging part written by every thread of the warpgroup.
-        hopper::namedSync(2 + c, 128);
-        if (leader) {
-          float *tile = p.dq_accum +
-                        ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
-                        (long long)q0 * kHeadDim;
-          hopper::bulkReduceAddF32(tile + dqPart * DqAccum::kPartFloats, sStage, kDqPartBytes);
-          hopper::bulkCommit();
-        }
       }
+      clock.lap(kBwdTraceStoreDq);
+#if ATTNC_SM90_TRACE
+      if (tid == 0)
+        ++aux.traceSums[c][kBwdTracePhases];
+#endif
     }
     wgmma::wait<0>();
     wgmma::fenceOperands(dk);
     wgmma::fenceOperands(dv);
-    if (leader && p.dq_accum != nullptr)
-      hopper::bulkWaitAll();
+    if (p.dq_accum != nullptr) {
+      if (n > 0)
+        signalDq();
+      hopper::namedSync(kDqFreeBarrier + c, kDqHandoffThreads); // the writer's last arrival
+    }
 
     // dK (times the scale, which dS leaves out) and dV of this thread's keys.
     tile::storeRowPairs(kind, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
                         p.dk_stride[2], kRow, a.kv_len, 0, t, a.scale);
     tile::storeRowPairs(kind, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
                         p.dv_stride[2], kRow, a.kv_len, 0, t);
+#if ATTNC_SM90_TRACE
+    if (tid == 0) {
+      const long long tEnd = clock64();
+      for (int i = 0; i <= kBwdTracePhases; ++i)
+        ATTNC_TRACE_ADD(i, aux.traceSums[c][i]);
+      ATTNC_TRACE_ADD(kBwdTraceEpilogue, tEnd - clock.mark);
+      ATTNC_TRACE_ADD(kBwdTraceConsumerCycles, tEnd - tStart);
+    }
+#endif
   }
 
   static __device__ __forceinline__ void run(const AttncBackwardParams &p, const AttncArgs &a,
@@ -472,8 +577,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
         hopper::barrierInit(barrier(aux.full[s]), 1);
-        hopper::barrierInit(barrier(aux.empty[s]), 256); // one arrive per consumer thread
+        // One arrive per consumer thread, and the dQ writer's.
+        hopper::barrierInit(barrier(aux.empty[s]), 256 + (p.dq_accum != nullptr ? 1 : 0));
       }
+#if ATTNC_SM90_TRACE
+      for (int i = 0; i <= kBwdTracePhases; ++i)
+        aux.traceSums[0][i] = aux.traceSums[1][i] = 0;
+      aux.traceProducerWait = 0;
+#endif
       hopper::barrierInitFence();
     }
     __syncthreads();
@@ -481,6 +592,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       hopper::releaseRegisters<kProducerRegs>();
       if (tid < 32)
         produce(p, a, maps, aux, base, b, kvh, k0, kHi);
+      else if (tid < 64)
+        writeDq(p, a, aux, base, b);
     } else {
       hopper::claimRegisters<kConsumerRegs>();
       consume(p, a, aux, base, b, kvh, k0, warpgroup - 1);
