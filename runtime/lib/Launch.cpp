@@ -103,11 +103,7 @@ Status loadModule(const CudaDriver &d, const CachedKernel &entry, const std::str
   if (Status s = findPrepass(d, loaded.module, manifest, tile.summaryEntry, loaded.prepass);
       !s.ok())
     return fail(s);
-  // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
-  if (std::getenv("ATTNC_TRACE") != nullptr &&
-      d.cuModuleGetGlobal(&loaded.trace, &loaded.traceBytes, loaded.module, "attnc_trace") !=
-          CUDA_SUCCESS)
-    loaded.trace = 0;
+  findTrace(d, loaded.module, loaded.trace, loaded.traceBytes);
   CUdeviceptr tableAddress = 0;
   size_t tableBytes = 0;
   if (d.cuModuleGetGlobal(&tableAddress, &tableBytes, loaded.module, tile.launchTable.c_str()) ==
@@ -220,6 +216,13 @@ namespace launch_steps {
 
 Status cudaFailure(const CudaDriver &d, CUresult result, const std::string &what) {
   return Status(StatusCode::CudaError, cudaErrorText(d, result, what));
+}
+
+void findTrace(const CudaDriver &d, CUmodule module, CUdeviceptr &trace, size_t &bytes) {
+  trace = 0;
+  if (std::getenv("ATTNC_TRACE") != nullptr &&
+      d.cuModuleGetGlobal(&trace, &bytes, module, "attnc_trace") != CUDA_SUCCESS)
+    trace = 0;
 }
 
 /// Shapes, scale, params and inputs in the slots the manifest gives them.

@@ -150,11 +150,7 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
     return fail(
         cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
-  // Looked up only on request: a failed lookup is an API error under compute-sanitizer.
-  if (std::getenv("ATTNC_TRACE") != nullptr &&
-      d.cuModuleGetGlobal(&loaded.trace, &loaded.traceBytes, loaded.module, "attnc_trace") !=
-          CUDA_SUCCESS)
-    loaded.trace = 0;
+  findTrace(d, loaded.module, loaded.trace, loaded.traceBytes);
   return Status::success();
 }
 

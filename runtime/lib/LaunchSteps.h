@@ -77,6 +77,11 @@ Status bindHookArgs(const KernelManifest &manifest, const Arguments &args, int s
 Status findPrepass(const CudaDriver &d, CUmodule module, const KernelManifest &manifest,
                    const std::string &summaryEntry, PrepassFunctions &prepass);
 
+/// `module`'s development counters (attnc_trace, in kernels built with ATTNC_SM90_TRACE=1)
+/// when ATTNC_TRACE is set, else trace 0. Looked up only on request: a failed lookup is an API
+/// error under compute-sanitizer.
+void findTrace(const CudaDriver &d, CUmodule module, CUdeviceptr &trace, size_t &bytes);
+
 /// A Q/K/V-shaped tensor's batch, head and token strides (elements), as the params take them.
 void fillStrides(const QkvTensor &t, long long (&stride)[3]);
 

@@ -118,6 +118,20 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     return tile::sharedAddress(&bar);
   }
 
+  /// Waits for the n-th slot of the ring and reads it (lane 0 reads, the warp gets it by
+  /// shuffle): the query tile's start | class (or -1: no more tiles) and its head.
+  static __device__ __forceinline__ void readSlot(Aux &aux, int n, int &entry, int &h) {
+    const int stage = n % kStages;
+    hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
+    entry = h = 0;
+    if (threadIdx.x % 32 == 0) {
+      entry = *(volatile int *)&aux.slot[stage];
+      h = *(volatile int *)&aux.slotHead[stage];
+    }
+    entry = __shfl_sync(0xffffffffu, entry, 0);
+    h = __shfl_sync(0xffffffffu, h, 0);
+  }
+
   /// The producer's first warp: K and V once, then the query tiles of every head of the group
   /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
   static __device__ __forceinline__ void produce(const AttncBackwardParams &p, const AttncArgs &a,
@@ -245,16 +259,10 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     for (int c = 0; c < 2; ++c)
       hopper::namedArrive(kDqFreeBarrier + c, kDqHandoffThreads);
     for (int n = 0;; ++n) {
-      const int stage = n % kStages;
-      hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
-      int entry = 0, h = 0;
-      if (leader) {
-        entry = *(volatile int *)&aux.slot[stage];
-        h = *(volatile int *)&aux.slotHead[stage];
-        hopper::barrierArrive(barrier(aux.empty[stage]));
-      }
-      entry = __shfl_sync(0xffffffffu, entry, 0);
-      h = __shfl_sync(0xffffffffu, h, 0);
+      int entry, h;
+      readSlot(aux, n, entry, h);
+      if (leader) // the slot is read: this warp needs nothing else from the stage
+        hopper::barrierArrive(barrier(aux.empty[n % kStages]));
       if (entry < 0)
         break;
       float *tile = p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
@@ -317,19 +325,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       hopper::namedArrive(kDqFullBarrier + c, kDqHandoffThreads);
     };
 
-    // The slot of the tile in `stage` (lane 0 reads it and broadcasts it; each thread releases
-    // the stage after its own reads, so the producer's rewrite is ordered after every read).
-    const auto nextTile = [&](int n, int &entry, int &h) {
-      const int stage = n % kStages;
-      hopper::barrierWait(barrier(aux.full[stage]), (n / kStages) & 1);
-      entry = h = 0;
-      if (lane == 0) {
-        entry = *(volatile int *)&aux.slot[stage];
-        h = *(volatile int *)&aux.slotHead[stage];
-      }
-      entry = __shfl_sync(0xffffffffu, entry, 0);
-      h = __shfl_sync(0xffffffffu, h, 0);
-    };
+    // Each thread releases a stage after its own reads (of the slot too, readSlot), so the
+    // producer's rewrite is ordered after every read.
     // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x 64 queries each.
     float s[32], dp[32];
     const auto issueScores = [&](int stage) {
@@ -360,7 +357,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     for (;; ++n) {
       const int stage = n % kStages;
       int entry, h;
-      nextTile(n, entry, h);
+      readSlot(aux, n, entry, h);
       clock.lap(kBwdTraceWaitTile);
       if (entry < 0)
         break;
