@@ -145,6 +145,21 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  loaded.recomputeConfig, false, manifest.headDim, device);
       !s.ok())
     return fail(s);
+  {
+    CUdeviceptr table = 0;
+    size_t tableBytes = 0;
+    int(&store)[3] = loaded.storeDqConfig;
+    if (d.cuModuleGetGlobal(&table, &tableBytes, loaded.module, kBackwardStoreDqConfigName) !=
+            CUDA_SUCCESS ||
+        tableBytes != sizeof(store) || d.cuMemcpyDtoH(store, table, sizeof(store)) != CUDA_SUCCESS)
+      return fail(Status(StatusCode::Internal,
+                         std::string("the backward module has no readable launch table ") +
+                             kBackwardStoreDqConfigName));
+    if (store[0] <= 0 || store[1] <= 0 || (store[2] != 0 && store[2] != 1))
+      return fail(Status(StatusCode::Internal, std::string("the launch table ") +
+                                                   kBackwardStoreDqConfigName +
+                                                   " of the backward is malformed"));
+  }
   if (loaded.config[6] == 1 &&
       (r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
                                  kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
@@ -440,8 +455,14 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                           unsigned(deterministic.config[2]), unsigned(deterministic.config[4]),
                           keyTileKernelParams, "the backward's deterministic dQ kernel");
   }
-  return scratch.launch(loaded.storeDq, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0, kernelParams,
-                        "the backward's dQ store");
+  const int(&store)[3] = loaded.storeDqConfig;
+  if (store[2] == 1)
+    return scratch.launch(loaded.storeDq, unsigned((args.q.tokens + store[0] - 1) / store[0]),
+                          unsigned(args.q.heads), unsigned(args.q.batch), unsigned(store[1]), 0,
+                          kernelParams, "the backward's dQ store");
+  const long long storeCtas = (rows + store[0] - 1) / store[0];
+  return scratch.launch(loaded.storeDq, unsigned(storeCtas), 1, 1, unsigned(store[1]), 0,
+                        kernelParams, "the backward's dQ store");
 }
 
 } // namespace attnc::runtime

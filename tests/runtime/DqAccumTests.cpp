@@ -63,3 +63,26 @@ TEST_CASE("the fragment order is where the kernel's staging stores put each regi
   // 16-byte stores: consecutive threads at consecutive 16-byte slots.
   CHECK(Layout::stagingOffset(1, 0) - Layout::stagingOffset(0, 0) == 4);
 }
+
+TEST_CASE("the dQ store's chunk order inverts the fragment order", "[backward]") {
+  // attention/dq_store.cuh reads a tile's floats 4 k .. 4 k + 3 as chunk k and puts float i
+  // at chunkElement(k, i): that must be the (q, d) whose offset it is, for every float.
+  for (int headDim : {64, 128}) {
+    const int chunks = 64 * headDim / 4;
+    for (int k = 0; k < chunks; ++k)
+      for (int i = 0; i < 4; ++i) {
+        int q = -1, d = -1;
+        if (headDim == 64)
+          FragmentDqAccum<64>::chunkElement(k, i, q, d);
+        else
+          FragmentDqAccum<128>::chunkElement(k, i, q, d);
+        REQUIRE(q >= 0);
+        REQUIRE(q < 64);
+        REQUIRE(d >= 0);
+        REQUIRE(d < headDim);
+        const int at =
+            headDim == 64 ? FragmentDqAccum<64>::offset(q, d) : FragmentDqAccum<128>::offset(q, d);
+        REQUIRE(at == 4 * k + i);
+      }
+  }
+}

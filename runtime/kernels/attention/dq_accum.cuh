@@ -49,6 +49,14 @@ template <int kHeadDim> struct FragmentDqAccum {
     return (q / kTileRows) * kTileRows * kHeadDim + (d / 64) * kPartFloats +
            fragmentOffset(d % 64, q % kTileRows);
   }
+  /// The query q (in the tile) and head-dim column d of float i (0 .. 3) of a tile's 16-byte
+  /// chunk k (its floats 4 k .. 4 k + 3): the inverse of offset, chunk by chunk, for the
+  /// store (attention/dq_store.cuh).
+  ATTNC_DQ_ACCUM_FN void chunkElement(int k, int i, int &q, int &d) {
+    const int part = k / (kPartFloats / 4), c8 = k / 128 % 8, thread = k % 128;
+    q = 8 * c8 + 2 * (thread % 4) + i % 2;
+    d = 64 * part + 16 * (thread / 32) + 8 * (i / 2) + thread % 32 / 4;
+  }
 };
 
 } // namespace backward

@@ -31,6 +31,11 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm80::kThreads, 1)
   AttncBackwardSm80::run(p, a, attnc_smem);
 }
 
+extern "C" {
+/// {query rows per CTA, threads, 0: grid (rows of all heads / rows per CTA)}
+__constant__ int attnc_backward_store_dq_config[3] = {AttncBackwardRows::kWarps,
+                                                      AttncBackwardRows::kThreads, 0};
+}
 extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
     attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
                             const __grid_constant__ AttncArgs a) {

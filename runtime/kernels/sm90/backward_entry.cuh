@@ -7,6 +7,7 @@
 #ifndef ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
 #define ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
 
+#include "attention/dq_store.cuh"
 #include "sm80/backward_shared_entries.cuh"
 #include "sm90/backward.cuh"
 
@@ -40,10 +41,16 @@ extern "C" __global__ void __launch_bounds__(128)
   AttncBackwardSm90::writeQueryIntervals(p, a);
 }
 
-extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)
+using AttncBackwardDqStore = attnc::backward::FragmentDqStore<ATTNC_HEAD_DIM, AttncBackwardKind>;
+extern "C" {
+/// {query rows per CTA, threads, 1: grid (row tiles, heads, batch)}
+__constant__ int attnc_backward_store_dq_config[3] = {AttncBackwardDqStore::kTileRows,
+                                                      AttncBackwardDqStore::kThreads, 1};
+}
+extern "C" __global__ void __launch_bounds__(AttncBackwardDqStore::kThreads)
     attnc_backward_store_dq(const __grid_constant__ AttncBackwardParams p,
                             const __grid_constant__ AttncArgs a) {
-  AttncBackwardRows::storeDq<AttncBackwardSm90::DqAccum>(p, a);
+  AttncBackwardDqStore::run(p, a);
 }
 
 #endif // ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH

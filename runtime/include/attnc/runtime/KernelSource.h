@@ -67,6 +67,9 @@ inline constexpr const char *kBackwardDqName = "attnc_backward_dq";
 inline constexpr const char *kBackwardQueryIntervalsName = "attnc_backward_query_intervals";
 inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
+/// The dQ store's launch: __constant__ int[3] = {query rows per CTA, threads, 1: grid (row
+/// tiles, heads, batch), 0: grid (all heads' rows / rows per CTA)}.
+inline constexpr const char *kBackwardStoreDqConfigName = "attnc_backward_store_dq_config";
 
 /// The backward's two modules: the key-tile module (preparation, key tiles, dQ store,
 /// recompute; what every backward runs) and the deterministic mode's dQ kernel, compiled on
