@@ -9,7 +9,8 @@
 // LSE[b, h, t] (fp32, natural log, the forward's) at lse + b*lse_stride[0] + h*lse_stride[1]
 // + t. Scratch the runtime allocates per launch (stream-ordered), fp32, contiguous:
 //   delta    [batch, heads, q_len]        rowsum(dO * O) - dL/dLSE, by the preparation kernel
-//   dq_accum [batch, heads, q_len, D]     zeroed; dQ accumulated by the key-tile kernel
+//   dq_accum [batch, heads, dq_accum_rows, D]  dQ accumulated by the key-tile kernel, in the
+//            order its DqAccum says (rows rounded up to its tile), zeroed by the preparation
 //   row_stats [batch, heads, row_stats_rows, 2]  (LSE * log2(e), delta) per query row, rows
 //            rounded up to the key-tile kernel's query tile, zeroed, then written by the
 //            preparation; only for a key-tile kernel that loads them per query tile (sm_90a),
@@ -60,6 +61,7 @@ typedef struct AttncBackwardParams {
   float *dq_accum;
   float *row_stats;
   long long row_stats_rows; ///< rows per (batch, head) of row_stats
+  long long dq_accum_rows;  ///< rows per (batch, head) of dq_accum
   AttncQueryIntervals *q_intervals;
   void *d_o_attn;
   /// Gradients of float inputs (KernelArgs.h), added to by the hooks' read sites.

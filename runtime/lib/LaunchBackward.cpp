@@ -332,9 +332,11 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   };
   const size_t headRows = size_t(args.q.batch) * size_t(args.q.heads) * size_t(tileRows);
   if (!args.deterministic)
-    if (Status s = allocateZeroed(headRows * size_t(args.q.headDim), "the dQ accumulator", dqAccum);
+    if (Status s = scratch.allocate(headRows * size_t(args.q.headDim) * sizeof(float),
+                                    "the dQ accumulator", dqAccum);
         !s.ok())
       return s;
+  params.dq_accum_rows = tileRows; // zeroed by the preparation (attention/backward_rows.cuh)
   params.delta = reinterpret_cast<float *>(delta);
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
   // The sm_90a key-tile kernel (config[6] == 1) loads each query tile's (LSE * log2 e, delta)

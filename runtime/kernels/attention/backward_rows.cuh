@@ -7,7 +7,8 @@
 //             the LSE (d LSE / d score = P). With an `out` expression, O is the output before
 //             it and dO becomes dO * V::outGrad (written to d_o_attn); the out expression's
 //             input reads get their gradients here (V::outInputGrads). Rows that kept no
-//             key (LSE = -inf) had no `out` applied: their dO counts as zero.
+//             key (LSE = -inf) had no `out` applied: their dO counts as zero. It also zeroes
+//             dq_accum (one pass over memory fewer than a memset before it).
 //   dQ store  dQ = dq_accum converted to the kernel's 16-bit type, at dQ's strides; the
 //             key-tile kernel chooses dq_accum's layout (DqAccum: rows per (batch, head)
 //             rounded up to kTileRows, and the offset of [q, d] in them)
@@ -84,6 +85,18 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     if (!row(a, b, h, q))
       return;
     const int lane = (int)threadIdx.x % 32;
+    if (p.dq_accum != nullptr) {
+      // Rows q, q + q_len, ... of the head's dq_accum in memory order (one when q_len is a
+      // multiple of the tile): all of it, whatever order its layout puts the rows in.
+      float *head = p.dq_accum + ((long long)b * a.heads + h) * p.dq_accum_rows * kHeadDim;
+      const auto zeroRow = [&](long long r) {
+#pragma unroll
+        for (int i = 0; i < kPerLane; i += 2)
+          *(float2 *)(head + r * kHeadDim + lane * kPerLane + i) = make_float2(0.f, 0.f);
+      };
+      for (long long r = q; r < p.dq_accum_rows; r += a.q_len)
+        zeroRow(r);
+    }
     float o[kPerLane], d[kPerLane];
     loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], lane, o);
     loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], lane, d);
