@@ -36,7 +36,7 @@
 //   key_tiles: grid (ceil(kv_len / 64), kv_heads, batch), threads and dynamic shared memory
 //   from __constant__ int attnc_backward_key_tiles_config[8] = {block_m, block_n, threads,
 //   stages, dynamic_smem_bytes, head_dim, 0 (no tensor maps), 1 (dq_accum's rows per
-//   (batch, head), rounded to this: q_len)}; dq_accum zeroed before it.
+//   (batch, head), rounded to this: q_len)}; dq_accum zeroed by the preparation.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_SM80_BACKWARD_CUH

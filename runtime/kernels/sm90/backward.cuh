@@ -2,8 +2,9 @@
 //
 // The key-tile kernel of the backward (sm80/backward.cuh has the whole backward and its
 // semantics) on Hopper's instructions: TMA loads on mbarriers, one producer warpgroup and two
-// consumer warpgroups (setmaxnreg), wgmma for the five products. The preparation, dQ store,
-// recompute and deterministic dQ kernels stay the portable ones.
+// consumer warpgroups (setmaxnreg), wgmma for the five products. The dQ store is
+// attention/dq_store.cuh's; the preparation, recompute and deterministic dQ kernels stay the
+// portable ones.
 //
 // One CTA per (128-key tile, KV head, batch); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
