@@ -70,18 +70,26 @@ struct BackwardTrace {
   }
 };
 
+/// Copies a backward module's __constant__ int table `name` into `table`.
+template <size_t kSize>
+Status readTable(const CudaDriver &d, CUmodule module, const char *name, int (&table)[kSize]) {
+  CUdeviceptr address = 0;
+  size_t bytes = 0;
+  if (d.cuModuleGetGlobal(&address, &bytes, module, name) != CUDA_SUCCESS ||
+      bytes != sizeof(table) || d.cuMemcpyDtoH(table, address, sizeof(table)) != CUDA_SUCCESS)
+    return Status(StatusCode::Internal,
+                  std::string("the backward module has no readable launch table ") + name);
+  return Status::success();
+}
+
 /// Reads a backward module's launch table `name` ({block_m, block_n, threads, stages, dynamic
 /// smem, head dim, ...}) into `config` and lets `function` have that shared memory. A table
 /// that is not `required` may be empty (block_m 0).
 template <size_t kSize>
 Status readLaunchTable(const CudaDriver &d, CUmodule module, const char *name, CUfunction function,
                        int (&config)[kSize], bool required, int headDim, const DeviceInfo &device) {
-  CUdeviceptr table = 0;
-  size_t tableBytes = 0;
-  if (d.cuModuleGetGlobal(&table, &tableBytes, module, name) != CUDA_SUCCESS ||
-      tableBytes != sizeof(config) || d.cuMemcpyDtoH(config, table, sizeof(config)) != CUDA_SUCCESS)
-    return Status(StatusCode::Internal,
-                  std::string("the backward module has no readable launch table ") + name);
+  if (Status s = readTable(d, module, name, config); !s.ok())
+    return s;
   if (config[0] == 0 && !required)
     return Status::success();
   if (config[0] <= 0 || config[1] <= 0 || config[2] <= 0 || config[5] != headDim)
@@ -145,21 +153,14 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  loaded.recomputeConfig, false, manifest.headDim, device);
       !s.ok())
     return fail(s);
-  {
-    CUdeviceptr table = 0;
-    size_t tableBytes = 0;
-    int(&store)[3] = loaded.storeDqConfig;
-    if (d.cuModuleGetGlobal(&table, &tableBytes, loaded.module, kBackwardStoreDqConfigName) !=
-            CUDA_SUCCESS ||
-        tableBytes != sizeof(store) || d.cuMemcpyDtoH(store, table, sizeof(store)) != CUDA_SUCCESS)
-      return fail(Status(StatusCode::Internal,
-                         std::string("the backward module has no readable launch table ") +
-                             kBackwardStoreDqConfigName));
-    if (store[0] <= 0 || store[1] <= 0 || (store[2] != 0 && store[2] != 1))
-      return fail(Status(StatusCode::Internal, std::string("the launch table ") +
-                                                   kBackwardStoreDqConfigName +
-                                                   " of the backward is malformed"));
-  }
+  const int(&store)[3] = loaded.storeDqConfig;
+  if (Status s = readTable(d, loaded.module, kBackwardStoreDqConfigName, loaded.storeDqConfig);
+      !s.ok())
+    return fail(s);
+  if (store[0] <= 0 || store[1] <= 0 || (store[2] != 0 && store[2] != 1))
+    return fail(Status(StatusCode::Internal, std::string("the launch table ") +
+                                                 kBackwardStoreDqConfigName +
+                                                 " of the backward is malformed"));
   if (loaded.config[6] == 1 &&
       (r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
                                  kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
