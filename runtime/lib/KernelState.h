@@ -70,6 +70,7 @@ struct Kernel::Backward {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
     CUfunction queryIntervals = nullptr; ///< sm_90a: the key tiles' query intervals
+    CUfunction keyTileOrder = nullptr;   ///< sm_90a: the key-tile kernel's launch order
     PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel, 1 =
     /// it takes AttncBackwardTmaMaps (sm_90a), 0

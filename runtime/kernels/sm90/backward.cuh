@@ -6,7 +6,8 @@
 // attention/dq_store.cuh's; the preparation, recompute and deterministic dQ kernels stay the
 // portable ones.
 //
-// One CTA per (128-key tile, KV head, batch); consumer warpgroup c owns keys 64 c .. 64 c + 63
+// One CTA per (128-key tile, KV head, batch), launched longest first (attention/
+// key_tile_order.cuh); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
 // 64-query tiles of V::qRanges (computed before, by attnc_backward_query_intervals:
 // writeQueryIntervals) for every query head of the group, classifies them 32 at a
@@ -33,7 +34,7 @@
 //   dK (its last reader) done.
 // dK and dV are written from registers at the end.
 //
-// LAUNCH: grid (ceil(kv_len / 128), kv_heads, batch), 384 threads, dynamic shared memory and
+// LAUNCH: grid (ceil(kv_len / 128) * kv_heads * batch), 384 threads, dynamic shared memory and
 // block sizes from __constant__ int attnc_backward_key_tiles_config[8] (as the portable one;
 // [6] = 1: it takes tensor maps, [7] = 64: dq_accum's rows per (batch, head) rounded to 64);
 // parameters (AttncBackwardParams, AttncArgs, AttncBackwardTmaMaps), __grid_constant__.
@@ -46,6 +47,7 @@
 
 #include "attention/backward_score.cuh"
 #include "attention/dq_accum.cuh"
+#include "attention/key_tile_order.cuh"
 #include "attention/range_scan.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/fragment.cuh"
@@ -107,7 +109,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
-  using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
+  using Scan = KeyTileScan<V, kBlockM, false>;   // its interval walk, over query intervals
+  using Order = backward::KeyTileOrder<kBlockN>; // which unit each CTA runs
 
   // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
   // staged dQ part is full / free again (with the dQ writer warp), and its D = 64 barrier.
@@ -567,8 +570,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     const unsigned raw = tile::sharedAddress(smemRaw);
     const unsigned base = (raw + 1023u) & ~1023u;
     Aux &aux = *reinterpret_cast<Aux *>(smemRaw + (base - raw) + kAuxOffset);
-    const int kTile = (int)blockIdx.x, kvh = (int)blockIdx.y, b = (int)blockIdx.z;
-    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const backward::KeyTileUnit unit = Order::unit(p, a);
+    const int kvh = unit.kvh, b = unit.b;
+    const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
     const int tid = (int)threadIdx.x, warpgroup = tid / 128;
     if (tid == 0) {
       hopper::barrierInit(barrier(aux.kvFull), 1);
