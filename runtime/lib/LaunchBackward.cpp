@@ -166,6 +166,10 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                    kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
       return fail(
           cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
+    if ((r = d.cuModuleGetFunction(&loaded.countQueryTiles, loaded.module,
+                                   kBackwardCountQueryTilesName)) != CUDA_SUCCESS)
+      return fail(
+          cudaFailure(d, r, std::string("finding entry '") + kBackwardCountQueryTilesName + "'"));
     if ((r = d.cuModuleGetFunction(&loaded.keyTileOrder, loaded.module,
                                    kBackwardKeyTileOrderName)) != CUDA_SUCCESS)
       return fail(
@@ -369,11 +373,12 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
     // writes (longest first when a few units are far longer than the rest).
     if (keyTileUnits > 0x7fffffff)
       return invalid("too many key tiles (" + std::to_string(keyTileUnits) + ") for one backward");
-    if (Status s = scratch.allocate(size_t(keyTileUnits) * sizeof(int),
+    if (Status s = scratch.allocate(size_t(keyTileUnits) * 2 * sizeof(int),
                                     "the key-tile kernel's launch order", order);
         !s.ok())
       return s;
     params.key_tile_order = reinterpret_cast<int *>(order);
+    params.key_tile_lengths = params.key_tile_order + keyTileUnits;
   }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
@@ -432,11 +437,16 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                                   1, 128, 0, kernelParams, "the key tiles' query intervals");
         !s.ok())
       return s;
-  if (params.key_tile_order != nullptr)
+  if (params.key_tile_order != nullptr) {
+    if (Status s = scratch.launch(loaded.countQueryTiles, unsigned((keyTileUnits + 7) / 8), 1, 1,
+                                  256, 0, kernelParams, "the key-tile units' query tiles");
+        !s.ok())
+      return s;
     if (Status s = scratch.launch(loaded.keyTileOrder, 1, 1, 1, 1024, 0, kernelParams,
                                   "the key-tile kernel's launch order");
         !s.ok())
       return s;
+  }
   // The sm_90a key-tile kernel loads Q, K, V and dO (the one it reads: dL/d(output before
   // `out`) with `out`) through tensor maps.
   AttncBackwardTmaMaps maps;
