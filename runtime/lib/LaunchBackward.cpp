@@ -161,20 +161,14 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     return fail(Status(StatusCode::Internal, std::string("the launch table ") +
                                                  kBackwardStoreDqConfigName +
                                                  " of the backward is malformed"));
-  if (loaded.config[6] == 1) {
-    if ((r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
-                                   kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
-      return fail(
-          cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
-    if ((r = d.cuModuleGetFunction(&loaded.countQueryTiles, loaded.module,
-                                   kBackwardCountQueryTilesName)) != CUDA_SUCCESS)
-      return fail(
-          cudaFailure(d, r, std::string("finding entry '") + kBackwardCountQueryTilesName + "'"));
-    if ((r = d.cuModuleGetFunction(&loaded.keyTileOrder, loaded.module,
-                                   kBackwardKeyTileOrderName)) != CUDA_SUCCESS)
-      return fail(
-          cudaFailure(d, r, std::string("finding entry '") + kBackwardKeyTileOrderName + "'"));
-  }
+  // sm_90a (tensor maps): the query intervals, the units' query tiles and the launch order.
+  const Lookup tmaLookups[] = {{&loaded.queryIntervals, kBackwardQueryIntervalsName},
+                               {&loaded.countQueryTiles, kBackwardCountQueryTilesName},
+                               {&loaded.keyTileOrder, kBackwardKeyTileOrderName}};
+  if (loaded.config[6] == 1)
+    for (const Lookup &lookup : tmaLookups)
+      if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
+        return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
   findTrace(d, loaded.module, loaded.trace, loaded.traceBytes);
   return Status::success();
 }
