@@ -17,6 +17,11 @@
 //            else null
 //   q_intervals [batch, heads, key tiles]  each key tile's query intervals, written by
 //            attnc_backward_query_intervals; only for the sm_90a key-tile kernel, else null
+//   key_tile_order [batch * kv heads * key tiles]  int: the key-tile kernel's CTA i runs unit
+//            key_tile_order[i] (attention/key_tile_order.cuh), written by
+//            attnc_backward_key_tile_order from key_tile_lengths (the query tiles each unit
+//            visits, by attnc_backward_count_query_tiles); with q_intervals, else null (natural
+//            order)
 // and, for programs with an `out` expression (V::kHasOut), 16-bit [batch, heads, q_len, D]:
 //   o        the attention output before `out`, recomputed (attnc_backward_recompute); the
 //            runtime points o / o_stride at it
@@ -63,6 +68,8 @@ typedef struct AttncBackwardParams {
   long long row_stats_rows; ///< rows per (batch, head) of row_stats
   long long dq_accum_rows;  ///< rows per (batch, head) of dq_accum
   AttncQueryIntervals *q_intervals;
+  int *key_tile_order;
+  int *key_tile_lengths; ///< [batch * kv heads * key tiles]: query tiles each unit visits
   void *d_o_attn;
   /// Gradients of float inputs (KernelArgs.h), added to by the hooks' read sites.
   AttncInputGrads input_grads;

@@ -69,7 +69,9 @@ struct Kernel::Backward {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
-    CUfunction queryIntervals = nullptr; ///< sm_90a: the key tiles' query intervals
+    CUfunction queryIntervals = nullptr;  ///< sm_90a: the key tiles' query intervals
+    CUfunction countQueryTiles = nullptr; ///< sm_90a: the query tiles each key-tile unit visits
+    CUfunction keyTileOrder = nullptr;    ///< sm_90a: the key-tile kernel's launch order
     PrepassFunctions prepass;
     /// block_m, block_n, threads, stages, dynamic smem, head dim of the key-tile kernel, 1 =
     /// it takes AttncBackwardTmaMaps (sm_90a), 0

@@ -161,11 +161,14 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     return fail(Status(StatusCode::Internal, std::string("the launch table ") +
                                                  kBackwardStoreDqConfigName +
                                                  " of the backward is malformed"));
-  if (loaded.config[6] == 1 &&
-      (r = d.cuModuleGetFunction(&loaded.queryIntervals, loaded.module,
-                                 kBackwardQueryIntervalsName)) != CUDA_SUCCESS)
-    return fail(
-        cudaFailure(d, r, std::string("finding entry '") + kBackwardQueryIntervalsName + "'"));
+  // sm_90a (tensor maps): the query intervals, the units' query tiles and the launch order.
+  const Lookup tmaLookups[] = {{&loaded.queryIntervals, kBackwardQueryIntervalsName},
+                               {&loaded.countQueryTiles, kBackwardCountQueryTilesName},
+                               {&loaded.keyTileOrder, kBackwardKeyTileOrderName}};
+  if (loaded.config[6] == 1)
+    for (const Lookup &lookup : tmaLookups)
+      if ((r = d.cuModuleGetFunction(lookup.function, loaded.module, lookup.name)) != CUDA_SUCCESS)
+        return fail(cudaFailure(d, r, std::string("finding entry '") + lookup.name + "'"));
   findTrace(d, loaded.module, loaded.trace, loaded.traceBytes);
   return Status::success();
 }
@@ -346,8 +349,9 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   // which a kernel of their own writes (sm90/backward.cuh, writeQueryIntervals).
   const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
   const long long intervalTiles = (long long)args.q.batch * args.q.heads * keyTiles;
+  const long long keyTileUnits = (long long)args.q.batch * args.k.heads * keyTiles;
   if (loaded.config[6] == 1) {
-    CUdeviceptr rowStats = 0, intervals = 0;
+    CUdeviceptr rowStats = 0, intervals = 0, order = 0;
     if (Status s = allocateZeroed(headRows * 2, "the backward's row statistics", rowStats); !s.ok())
       return s;
     params.row_stats = reinterpret_cast<float *>(rowStats);
@@ -359,6 +363,16 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
         !s.ok())
       return s;
     params.q_intervals = reinterpret_cast<AttncQueryIntervals *>(intervals);
+    // One CTA per unit in a 1-D grid, launched in the order attnc_backward_key_tile_order
+    // writes (longest first when a few units are far longer than the rest).
+    if (keyTileUnits > 0x7fffffff)
+      return invalid("too many key tiles (" + std::to_string(keyTileUnits) + ") for one backward");
+    if (Status s = scratch.allocate(size_t(keyTileUnits) * 2 * sizeof(int),
+                                    "the key-tile kernel's launch order", order);
+        !s.ok())
+      return s;
+    params.key_tile_order = reinterpret_cast<int *>(order);
+    params.key_tile_lengths = params.key_tile_order + keyTileUnits;
   }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
@@ -417,6 +431,16 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                                   1, 128, 0, kernelParams, "the key tiles' query intervals");
         !s.ok())
       return s;
+  if (params.key_tile_order != nullptr) {
+    if (Status s = scratch.launch(loaded.countQueryTiles, unsigned((keyTileUnits + 7) / 8), 1, 1,
+                                  256, 0, kernelParams, "the key-tile units' query tiles");
+        !s.ok())
+      return s;
+    if (Status s = scratch.launch(loaded.keyTileOrder, 1, 1, 1, 1024, 0, kernelParams,
+                                  "the key-tile kernel's launch order");
+        !s.ok())
+      return s;
+  }
   // The sm_90a key-tile kernel loads Q, K, V and dO (the one it reads: dL/d(output before
   // `out`) with `out`) through tensor maps.
   AttncBackwardTmaMaps maps;
@@ -443,8 +467,11 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   const bool trace = loaded.trace != 0 && loaded.traceBytes >= sizeof(BackwardTrace::Counters);
   if (trace)
     d->cuMemsetD32Async(loaded.trace, 0, loaded.traceBytes / 4, scratch.stream());
-  if (Status s = scratch.launch(loaded.keyTiles, keyTiles, unsigned(args.k.heads),
-                                unsigned(args.q.batch), unsigned(threads), unsigned(sharedBytes),
+  const bool ordered = params.key_tile_order != nullptr;
+  if (Status s = scratch.launch(loaded.keyTiles, ordered ? unsigned(keyTileUnits) : keyTiles,
+                                ordered ? 1u : unsigned(args.k.heads),
+                                ordered ? 1u : unsigned(args.q.batch), unsigned(threads),
+                                unsigned(sharedBytes),
                                 loaded.config[6] == 1 ? keyTileMapParams : keyTileKernelParams,
                                 "the backward's key-tile kernel");
       !s.ok())

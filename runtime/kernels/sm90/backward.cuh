@@ -6,7 +6,8 @@
 // attention/dq_store.cuh's; the preparation, recompute and deterministic dQ kernels stay the
 // portable ones.
 //
-// One CTA per (128-key tile, KV head, batch); consumer warpgroup c owns keys 64 c .. 64 c + 63
+// One CTA per (128-key tile, KV head, batch), launched longest first (attention/
+// key_tile_order.cuh); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
 // 64-query tiles of V::qRanges (computed before, by attnc_backward_query_intervals:
 // writeQueryIntervals) for every query head of the group, classifies them 32 at a
@@ -33,7 +34,7 @@
 //   dK (its last reader) done.
 // dK and dV are written from registers at the end.
 //
-// LAUNCH: grid (ceil(kv_len / 128), kv_heads, batch), 384 threads, dynamic shared memory and
+// LAUNCH: grid (ceil(kv_len / 128) * kv_heads * batch), 384 threads, dynamic shared memory and
 // block sizes from __constant__ int attnc_backward_key_tiles_config[8] (as the portable one;
 // [6] = 1: it takes tensor maps, [7] = 64: dq_accum's rows per (batch, head) rounded to 64);
 // parameters (AttncBackwardParams, AttncArgs, AttncBackwardTmaMaps), __grid_constant__.
@@ -46,6 +47,7 @@
 
 #include "attention/backward_score.cuh"
 #include "attention/dq_accum.cuh"
+#include "attention/key_tile_order.cuh"
 #include "attention/range_scan.cuh"
 #include "attnc_backward_params.h"
 #include "primitives/fragment.cuh"
@@ -107,7 +109,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
-  using Scan = KeyTileScan<V, kBlockM, false>; // its interval walk, over query intervals
+  using Scan = KeyTileScan<V, kBlockM, false>;   // its interval walk, over query intervals
+  using Order = backward::KeyTileOrder<kBlockN>; // which unit each CTA runs
 
   // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
   // staged dQ part is full / free again (with the dQ writer warp), and its D = 64 barrier.
@@ -135,6 +138,57 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
   /// The producer's first warp: K and V once, then the query tiles of every head of the group
   /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
+  /// The query tiles of key tile [k0, kHi] for every query head of KV head kvh's group, a
+  /// warp-wide batch of 32 at a time: the 64-query tiles of the precomputed intervals,
+  /// classified one per lane (V::classify). Calls visit(h, start, cls) for each batch in
+  /// order, from all lanes (cls EMPTY for the lanes past the intervals).
+  template <class Visit>
+  static __device__ __forceinline__ void scanQueryTiles(const AttncBackwardParams &p,
+                                                        const AttncArgs &a, int b, int kvh, int k0,
+                                                        int kHi, int lane, Visit &&visit) {
+    const int group = a.heads / a.kv_heads;
+    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
+    for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+      const AttncQueryIntervals &intervals =
+          p.q_intervals[((long long)b * a.heads + h) * keyTiles + k0 / kBlockN];
+      int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        lo[i] = __ldg(&intervals.lo[i]);
+        hi[i] = __ldg(&intervals.hi[i]);
+      }
+      const int ranges = __ldg(&intervals.count);
+      int range = 0, next = 0;
+      while (range < ranges) {
+        int r = range, start = next;
+        Scan::walkIntervals(lo, hi, ranges, lane, r, start);
+        int cls = ATTNC_TILE_EMPTY;
+        if (r < ranges)
+          cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
+        visit(h, start, cls);
+        Scan::walkIntervals(lo, hi, ranges, 32, range, next);
+      }
+    }
+  }
+
+  /// One warp per (batch, KV head, key tile) unit: the query tiles the producer will visit
+  /// (p.key_tile_lengths), which the launch order sorts by.
+  static __device__ __forceinline__ void countQueryTiles(const AttncBackwardParams &p,
+                                                         const AttncArgs &a) {
+    const long long u = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    if (u >= Order::units(a))
+      return;
+    const int lane = (int)threadIdx.x % 32;
+    const backward::KeyTileUnit unit = Order::decode(a, u);
+    const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    int tiles = 0;
+    scanQueryTiles(p, a, unit.b, unit.kvh, k0, kHi, lane, [&](int, int, int cls) {
+      tiles += __popc(__ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY));
+    });
+    if (lane == 0)
+      p.key_tile_lengths[u] = tiles;
+  }
+
   static __device__ __forceinline__ void produce(const AttncBackwardParams &p, const AttncArgs &a,
                                                  const AttncBackwardTmaMaps &maps, Aux &aux,
                                                  unsigned base, int b, int kvh, int k0, int kHi) {
@@ -152,8 +206,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                           panel * 64, k0, kvh, b);
       }
     }
-    const int group = a.heads / a.kv_heads;
-    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
     int n = 0; // tiles queued
     auto queue = [&](int entry, int h) {
       const int stage = n % kStages;
@@ -187,32 +239,14 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
       ++n;
     };
-    for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-      const AttncQueryIntervals &intervals =
-          p.q_intervals[((long long)b * a.heads + h) * keyTiles + k0 / kBlockN];
-      int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
-#pragma unroll
-      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-        lo[i] = __ldg(&intervals.lo[i]);
-        hi[i] = __ldg(&intervals.hi[i]);
+    scanQueryTiles(p, a, b, kvh, k0, kHi, lane, [&](int h, int start, int cls) {
+      unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+      while (kept != 0u) {
+        const int j = __ffs(kept) - 1;
+        kept &= kept - 1;
+        queue(__shfl_sync(0xffffffffu, start | cls, j), h);
       }
-      const int ranges = __ldg(&intervals.count);
-      int range = 0, next = 0;
-      while (range < ranges) {
-        int r = range, start = next;
-        Scan::walkIntervals(lo, hi, ranges, lane, r, start);
-        int cls = ATTNC_TILE_EMPTY;
-        if (r < ranges)
-          cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
-        unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
-        while (kept != 0u) {
-          const int j = __ffs(kept) - 1;
-          kept &= kept - 1;
-          queue(__shfl_sync(0xffffffffu, start | cls, j), h);
-        }
-        Scan::walkIntervals(lo, hi, ranges, 32, range, next);
-      }
-    }
+    });
     queue(-1, 0);
 #if ATTNC_SM90_TRACE
     if (lane == 0) {
@@ -567,8 +601,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     const unsigned raw = tile::sharedAddress(smemRaw);
     const unsigned base = (raw + 1023u) & ~1023u;
     Aux &aux = *reinterpret_cast<Aux *>(smemRaw + (base - raw) + kAuxOffset);
-    const int kTile = (int)blockIdx.x, kvh = (int)blockIdx.y, b = (int)blockIdx.z;
-    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const backward::KeyTileUnit unit = Order::unit(p, a);
+    const int kvh = unit.kvh, b = unit.b;
+    const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
     const int tid = (int)threadIdx.x, warpgroup = tid / 128;
     if (tid == 0) {
       hopper::barrierInit(barrier(aux.kvFull), 1);

@@ -41,6 +41,21 @@ extern "C" __global__ void __launch_bounds__(128)
   AttncBackwardSm90::writeQueryIntervals(p, a);
 }
 
+/// One warp per (batch, KV head, key tile): the query tiles it visits (p.key_tile_lengths),
+/// 256 threads per block.
+extern "C" __global__ void __launch_bounds__(256)
+    attnc_backward_count_query_tiles(const __grid_constant__ AttncBackwardParams p,
+                                     const __grid_constant__ AttncArgs a) {
+  AttncBackwardSm90::countQueryTiles(p, a);
+}
+
+/// One CTA: the key-tile kernel's launch order (p.key_tile_order), longest units first.
+extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::Order::kThreads)
+    attnc_backward_key_tile_order(const __grid_constant__ AttncBackwardParams p,
+                                  const __grid_constant__ AttncArgs a) {
+  AttncBackwardSm90::Order::write(p, a);
+}
+
 using AttncBackwardDqStore = attnc::backward::FragmentDqStore<ATTNC_HEAD_DIM, AttncBackwardKind>;
 extern "C" {
 /// {query rows per CTA, threads, 1: grid (row tiles, heads, batch)}

@@ -65,6 +65,10 @@ inline constexpr const char *kBackwardRecomputeName = "attnc_backward_recompute"
 inline constexpr const char *kBackwardDqName = "attnc_backward_dq";
 /// sm_90a only (launch table [6] == 1): each key tile's query intervals for the key-tile kernel.
 inline constexpr const char *kBackwardQueryIntervalsName = "attnc_backward_query_intervals";
+/// sm_90a only: the query tiles each key-tile unit visits (a warp each), then the key-tile
+/// kernel's launch order from them (one CTA of 1024 threads).
+inline constexpr const char *kBackwardCountQueryTilesName = "attnc_backward_count_query_tiles";
+inline constexpr const char *kBackwardKeyTileOrderName = "attnc_backward_key_tile_order";
 inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
 /// The dQ store's launch: __constant__ int[3] = {query rows per CTA, threads, 1: grid (row
