@@ -538,15 +538,13 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                                  kk > 0 ? 1 : 0);
         wgmma::commit();
       }
-      // dK_c += dS_c^T Q with dS_c^T from shared memory (K-major, as K_c in S^T's product):
-      // dK's operand then holds no registers while the next tile's S^T and dP^T are issued.
+      // dK_c += dS_c^T Q, A (dS_c^T) from registers as dV's P^T: 16 KB of shared-memory reads
+      // fewer per tile than from dS^T's copy there. dK then completes before the loop's end
+      // (its registers must not live across the back-edge: ptxas would serialise every wgmma).
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk)
-        wgmma::mmaSSTransposedB(
-            kind, dk,
-            hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                sDs + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
-            hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16), 1);
+        wgmma::mmaRS(kind, dk, dsFrag[kk],
+                     hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
       wgmma::commit();
       clock.lap(kBwdTraceIssueDqDk);
       wgmma::wait<1>();
@@ -565,6 +563,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
                        : "memory");
       }
       clock.lap(kBwdTraceStoreDq);
+      wgmma::wait<0>();
+      wgmma::fenceOperands(dk);
 #if ATTNC_SM90_TRACE
       if (tid == 0)
         ++aux.traceSums[c][kBwdTracePhases];
