@@ -184,6 +184,28 @@ void lowerNonFiniteConstants(ModuleOp module) {
   }
 }
 
+/// arith.divui / arith.remui (attn-simplify-int-ranges; ArithToEmitC 19 has neither): the
+/// C operator on unsigned casts of the operands.
+template <class ArithOp, class EmitCOp>
+struct UnsignedDivisionToEmitC : OpConversionPattern<ArithOp> {
+  using OpConversionPattern<ArithOp>::OpConversionPattern;
+  LogicalResult matchAndRewrite(ArithOp op, typename ArithOp::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto type = dyn_cast<IntegerType>(op.getType());
+    if (!type)
+      return rewriter.notifyMatchFailure(op, "not a scalar integer");
+    auto unsignedType = IntegerType::get(op.getContext(), type.getWidth(), IntegerType::Unsigned);
+    Location loc = op.getLoc();
+    auto asUnsigned = [&](Value v) {
+      return rewriter.create<emitc::CastOp>(loc, unsignedType, v).getResult();
+    };
+    Value result = rewriter.create<EmitCOp>(loc, unsignedType, asUnsigned(adaptor.getLhs()),
+                                            asUnsigned(adaptor.getRhs()));
+    rewriter.replaceOpWithNewOp<emitc::CastOp>(op, type, result);
+    return success();
+  }
+};
+
 struct LowerToEmitCPass : impl::LowerToEmitCBase<LowerToEmitCPass> {
   void runOnOperation() final {
     ModuleOp module = getOperation();
@@ -217,6 +239,8 @@ struct LowerToEmitCPass : impl::LowerToEmitCBase<LowerToEmitCPass> {
     types.addConversion([](Type t) { return t; });
     RewritePatternSet patterns(ctx);
     populateArithToEmitCPatterns(types, patterns);
+    patterns.add<UnsignedDivisionToEmitC<arith::DivUIOp, emitc::DivOp>,
+                 UnsignedDivisionToEmitC<arith::RemUIOp, emitc::RemOp>>(types, ctx);
     populateFuncToEmitCPatterns(patterns);
     ConversionTarget target(*ctx);
     target.addLegalDialect<emitc::EmitCDialect>();

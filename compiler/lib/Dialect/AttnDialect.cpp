@@ -114,6 +114,19 @@ LogicalResult IndexOp::verify() {
   return success();
 }
 
+/// [0, INT32_MAX]: indices and shapes are non-negative (see the ops' descriptions).
+static ConstantIntRanges nonNegative() {
+  return ConstantIntRanges::fromSigned(APInt::getZero(32), APInt::getSignedMaxValue(32));
+}
+
+void IndexOp::inferResultRanges(ArrayRef<ConstantIntRanges>, SetIntRangeFn setResultRange) {
+  setResultRange(getResult(), nonNegative());
+}
+
+void ShapeOp::inferResultRanges(ArrayRef<ConstantIntRanges>, SetIntRangeFn setResultRange) {
+  setResultRange(getResult(), nonNegative());
+}
+
 LogicalResult ShapeOp::verify() {
   if (!llvm::is_contained(
           ArrayRef<StringRef>{"batch", "heads", "kv_heads", "q_len", "kv_len", "d", "num_blocks"},

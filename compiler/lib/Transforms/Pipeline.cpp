@@ -30,6 +30,7 @@ void buildHookPipelineStage(mlir::OpPassManager &pm, HookPipelineStage stage,
     }
     return;
   case HookPipelineStage::Emit:
+    pm.addPass(createSimplifyIntRanges());
     pm.addPass(createLowerToEmitC());
     pm.addPass(createFastFloatMath());
     return;
@@ -61,7 +62,8 @@ void registerHookPipelines() {
         buildHookPipelineStage(pm, HookPipelineStage::Classify, HookPipelineOptions());
       });
   mlir::PassPipelineRegistration<>(
-      "attnc-hook-emit", "Hook pipeline stage 3: attn-to-emitc, attn-fast-float-math",
+      "attnc-hook-emit",
+      "Hook pipeline stage 3: attn-simplify-int-ranges, attn-to-emitc, attn-fast-float-math",
       [](OpPassManager &pm) {
         buildHookPipelineStage(pm, HookPipelineStage::Emit, HookPipelineOptions());
       });

@@ -103,6 +103,18 @@ def QRanges : Pass<"attn-q-ranges", "mlir::ModuleOp"> {
   ];
 }
 
+def SimplifyIntRanges : Pass<"attn-simplify-int-ranges", "mlir::ModuleOp"> {
+  let summary = "Cheaper integer arithmetic in the hooks, proven exact by integer range analysis";
+  let description = [{
+    Runs upstream's integer range analysis over each `attn.spec` (indices and shapes are
+    non-negative) and rewrites signed division and remainder of non-negative values by a
+    positive constant into unsigned ones, and `abs(x) <= C` (and `<`, `>`, `>=`) into the
+    unsigned range test `x + C <=u 2C` where x cannot be INT_MIN. Runs after the passes
+    that read the mask's signed form (classification, key and query ranges).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def LowerToEmitC : Pass<"attn-to-emitc", "mlir::ModuleOp"> {
   let summary = "Outline attn.spec regions into hook functions and lower to EmitC";
   let description = [{

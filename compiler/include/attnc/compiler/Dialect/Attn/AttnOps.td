@@ -6,6 +6,7 @@ include "attnc/compiler/Dialect/Attn/AttnDialect.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/InferIntRangeInterface.td"
 
 def Attn_SpecOp : Attn_Op<"spec", [Symbol, IsolatedFromAbove, NoRegionArguments]> {
   let summary = "One attention pattern: mask, score, out and route regions";
@@ -55,11 +56,15 @@ def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }
 
-def Attn_IndexOp : Attn_Op<"index", [Pure]> {
+def Attn_IndexOp : Attn_Op<"index", [Pure,
+    DeclareOpInterfaceMethods<InferIntRangeInterface, ["inferResultRanges"]>]> {
   let summary = "A built-in index variable: b, h, kv_h, q, k, c, blk";
   let description = [{
     `b` batch, `h` query head, `kv_h` = h / (heads / kv_heads), `q` query token,
     `k` key token, `c` output column (only in `out`), `blk` KV block (only in `route`).
+    Every index is non-negative (the kernels evaluate hooks at in-range coordinates and,
+    on tiles crossing q_len or kv_len, at padding coordinates past them), which the integer
+    range analysis of `attn-simplify-int-ranges` relies on.
     Example: `%q = attn.index q : i32`.
   }];
   let arguments = (ins StrAttr:$kind);
@@ -68,8 +73,10 @@ def Attn_IndexOp : Attn_Op<"index", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_ShapeOp : Attn_Op<"shape", [Pure]> {
+def Attn_ShapeOp : Attn_Op<"shape", [Pure,
+    DeclareOpInterfaceMethods<InferIntRangeInterface, ["inferResultRanges"]>]> {
   let summary = "A run-time shape: batch, heads, kv_heads, q_len, kv_len, d, num_blocks";
+  let description = [{ Non-negative (the runtime rejects other shapes). }];
   let arguments = (ins StrAttr:$kind);
   let results = (outs I32:$result);
   let assemblyFormat = "$kind attr-dict `:` type($result)";
