@@ -23,15 +23,13 @@
 //   dS^T to shared memory (two buffers, so one barrier per tile orders both warpgroups), then
 //   dQ^T = K^T dS^T (both operands MN-major): at D = 128 warpgroup c takes head-dim columns
 //   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys
-//   dK_c += dS_c^T Q                       wgmma, A (dS^T) K-major and B MN-major, both in
-//                                          shared memory
+//   dK_c += dS_c^T Q                       wgmma, A (dS^T) from registers, B MN-major
 //   dQ's fragment is staged in shared memory while dK's product runs; the producer's second
 //   warp (writeDq) adds it to dq_accum by one bulk reduction (cp.reduce.async.bulk, 16 KB)
 //   instead of per-element atomics; dq_accum keeps the fragment order (DqAccum) and the dQ
-//   store reads it so. The next tile's S^T and
-//   dP^T are issued right after, behind dK's product: the tensor cores stay busy while the
-//   warpgroup stages dQ, and a stage is released once the next tile's first wait has seen
-//   dK (its last reader) done.
+//   store reads it so. dK is waited before the tile ends (its A registers must not live
+//   across the loop's back-edge: ptxas would serialise every wgmma); the stage, whose last
+//   reader dK is, is released at the next tile's first wait.
 // dK and dV are written from registers at the end.
 //
 // LAUNCH: grid (ceil(kv_len / 128) * kv_heads * batch), 384 threads, dynamic shared memory and
