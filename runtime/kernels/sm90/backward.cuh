@@ -318,9 +318,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   }
 
   /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63. Per query tile n the products
-  /// are issued in the order S_n, dP_n | dV_n | (barrier) dQ_n, dK_n, S_n+1, dP_n+1: dQ's
-  /// staging copy runs under dK_n, and the next tile's scores follow dK_n on the tensor cores
-  /// while this warpgroup stages dQ and waits for the next stage.
+  /// are issued in the order S_n, dP_n | dV_n | (barrier) dQ_n, dK_n: dQ's staging copy runs
+  /// under dK_n, which is waited before S_n+1 and dP_n+1 are issued (dK's A operand is in
+  /// registers).
   static __device__ __forceinline__ void consume(const AttncBackwardParams &p, const AttncArgs &a,
                                                  Aux &aux, unsigned base, int b, int kvh, int k0,
                                                  int c) {
