@@ -14,7 +14,6 @@ SS_N = [64, 128]        # S = Q K^T: both operands from shared memory, K-major
 RSK_N = [64, 128]       # S = Q K^T: Q from registers, K from shared memory (K-major)
 RS_N = [64, 128, 256]   # O += P V: P from registers, V from shared memory (MN-major)
 SST_N = [32, 64]        # backward dQ = dS K: both in shared memory, both MN-major
-SSTB_N = [64, 128]      # backward dK += dS^T Q: dS^T K-major, Q MN-major, both in shared memory
 
 
 def regs(n, first):
@@ -51,11 +50,6 @@ def ss(kind, ptx, n):
 def sst(kind, ptx, n):
     return shared_shared(kind, ptx, n, "mmaSSTransposed", 1, 1,
                          "both MN-major (transposed) descriptors: A stored [k][m], B stored [k][n]")
-
-
-def sstb(kind, ptx, n):
-    return shared_shared(kind, ptx, n, "mmaSSTransposedB", 0, 1,
-                         "A K-major, B MN-major (transposed, stored [k][n])")
 
 
 def rs(kind, ptx, n):
@@ -138,8 +132,6 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
             parts.append(rs(kind, ptx, n))
         for n in SST_N:
             parts.append(sst(kind, ptx, n))
-        for n in SSTB_N:
-            parts.append(sstb(kind, ptx, n))
     parts.append("""
 } // namespace wgmma
 } // namespace attnc
