@@ -31,6 +31,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <optional>
 
@@ -81,25 +82,15 @@ void makeAbsCompareARangeTest(arith::CmpIOp cmp, DataFlowSolver &solver) {
   if (!abs || !abs->hasOneUse() || !matchPattern(cmp.getRhs(), m_ConstantInt(&bound)) ||
       !cmp.getLhs().getType().isInteger(32))
     return;
-  // abs(x) <= C or abs(x) > C, with `inside` the first.
-  int64_t c = bound.getSExtValue();
-  bool inside;
-  switch (cmp.getPredicate()) {
-  case arith::CmpIPredicate::sle:
-    inside = true;
-    break;
-  case arith::CmpIPredicate::slt:
-    inside = true, --c;
-    break;
-  case arith::CmpIPredicate::sgt:
-    inside = false;
-    break;
-  case arith::CmpIPredicate::sge:
-    inside = false, --c;
-    break;
-  default:
+  // As abs(x) <= C (`inside`) or abs(x) > C: < and >= compare with C - 1.
+  using Predicate = arith::CmpIPredicate;
+  const Predicate predicate = cmp.getPredicate();
+  if (!llvm::is_contained({Predicate::sle, Predicate::slt, Predicate::sgt, Predicate::sge},
+                          predicate))
     return;
-  }
+  const bool inside = predicate == Predicate::sle || predicate == Predicate::slt;
+  const int64_t c =
+      bound.getSExtValue() - (predicate == Predicate::slt || predicate == Predicate::sge);
   if (c < 0 || c > std::numeric_limits<int32_t>::max() / 2)
     return;
   Value x = abs.getOperand();

@@ -59,8 +59,7 @@ template <int kBlockN> struct KeyTileOrder {
   /// The unit of CTA blockIdx.x (a 1-D grid of units(a) CTAs).
   static __device__ __forceinline__ KeyTileUnit unit(const AttncBackwardParams &p,
                                                      const AttncArgs &a) {
-    return decode(a, p.key_tile_order != nullptr ? __ldg(&p.key_tile_order[blockIdx.x])
-                                                 : (long long)blockIdx.x);
+    return decode(a, __ldg(&p.key_tile_order[blockIdx.x]));
   }
   /// Unit u's length: the query tiles it visits (p.key_tile_lengths, counted before).
   static __device__ __forceinline__ long long length(const AttncBackwardParams &p, long long u) {

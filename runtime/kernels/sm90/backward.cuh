@@ -134,8 +134,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     h = __shfl_sync(0xffffffffu, h, 0);
   }
 
-  /// The producer's first warp: K and V once, then the query tiles of every head of the group
-  /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
   /// The query tiles of key tile [k0, kHi] for every query head of KV head kvh's group, a
   /// warp-wide batch of 32 at a time: the 64-query tiles of the precomputed intervals,
   /// classified one per lane (V::classify). Calls visit(h, start, cls) for each batch in
@@ -187,6 +185,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       p.key_tile_lengths[u] = tiles;
   }
 
+  /// The producer's first warp: K and V once, then the query tiles of every head of the group
+  /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
   static __device__ __forceinline__ void produce(const AttncBackwardParams &p, const AttncArgs &a,
                                                  const AttncBackwardTmaMaps &maps, Aux &aux,
                                                  unsigned base, int b, int kvh, int k0, int kHi) {
@@ -405,8 +405,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       // P^T and dS^T, element by element: rows are keys, columns queries q0 + 8 col + 2 t + j
       // (their LSE * log2 e and delta read from the stage per column: arrays of them would not
       // fit the registers; rows past q_len hold zeros and their pairs are dropped). Without a
-      // score hook (SplitPair), P while dP's product runs, then dS. The first wait also
-      // completes dK_n-1, the last reader of the previous stage, which is then released.
+      // score hook (SplitPair), P while dP's product runs, then dS. The first wait releases
+      // the previous stage (its last reader, dK_n-1, was waited at the end of tile n-1).
       const unsigned tStats = base + kStatsOffset + stage * kStatsBytes;
       const auto stat = [&](int column, int which) { // 0: LSE * log2 e, 1: delta
         float value;
@@ -430,7 +430,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if constexpr (backward::SplitPair<V>::kSplits) {
         wgmma::wait<1>();
         wgmma::fenceOperands(s);
-        wgmma::fenceOperands(dk);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
@@ -460,7 +459,6 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::wait<0>();
         wgmma::fenceOperands(s);
         wgmma::fenceOperands(dp);
-        wgmma::fenceOperands(dk);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
         backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
