@@ -1,16 +1,19 @@
-//===- FactorMask.cpp - Split the mask into an index and a data factor ----===//
+//===- FactorMask.cpp - Split the mask into two factors -------------------===//
 //
 // Rewrites the mask region's `attn.yield %keep` into
 //   attn.yield %keep, %index, %data
-// when %keep is a conjunction (a tree of arith.andi) whose conjuncts split into two
-// non-empty groups: those that read no input tensor (%index: arithmetic on indices,
-// shapes and params) and those that do (%data). %keep == %index && %data.
+// when %keep is a conjunction (a tree of arith.andi) of at least two distinct conjuncts:
+// %data holds those that read an input tensor and %index the others (arithmetic on indices,
+// shapes and params); when none reads an input, %index is the first conjunct and %data the
+// rest. %keep == %index && %data.
 //
 // attn-classify-blocks then proves each factor separately per tile, and a PARTIAL tile
 // whose factor is proven true evaluates only the other one: for document_causal, a
 // diagonal tile inside one document needs the causal test only, and a tile below the
-// diagonal across a document boundary needs the document test only. Masks that do not
-// split keep their single yield value.
+// diagonal across a document boundary needs the document test only; for a neighbourhood
+// window, a tile of whole image rows needs the column test only. Masks that do not split (a
+// single conjunct, a disjunction, conjuncts that all read inputs) keep their single yield
+// value.
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/compiler/Dialect/Attn/AttnDialect.h"
@@ -73,6 +76,8 @@ struct FactorMaskPass : impl::FactorMaskBase<FactorMaskPass> {
       SmallVector<Value> index, data;
       for (Value c : conjuncts)
         (readsInput(c, memo) ? data : index).push_back(c);
+      if (data.empty() && index.size() >= 2) // no input read: the first conjunct and the rest
+        data.assign(std::next(index.begin()), index.end()), index.resize(1);
       if (index.empty() || data.empty())
         return;
       OpBuilder b(yield);

@@ -21,14 +21,25 @@ template <class V> struct WithoutOut : V { static constexpr bool kHasOut = false
 namespace backward {
 
 template <bool kValue> struct BoolConstant { static constexpr bool value = kValue; };
+template <int kValue> struct IntConstant { static constexpr int value = kValue; };
 
-/// Whether the pair (q, k) is kept: inside q_len and kv_len (kBounds) and by the mask (kMask).
-template <class V, bool kMask, bool kBounds>
+/// What a pair of a tile evaluates of the mask: nothing (FULL tiles), all of it, or, on a
+/// PARTIAL tile of a factored mask (V::kMaskFactors) whose other factor the classifier
+/// proved, one factor (V::maskIndex or V::maskData).
+enum MaskTest : int { kNoMask, kWholeMask, kIndexFactor, kDataFactor };
+
+/// Whether the pair (q, k) is kept: inside q_len and kv_len (kBounds) and by the mask's part
+/// kMask (a MaskTest).
+template <class V, int kMask, bool kBounds>
 static __device__ __forceinline__ bool pairKept(const AttncArgs &a, int b, int h, int q, int k) {
   bool keep = !kBounds || (q < a.q_len && k < a.kv_len);
-  if (kMask)
-    keep = keep & V::mask(a, b, h, score::inside<V, kBounds>(q, a.q_len),
-                          score::inside<V, kBounds>(k, a.kv_len));
+  const int qi = score::inside<V, kBounds>(q, a.q_len), ki = score::inside<V, kBounds>(k, a.kv_len);
+  if constexpr (kMask == kWholeMask)
+    keep = keep & V::mask(a, b, h, qi, ki);
+  else if constexpr (kMask == kIndexFactor)
+    keep = keep & V::maskIndex(a, b, h, qi, ki);
+  else if constexpr (kMask == kDataFactor)
+    keep = keep & V::maskData(a, b, h, qi, ki);
   return keep;
 }
 
@@ -43,7 +54,7 @@ template <class V> struct SplitPair {
                                                               float lseLog2) {
     return tile::fastExp2(fmaf(s, a.scale * score::kLog2e, -lseLog2));
   }
-  template <bool kMask, bool kBounds>
+  template <int kMask, bool kBounds>
   static __device__ __forceinline__ float probability(float s, const AttncArgs &a, int b, int h,
                                                       int q, int k, float lseLog2) {
     const bool keep = pairKept<V, kMask, kBounds>(a, b, h, q, k);
@@ -59,10 +70,10 @@ template <class V> struct SplitPair {
 /// Q[q] . K[k] and leaves as P = exp(score - LSE), `dp` comes in as dP = dO[q] . V[k] and
 /// leaves as dS = P (dP - delta) * V::scoreGrad, the gradient of the loss with respect to
 /// scale * dot (d loss / d dot is scale * dS: the kernels multiply dK and dQ by the scale once,
-/// when they store them); both 0 where the pair is dropped (out of bounds, masked with kMask,
-/// or a score of -inf). With `grads`, the score's input reads get their gradients
+/// when they store them); both 0 where the pair is dropped (out of bounds, by the mask's part
+/// kMask, or a score of -inf). With `grads`, the score's input reads get their gradients
 /// (V::scoreInputGrads).
-template <class V, bool kMask, bool kBounds>
+template <class V, int kMask, bool kBounds>
 static __device__ __forceinline__ void pairGradient(float &s, float &dp, const AttncArgs &a, int b,
                                                     int h, int q, int k, float lseLog2, float delta,
                                                     const AttncInputGrads *grads) {
@@ -87,16 +98,22 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
   dp = keep ? dScore * grad : 0.f;
 }
 
-/// Calls fn(mask, bounds) with the BoolConstants a tile needs: tiles crossing q_len or kv_len
-/// (`bounds`) evaluate the mask and the bounds, FULL tiles neither, the others the mask.
-template <class Fn>
+/// Calls fn(mask, bounds) with the constants a tile needs (an IntConstant MaskTest and a
+/// BoolConstant): tiles crossing q_len or kv_len (`bounds`) evaluate the whole mask and the
+/// bounds, FULL tiles neither, PARTIAL ones the mask or, with kFactored (`cls` from
+/// V::classifyFactors), the factor the classifier did not prove.
+template <class V, bool kFactored, class Fn>
 static __device__ __forceinline__ void byTileClass(bool bounds, int cls, Fn &&fn) {
   if (bounds)
-    fn(BoolConstant<true>{}, BoolConstant<true>{});
-  else if (cls == ATTNC_TILE_FULL)
-    fn(BoolConstant<false>{}, BoolConstant<false>{});
+    fn(IntConstant<kWholeMask>{}, BoolConstant<true>{});
+  else if ((cls & 3) == ATTNC_TILE_FULL)
+    fn(IntConstant<kNoMask>{}, BoolConstant<false>{});
+  else if (kFactored && (cls & ATTNC_TILE_INDEX_PROVEN))
+    fn(IntConstant < kFactored ? kDataFactor : kWholeMask > {}, BoolConstant<false>{});
+  else if (kFactored && (cls & ATTNC_TILE_DATA_PROVEN))
+    fn(IntConstant < kFactored ? kIndexFactor : kWholeMask > {}, BoolConstant<false>{});
   else
-    fn(BoolConstant<true>{}, BoolConstant<false>{});
+    fn(IntConstant<kWholeMask>{}, BoolConstant<false>{});
 }
 
 } // namespace backward

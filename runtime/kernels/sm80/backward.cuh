@@ -144,9 +144,9 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
   }
 
   /// P and dS of one tile in place (backward::pairGradient): s holds raw dot products and
-  /// becomes P^T, dp holds dP^T and becomes dS^T. Rows are keys, columns queries. kMask:
-  /// evaluate V::mask (PARTIAL tiles); kBounds: the tile crosses q_len or kv_len.
-  template <bool kMask, bool kBounds>
+  /// becomes P^T, dp holds dP^T and becomes dS^T. Rows are keys, columns queries. kMask: what
+  /// of the mask to evaluate (backward::MaskTest); kBounds: the tile crosses q_len or kv_len.
+  template <int kMask, bool kBounds>
   static __device__ __forceinline__ void
   gradients(Frag &s, Frag &dp, const AttncArgs &a, int b, int h, int kRow, int qCol,
             const float (&lseLog2)[kBlockM / 8][2], const float (&delta)[kBlockM / 8][2],
@@ -240,7 +240,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
             rowsTimesTileT(dp, sV + keyRows, tDo, lane);
             const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
             const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
-            backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+            backward::byTileClass<V, false>(bounds, cls, [&](auto mask, auto inBounds) {
               gradients<decltype(mask)::value, decltype(inBounds)::value>(
                   s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
             });

@@ -11,12 +11,15 @@
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
 // 64-query tiles of V::qRanges (computed before, by attnc_backward_query_intervals:
 // writeQueryIntervals) for every query head of the group, classifies them 32 at a
-// time (V::classify, one per lane) and streams the non-empty ones' Q and dO (TMA) and their
+// time (V::classify, or V::classifyFactors for a factored mask, one per lane) and streams the
+// non-empty ones' Q and dO (TMA) and their
 // rows' LSE * log2 e and delta (params.row_stats, one bulk copy) through a 2-stage ring. Per
 // query tile, each consumer warpgroup:
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory,
 //                                          two groups
-//   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class);
+//   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class:
+//                                          a PARTIAL tile evaluates only the mask factor
+//                                          its classification did not prove);
 //                                          without a score hook P^T while dP^T's group runs
 //                                          (backward::SplitPair), then dS^T
 //   dV_c += P^T dO                         wgmma, A (P^T) from registers, B MN-major
@@ -107,7 +110,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
-  using Scan = KeyTileScan<V, kBlockM, false>;   // its interval walk, over query intervals
+  // The interval walk over query intervals and the classification (with the factors proven).
+  using Scan = KeyTileScan<V, kBlockM, V::kMaskFactors>;
+  /// A ring entry: the query tile's start (a multiple of kBlockM) | its class and proven
+  /// factors (ATTNC_TILE_*, these bits).
+  static constexpr int kEntryClassBits = 15;
+  static_assert(kBlockM > kEntryClassBits, "the class bits fit below the tile start");
   using Order = backward::KeyTileOrder<kBlockN>; // which unit each CTA runs
 
   // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
@@ -136,7 +144,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
   /// The query tiles of key tile [k0, kHi] for every query head of KV head kvh's group, a
   /// warp-wide batch of 32 at a time: the 64-query tiles of the precomputed intervals,
-  /// classified one per lane (V::classify). Calls visit(h, start, cls) for each batch in
+  /// classified one per lane (Scan::classifyEntry). Calls visit(h, start, cls) for each batch in
   /// order, from all lanes (cls EMPTY for the lanes past the intervals).
   template <class Visit>
   static __device__ __forceinline__ void scanQueryTiles(const AttncBackwardParams &p,
@@ -160,7 +168,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         Scan::walkIntervals(lo, hi, ranges, lane, r, start);
         int cls = ATTNC_TILE_EMPTY;
         if (r < ranges)
-          cls = V::classify(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
+          cls = Scan::classifyEntry(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
         visit(h, start, cls);
         Scan::walkIntervals(lo, hi, ranges, 32, range, next);
       }
@@ -222,7 +230,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         } else {
           const unsigned bar = barrier(aux.full[stage]);
           hopper::barrierArriveExpectBytes(bar, 2 * kQBytes + kStatsBytes);
-          const int q0 = entry & ~3;
+          const int q0 = entry & ~kEntryClassBits;
           hopper::bulkLoad(base + kStatsOffset + stage * kStatsBytes,
                            p.row_stats + (((long long)b * a.heads + h) * p.row_stats_rows + q0) * 2,
                            kStatsBytes, bar);
@@ -299,7 +307,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if (entry < 0)
         break;
       float *tile = p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
-                    (long long)(entry & ~3) * kHeadDim;
+                    (long long)(entry & ~kEntryClassBits) * kHeadDim;
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
         hopper::namedSync(kDqFullBarrier + c, kDqHandoffThreads);
@@ -398,7 +406,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if (p.dq_accum != nullptr && n > 0)
         signalDq();
       clock.lap(kBwdTraceIssueScores);
-      const int q0 = entry & ~3, cls = entry & 3;
+      const int q0 = entry & ~kEntryClassBits, cls = entry & kEntryClassBits;
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
@@ -432,7 +440,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(s);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V, V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0);
 #pragma unroll
@@ -461,7 +469,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(dp);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V, V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0), delta = stat(column, 1);
 #pragma unroll

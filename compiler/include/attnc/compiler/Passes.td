@@ -35,11 +35,13 @@ def RouteGeometry : Pass<"attn-route-geometry", "mlir::ModuleOp"> {
 }
 
 def FactorMask : Pass<"attn-factor-mask", "mlir::ModuleOp"> {
-  let summary = "Split a conjunctive mask into an index factor and a data (input-reading) factor";
+  let summary = "Split a conjunctive mask into two factors the classifier proves separately";
   let description = [{
-    When the mask is a tree of `arith.andi` whose conjuncts split into some that read no
-    input and some that do, the mask region yields `(keep, index, data)` with
-    `keep == index && data`, so that the classifier proves each factor per tile.
+    When the mask is a tree of `arith.andi` of at least two conjuncts, the mask region yields
+    `(keep, index, data)` with `keep == index && data`, so that the classifier proves each
+    factor per tile: `data` holds the conjuncts that read an input and `index` the others, or,
+    when none reads an input, `index` is the first conjunct and `data` the rest. Conjunctions
+    whose conjuncts all read inputs are left alone.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
