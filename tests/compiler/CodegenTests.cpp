@@ -56,8 +56,9 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
         std::string::npos);
   CHECK_FALSE(compileExample("gated_causal").hooks.coordinateReads);
 
-  // `causal && doc[b, q] == doc[b, k]` splits into an index and a data factor; masks whose
-  // conjuncts are all of one kind (or that are not conjunctions) do not.
+  // `causal && doc[b, q] == doc[b, k]` splits into an index and a data factor, and a
+  // conjunction that reads no input into its first conjunct and the rest; a single conjunct
+  // does not (nor a disjunction, factor-mask-unsplit.attn).
   CHECK(doc.hooks.maskFactors);
   CHECK(doc.hooks.source.find("static constexpr bool kMaskFactors = true;\n") != std::string::npos);
   CHECK(doc.hooks.source.find(" attnc_mask_index(") != std::string::npos);
@@ -70,8 +71,9 @@ TEST_CASE("hook metadata follows the program", "[codegen]") {
   CHECK(causal.hooks.source.find("static constexpr bool kMaskFactors = false;\n") !=
         std::string::npos);
   CHECK(causal.hooks.source.find("attnc_mask_index") == std::string::npos);
-  CHECK_FALSE(compileExample("sliding_w1024").hooks.maskFactors);
-  CHECK_FALSE(compileExample("sink4_w1024").hooks.maskFactors);
+  CHECK(compileExample("sliding_w1024").hooks.maskFactors);
+  CHECK(compileExample("natten2d_17").hooks.maskFactors);
+  CHECK_FALSE(compileExample("prefix_lm_2048").hooks.maskFactors);
 
   CHECK(compileExample("softcap_causal").hooks.hasScore);
   CompiledProgram gated = compileExample("gated_causal");
