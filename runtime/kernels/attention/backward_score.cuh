@@ -102,18 +102,22 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
 /// BoolConstant): tiles crossing q_len or kv_len (`bounds`) evaluate the whole mask and the
 /// bounds, FULL tiles neither, PARTIAL ones the mask or, with kFactored (`cls` from
 /// V::classifyFactors), the factor the classifier did not prove.
-template <class V, bool kFactored, class Fn>
+template <bool kFactored, class Fn>
 static __device__ __forceinline__ void byTileClass(bool bounds, int cls, Fn &&fn) {
-  if (bounds)
+  if (bounds) {
     fn(IntConstant<kWholeMask>{}, BoolConstant<true>{});
-  else if ((cls & 3) == ATTNC_TILE_FULL)
+  } else if ((cls & 3) == ATTNC_TILE_FULL) {
     fn(IntConstant<kNoMask>{}, BoolConstant<false>{});
-  else if (kFactored && (cls & ATTNC_TILE_INDEX_PROVEN))
-    fn(IntConstant < kFactored ? kDataFactor : kWholeMask > {}, BoolConstant<false>{});
-  else if (kFactored && (cls & ATTNC_TILE_DATA_PROVEN))
-    fn(IntConstant < kFactored ? kIndexFactor : kWholeMask > {}, BoolConstant<false>{});
-  else
+  } else if constexpr (kFactored) {
+    if (cls & ATTNC_TILE_INDEX_PROVEN)
+      fn(IntConstant<kDataFactor>{}, BoolConstant<false>{});
+    else if (cls & ATTNC_TILE_DATA_PROVEN)
+      fn(IntConstant<kIndexFactor>{}, BoolConstant<false>{});
+    else
+      fn(IntConstant<kWholeMask>{}, BoolConstant<false>{});
+  } else {
     fn(IntConstant<kWholeMask>{}, BoolConstant<false>{});
+  }
 }
 
 } // namespace backward

@@ -440,7 +440,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(s);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass<V, V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0);
 #pragma unroll
@@ -469,7 +469,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(dp);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass<V, V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0), delta = stat(column, 1);
 #pragma unroll
