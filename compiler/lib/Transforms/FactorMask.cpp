@@ -76,8 +76,10 @@ struct FactorMaskPass : impl::FactorMaskBase<FactorMaskPass> {
       SmallVector<Value> index, data;
       for (Value c : conjuncts)
         (readsInput(c, memo) ? data : index).push_back(c);
-      if (data.empty() && index.size() >= 2) // no input read: the first conjunct and the rest
-        data.assign(std::next(index.begin()), index.end()), index.resize(1);
+      if (data.empty() && index.size() >= 2) { // no input read: the first conjunct and the rest
+        data.assign(std::next(index.begin()), index.end());
+        index.resize(1);
+      }
       if (index.empty() || data.empty())
         return;
       OpBuilder b(yield);

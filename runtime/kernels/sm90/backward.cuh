@@ -10,11 +10,10 @@
 // key_tile_order.cuh); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
 // 64-query tiles of V::qRanges (computed before, by attnc_backward_query_intervals:
-// writeQueryIntervals) for every query head of the group, classifies them 32 at a
-// time (V::classify, or V::classifyFactors for a factored mask, one per lane) and streams the
-// non-empty ones' Q and dO (TMA) and their
-// rows' LSE * log2 e and delta (params.row_stats, one bulk copy) through a 2-stage ring. Per
-// query tile, each consumer warpgroup:
+// writeQueryIntervals) for every query head of the group, classifies them 32 at a time
+// (V::classify, or V::classifyFactors for a factored mask, one per lane) and streams the
+// non-empty ones' Q and dO (TMA) and their rows' LSE * log2 e and delta (params.row_stats, one
+// bulk copy) through a 2-stage ring. Per query tile, each consumer warpgroup:
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory,
 //                                          two groups
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class:
