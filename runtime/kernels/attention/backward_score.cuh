@@ -100,18 +100,18 @@ static __device__ __forceinline__ void pairGradient(float &s, float &dp, const A
 
 /// Calls fn(mask, bounds) with the constants a tile needs (an IntConstant MaskTest and a
 /// BoolConstant): tiles crossing q_len or kv_len (`bounds`) evaluate the whole mask and the
-/// bounds, FULL tiles neither, PARTIAL ones the mask or, with kFactored (`cls` from
-/// V::classifyFactors), the factor the classifier did not prove.
+/// bounds, FULL tiles neither, PARTIAL ones the mask or, with kFactored, the factor the
+/// classifier did not prove (`proven`: its ATTNC_TILE_*_PROVEN bits, as score::scoreStep).
 template <bool kFactored, class Fn>
-static __device__ __forceinline__ void byTileClass(bool bounds, int cls, Fn &&fn) {
+static __device__ __forceinline__ void byTileClass(bool bounds, int cls, int proven, Fn &&fn) {
   if (bounds) {
     fn(IntConstant<kWholeMask>{}, BoolConstant<true>{});
-  } else if ((cls & 3) == ATTNC_TILE_FULL) {
+  } else if (cls == ATTNC_TILE_FULL) {
     fn(IntConstant<kNoMask>{}, BoolConstant<false>{});
   } else if constexpr (kFactored) {
-    if (cls & ATTNC_TILE_INDEX_PROVEN)
+    if (proven & ATTNC_TILE_INDEX_PROVEN)
       fn(IntConstant<kDataFactor>{}, BoolConstant<false>{});
-    else if (cls & ATTNC_TILE_DATA_PROVEN)
+    else if (proven & ATTNC_TILE_DATA_PROVEN)
       fn(IntConstant<kIndexFactor>{}, BoolConstant<false>{});
     else
       fn(IntConstant<kWholeMask>{}, BoolConstant<false>{});

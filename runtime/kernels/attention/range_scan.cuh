@@ -19,6 +19,15 @@ namespace attnc {
 /// ATTNC_TILE_*_PROVEN bits of the factors proven on the whole tile).
 template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
   using Unit = WorkUnit;
+  static_assert(kBlockN % 16 == 0, "the entry's class bits fit below the tile start");
+
+  /// A queued tile's entry: tile start | class (bits 0-1) | with kFactored the
+  /// ATTNC_TILE_*_PROVEN bits (bits 2-3); starts are multiples of kBlockN.
+  static __device__ __forceinline__ int entryStart(int entry) { return entry & ~15; }
+  static __device__ __forceinline__ int entryClass(int entry) { return entry & 3; }
+  static __device__ __forceinline__ int entryProven(int entry) {
+    return kFactored ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
+  }
 
   /// The scanner's classification of one tile.
   static __device__ __forceinline__ int classifyEntry(const AttncArgs &a, int b, int h, int qLo,

@@ -240,7 +240,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardSm80 {
             rowsTimesTileT(dp, sV + keyRows, tDo, lane);
             const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
             const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
-            backward::byTileClass<false>(bounds, cls, [&](auto mask, auto inBounds) {
+            backward::byTileClass<false>(bounds, cls, 0, [&](auto mask, auto inBounds) {
               gradients<decltype(mask)::value, decltype(inBounds)::value>(
                   s, dp, a, b, h, kRow, qCol, lseLog2, delta, grads);
             });

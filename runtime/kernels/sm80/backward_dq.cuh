@@ -104,7 +104,7 @@ template <class V, int kHeadDim, class Kind, int kStages> struct BackwardDqSm80 
                   s[0][n][half * 2 + j], dp[0][n][half * 2 + j], a, b, h, qRow + half * 8,
                   k0 + n * 8 + 2 * t + j, lseLog2[half], delta[half], nullptr);
       };
-      backward::byTileClass<false>(bounds, cls, pairs);
+      backward::byTileClass<false>(bounds, cls, 0, pairs);
       Ops::template fragTimesTile<kHeadDim>(dq, dp, tK, 0, lane);
     });
 

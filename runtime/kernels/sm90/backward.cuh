@@ -109,12 +109,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
-  // The interval walk over query intervals and the classification (with the factors proven).
+  // The interval walk over query intervals, the classification (with the factors proven) and
+  // the ring entries' format (query tile start | class | proven factors).
   using Scan = KeyTileScan<V, kBlockM, V::kMaskFactors>;
-  /// A ring entry: the query tile's start (a multiple of kBlockM) | its class and proven
-  /// factors (ATTNC_TILE_*, these bits).
-  static constexpr int kEntryClassBits = 15;
-  static_assert(kBlockM > kEntryClassBits, "the class bits fit below the tile start");
   using Order = backward::KeyTileOrder<kBlockN>; // which unit each CTA runs
 
   // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
@@ -229,7 +226,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         } else {
           const unsigned bar = barrier(aux.full[stage]);
           hopper::barrierArriveExpectBytes(bar, 2 * kQBytes + kStatsBytes);
-          const int q0 = entry & ~kEntryClassBits;
+          const int q0 = Scan::entryStart(entry);
           hopper::bulkLoad(base + kStatsOffset + stage * kStatsBytes,
                            p.row_stats + (((long long)b * a.heads + h) * p.row_stats_rows + q0) * 2,
                            kStatsBytes, bar);
@@ -306,7 +303,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if (entry < 0)
         break;
       float *tile = p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
-                    (long long)(entry & ~kEntryClassBits) * kHeadDim;
+                    (long long)Scan::entryStart(entry) * kHeadDim;
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
         hopper::namedSync(kDqFullBarrier + c, kDqHandoffThreads);
@@ -405,7 +402,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       if (p.dq_accum != nullptr && n > 0)
         signalDq();
       clock.lap(kBwdTraceIssueScores);
-      const int q0 = entry & ~kEntryClassBits, cls = entry & kEntryClassBits;
+      const int q0 = Scan::entryStart(entry), cls = Scan::entryClass(entry),
+                proven = Scan::entryProven(entry);
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       const unsigned sDs = base + kDsOffset + (n % 2) * kDsBytes; // both warpgroups' dS^T
 
@@ -439,7 +437,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(s);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass<V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V::kMaskFactors>(bounds, cls, proven, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0);
 #pragma unroll
@@ -468,7 +466,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         wgmma::fenceOperands(dp);
         releasePrevious();
         clock.lap(kBwdTraceWaitS);
-        backward::byTileClass<V::kMaskFactors>(bounds, cls, [&](auto mask, auto inBounds) {
+        backward::byTileClass<V::kMaskFactors>(bounds, cls, proven, [&](auto mask, auto inBounds) {
           forEachColumn([&](int column, int i) {
             const float lseLog2 = stat(column, 0), delta = stat(column, 1);
 #pragma unroll

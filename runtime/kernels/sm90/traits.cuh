@@ -103,13 +103,6 @@ template <class V_, int kHeadDim_, class Kind_, int kBlockN_, int kStages_> stru
   /// decode()'s order already starts long units first (causal-like) or the units are alike
   /// (windows), and the counting would only cost time.
   static constexpr bool kLptTail = V::kHasSummaries || V::kHasRoute;
-  /// A queued tile's entry: key start | class (bits 0-1) | for factored masks the
-  /// ATTNC_TILE_*_PROVEN bits (bits 2-3); starts are multiples of 64.
-  static __device__ __forceinline__ int entryStart(int entry) { return entry & ~15; }
-  static __device__ __forceinline__ int entryClass(int entry) { return entry & 3; }
-  static __device__ __forceinline__ int entryProven(int entry) {
-    return V::kMaskFactors ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
-  }
   // Named barriers (0 is __syncthreads): the consumers' turns.
   static constexpr int kTurnBarrier = 1; // + consumer index
 
@@ -119,6 +112,10 @@ template <class V_, int kHeadDim_, class Kind_, int kBlockN_, int kStages_> stru
 
   using Scheduler = TileScheduler<kBlockM>;
   using Scan = KeyTileScan<V, kBlockN, V::kMaskFactors>;
+  /// A queued tile's entry (Scan's format): key start | class | proven factors.
+  static __device__ __forceinline__ int entryStart(int entry) { return Scan::entryStart(entry); }
+  static __device__ __forceinline__ int entryClass(int entry) { return Scan::entryClass(entry); }
+  static __device__ __forceinline__ int entryProven(int entry) { return Scan::entryProven(entry); }
   using Tail = LongestFirstTail<Scan, kBlockM, kCoarseScan>;
 };
 
