@@ -9,7 +9,7 @@
 # ATTNC_MAX_CTAS=3 so every persistent CTA runs many work units. "quick" runs the GPU tests
 # and memcheck on the quick kernels of tiered compilation (ATTNC_TIERED=quick).
 # The backward: "backward" runs its GPU tests alone (they are also in "tests"), a process per
-# test case, BACKWARD_JOBS (8) at a time,
+# test case, GPU_JOBS (8) at a time (every run of the GPU test binary runs its cases so),
 # "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
 # every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
 # gradients), "backward-bench" bench/compare_backward.py
@@ -29,16 +29,37 @@ steps=${*:-tests portable quick python examples sanitize bench backward-sanitize
 summary="$OUT/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
-# gpu_suite LOG VAR=VALUE...: the GPU test binary under those environment settings.
-gpu_suite() {
-  local log=$1
-  shift
-  if env "$@" .gpu/bin/attnc_runtime_gpu_tests >"$OUT/$log" 2>&1; then
-    note "tests attnc_runtime_gpu_tests ($*): pass"
+# gpu_cases NAME FILTER VAR=VALUE...: the GPU test binary's cases matching FILTER ("" for all),
+# one process per case, GPU_JOBS (8) at a time, under those environment settings: each case
+# compiles its kernels with NVRTC on the CPU and the float64 reference runs on the CPU, so the
+# cases in sequence take minutes while the GPU idles. Logs in $OUT/NAME/. Catch2 reads "," in
+# a name as "or": such names are cut at the comma and end in a wildcard.
+gpu_case() {
+  local dir=$1 name=$2
+  shift 2
+  local log="$dir/$(echo "$name" | tr -c 'A-Za-z0-9_\n' '_' | cut -c1-60).log"
+  if env "$@" .gpu/bin/attnc_runtime_gpu_tests "$name" >"$log" 2>&1; then
+    echo "case pass: $name"
   else
-    note "tests attnc_runtime_gpu_tests ($*): FAIL (rc $?)"
+    echo "case FAIL: $name (see $log)"
   fi
-  tail -3 "$OUT/$log"
+}
+export -f gpu_case
+gpu_cases() {
+  local name=$1 filter=$2
+  shift 2
+  local dir="$OUT/$name"
+  mkdir -p "$dir"
+  .gpu/bin/attnc_runtime_gpu_tests --list-test-names-only $filter | grep -v '^$' |
+    sed -E 's/,.*/*/' | tr '\n' '\0' |
+    xargs -0 -P "${GPU_JOBS:-8}" -I{} bash -c 'gpu_case "$@"' _ "$dir" {} "$@" |
+    sort >"$dir/cases.txt"
+  if grep -q 'FAIL' "$dir/cases.txt" || ! grep -q pass "$dir/cases.txt"; then
+    note "tests $name${*:+ ($*)}: FAIL"
+    grep FAIL "$dir/cases.txt"
+  else
+    note "tests $name${*:+ ($*)}: pass ($(grep -c pass "$dir/cases.txt") cases)"
+  fi
 }
 
 flash=()
@@ -64,23 +85,27 @@ if [[ " $steps " == *" tests "* ]]; then
   for t in .gpu/bin/attnc_*tests; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
+    if [ "$name" = attnc_runtime_gpu_tests ]; then
+      gpu_cases gpu_tests ""
+      continue
+    fi
     if "$t" >"$OUT/$name.log" 2>&1; then note "tests $name: pass"; else note "tests $name: FAIL (rc $?)"; fi
     tail -3 "$OUT/$name.log"
   done
 fi
 
 if [[ " $steps " == *" portable "* ]]; then
-  gpu_suite gpu_tests_sm80.log ATTNC_KERNEL=sm80
+  gpu_cases gpu_tests_sm80 "" ATTNC_KERNEL=sm80
   # Persistent templates capped at 3 CTAs: every CTA runs many work units even on the
   # tests' small shapes.
-  gpu_suite gpu_tests_3ctas.log ATTNC_MAX_CTAS=3
+  gpu_cases gpu_tests_3ctas "" ATTNC_MAX_CTAS=3
 fi
 
 if [[ " $steps " == *" quick "* ]]; then
   # The quick tier (portable template, NVRTC's fastest settings) on the GPU tests and goldens,
   # then memcheck on each example; a cache directory of its own, so no optimized entry is
   # found instead.
-  gpu_suite gpu_tests_quick.log ATTNC_TIERED=quick
+  gpu_cases gpu_tests_quick "" ATTNC_TIERED=quick
   quick_cache=$(mktemp -d)
   : >"$OUT/sanitize_quick.log"
   for f in examples/*.attn; do
@@ -187,30 +212,7 @@ if [[ " $steps " == *" train "* ]]; then
   fi
 fi
 if [[ " $steps " == *" backward "* ]]; then
-  # One process per test case, BACKWARD_JOBS at a time (each compiles its kernels with NVRTC
-  # on the CPU; the GPU work is small). Catch2 reads "," in a name as "or": such names are cut
-  # at the comma and end in a wildcard.
-  mkdir -p "$OUT/backward"
-  backward_case() {
-    local log="$OUT/backward/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '_' | cut -c1-60).log"
-    if .gpu/bin/attnc_runtime_gpu_tests "$1" >"$log" 2>&1; then
-      echo "backward case pass: $1"
-    else
-      echo "backward case FAIL: $1 (see $log)"
-    fi
-  }
-  export -f backward_case
-  export OUT
-  .gpu/bin/attnc_runtime_gpu_tests --list-test-names-only "[backward]" | grep -v '^$' |
-    sed -E 's/,.*/*/' | tr '\n' '\0' |
-    xargs -0 -P "${BACKWARD_JOBS:-8}" -I{} bash -c 'backward_case "$1"' _ {} |
-    sort >"$OUT/backward/cases.txt"
-  if grep -q 'FAIL' "$OUT/backward/cases.txt" || ! grep -q pass "$OUT/backward/cases.txt"; then
-    note "tests backward: FAIL"
-    grep FAIL "$OUT/backward/cases.txt"
-  else
-    note "tests backward: pass ($(grep -c pass "$OUT/backward/cases.txt") cases)"
-  fi
+  gpu_cases backward "[backward]"
   cat "$OUT"/backward/*.log | grep -E '^backward ' >"$OUT/backward_errors.txt"
   tail -4 "$OUT/backward_errors.txt"
 fi
