@@ -85,6 +85,14 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     if (!row(a, b, h, q))
       return;
     const int lane = (int)threadIdx.x % 32;
+    // Every load of the row first, its LSE and dL/dLSE too, then the stores: a load after the
+    // reduction would be a second memory latency in series in the warp's short life.
+    const bool readsLse = V::kHasOut || p.row_stats != nullptr;
+    const float lse = readsLse ? p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] : 0.f;
+    const float dLse = p.d_lse ? p.d_lse[b * p.dlse_stride[0] + h * p.dlse_stride[1] + q] : 0.f;
+    float o[kPerLane], d[kPerLane];
+    loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], lane, o);
+    loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], lane, d);
     if (p.dq_accum != nullptr) {
       // Rows q, q + q_len, ... of the head's dq_accum in memory order (one when q_len is a
       // multiple of the tile): all of it, whatever order its layout puts the rows in.
@@ -94,14 +102,13 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
         for (int i = 0; i < kPerLane; i += 2)
           *(float2 *)(head + r * kHeadDim + lane * kPerLane + i) = make_float2(0.f, 0.f);
       };
+      // Once unless q_len is shorter than a tile: not unrolled, no trip count to divide for.
+#pragma unroll 1
       for (long long r = q; r < p.dq_accum_rows; r += a.q_len)
         zeroRow(r);
     }
-    float o[kPerLane], d[kPerLane];
-    loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], lane, o);
-    loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], lane, d);
     if constexpr (V::kHasOut) {
-      const bool kept = p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] != tile::negInf();
+      const bool kept = lse != tile::negInf();
 #pragma unroll
       for (int i = 0; i < kPerLane; ++i) {
         const int c = lane * kPerLane + i;
@@ -126,12 +133,11 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     for (int s = 16; s > 0; s /= 2)
       sum += __shfl_xor_sync(0xffffffffu, sum, s);
     if (lane == 0) {
-      const float delta =
-          p.d_lse ? sum - p.d_lse[b * p.dlse_stride[0] + h * p.dlse_stride[1] + q] : sum;
+      const float delta = sum - dLse;
       p.delta[((long long)b * a.heads + h) * a.q_len + q] = delta;
       if (p.row_stats != nullptr) {
         float *stats = p.row_stats + (((long long)b * a.heads + h) * p.row_stats_rows + q) * 2;
-        stats[0] = p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] * score::kLog2e;
+        stats[0] = lse * score::kLog2e;
         stats[1] = delta;
       }
     }
