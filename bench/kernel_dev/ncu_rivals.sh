@@ -15,7 +15,7 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 for pattern in ${NCU_PATTERNS:-causal}; do
   for side in attnc flash; do
     if [ "$side" = attnc ]; then kernel=attnc_backward_key_tiles; flags=(--no-flex)
-    else kernel=flash_bwd_sm90; flags=(--flash --no-triton); fi
+    else kernel="FlashAttentionBackwardSm90|flash_bwd_sm90"; flags=(--flash --no-triton); fi
     # compare_backward.py runs attnc first even with --flash: the FA4 profile skips nothing,
     # the kernel filter picks FA4's launch.
     timeout 400 "$NCU" --clock-control none -k "regex:$kernel" -c 1 --import-source no \
