@@ -32,9 +32,11 @@ template <class T> struct Sm90Mainloop {
   static constexpr int kQBuffers = T::kQBuffers, kDTiles = T::kDTiles;
   static constexpr int kTurnBarrier = T::kTurnBarrier;
   static constexpr bool kQInRegisters = T::kQInRegisters, kSoftmaxUnderPV = T::kSoftmaxUnderPV;
-  static __device__ __forceinline__ int entryStart(int entry) { return T::entryStart(entry); }
-  static __device__ __forceinline__ int entryClass(int entry) { return T::entryClass(entry); }
-  static __device__ __forceinline__ int entryProven(int entry) { return T::entryProven(entry); }
+  static __device__ __forceinline__ int entryStart(int entry) { return T::Scan::entryStart(entry); }
+  static __device__ __forceinline__ int entryClass(int entry) { return T::Scan::entryClass(entry); }
+  static __device__ __forceinline__ int entryProven(int entry) {
+    return T::Scan::entryProven(entry);
+  }
   static __device__ __forceinline__ unsigned barrierAddress(const unsigned long long &bar) {
     return T::barrierAddress(bar);
   }

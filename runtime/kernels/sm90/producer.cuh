@@ -27,7 +27,7 @@ template <class T> struct Sm90Producer {
   static constexpr int kTileBytes = T::kTileBytes, kQBytes = T::kQBytes;
   static constexpr int kQBuffers = T::kQBuffers;
   static constexpr bool kCoarseScan = T::kCoarseScan, kLptTail = T::kLptTail;
-  static __device__ __forceinline__ int entryStart(int entry) { return T::entryStart(entry); }
+  static __device__ __forceinline__ int entryStart(int entry) { return T::Scan::entryStart(entry); }
   static __device__ __forceinline__ unsigned barrierAddress(const unsigned long long &bar) {
     return T::barrierAddress(bar);
   }

@@ -112,10 +112,6 @@ template <class V_, int kHeadDim_, class Kind_, int kBlockN_, int kStages_> stru
 
   using Scheduler = TileScheduler<kBlockM>;
   using Scan = KeyTileScan<V, kBlockN, V::kMaskFactors>;
-  /// A queued tile's entry (Scan's format): key start | class | proven factors.
-  static __device__ __forceinline__ int entryStart(int entry) { return Scan::entryStart(entry); }
-  static __device__ __forceinline__ int entryClass(int entry) { return Scan::entryClass(entry); }
-  static __device__ __forceinline__ int entryProven(int entry) { return Scan::entryProven(entry); }
   using Tail = LongestFirstTail<Scan, kBlockM, kCoarseScan>;
 };
 
