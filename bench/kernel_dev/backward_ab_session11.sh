@@ -1,5 +1,6 @@
 #!/bin/bash
-# The next A/B of the prepared backward changes (~450 s on the GPU machine; device tool,
+# The eleventh session's A/B of the prepared backward changes, kept as the record of what ran
+# (results: bench/results/backward_2026-12-03/session11/; ~450 s on the GPU machine; device tool,
 # carry [".gpu", ".runs"]: the layout check is copied to .runs/). Stage first, on the build
 # machine (bench/kernel_dev/NOTES.md, "eleventh session"):
 #   .gpu             scripts/make-gpu-tree.sh on main + patches/key-block-pairs.patch (the
@@ -9,7 +10,8 @@
 #   .gpu/ab/split    main + patches/score-split.patch
 #   .gpu/ab/ps, ps-internal    pairs + score-split: libattnc.so and libattnc-internal.so
 #                    (the GPU test binary links the internal one; LD_LIBRARY_PATH selects it)
-#   .gpu/ab/q80dev, q80dev-internal   pairs + patches/q80-tiles.patch, built with
+#   .gpu/ab/q80dev, q80dev-internal   pairs + the 80-query tiles (then stacked on the
+#                    pairing; now patches/q80-tiles-main.patch on main), built with
 #                    -DATTNC_DEV_BUILD=ON (80-query tiles by the kernel define
 #                    ATTNC_SM90_BACKWARD_BLOCK_M=80; the phase counters by ATTNC_SM90_TRACE=1)
 #   .runs/sm90_q80_layout_check.cu    scripts/sm90_q80_layout_check.cu of the q80 patch
