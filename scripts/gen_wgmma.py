@@ -10,10 +10,12 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "runtime" / "kernels" / "primitives" / "wgmma.cuh"
 KINDS = [("BF16", "bf16"), ("F16", "f16")]
-SS_N = [64, 128]        # S = Q K^T: both operands from shared memory, K-major
+SS_N = [64, 80, 128]    # S = Q K^T: both operands from shared memory, K-major (80: the
+                        # sm90 backward's 80-query tiles, S^T = K Q^T)
 RSK_N = [64, 128]       # S = Q K^T: Q from registers, K from shared memory (K-major)
 RS_N = [64, 128, 256]   # O += P V: P from registers, V from shared memory (MN-major)
 SST_N = [32, 64]        # backward dQ = dS K: both in shared memory, both MN-major
+SSTA_N = [80]           # backward dQ^T = K^T dS^T of 80-query tiles: A MN-major, B K-major
 
 
 def regs(n, first):
@@ -84,6 +86,11 @@ static __device__ __forceinline__ void mmaRSKMajor(tile::{kind}, float (&d)[{m}]
 """
 
 
+def ssta(kind, ptx, n):
+    return shared_shared(kind, ptx, n, "mmaSSTransposedA", 1, 0,
+                         "A MN-major (transposed, stored [k][m]), B K-major (stored [n][k])")
+
+
 def render():
     parts = ["""//===- wgmma.cuh - Hopper warpgroup matrix instructions --------------===//
 //
@@ -132,6 +139,8 @@ template <int kN> static __device__ __forceinline__ void fenceOperands(float (&d
             parts.append(rs(kind, ptx, n))
         for n in SST_N:
             parts.append(sst(kind, ptx, n))
+        for n in SSTA_N:
+            parts.append(ssta(kind, ptx, n))
     parts.append("""
 } // namespace wgmma
 } // namespace attnc

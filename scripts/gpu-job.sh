@@ -12,7 +12,8 @@
 # test case, GPU_JOBS (8) at a time (every run of the GPU test binary runs its cases so),
 # "backward-sanitize" memcheck and racecheck of `attnc run --backward --check` on a small case of
 # every example (BACKWARD_SANITIZE_EXAMPLES: a list of files instead; with the float inputs'
-# gradients), "backward-bench" bench/compare_backward.py
+# gradients) at head dim 64 (BACKWARD_SANITIZE_HEAD_DIMS: a list; D = 128 covers the 80-query
+# tiles of attnc_tile_policy.h), "backward-bench" bench/compare_backward.py
 # (BACKWARD_BENCH_ARGS: its arguments). "wheel" pip-installs .gpu/wheel into the machine's
 # Python and runs attnc.torch against SDPA; "train" runs
 # examples/python/train_sliding_window.py (TRAIN_STEPS, 800).
@@ -220,13 +221,13 @@ fi
 if [[ " $steps " == *" backward-sanitize "* ]]; then
   # The float inputs the score or out expression reads get their gradients checked too.
   backward_sanitize_one() {
-    f=$1 tool=$2 n=$(basename "$1" .attn) grads=()
+    f=$1 tool=$2 d=$3 n=$(basename "$1" .attn)-d$3 grads=()
     for name in $(grep -oE '^\s*input\s+[A-Za-z_0-9]+\s*:\s*(f32|f16|bf16)' "$f" |
                   sed -E 's/^\s*input\s+([A-Za-z_0-9]+).*/\1/'); do
       grep -qE "(score|out) *=.*\b$name\[" "$f" && grads+=(--grad-input "$name")
     done
     if compute-sanitizer --tool "$tool" --error-exitcode 9 \
-         attnc run "$f" --q-len 130 --kv-len 200 --heads 2 --kv-heads 1 --head-dim 64 \
+         attnc run "$f" --q-len 130 --kv-len 200 --heads 2 --kv-heads 1 --head-dim "$d" \
          --backward --check "${grads[@]}" >"$OUT/bw-sanitize/$n-$tool.log" 2>&1; then
       echo "backward sanitize $n $tool: clean"
     else
@@ -237,10 +238,12 @@ if [[ " $steps " == *" backward-sanitize "* ]]; then
   export OUT
   mkdir -p "$OUT/bw-sanitize"
   for f in ${BACKWARD_SANITIZE_EXAMPLES:-examples/*.attn}; do
-    echo "$f memcheck"
-    echo "$f racecheck"
+    for d in ${BACKWARD_SANITIZE_HEAD_DIMS:-64}; do
+      echo "$f memcheck $d"
+      echo "$f racecheck $d"
+    done
   done \
-    | xargs -P 4 -n 2 bash -c 'backward_sanitize_one "$0" "$1"' | sort | tee -a "$summary"
+    | xargs -P 4 -n 3 bash -c 'backward_sanitize_one "$0" "$1" "$2"' | sort | tee -a "$summary"
   tar -C "$OUT" -czf "$OUT/bw-sanitize-logs.tgz" bw-sanitize && rm -rf "$OUT/bw-sanitize"
 fi
 

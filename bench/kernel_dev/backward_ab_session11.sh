@@ -11,7 +11,7 @@
 #   .gpu/ab/ps, ps-internal    pairs + score-split: libattnc.so and libattnc-internal.so
 #                    (the GPU test binary links the internal one; LD_LIBRARY_PATH selects it)
 #   .gpu/ab/q80dev, q80dev-internal   pairs + the 80-query tiles (then stacked on the
-#                    pairing; now patches/q80-tiles-main.patch on main), built with
+#                    pairing; landed on main in the twelfth session), built with
 #                    -DATTNC_DEV_BUILD=ON (80-query tiles by the kernel define
 #                    ATTNC_SM90_BACKWARD_BLOCK_M=80; the phase counters by ATTNC_SM90_TRACE=1)
 #   .runs/sm90_q80_layout_check.cu    scripts/sm90_q80_layout_check.cu of the q80 patch

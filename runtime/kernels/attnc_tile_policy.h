@@ -1,7 +1,7 @@
-//===- attnc_tile_policy.h - Tile shapes of the forward kernels ------------===//
+//===- attnc_tile_policy.h - Tile shapes of the attention kernels ----------===//
 //
-// The rule that picks the tile shapes the forward templates instantiate, stated once and
-// read both by the templates (NVRTC) and by the host (attnc explain). Only constexpr C++: no
+// The rule that picks the tile shapes the templates instantiate, stated once and read both
+// by the templates (NVRTC) and by the host (attnc explain). Only constexpr C++: no
 // includes, nothing CUDA, so that both compilers take it as it is.
 //
 //===----------------------------------------------------------------------===//
@@ -18,6 +18,24 @@ namespace tile_policy {
 /// shared memory (Q 128 x 256 and two stages of K and V).
 constexpr int sm90KeyTile(int headDim, bool kvRangesExact, bool routed) {
   return headDim == 256 || !kvRangesExact || routed ? 64 : 128;
+}
+
+/// backward_sm90's key-tile kernel (128 keys, two consumer warpgroups): queries per step. 80 at
+/// D = 128, FlashAttention-3's tile, 1-3% faster where each key tile's queries are many
+/// (dense, causal, prefix, softcap, ALiBi), but:
+/// - 64 when the keys' queries lie in a window (queryWindow, the variant's kQueryWindow:
+///   sliding, sinks): a window's edges straddle more 80-query tiles (sliding: +5.8%);
+/// - 64 when the mask or score reads inputs (coordinateReads, hasSummaries), is routed, or
+///   makes more than `kMaxMaskComparisons80` comparisons per element: their per-element code
+///   spills beside the 80-query accumulators (bias, documents, MoBA, radial: 164-720 bytes);
+/// - 64 at D = 64 and 256 (64 is the only tile instantiated there).
+constexpr int kMaxMaskComparisons80 = 2;
+constexpr int sm90BackwardQueryTile(int headDim, bool queryWindow, bool readsInputs, bool routed,
+                                    int maskComparisons) {
+  return headDim == 128 && !queryWindow && !readsInputs && !routed &&
+                 maskComparisons <= kMaxMaskComparisons80
+             ? 80
+             : 64;
 }
 
 /// forward_sm80: query rows per tile, for a target with `sharedMemoryKB` of shared memory per

@@ -55,6 +55,7 @@ struct AttncProgram {
   static constexpr bool kHasScore = false, kHasOut = false, kHasRoute = false;
   static constexpr bool kMaskAlwaysTrue = false, kMaskFactors = false, kHasSummaries = false;
   static constexpr bool kHasKvBounds = true, kKvRangesExact = true, kCoordinateReads = false;
+  static constexpr bool kQueryWindow = false;
   static constexpr int kMaskComparisons = 1;
   static constexpr unsigned kSummarizedInputs = 0u;
   static constexpr bool kHasRowTiles = false;

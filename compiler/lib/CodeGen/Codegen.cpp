@@ -105,6 +105,9 @@ void emitVariant(ModuleOp module, const GeneratedHooks &hooks, unsigned summariz
   flag("kHasKvBounds", hooks.hasKvBounds);
   flag("kKvRangesExact", hooks.kvRangesExact);
   flag("kCoordinateReads", hooks.coordinateReads);
+  os << "  /// Each key's queries lie in a window that does not grow with the lengths\n"
+        "  /// (attn-q-ranges; backward only): short units, for smaller query tiles.\n";
+  flag("kQueryWindow", hooks.queryWindow);
   os << "  /// Comparisons per element of the mask: where the sm90 kernel keeps Q.\n";
   os << "  static constexpr int kMaskComparisons = " << hooks.maskComparisons << ";\n";
   os << "  /// Bit i: input[i] needs a per-block min/max summary (AttncArgs::summary[i]).\n";
@@ -255,6 +258,8 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
       return false;
     }
     out.hasBackward = true;
+    if (auto qRanges = module->lookupSymbol<func::FuncOp>("attnc_q_ranges"))
+      out.queryWindow = qRanges->hasAttr("attnc.window");
     for (auto func : module->getOps<func::FuncOp>()) {
       auto region = func->getAttrOfType<StringAttr>("attnc.grad_of");
       if (!region)

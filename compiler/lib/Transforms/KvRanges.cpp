@@ -15,6 +15,12 @@
 // which bounds masks without a closed form. The result is at most ATTNC_MAX_KV_RANGES sorted
 // disjoint intervals.
 //
+// Alongside, a static extent analysis marks the function `attnc.window` when, at equal
+// lengths, the token set of every given token but a bounded number has a size that does not
+// grow with the lengths (sliding windows, sinks plus a window; not causal, prefix LM or masks
+// with unsolved token-dependent atoms). Kernels whose work units are those sets pick smaller
+// tiles for such masks (attnc_tile_policy.h).
+//
 // The same analysis with the tokens' roles exchanged (q solved for, over a key range)
 // builds attn-q-ranges' @attnc_q_ranges (QRanges.cpp; TokenRanges.h).
 //
@@ -75,6 +81,19 @@ TokenAxis axisOf(SolvedToken token) {
   return axis;
 }
 
+/// What the extent analysis knows of a token set S(g) of the solved token for a given token
+/// g, at equal lengths (terms of kv_len - q_len count as constants).
+struct Extent {
+  /// |S(g)| is bounded by an expression free of the lengths for all g but a set of bounded size.
+  bool bounded = false;
+  /// S(g) is empty for all g but a set of bounded size (sinks: k < 4).
+  bool rare = false;
+  /// Coefficients c of the given token in bounds S(g) >= c * g + f (lower) and
+  /// S(g) <= c * g + f (upper), f free of the lengths: a lower and an upper bound of equal c
+  /// make a window.
+  llvm::SmallVector<int64_t, 2> lower, upper;
+};
+
 class TokenRangeBuilder {
 public:
   /// `setArgs` is what the attnc_kr_* helpers get: it fixes the universe of the sets
@@ -87,6 +106,8 @@ public:
   /// The token set of `v` (of !v when negated), once per (value, negated): a mask whose
   /// lets share subexpressions is a DAG, and walking it as a tree is exponential.
   Value analyze(Value v, bool negated);
+  /// The extent of the set analyze(v, negated) builds.
+  const Extent &extent(Value v, bool negated);
   bool foundBound = false;  ///< some comparison was solved for the token
   bool foundOpaque = false; ///< some token-dependent atom could not be solved
 
@@ -99,8 +120,14 @@ private:
   DenseMap<Value, std::optional<int64_t>> coefMemo;
   DenseMap<Value, bool> dependsMemo;
   DenseMap<Value, Value> analyzeMemo[2]; ///< [negated]
+  DenseMap<Value, Extent> extentMemo[2]; ///< [negated]
+  DenseMap<Value, std::optional<int64_t>> linearMemo[4];
 
   Value analyzeOnce(Value v, bool negated);
+  Extent extentOnce(Value v, bool negated);
+  /// The coefficient of leaf `which` in `v` when `v` is linear in it (0: the solved token,
+  /// 1: the given token, 2: q_len, 3: kv_len).
+  std::optional<int64_t> linear(Value v, int which);
 
   Type krType() { return emitc::OpaqueType::get(b.getContext(), "AttncKr"); }
   bool dependsOnSolved(Value v) { return dependsOnToken(v, solved, dependsMemo); }
@@ -134,6 +161,134 @@ std::optional<int64_t> TokenRangeBuilder::coefficient(Value v) {
   if (result && (*result > (int64_t(1) << 31) || *result < -(int64_t(1) << 31)))
     result.reset();
   coefMemo[v] = result;
+  return result;
+}
+
+std::optional<int64_t> TokenRangeBuilder::linear(Value v, int which) {
+  auto it = linearMemo[which].find(v);
+  if (it != linearMemo[which].end())
+    return it->second;
+  std::optional<int64_t> result;
+  Operation *op = v.getDefiningOp();
+  if (auto index = dyn_cast_or_null<attn::IndexOp>(op)) {
+    const bool solvedToken = index.getKind() == solved;
+    const bool givenToken = !solvedToken && (index.getKind() == "q" || index.getKind() == "k");
+    result = (which == 0 && solvedToken) || (which == 1 && givenToken) ? 1 : 0;
+  } else if (auto shape = dyn_cast_or_null<attn::ShapeOp>(op)) {
+    result =
+        (which == 2 && shape.getKind() == "q_len") || (which == 3 && shape.getKind() == "kv_len")
+            ? 1
+            : 0;
+  } else if (isa_and_nonnull<arith::AddIOp, arith::SubIOp>(op)) {
+    auto x = linear(op->getOperand(0), which), y = linear(op->getOperand(1), which);
+    if (x && y)
+      result = isa<arith::AddIOp>(op) ? *x + *y : *x - *y;
+  } else if (isa_and_nonnull<arith::MulIOp>(op)) {
+    auto x = linear(op->getOperand(0), which), y = linear(op->getOperand(1), which);
+    APInt c;
+    if (x && *x == 0 && y && *y == 0)
+      result = 0;
+    for (int i = 0; i < 2 && !result; ++i)
+      if (matchPattern(op->getOperand(i), m_ConstantInt(&c)))
+        if (auto other = linear(op->getOperand(1 - i), which))
+          result = c.getSExtValue() * *other;
+  } else if (op && op->getNumRegions() == 0) {
+    // Any other op is a constant of the form when none of its operands involves the leaf
+    // (params, constants, other indices); else the form is not linear.
+    result = 0;
+    for (Value operand : op->getOperands())
+      if (auto c = linear(operand, which); !c || *c != 0)
+        result.reset();
+  } else if (!op) {
+    result = 0;
+  }
+  if (result && (*result > (int64_t(1) << 31) || *result < -(int64_t(1) << 31)))
+    result.reset();
+  linearMemo[which][v] = result;
+  return result;
+}
+
+const Extent &TokenRangeBuilder::extent(Value v, bool negated) {
+  DenseMap<Value, Extent> &memo = extentMemo[negated ? 1 : 0];
+  if (auto it = memo.find(v); it != memo.end())
+    return it->second;
+  Extent result = extentOnce(v, negated);
+  return memo[v] = std::move(result);
+}
+
+Extent TokenRangeBuilder::extentOnce(Value v, bool negated) {
+  Extent none;
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return none;
+  if (isa<arith::AndIOp, arith::OrIOp>(op)) {
+    bool isAnd = isa<arith::AndIOp>(op) != negated;
+    Extent x = extent(op->getOperand(0), negated), y = extent(op->getOperand(1), negated);
+    if (!isAnd && (x.rare || y.rare))
+      return x.rare ? y : x; // the other set, but for a few given tokens
+    Extent result;
+    if (isAnd) {
+      result.rare = x.rare || y.rare;
+      result.lower = x.lower;
+      result.lower.append(y.lower);
+      result.upper = x.upper;
+      result.upper.append(y.upper);
+      result.bounded = x.bounded || y.bounded;
+      for (int64_t c : result.lower)
+        result.bounded = result.bounded || llvm::is_contained(result.upper, c);
+    } else {
+      result.bounded = x.bounded && y.bounded;
+      for (int64_t c : x.lower)
+        if (llvm::is_contained(y.lower, c))
+          result.lower.push_back(c);
+      for (int64_t c : x.upper)
+        if (llvm::is_contained(y.upper, c))
+          result.upper.push_back(c);
+    }
+    return result;
+  }
+  if (isa<arith::XOrIOp>(op)) {
+    for (int i = 0; i < 2; ++i)
+      if (matchPattern(op->getOperand(i), m_One()))
+        return extent(op->getOperand(1 - i), !negated);
+    return none;
+  }
+  auto cmp = dyn_cast<arith::CmpIOp>(op);
+  if (!cmp || !cmp.getLhs().getType().isInteger(32))
+    return none;
+  // L - R = s * solved + g * given + f(q_len, kv_len) + rest, with f a multiple of
+  // kv_len - q_len (a constant at equal lengths).
+  Value l = cmp.getLhs(), r = cmp.getRhs();
+  auto diff = [&](int which) -> std::optional<int64_t> {
+    auto x = linear(l, which), y = linear(r, which);
+    if (!x || !y)
+      return std::nullopt;
+    return *x - *y;
+  };
+  auto s = diff(0), g = diff(1), lq = diff(2), lk = diff(3);
+  if (!s || !g || !lq || !lk || *lq + *lk != 0)
+    return none;
+  using P = arith::CmpIPredicate;
+  P pred = negated ? arith::invertPredicate(cmp.getPredicate()) : cmp.getPredicate();
+  const bool less = pred == P::slt || pred == P::sle;
+  const bool greater = pred == P::sgt || pred == P::sge;
+  Extent result;
+  if (*s == 0) {
+    // All solved tokens or none, by the given token: a bounded set when it holds only for
+    // given tokens below a bound (tokens are non-negative) or at one point.
+    result.rare = pred == P::eq ? *g != 0 : (less && *g > 0) || (greater && *g < 0);
+    result.bounded = result.rare;
+    return result;
+  }
+  if (*s != 1 && *s != -1)
+    return none;
+  // s * x + g * y + f pred 0, solved for x: x pred' -s * g * y - s * f.
+  const int64_t c = -*s * *g;
+  if (pred == P::eq) {
+    result.bounded = true;
+  } else if (less || greater) {
+    ((less == (*s > 0)) ? result.upper : result.lower).push_back(c);
+  }
   return result;
 }
 
@@ -288,6 +443,8 @@ LogicalResult addTokenRanges(ModuleOp module, SolvedToken token, StringRef passN
     b.create<func::ReturnOp>(loc, count);
     if (ranges.foundBound || refined)
       func->setAttr("attnc.bounded", b.getUnitAttr());
+    if (ranges.extent(yield.getValues()[0], /*negated=*/false).bounded)
+      func->setAttr("attnc.window", b.getUnitAttr());
     // Every token-dependent atom was solved: the mask is a union of intervals of the
     // solved token per given token, so only tiles at interval edges are PARTIAL (kernels
     // pick larger tiles).

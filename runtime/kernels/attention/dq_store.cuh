@@ -1,13 +1,15 @@
 //===- dq_store.cuh - The dQ store of the fragment-order accumulator ------===//
 //
 // dQ = scale * dq_accum in the kernel's 16-bit type, for FragmentDqAccum (the sm_90a key-tile
-// kernel's layout): one CTA per 64-query tile of a (batch, head) reads the tile's 32 KB (at
-// D = 128) in its own order with 16-byte loads, transposes it through shared memory and
-// writes dQ's rows with 16-byte stores. (Row by row, as the portable store does, a warp's
-// loads of one row are 64 bytes apart: attention/backward_rows.cuh.)
+// kernel's layout): one CTA per query tile (kTileRows: the kernel's, 64 or 80) of a (batch,
+// head) reads the tile's 32 KB (64 rows at D = 128) in its own order with 16-byte loads,
+// transposes it through shared memory and writes dQ's rows with 16-byte stores. (Row by row,
+// as the portable store does, a warp's loads of one row are 64 bytes apart:
+// attention/backward_rows.cuh.)
 //
-// LAUNCH: grid (ceil(q_len / 64), heads, batch), kThreads threads, static shared memory; as
-// attnc_backward_store_dq_config says ({rows per CTA, threads, 1: per (tile, head, batch)}).
+// LAUNCH: grid (ceil(q_len / kTileRows), heads, batch), kThreads threads, static shared memory
+// (kTileRows x (D + 4) floats: 42 KB at 80 x 128); as attnc_backward_store_dq_config says
+// ({rows per CTA, threads, 1: per (tile, head, batch)}).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_ATTENTION_DQ_STORE_CUH
@@ -20,8 +22,8 @@
 namespace attnc {
 namespace backward {
 
-template <int kHeadDim, class Kind> struct FragmentDqStore {
-  using DqAccum = FragmentDqAccum<kHeadDim>;
+template <int kHeadDim, class Kind, int kRows = 64> struct FragmentDqStore {
+  using DqAccum = FragmentDqAccum<kHeadDim, kRows>;
   static constexpr int kTileRows = DqAccum::kTileRows;
   static constexpr int kThreads = 256;
   static constexpr int kChunks = kTileRows * kHeadDim / 4; // 16-byte chunks of a tile
@@ -37,7 +39,7 @@ template <int kHeadDim, class Kind> struct FragmentDqStore {
     const float4 *accum = reinterpret_cast<const float4 *>(
         p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim +
         (long long)q0 * kHeadDim);
-    // All loads first: 8 (D = 128) 16-byte loads in flight per thread.
+    // All loads first: 8 (D = 128; 10 with 80 rows) 16-byte loads in flight per thread.
     float4 v[kChunks / kThreads];
 #pragma unroll
     for (int j = 0; j < kChunks / kThreads; ++j)

@@ -105,6 +105,14 @@ static __device__ __forceinline__ void storeMatrixX4(unsigned addr, const unsign
                "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
                : "memory");
 }
+/// As storeMatrixX4, each 8x8 matrix transposed: the row lane i addresses receives column i %
+/// 8 of matrix i / 8 (an accumulator fragment stored column by column).
+static __device__ __forceinline__ void storeMatrixX4Trans(unsigned addr, const unsigned (&r)[4]) {
+  asm volatile(
+      "stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+      "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+      : "memory");
+}
 
 //===-- Tensor-core product -----------------------------------------------===//
 

@@ -9,11 +9,12 @@
 // One CTA per (128-key tile, KV head, batch), launched longest first (attention/
 // key_tile_order.cuh); consumer warpgroup c owns keys 64 c .. 64 c + 63
 // of the tile, whose K and V stay in shared memory. The producer's first warp walks the
-// 64-query tiles of V::qRanges (computed before, by attnc_backward_query_intervals:
-// writeQueryIntervals) for every query head of the group, classifies them 32 at a time
-// (V::classify, or V::classifyFactors for a factored mask, one per lane) and streams the
-// non-empty ones' Q and dO (TMA) and their rows' LSE * log2 e and delta (params.row_stats, one
-// bulk copy) through a 2-stage ring. Per query tile, each consumer warpgroup:
+// kBlockM-query tiles (64, or 80 at D = 128: kQueryTile) of V::qRanges (computed before, by
+// attnc_backward_query_intervals: writeQueryIntervals) for every query head of the group,
+// classifies them 32 at a time (V::classify, or V::classifyFactors for a factored mask, one per
+// lane) and streams the non-empty ones' Q and dO (TMA) and their rows' LSE * log2 e and delta
+// (params.row_stats, one bulk copy) through a 2-stage ring. Per query tile, each consumer
+// warpgroup:
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory,
 //                                          two groups
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class:
@@ -23,20 +24,22 @@
 //                                          (backward::SplitPair), then dS^T
 //   dV_c += P^T dO                         wgmma, A (P^T) from registers, B MN-major
 //   dS^T to shared memory (two buffers, so one barrier per tile orders both warpgroups), then
-//   dQ^T = K^T dS^T (both operands MN-major): at D = 128 warpgroup c takes head-dim columns
-//   64 c .. 64 c + 63 over all 128 keys, at D = 64 all columns over its own 64 keys
+//   dQ^T = K^T dS^T (K^T MN-major; dS^T MN-major for 64 queries, else K-major: kDsByQuery):
+//   at D = 128 warpgroup c takes head-dim columns 64 c .. 64 c + 63 over all 128 keys, at
+//   D = 64 all columns over its own 64 keys
 //   dK_c += dS_c^T Q                       wgmma, A (dS^T) from registers, B MN-major
 //   dQ's fragment is staged in shared memory while dK's product runs; the producer's second
-//   warp (writeDq) adds it to dq_accum by one bulk reduction (cp.reduce.async.bulk, 16 KB)
-//   instead of per-element atomics; dq_accum keeps the fragment order (DqAccum) and the dQ
-//   store reads it so. dK is waited before the tile ends (its A registers must not live
-//   across the loop's back-edge: ptxas would serialise every wgmma); the stage, whose last
-//   reader dK is, is released at the next tile's first wait.
+//   warp (writeDq) adds it to dq_accum by one bulk reduction (cp.reduce.async.bulk, 16 KB;
+//   20 KB with 80 queries) instead of per-element atomics; dq_accum keeps the fragment order
+//   (DqAccum) and the dQ store reads it so. dK is waited before the tile ends (its A registers
+//   must not live across the loop's back-edge: ptxas would serialise every wgmma); the stage,
+//   whose last reader dK is, is released at the next tile's first wait.
 // dK and dV are written from registers at the end.
 //
 // LAUNCH: grid (ceil(kv_len / 128) * kv_heads * batch), 384 threads, dynamic shared memory and
 // block sizes from __constant__ int attnc_backward_key_tiles_config[8] (as the portable one;
-// [6] = 1: it takes tensor maps, [7] = 64: dq_accum's rows per (batch, head) rounded to 64);
+// [6] = 1: it takes tensor maps, [7] = kBlockM: dq_accum's and row_stats' rows per (batch,
+// head) rounded to it); Q and dO's TMA boxes are kBlockM rows (config[0]);
 // parameters (AttncBackwardParams, AttncArgs, AttncBackwardTmaMaps), __grid_constant__.
 // D = 64 or 128 (D = 256 keeps the portable kernel: its dK and dV alone would fill the
 // registers).
@@ -58,9 +61,9 @@
 
 namespace attnc {
 
-template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
-  static constexpr int kBlockM = 64;  // queries per step
-  static constexpr int kBlockN = 128; // keys per CTA: two consumer warpgroups of 64
+template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct BackwardSm90 {
+  static constexpr int kBlockM = kQueryTile; // queries per step
+  static constexpr int kBlockN = 128;        // keys per CTA: two consumer warpgroups of 64
   static constexpr int kStages = 2;
   static constexpr int kThreads = 384;
   static constexpr int kPanels = kHeadDim / 64; // 64-column (128-byte) swizzle panels
@@ -73,10 +76,26 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
   // L1-resident), which costs little as it runs ahead of the consumers by the ring.
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
   static_assert(kHeadDim == 64 || kHeadDim == 128, "head dim 64 or 128");
+  // wgmma N = kBlockM for S^T, dP^T and dQ^T (wrappers for 64 and 80: scripts/gen_wgmma.py),
+  // K steps of 16 queries for dV and dK.
+  static_assert(kBlockM == 64 || kBlockM == 80, "query tiles of 64 or 80");
+  static constexpr int kQuerySteps = kBlockM / 16;
+  /// dS's layout in shared memory, the B operand of dQ^T = K^T dS^T. 64 queries fill one
+  /// 128-byte swizzle row: dS^T, a row per key (an MN-major operand). More would spill into a
+  /// second 64-column panel of 128-byte rows, 16 KB per buffer for 4 KB of data, which does not
+  /// fit beside the rest at D = 128; so wider tiles store dS, a row per query in one panel per
+  /// 64 keys (a K-major operand, no padding), by transposing stmatrix.
+  static constexpr bool kDsByQuery = kBlockM > 64;
+  /// Whether dV's product is waited before dQ's is issued, freeing P^T's A fragment: with 80
+  /// queries, its 20 registers live beside dQ^T's 40 accumulators, dK's and dV's 128 and dS^T's
+  /// fragment would leave ptxas too few of the 240 and it serialises every wgmma (C7512). The
+  /// wait follows the barrier between the warpgroups, so that dV's product can still run while
+  /// a warpgroup waits there (its cost is not measured yet).
+  static constexpr bool kWaitDvBeforeDq = kBlockM > 64;
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
   /// dq_accum in the fragment order of dQ^T (attention/dq_accum.cuh).
-  using DqAccum = backward::FragmentDqAccum<kHeadDim>;
+  using DqAccum = backward::FragmentDqAccum<kHeadDim, kBlockM>;
   static_assert(DqAccum::kTileRows == kBlockM, "one query tile per accumulator tile");
   static constexpr int kDqPartBytes = DqAccum::kPartFloats * 4;
   /// How the consumer warpgroups share dQ^T = K^T dS^T. At D = 128 by head-dim parts:
@@ -347,10 +366,12 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
     AttncPhaseClock clock(nullptr);
 #endif
 
-    // dQ^T (head-dim rows x 64 queries) = K^T dS^T: this warpgroup's 64-row part
+    // dQ^T (head-dim rows x kBlockM queries) = K^T dS^T: this warpgroup's 64-row part
     // (kDqSplitKeys).
     constexpr int kDqKeys = kDqSplitKeys ? 64 : kBlockN;
-    const unsigned dqKeyOffset = kDqSplitKeys ? c * 64 * 128 : 0; // first dS^T / K row read
+    const unsigned dqKeyOffset = kDqSplitKeys ? c * 64 * 128 : 0; // first K (dS^T) row read
+    // kDsByQuery: the first dS panel read (one per 64 keys).
+    const unsigned dsKeyOffset = kDqSplitKeys ? c * kBlockM * 128 : 0;
     const int dqPart = kDqSplitKeys ? 0 : c;
     // dQ goes to the writer warp (writeDq) through this warpgroup's staging part: stored once
     // the writer has read the previous one, and signalled a little later (after the next
@@ -364,8 +385,8 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
 
     // Each thread releases a stage after its own reads (of the slot too, readSlot), so the
     // producer's rewrite is ordered after every read.
-    // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x 64 queries each.
-    float s[32], dp[32];
+    // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x kBlockM queries each.
+    float s[kBlockM / 2], dp[kBlockM / 2];
     const auto issueScores = [&](int stage) {
       const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
       __syncwarp();
@@ -428,7 +449,7 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       // fn(column, i) for each query column q0 + column this thread holds: its pairs are
       // s[i + 2 half] and dp[i + 2 half], keys kRow + 8 half.
       const auto forEachColumn = [&](auto &&fn) {
-        tile::forEachInRow<float[32]>(
+        tile::forEachInRow<float[kBlockM / 2]>(
             [&](int col, int j) { fn(col * 8 + 2 * t + j, col * 4 + j); });
       };
       const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
@@ -480,9 +501,9 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       }
 
       // dV += P^T dO: A from registers (16 queries per step), B MN-major.
-      unsigned pFrag[4][4], dsFrag[4][4];
+      unsigned pFrag[kQuerySteps][4], dsFrag[kQuerySteps][4];
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
+      for (int kk = 0; kk < kQuerySteps; ++kk) {
         pFrag[kk][0] = tile::pack2(kind, s[8 * kk + 0], s[8 * kk + 1]);
         pFrag[kk][1] = tile::pack2(kind, s[8 * kk + 2], s[8 * kk + 3]);
         pFrag[kk][2] = tile::pack2(kind, s[8 * kk + 4], s[8 * kk + 5]);
@@ -497,20 +518,30 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
       const unsigned qLow = hopper::descriptorLow128B(tQ, kBlockM * 128);
       wgmma::fence();
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
+      for (int kk = 0; kk < kQuerySteps; ++kk)
         wgmma::mmaRS(kind, dv, pFrag[kk],
                      hopper::descriptorFromLow128B(doLow + kk * 16 * 128 / 16));
       wgmma::commit();
-      // This warpgroup's 64 rows of dS^T to shared memory in the 128-byte swizzle (row = key,
-      // 64 queries per row), the B operand of dQ^T: dsFrag[kk] is four 8x8 matrices (rows
-      // + 0 / + 8, 16-byte chunks 2 kk / 2 kk + 1), one stmatrix each kk; lane 8 m + r
-      // addresses row r of matrix m.
+      // This warpgroup's 64 keys of dS^T to shared memory in the 128-byte swizzle, the B
+      // operand of dQ^T: dsFrag[kk] is four 8x8 matrices (keys + 0 / + 8, queries 16 kk + 0 /
+      // + 8), one stmatrix each kk; lane 8 m + r addresses row r of matrix m. Row per key
+      // (dS^T): rows c * 64 + 16 warp + 8 (m & 1) + r, 16-byte chunks 2 kk + m / 2. Row per
+      // query (dS, kDsByQuery): the matrices transposed into panel c (this warpgroup's keys),
+      // rows 16 kk + 8 (m / 2) + r, chunk 2 warp + (m & 1).
       {
         const int m = lane / 8, r = lane % 8;
-        const unsigned rowAddr = sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128;
+        if constexpr (kDsByQuery) {
+          const unsigned rowAddr =
+              sDs + c * kBlockM * 128 + ((m / 2) * 8 + r) * 128 + (((2 * warp + (m & 1)) ^ r) * 16);
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
+          for (int kk = 0; kk < kQuerySteps; ++kk)
+            tile::storeMatrixX4Trans(rowAddr + kk * 16 * 128, dsFrag[kk]);
+        } else {
+          const unsigned rowAddr = sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128;
+#pragma unroll
+          for (int kk = 0; kk < kQuerySteps; ++kk)
+            tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
+        }
       }
       hopper::fenceAsyncShared();
       // Both warpgroups' dS^T rows are written. (The other dS^T buffer was last read by both
@@ -521,42 +552,58 @@ template <class V, int kHeadDim, class Kind> struct BackwardSm90 {
         hopper::namedSync(kSplitKeysBarrier + c, 128);
       else
         hopper::namedSync(kConsumersBarrier, 256);
+      if constexpr (kWaitDvBeforeDq) { // counted with the barrier by the trace
+        wgmma::wait<0>();
+        wgmma::fenceOperands(dv);
+      }
       clock.lap(kBwdTraceBarrier);
 
       // dQ_n, then dK_n; dQ's fragment is staged while dK_n runs. (Without dq_accum, the
       // deterministic mode, dQ's product still runs but is not reduced: a branch around a
       // wgmma group makes ptxas spill the consumers.)
-      float dq[32];
+      float dq[kBlockM / 2];
       {
-        const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
         const unsigned kLow =
             hopper::descriptorLow128B(sK + dqPart * kBlockN * 128 + dqKeyOffset, kBlockN * 128);
         wgmma::fence();
+        if constexpr (kDsByQuery) {
+          // B K-major: 16 keys per step, 32 bytes along dS's rows, a panel per 64 keys.
 #pragma unroll
-        for (int kk = 0; kk < kDqKeys / 16; ++kk)
-          wgmma::mmaSSTransposed(kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
-                                 hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16),
-                                 kk > 0 ? 1 : 0);
+          for (int kk = 0; kk < kDqKeys / 16; ++kk)
+            wgmma::mmaSSTransposedA(
+                kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
+                hopper::descriptorFromLow128B(hopper::descriptorLow128B(
+                    sDs + dsKeyOffset + hopper::kMajorStepOffset(kk, kBlockM), 16)),
+                kk > 0 ? 1 : 0);
+        } else {
+          const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
+#pragma unroll
+          for (int kk = 0; kk < kDqKeys / 16; ++kk)
+            wgmma::mmaSSTransposed(
+                kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
+                hopper::descriptorFromLow128B(dsLow + kk * 16 * 128 / 16), kk > 0 ? 1 : 0);
+        }
         wgmma::commit();
       }
       // dK_c += dS_c^T Q, A (dS_c^T) from registers as dV's P^T: 16 KB of shared-memory reads
       // fewer per tile than from dS^T's copy there. dK then completes before the loop's end
       // (its registers must not live across the back-edge: ptxas would serialise every wgmma).
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
+      for (int kk = 0; kk < kQuerySteps; ++kk)
         wgmma::mmaRS(kind, dk, dsFrag[kk],
                      hopper::descriptorFromLow128B(qLow + kk * 16 * 128 / 16));
       wgmma::commit();
       clock.lap(kBwdTraceIssueDqDk);
-      wgmma::wait<1>();
-      wgmma::fenceOperands(dv);
+      wgmma::wait<1>(); // dQ_n, and dV_n unless waited already
+      if constexpr (!kWaitDvBeforeDq)
+        wgmma::fenceOperands(dv);
       wgmma::fenceOperands(dq);
       clock.lap(kBwdTraceWaitDq);
       if (p.dq_accum != nullptr) {
         hopper::namedSync(kDqFreeBarrier + c, kDqHandoffThreads);
         // 16 bytes per store, conflict-free: consecutive threads, consecutive addresses.
 #pragma unroll
-        for (int c8 = 0; c8 < 8; ++c8)
+        for (int c8 = 0; c8 < kBlockM / 8; ++c8)
           asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(
                            sStage + DqAccum::stagingOffset(tid, c8) * 4),
                        "f"(dq[4 * c8]), "f"(dq[4 * c8 + 1]), "f"(dq[4 * c8 + 2]),

@@ -8,10 +8,22 @@
 #define ATTNC_KERNELS_SM90_BACKWARD_ENTRY_CUH
 
 #include "attention/dq_store.cuh"
+#include "attnc_tile_policy.h"
 #include "sm80/backward_shared_entries.cuh"
 #include "sm90/backward.cuh"
 
-using AttncBackwardSm90 = attnc::BackwardSm90<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind>;
+// The key-tile kernel's query tile (attnc_tile_policy.h); a development build may force it
+// with ATTNC_KERNEL_DEFINES="ATTNC_SM90_BACKWARD_BLOCK_M=64" (or 80, at D = 128 only).
+#if defined(ATTNC_DEV_BUILD) && defined(ATTNC_SM90_BACKWARD_BLOCK_M)
+constexpr int kAttncBackwardQueryTile = ATTNC_HEAD_DIM == 128 ? ATTNC_SM90_BACKWARD_BLOCK_M : 64;
+#else
+constexpr int kAttncBackwardQueryTile = attnc::tile_policy::sm90BackwardQueryTile(
+    ATTNC_HEAD_DIM, AttncVariant::kQueryWindow,
+    AttncVariant::kCoordinateReads || AttncVariant::kHasSummaries, AttncVariant::kHasRoute,
+    AttncVariant::kMaskComparisons);
+#endif
+using AttncBackwardSm90 =
+    attnc::BackwardSm90<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardQueryTile>;
 
 extern "C" {
 /// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim, 1 (takes
@@ -56,7 +68,8 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::Order::kThreads)
   AttncBackwardSm90::Order::write(p, a);
 }
 
-using AttncBackwardDqStore = attnc::backward::FragmentDqStore<ATTNC_HEAD_DIM, AttncBackwardKind>;
+using AttncBackwardDqStore =
+    attnc::backward::FragmentDqStore<ATTNC_HEAD_DIM, AttncBackwardKind, AttncBackwardSm90::kBlockM>;
 extern "C" {
 /// {query rows per CTA, threads, 1: grid (row tiles, heads, batch)}
 __constant__ int attnc_backward_store_dq_config[3] = {AttncBackwardDqStore::kTileRows,

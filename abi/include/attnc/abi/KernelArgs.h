@@ -51,7 +51,7 @@
 //   struct AttncProgram {
 //     static constexpr bool kHasScore, kHasOut, kHasRoute, kMaskAlwaysTrue, kMaskFactors,
 //                           kHasSummaries, kHasKvBounds, kKvRangesExact, kCoordinateReads,
-//                           kHasRowTiles;
+//                           kQueryWindow, kHasRowTiles;
 //     static constexpr int kMaskComparisons;        // per element: where sm90 keeps Q
 //     static constexpr unsigned kSummarizedInputs;  // bit i: input i is summarized
 //     // and static member functions forwarding to the functions above: mask, maskIndex,
@@ -59,7 +59,7 @@
 //   };
 //
 // Generated for the backward only (CodegenOptions::backward), also: qRanges (the query
-// intervals of a key range, attnc_q_ranges), scoreGrad and outGrad (d score / d s, d out /
+// intervals of a key range, attnc_q_ranges; kQueryWindow is false without a backward), scoreGrad and outGrad (d score / d s, d out /
 // d o), kScoreInputGrads / kOutInputGrads and scoreInputGrads / outInputGrads, which add
 // dL/d(score or out) times each read site's derivative to the AttncInputGrads below.
 //

@@ -63,6 +63,9 @@ struct GeneratedHooks {
   /// CodegenOptions::backward: `source` also holds attnc_score_grad, attnc_out_grad and the
   /// read-site functions of `gradReads`.
   bool hasBackward = false;
+  /// attnc_q_ranges has `attnc.window`: every key block's queries (but a bounded number of
+  /// blocks') lie in a window whose size does not grow with the lengths (sliding, sinks).
+  bool queryWindow = false;
   std::vector<GradReadSite> gradReads;
 };
 
