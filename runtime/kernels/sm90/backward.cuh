@@ -158,13 +158,14 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
   }
 
   /// The query tiles of key tile [k0, kHi] for every query head of KV head kvh's group, a
-  /// warp-wide batch of 32 at a time: the 64-query tiles of the precomputed intervals,
-  /// classified one per lane (Scan::classifyEntry). Calls visit(h, start, cls) for each batch in
-  /// order, from all lanes (cls EMPTY for the lanes past the intervals).
-  template <class Visit>
-  static __device__ __forceinline__ void scanQueryTiles(const AttncBackwardParams &p,
-                                                        const AttncArgs &a, int b, int kvh, int k0,
-                                                        int kHi, int lane, Visit &&visit) {
+  /// warp-wide batch of 32 at a time: the kBlockM-query tiles of the precomputed intervals,
+  /// classified one per lane (Scan::classifyEntry). Calls visit(h, range, start, cls) for each
+  /// batch in order, from all lanes (range: the interval the lane's tile is walked in; cls
+  /// EMPTY for the lanes past the intervals), and headDone(h) after each head's last.
+  template <class Visit, class HeadDone>
+  static __device__ __forceinline__ void
+  scanQueryTiles(const AttncBackwardParams &p, const AttncArgs &a, int b, int kvh, int k0, int kHi,
+                 int lane, Visit &&visit, HeadDone &&headDone) {
     const int group = a.heads / a.kv_heads;
     const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
     for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
@@ -184,14 +185,20 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
         int cls = ATTNC_TILE_EMPTY;
         if (r < ranges)
           cls = Scan::classifyEntry(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
-        visit(h, start, cls);
+        visit(h, r, start, cls);
         Scan::walkIntervals(lo, hi, ranges, 32, range, next);
       }
+      headDone(h);
     }
   }
 
   /// One warp per (batch, KV head, key tile) unit: the query tiles the producer will visit
-  /// (p.key_tile_lengths), which the launch order sorts by.
+  /// (p.key_tile_lengths), which the launch order sorts by. It classifies every tile of the
+  /// intervals, so it also trims each interval to its first and last tile not EMPTY (dropping
+  /// intervals with none): the producer then walks no EMPTY tiles at the intervals' ends, which
+  /// masks without a closed form in q leave many of (s2's shards: [k, q_len) for every key
+  /// tile). The producer visits the same tiles in the same order: a tile's class depends
+  /// only on its start, and the walk aligns starts to kBlockM either way.
   static __device__ __forceinline__ void countQueryTiles(const AttncBackwardParams &p,
                                                          const AttncArgs &a) {
     const long long u = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
@@ -200,10 +207,48 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     const int lane = (int)threadIdx.x % 32;
     const backward::KeyTileUnit unit = Order::decode(a, u);
     const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
     int tiles = 0;
-    scanQueryTiles(p, a, unit.b, unit.kvh, k0, kHi, lane, [&](int, int, int cls) {
-      tiles += __popc(__ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY));
-    });
+    // Per interval of the current head: the starts of its first and last tile not EMPTY
+    // (first -1: none yet); registers, by unrolled selects.
+    int first[ATTNC_MAX_KV_RANGES], last[ATTNC_MAX_KV_RANGES];
+#pragma unroll
+    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
+      first[i] = last[i] = -1;
+    const auto visit = [&](int, int r, int start, int cls) {
+      const unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+      tiles += __popc(kept);
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+        const unsigned mine = kept & __ballot_sync(0xffffffffu, r == i);
+        if (mine != 0u) {
+          const int lo = __shfl_sync(0xffffffffu, start, __ffs(mine) - 1);
+          last[i] = __shfl_sync(0xffffffffu, start, 31 - __clz(mine));
+          if (first[i] < 0)
+            first[i] = lo;
+        }
+      }
+    };
+    // A head's walk is over: its trimmed intervals, compacted.
+    const auto headDone = [&](int h) {
+      if (lane == 0) {
+        AttncQueryIntervals &out =
+            p.q_intervals[((long long)unit.b * a.heads + h) * keyTiles + unit.kTile];
+        int count = 0;
+#pragma unroll
+        for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
+          if (first[i] >= 0) {
+            out.lo[count] = first[i];
+            out.hi[count] = min(last[i] + kBlockM, a.q_len);
+            ++count;
+          }
+        out.count = count;
+      }
+#pragma unroll
+      for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
+        first[i] = last[i] = -1;
+    };
+    scanQueryTiles(p, a, unit.b, unit.kvh, k0, kHi, lane, visit, headDone);
     if (lane == 0)
       p.key_tile_lengths[u] = tiles;
   }
@@ -260,14 +305,17 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       }
       ++n;
     };
-    scanQueryTiles(p, a, b, kvh, k0, kHi, lane, [&](int h, int start, int cls) {
-      unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
-      while (kept != 0u) {
-        const int j = __ffs(kept) - 1;
-        kept &= kept - 1;
-        queue(__shfl_sync(0xffffffffu, start | cls, j), h);
-      }
-    });
+    scanQueryTiles(
+        p, a, b, kvh, k0, kHi, lane,
+        [&](int h, int, int start, int cls) {
+          unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
+          while (kept != 0u) {
+            const int j = __ffs(kept) - 1;
+            kept &= kept - 1;
+            queue(__shfl_sync(0xffffffffu, start | cls, j), h);
+          }
+        },
+        [](int) {});
     queue(-1, 0);
 #if ATTNC_SM90_TRACE
     if (lane == 0) {
