@@ -1,11 +1,12 @@
 #!/bin/bash
-# The twelfth session's last GPU run (about 120 s of device time were left): dK and dV written
-# through shared memory (sm90/backward.cuh, storeKeyRows) instead of 4-byte fragment pairs.
-# Device tool, carry [".gpu"]. Stage first: .gpu from scripts/make-gpu-tree.sh with the change
-# (xz'd as in backward_session12.sh), .gpu/ab/base.so.xz: libattnc.so of main before it.
+# A compact GPU check of a prepared backward change (written in the twelfth session for
+# patches/epilogue-staged.patch, not yet run): the backward GPU tests, sanitizers on two
+# examples, a one-round A/B. Device tool, carry [".gpu"]. Stage first: .gpu from
+# scripts/make-gpu-tree.sh with the change applied (xz'd as in backward_session12.sh),
+# .gpu/ab/base.so.xz: libattnc.so of main without it.
 # Steps, each bounded: the backward GPU tests (16 processes), memcheck and racecheck of the
-# backward on causal at D = 128 and sliding at D = 64, an A/B (base / staged, 1 round) on
-# sliding and causal. Table: $OUT/table.txt.
+# backward on causal and sliding at D = 64 and 128, an A/B (base / changed, 1 round) on
+# PATTERNS (default sliding and causal). Table: $OUT/table.txt.
 set -u
 R=$OUT
 find .gpu -name '*.xz' ! -path '.gpu/ab/*' -exec xz -d {} + 2>/dev/null
@@ -19,6 +20,6 @@ OUT=$R/san BACKWARD_SANITIZE_EXAMPLES="examples/causal.attn examples/sliding_w10
 stamp "sanitize rc $?"; grep "backward sanitize" $R/san/summary.txt | tee -a $R/table.txt; rm -rf $R/san/bw-sanitize-logs.tgz
 source scripts/gpu-env.sh /tmp/o >/dev/null 2>&1
 mkdir -p /tmp/ab && xz -dc .gpu/ab/base.so.xz > /tmp/ab/base.so
-OUT=$R/ab LIBS="base=/tmp/ab/base.so staged=$PWD/.gpu/lib/libattnc.so" BENCH=compare_backward \
-  PATTERNS=sliding_w1024,causal ROUNDS=1 timeout 45 bash bench/kernel_dev/ab_run.sh ab > $R/ab.log 2>&1
+OUT=$R/ab LIBS="base=/tmp/ab/base.so changed=$PWD/.gpu/lib/libattnc.so" BENCH=compare_backward \
+  PATTERNS=${PATTERNS:-sliding_w1024,causal} ROUNDS=1 timeout 45 bash bench/kernel_dev/ab_run.sh ab > $R/ab.log 2>&1
 stamp "ab rc $?"; tail -3 $R/ab.log | tee -a $R/table.txt
