@@ -3,7 +3,7 @@
 # (results: bench/results/backward_2026-12-03/session11/; ~450 s on the GPU machine; device tool,
 # carry [".gpu", ".runs"]: the layout check is copied to .runs/). Stage first, on the build
 # machine (bench/kernel_dev/NOTES.md, "eleventh session"):
-#   .gpu             scripts/make-gpu-tree.sh on main + patches/key-block-pairs.patch (the
+#   .gpu             scripts/make-gpu-tree.sh on main + patches/key-block-pairs.patch (since replaced by key-block-pairs-main.patch; the
 #                    pairing: its GPU tests run on .gpu's library and test binary)
 #   .gpu/ab/prep     main's libattnc.so (stripped, xz)
 #   .gpu/ab/prepB    main + patches/prepare-tiles.patch
