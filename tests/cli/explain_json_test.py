@@ -69,6 +69,23 @@ for example, dim, tile in (("causal", 256, 64), ("natten2d_17", 128, 64),
                                  str(dim), "--json"]))
     check(kernel["kernel"]["sm90_key_tile"] == tile, f"{example} d{dim} sm90 key tile")
 
+# The backward's sm90 query tile (attnc_tile_policy.h): 80 at head dim 128 unless the keys'
+# queries lie in a window, the mask reads inputs or is routed, or makes many comparisons.
+check(facts["backward"] == {"available": True, "sm90_query_tile": 80, "query_window": False},
+      "causal backward")
+for example, dim, tile, window in (("causal", 64, 64, False), ("sliding_w1024", 128, 64, True),
+                                   ("sink4_w1024", 128, 64, True),
+                                   ("document_causal", 128, 64, False),
+                                   ("s2_shards", 128, 64, False), ("prefix_lm_2048", 128, 80, False)):
+    backward = json.loads(explain([f"{examples}/{example}.attn", "--q-len", "512", "--head-dim",
+                                   str(dim), "--json"]))["backward"]
+    check(backward == {"available": True, "sm90_query_tile": tile, "query_window": window},
+          f"{example} d{dim} backward: {backward}")
+stepped = f"{examples}/../tests/compiler/lit/Inputs/not-differentiable.attn"
+backward = json.loads(explain([stepped, "--q-len", "256", "--json"]))["backward"]
+check(backward["available"] is False and ":6:25: error: 'int()'" in backward["error"],
+      f"a program without a backward says why: {backward}")
+
 facts = compare([f"{examples}/sliding_w1024.attn", "--q-len", "2048", "-P", "window=256"])
 check(facts["params"] == [{"name": "window", "value": 256, "given": True}], "given param")
 

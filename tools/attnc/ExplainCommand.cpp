@@ -69,6 +69,12 @@ struct ExplainFacts {
   bool samePattern = false;               ///< the same for every (b, h)
   double summaryBytes = 0, routeBytes = 0;
   int sm90KeyTile = 128;
+  /// The backward: whether the program differentiates (else why not), the sm_90a key-tile
+  /// kernel's query tile and whether the keys' queries lie in a window (kQueryWindow).
+  bool backward = false;
+  std::string backwardError;
+  int sm90BackwardQueryTile = 64;
+  bool queryWindow = false;
   bool kvBounds = false, maskAlwaysTrue = false, score = false, out = false, route = false;
   std::vector<std::string> summarized; ///< inputs with per-block min/max summaries
 };
@@ -181,6 +187,19 @@ void printText(const ExplainFacts &f) {
   fmt::print("  {:<24}{}\n", "output epilogue", f.out ? "attnc_out, fused" : "none");
   fmt::print("  {:<24}{}\n", "block routing",
              f.route ? "gate and selection pre-pass kernels, then a per-unit bitmask" : "none");
+  if (!f.backward) {
+    fmt::print("\nbackward: not available: {}\n",
+               f.backwardError.substr(0, f.backwardError.find('\n')));
+  } else if (f.shape.headDim > 128) {
+    fmt::print("\nbackward: the portable key-tile kernel (backward_sm80, mma.sync) at head dim "
+               "{}\n",
+               f.shape.headDim);
+  } else {
+    fmt::print("\nbackward: key-tile kernel backward_sm90 on sm_90a (128-key tiles, {}-query "
+               "steps{}), backward_sm80 elsewhere\n",
+               f.sm90BackwardQueryTile,
+               f.queryWindow ? "; each key's queries lie in a window" : "");
+  }
 }
 
 std::string jsonString(const std::string &text) {
@@ -273,6 +292,14 @@ void printJson(const ExplainFacts &f) {
                    "\"output_epilogue\": {}, \"block_routing\": {}}}\n",
                    f.sm90KeyTile, f.kvBounds, f.maskAlwaysTrue, jsonList(f.summarized, jsonString),
                    f.score, f.out, f.route);
+  j.insert(j.size() - 1, ",");
+  if (f.backward)
+    j += fmt::format("  \"backward\": {{\"available\": true, \"sm90_query_tile\": {}, "
+                     "\"query_window\": {}}}\n",
+                     f.sm90BackwardQueryTile, f.queryWindow);
+  else
+    j += fmt::format("  \"backward\": {{\"available\": false, \"error\": {}}}\n",
+                     jsonString(f.backwardError));
   j += "}\n";
   fmt::print("{}", j);
 }
@@ -430,6 +457,22 @@ int explainCommand(const ExplainOptions &o) {
   facts.routeBytes = routeBytes;
   facts.sm90KeyTile = tile_policy::sm90KeyTile(shape.headDim, hooks.kvRangesExact, hooks.hasRoute);
   facts.kvBounds = hooks.hasKvBounds;
+  // The backward's facts come from its own hooks (the derivatives and attnc_q_ranges).
+  compiler::GeneratedHooks backwardHooks;
+  compiler::CodegenOptions backwardCodegen;
+  backwardCodegen.backward = true;
+  backwardCodegen.source = bundle.source.get();
+  facts.backward = compiler::generateHooks(*bundle.program, attention, backwardCodegen,
+                                           backwardHooks, facts.backwardError);
+  if (facts.backward) {
+    bool summarizedInputs = false;
+    for (const auto &in : backwardHooks.inputs)
+      summarizedInputs = summarizedInputs || in.summarized;
+    facts.queryWindow = backwardHooks.queryWindow;
+    facts.sm90BackwardQueryTile = tile_policy::sm90BackwardQueryTile(
+        shape.headDim, backwardHooks.queryWindow, backwardHooks.coordinateReads || summarizedInputs,
+        backwardHooks.hasRoute, int(backwardHooks.maskComparisons));
+  }
   facts.maskAlwaysTrue = hooks.maskAlwaysTrue;
   for (const auto &in : hooks.inputs)
     if (in.summarized)
