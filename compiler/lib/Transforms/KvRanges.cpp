@@ -117,7 +117,6 @@ private:
   StringRef solved;
   Value setArgs;
   IntervalEmitter &allSolved, &solvedZero;
-  DenseMap<Value, std::optional<int64_t>> coefMemo;
   DenseMap<Value, bool> dependsMemo;
   DenseMap<Value, Value> analyzeMemo[2]; ///< [negated]
   DenseMap<Value, Extent> extentMemo[2]; ///< [negated]
@@ -125,86 +124,60 @@ private:
 
   Value analyzeOnce(Value v, bool negated);
   Extent extentOnce(Value v, bool negated);
-  /// The coefficient of leaf `which` in `v` when `v` is linear in it (0: the solved token,
-  /// 1: the given token, 2: q_len, 3: kv_len).
-  std::optional<int64_t> linear(Value v, int which);
+  /// The leaves of the linear forms: the solved token, the given token, the lengths.
+  enum Leaf { Solved, Given, QLen, KvLen };
+  /// The coefficient of `leaf` in `v` when `v` is linear in it. Only +-1 is ever solved;
+  /// coefficients beyond 32 bits are dropped before they can overflow.
+  std::optional<int64_t> linear(Value v, Leaf leaf);
 
   Type krType() { return emitc::OpaqueType::get(b.getContext(), "AttncKr"); }
   bool dependsOnSolved(Value v) { return dependsOnToken(v, solved, dependsMemo); }
-  std::optional<int64_t> coefficient(Value v);
   Value generic(Value v, bool negated);
 };
 
-/// The coefficient of the solved token in `v` when `v` is linear in it.
-std::optional<int64_t> TokenRangeBuilder::coefficient(Value v) {
-  if (!dependsOnSolved(v))
+std::optional<int64_t> TokenRangeBuilder::linear(Value v, Leaf leaf) {
+  if (leaf == Solved && !dependsOnSolved(v))
     return 0;
-  auto it = coefMemo.find(v);
-  if (it != coefMemo.end())
-    return it->second;
-  std::optional<int64_t> result;
-  Operation *op = v.getDefiningOp();
-  if (isa_and_nonnull<attn::IndexOp>(op)) {
-    result = 1;
-  } else if (isa_and_nonnull<arith::AddIOp, arith::SubIOp>(op)) {
-    auto x = coefficient(op->getOperand(0)), y = coefficient(op->getOperand(1));
-    if (x && y)
-      result = isa<arith::AddIOp>(op) ? *x + *y : *x - *y;
-  } else if (isa_and_nonnull<arith::MulIOp>(op)) {
-    APInt c;
-    for (int i = 0; i < 2 && !result; ++i)
-      if (matchPattern(op->getOperand(i), m_ConstantInt(&c)))
-        if (auto other = coefficient(op->getOperand(1 - i)))
-          result = c.getSExtValue() * *other;
-  }
-  // Only +-1 is ever solved; large coefficients are dropped before they can overflow.
-  if (result && (*result > (int64_t(1) << 31) || *result < -(int64_t(1) << 31)))
-    result.reset();
-  coefMemo[v] = result;
-  return result;
-}
-
-std::optional<int64_t> TokenRangeBuilder::linear(Value v, int which) {
-  auto it = linearMemo[which].find(v);
-  if (it != linearMemo[which].end())
+  auto it = linearMemo[leaf].find(v);
+  if (it != linearMemo[leaf].end())
     return it->second;
   std::optional<int64_t> result;
   Operation *op = v.getDefiningOp();
   if (auto index = dyn_cast_or_null<attn::IndexOp>(op)) {
     const bool solvedToken = index.getKind() == solved;
     const bool givenToken = !solvedToken && (index.getKind() == "q" || index.getKind() == "k");
-    result = (which == 0 && solvedToken) || (which == 1 && givenToken) ? 1 : 0;
+    result = (leaf == Solved && solvedToken) || (leaf == Given && givenToken) ? 1 : 0;
   } else if (auto shape = dyn_cast_or_null<attn::ShapeOp>(op)) {
-    result =
-        (which == 2 && shape.getKind() == "q_len") || (which == 3 && shape.getKind() == "kv_len")
-            ? 1
-            : 0;
+    result = (leaf == QLen && shape.getKind() == "q_len") ||
+                     (leaf == KvLen && shape.getKind() == "kv_len")
+                 ? 1
+                 : 0;
   } else if (isa_and_nonnull<arith::AddIOp, arith::SubIOp>(op)) {
-    auto x = linear(op->getOperand(0), which), y = linear(op->getOperand(1), which);
+    auto x = linear(op->getOperand(0), leaf), y = linear(op->getOperand(1), leaf);
     if (x && y)
       result = isa<arith::AddIOp>(op) ? *x + *y : *x - *y;
   } else if (isa_and_nonnull<arith::MulIOp>(op)) {
-    auto x = linear(op->getOperand(0), which), y = linear(op->getOperand(1), which);
+    auto x = linear(op->getOperand(0), leaf), y = linear(op->getOperand(1), leaf);
     APInt c;
     if (x && *x == 0 && y && *y == 0)
       result = 0;
     for (int i = 0; i < 2 && !result; ++i)
       if (matchPattern(op->getOperand(i), m_ConstantInt(&c)))
-        if (auto other = linear(op->getOperand(1 - i), which))
+        if (auto other = linear(op->getOperand(1 - i), leaf))
           result = c.getSExtValue() * *other;
   } else if (op && op->getNumRegions() == 0) {
     // Any other op is a constant of the form when none of its operands involves the leaf
     // (params, constants, other indices); else the form is not linear.
     result = 0;
     for (Value operand : op->getOperands())
-      if (auto c = linear(operand, which); !c || *c != 0)
+      if (auto c = linear(operand, leaf); !c || *c != 0)
         result.reset();
   } else if (!op) {
     result = 0;
   }
   if (result && (*result > (int64_t(1) << 31) || *result < -(int64_t(1) << 31)))
     result.reset();
-  linearMemo[which][v] = result;
+  linearMemo[leaf][v] = result;
   return result;
 }
 
@@ -259,13 +232,13 @@ Extent TokenRangeBuilder::extentOnce(Value v, bool negated) {
   // L - R = s * solved + g * given + f(q_len, kv_len) + rest, with f a multiple of
   // kv_len - q_len (a constant at equal lengths).
   Value l = cmp.getLhs(), r = cmp.getRhs();
-  auto diff = [&](int which) -> std::optional<int64_t> {
-    auto x = linear(l, which), y = linear(r, which);
+  auto diff = [&](Leaf leaf) -> std::optional<int64_t> {
+    auto x = linear(l, leaf), y = linear(r, leaf);
     if (!x || !y)
       return std::nullopt;
     return *x - *y;
   };
-  auto s = diff(0), g = diff(1), lq = diff(2), lk = diff(3);
+  auto s = diff(Solved), g = diff(Given), lq = diff(QLen), lk = diff(KvLen);
   if (!s || !g || !lq || !lk || *lq + *lk != 0)
     return none;
   using P = arith::CmpIPredicate;
@@ -333,7 +306,7 @@ Value TokenRangeBuilder::analyzeOnce(Value v, bool negated) {
   auto cmp = dyn_cast<arith::CmpIOp>(op);
   if (!cmp || !cmp.getLhs().getType().isInteger(32) || !dependsOnSolved(v))
     return generic(v, negated);
-  auto coefL = coefficient(cmp.getLhs()), coefR = coefficient(cmp.getRhs());
+  auto coefL = linear(cmp.getLhs(), Solved), coefR = linear(cmp.getRhs(), Solved);
   if (!coefL || !coefR)
     return generic(v, negated);
   int64_t s = *coefL - *coefR;

@@ -59,9 +59,10 @@
 //   };
 //
 // Generated for the backward only (CodegenOptions::backward), also: qRanges (the query
-// intervals of a key range, attnc_q_ranges; kQueryWindow is false without a backward), scoreGrad and outGrad (d score / d s, d out /
-// d o), kScoreInputGrads / kOutInputGrads and scoreInputGrads / outInputGrads, which add
-// dL/d(score or out) times each read site's derivative to the AttncInputGrads below.
+// intervals of a key range, attnc_q_ranges; kQueryWindow is false without a backward), scoreGrad
+// and outGrad (d score / d s, d out / d o), kScoreInputGrads / kOutInputGrads and scoreInputGrads /
+// outInputGrads, which add dL/d(score or out) times each read site's derivative to the
+// AttncInputGrads below.
 //
 // Routed programs are wrapped (attnc::RoutedVariant<AttncProgram, AttncRoutePolicy>): its
 // mask and classify add the selected blocks, kMaskFactors is false, and where route blocks
