@@ -30,9 +30,9 @@ constexpr int sm90KeyTile(int headDim, bool kvRangesExact, bool routed) {
 ///   spills beside the 80-query accumulators (bias, documents, MoBA, radial: 164-720 bytes);
 /// - 64 at D = 64 and 256 (64 is the only tile instantiated there).
 constexpr int kMaxMaskComparisons80 = 2;
-constexpr int sm90BackwardQueryTile(int headDim, bool queryWindow, bool readsInputs, bool routed,
-                                    int maskComparisons) {
-  return headDim == 128 && !queryWindow && !readsInputs && !routed &&
+constexpr int sm90BackwardQueryTile(int headDim, bool queryWindow, bool coordinateReads,
+                                    bool hasSummaries, bool routed, int maskComparisons) {
+  return headDim == 128 && !queryWindow && !coordinateReads && !hasSummaries && !routed &&
                  maskComparisons <= kMaxMaskComparisons80
              ? 80
              : 64;

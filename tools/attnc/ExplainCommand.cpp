@@ -470,7 +470,7 @@ int explainCommand(const ExplainOptions &o) {
       summarizedInputs = summarizedInputs || in.summarized;
     facts.queryWindow = backwardHooks.queryWindow;
     facts.sm90BackwardQueryTile = tile_policy::sm90BackwardQueryTile(
-        shape.headDim, backwardHooks.queryWindow, backwardHooks.coordinateReads || summarizedInputs,
+        shape.headDim, backwardHooks.queryWindow, backwardHooks.coordinateReads, summarizedInputs,
         backwardHooks.hasRoute, int(backwardHooks.maskComparisons));
   }
   facts.maskAlwaysTrue = hooks.maskAlwaysTrue;

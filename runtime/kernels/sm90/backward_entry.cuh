@@ -18,9 +18,8 @@
 constexpr int kAttncBackwardQueryTile = ATTNC_HEAD_DIM == 128 ? ATTNC_SM90_BACKWARD_BLOCK_M : 64;
 #else
 constexpr int kAttncBackwardQueryTile = attnc::tile_policy::sm90BackwardQueryTile(
-    ATTNC_HEAD_DIM, AttncVariant::kQueryWindow,
-    AttncVariant::kCoordinateReads || AttncVariant::kHasSummaries, AttncVariant::kHasRoute,
-    AttncVariant::kMaskComparisons);
+    ATTNC_HEAD_DIM, AttncVariant::kQueryWindow, AttncVariant::kCoordinateReads,
+    AttncVariant::kHasSummaries, AttncVariant::kHasRoute, AttncVariant::kMaskComparisons);
 #endif
 using AttncBackwardSm90 =
     attnc::BackwardSm90<AttncVariant, ATTNC_HEAD_DIM, AttncBackwardKind, kAttncBackwardQueryTile>;
