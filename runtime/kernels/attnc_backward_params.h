@@ -15,8 +15,13 @@
 //            rounded up to the key-tile kernel's query tile, zeroed, then written by the
 //            preparation; only for a key-tile kernel that loads them per query tile (sm_90a),
 //            else null
-//   q_intervals [batch, heads, key tiles]  each key tile's query intervals, written by
-//            attnc_backward_query_intervals; only for the sm_90a key-tile kernel, else null
+//   block_intervals [batch, heads, key blocks]  each 64-key block's query intervals, written
+//            by attnc_backward_query_intervals
+//   key_blocks [batch * kv heads * key tiles, 2]  int: the two 64-key blocks a key tile
+//            holds, and
+//   q_intervals [batch, heads, key tiles]  each key tile's query intervals (the union of its
+//            blocks'), both written by attnc_backward_pair_key_blocks (attention/
+//            key_block_pairs.cuh); these three only for the sm_90a key-tile kernel, else null
 //   key_tile_order [batch * kv heads * key tiles]  int: the key-tile kernel's CTA i runs unit
 //            key_tile_order[i] (attention/key_tile_order.cuh), written by
 //            attnc_backward_key_tile_order from key_tile_lengths (the query tiles each unit
@@ -67,6 +72,8 @@ typedef struct AttncBackwardParams {
   float *row_stats;
   long long row_stats_rows; ///< rows per (batch, head) of row_stats
   long long dq_accum_rows;  ///< rows per (batch, head) of dq_accum
+  AttncQueryIntervals *block_intervals;
+  int *key_blocks;
   AttncQueryIntervals *q_intervals;
   int *key_tile_order;
   int *key_tile_lengths; ///< [batch * kv heads * key tiles]: query tiles each unit visits
@@ -76,8 +83,8 @@ typedef struct AttncBackwardParams {
 } AttncBackwardParams;
 
 /// The sm_90a backward's tensor maps (AttncTensorMap, attnc_forward_params.h): 4-D views
-/// {D, tokens, heads, batch} with the 128-byte swizzle, boxes of 64 columns x 64 rows for Q
-/// and dO (query tiles) and x 128 rows for K and V (key tiles). The third kernel parameter.
+/// {D, tokens, heads, batch} with the 128-byte swizzle, boxes of 64 columns x the query tile's
+/// rows for Q and dO and x 64 rows for K and V (key blocks). The third kernel parameter.
 typedef struct AttncBackwardTmaMaps {
   AttncTensorMap q, k, v, d_o;
 } AttncBackwardTmaMaps;

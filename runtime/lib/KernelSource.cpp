@@ -113,6 +113,10 @@ bool assembleBackwardSource(const std::string &hooksSource, const KernelConfig &
   const char *entry = module == BackwardModule::DeterministicDq ? kDeterministicDq
                       : hopper                                  ? kHopperBackward
                                                                 : kPortableBackward;
+  // sm_90a computes the query ranges in a kernel of their own (a thread per key block), where
+  // refining them by the classifier costs the key-tile kernel nothing (hook_prelude_backward).
+  if (entry == kHopperBackward)
+    out << "#define ATTNC_QUERY_RANGES_OWN_KERNEL 1\n";
   if (!writeBody(out, hooksSource, entry, route, error))
     return false;
   source = out.str();

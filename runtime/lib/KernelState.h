@@ -69,7 +69,8 @@ struct Kernel::Backward {
   struct Loaded {
     CUmodule module = nullptr;
     CUfunction prepare = nullptr, keyTiles = nullptr, storeDq = nullptr, recompute = nullptr;
-    CUfunction queryIntervals = nullptr;  ///< sm_90a: the key tiles' query intervals
+    CUfunction queryIntervals = nullptr;  ///< sm_90a: the key blocks' query intervals
+    CUfunction pairKeyBlocks = nullptr;   ///< sm_90a: the key tiles' blocks and query intervals
     CUfunction countQueryTiles = nullptr; ///< sm_90a: the query tiles each key-tile unit visits
     CUfunction keyTileOrder = nullptr;    ///< sm_90a: the key-tile kernel's launch order
     PrepassFunctions prepass;

@@ -161,8 +161,10 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
     return fail(Status(StatusCode::Internal, std::string("the launch table ") +
                                                  kBackwardStoreDqConfigName +
                                                  " of the backward is malformed"));
-  // sm_90a (tensor maps): the query intervals, the units' query tiles and the launch order.
+  // sm_90a (tensor maps): the query intervals, the key tiles' blocks, the units' query tiles
+  // and the launch order.
   const Lookup tmaLookups[] = {{&loaded.queryIntervals, kBackwardQueryIntervalsName},
+                               {&loaded.pairKeyBlocks, kBackwardPairKeyBlocksName},
                                {&loaded.countQueryTiles, kBackwardCountQueryTilesName},
                                {&loaded.keyTileOrder, kBackwardKeyTileOrderName}};
   if (loaded.config[6] == 1)
@@ -345,23 +347,35 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   params.dq_accum = reinterpret_cast<float *>(dqAccum);
   // The sm_90a key-tile kernel (config[6] == 1) loads each query tile's (LSE * log2 e, delta)
   // by one bulk copy: the preparation writes them in tiles of config[7] rows per (batch,
-  // head); the rows past q_len stay zero. Its producer reads each key tile's query intervals,
-  // which a kernel of their own writes (sm90/backward.cuh, writeQueryIntervals).
+  // head); the rows past q_len stay zero. Its producer reads each key tile's query intervals:
+  // a kernel writes each 64-key block's (sm90/backward.cuh, writeQueryIntervals), another
+  // pairs the blocks into key tiles and unites their intervals (attention/key_block_pairs.cuh).
   const unsigned keyTiles = unsigned((args.k.tokens + blockN - 1) / blockN);
+  const int keyBlock = blockN / 2; // two blocks per key tile
+  constexpr int kPairWindow = 32;  // blocks paired together: one warp's lanes
+  const long long keyBlocks = (args.k.tokens + keyBlock - 1) / keyBlock;
   const long long intervalTiles = (long long)args.q.batch * args.q.heads * keyTiles;
+  const long long intervalBlocks = (long long)args.q.batch * args.q.heads * keyBlocks;
+  const long long pairWarps =
+      (keyBlocks + kPairWindow - 1) / kPairWindow * args.k.heads * args.q.batch;
   const long long keyTileUnits = (long long)args.q.batch * args.k.heads * keyTiles;
   if (loaded.config[6] == 1) {
-    CUdeviceptr rowStats = 0, intervals = 0, order = 0;
+    CUdeviceptr rowStats = 0, intervals = 0, blockIntervals = 0, pairs = 0, order = 0;
     if (Status s = allocateZeroed(headRows * 2, "the backward's row statistics", rowStats); !s.ok())
       return s;
     params.row_stats = reinterpret_cast<float *>(rowStats);
     params.row_stats_rows = tileRows;
-    if ((intervalTiles + 127) / 128 > 0x7fffffff)
+    if ((intervalBlocks + 127) / 128 > 0x7fffffff || (pairWarps + 7) / 8 > 0x7fffffff)
       return invalid("too many key tiles (" + std::to_string(intervalTiles) + ") for one backward");
+    if (Status s = scratch.allocate(size_t(intervalBlocks) * sizeof(AttncQueryIntervals),
+                                    "the key blocks' query intervals", blockIntervals);
+        !s.ok())
+      return s;
     if (Status s = scratch.allocate(size_t(intervalTiles) * sizeof(AttncQueryIntervals),
                                     "the key tiles' query intervals", intervals);
         !s.ok())
       return s;
+    params.block_intervals = reinterpret_cast<AttncQueryIntervals *>(blockIntervals);
     params.q_intervals = reinterpret_cast<AttncQueryIntervals *>(intervals);
     // One CTA per unit in a 1-D grid, launched in the order attnc_backward_key_tile_order
     // writes (longest first when a few units are far longer than the rest).
@@ -373,6 +387,11 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
       return s;
     params.key_tile_order = reinterpret_cast<int *>(order);
     params.key_tile_lengths = params.key_tile_order + keyTileUnits;
+    if (Status s = scratch.allocate(size_t(keyTileUnits) * 2 * sizeof(int), "the key tiles' blocks",
+                                    pairs);
+        !s.ok())
+      return s;
+    params.key_blocks = reinterpret_cast<int *>(pairs);
   }
 
   constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
@@ -426,11 +445,16 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
                                 kernelParams, "the backward's preparation");
       !s.ok())
     return s;
-  if (params.q_intervals != nullptr)
-    if (Status s = scratch.launch(loaded.queryIntervals, unsigned((intervalTiles + 127) / 128), 1,
-                                  1, 128, 0, kernelParams, "the key tiles' query intervals");
+  if (params.q_intervals != nullptr) {
+    if (Status s = scratch.launch(loaded.queryIntervals, unsigned((intervalBlocks + 127) / 128), 1,
+                                  1, 128, 0, kernelParams, "the key blocks' query intervals");
         !s.ok())
       return s;
+    if (Status s = scratch.launch(loaded.pairKeyBlocks, unsigned((pairWarps + 7) / 8), 1, 1, 256, 0,
+                                  kernelParams, "the key tiles' blocks");
+        !s.ok())
+      return s;
+  }
   if (params.key_tile_order != nullptr) {
     if (Status s = scratch.launch(loaded.countQueryTiles, unsigned((keyTileUnits + 7) / 8), 1, 1,
                                   256, 0, kernelParams, "the key-tile units' query tiles");
@@ -456,9 +480,9 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
     }
     Status s = encodeTmaMap(*d, args.q, blockM, "Q", maps.q);
     if (s.ok())
-      s = encodeTmaMap(*d, args.k, blockN, "K", maps.k);
+      s = encodeTmaMap(*d, args.k, keyBlock, "K", maps.k); // a block at a time
     if (s.ok())
-      s = encodeTmaMap(*d, args.v, blockN, "V", maps.v);
+      s = encodeTmaMap(*d, args.v, keyBlock, "V", maps.v);
     if (s.ok())
       s = encodeTmaMap(*d, dO, blockM, "dO", maps.d_o);
     if (!s.ok())

@@ -292,6 +292,28 @@ TEST_CASE("backward with a few far longer key tiles (launched longest first) mat
   runBackwardAndCompare(context, *compileExample(context, "sink4_w1024", 64), sink);
 }
 
+TEST_CASE("backward with key blocks paired out of order matches the reference", "[gpu][backward]") {
+  ATTNC_REQUIRE_GPU();
+  Context context(ContextOptions{std::string()});
+  // s2_shards past its 16-block band: each head's shard blocks (one in 16) keep every later
+  // query and the others a band, so the sm_90a key tiles pair shard blocks with each other
+  // (attention/key_block_pairs.cuh); GQA, so the pairing takes the group's hull, and kv_len
+  // off the blocks, so the last window holds an odd block.
+  BackwardCase shards;
+  shards.shape = shape(1, 4, 2, 4000, 4130, 64);
+  shards.seed = 6;
+  runBackwardAndCompare(context, *compileExample(context, "s2_shards", 64), shards);
+  BackwardCase wide;
+  wide.shape = shape(1, 2, 2, 4096, 4096, 128);
+  wide.seed = 7;
+  runBackwardAndCompare(context, *compileExample(context, "s2_shards", 128), wide);
+  // Packed documents: a block straddling two documents pairs with the later one's blocks.
+  BackwardCase documents;
+  documents.shape = shape(2, 2, 1, 3000, 3000, 64);
+  documents.seed = 8;
+  runBackwardAndCompare(context, *compileExample(context, "document_causal", 64), documents);
+}
+
 TEST_CASE("the deterministic backward is bit-identical across runs and matches the reference",
           "[gpu][backward][deterministic]") {
   ATTNC_REQUIRE_GPU();

@@ -671,17 +671,8 @@ static ATTNC_HD AttncKr attnc_kr_and(AttncKr x, AttncKr y) {
 /// tile itself in parallel (ATTNC_KERNEL_CLASSIFIES_TILES): there the 32 serial calls of
 /// one thread would only delay the CTA.
 template <typename Classify>
-static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
-                                        AttncKr set, Classify classify) {
-#ifdef ATTNC_KERNEL_CLASSIFIES_TILES
-  (void)a;
-  (void)b;
-  (void)h;
-  (void)q_lo;
-  (void)q_hi;
-  (void)classify;
-  return set;
-#else
+static ATTNC_HD AttncKr attnc_kr_refine_chunks(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
+                                               AttncKr set, Classify classify) {
   AttncKr r = attnc_kr_none();
   for (int i = 0; i < set.n; ++i) {
     long long len = set.hi[i] - set.lo[i];
@@ -714,6 +705,20 @@ static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_
     }
   }
   return r;
+}
+template <typename Classify>
+static ATTNC_HD AttncKr attnc_kr_refine(const AttncArgs &a, int b, int h, int q_lo, int q_hi,
+                                        AttncKr set, Classify classify) {
+#ifdef ATTNC_KERNEL_CLASSIFIES_TILES
+  (void)a;
+  (void)b;
+  (void)h;
+  (void)q_lo;
+  (void)q_hi;
+  (void)classify;
+  return set;
+#else
+  return attnc_kr_refine_chunks(a, b, h, q_lo, q_hi, set, classify);
 #endif
 }
 static ATTNC_HD int attnc_kr_store(const AttncArgs &a, AttncKr x, int *lo, int *hi) {

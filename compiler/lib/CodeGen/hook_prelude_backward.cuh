@@ -21,12 +21,19 @@ template <typename Classify> struct AttncQrClassify {
   }
 };
 /// Drops the query chunks of `set` that the tile classifier proves EMPTY for the keys
-/// [k_lo, k_hi]: attnc_kr_refine transposed (a no-op where it is one).
+/// [k_lo, k_hi]: attnc_kr_refine transposed. A no-op where that is one (the kernel classifies
+/// every tile itself), except where the query ranges have a kernel of their own
+/// (ATTNC_QUERY_RANGES_OWN_KERNEL: sm_90a's attnc_backward_query_intervals, a thread per key
+/// block off the key-tile kernel's path), whose exact ends the key-block pairing sorts by.
 template <typename Classify>
 static ATTNC_HD AttncKr attnc_qr_refine(const AttncArgs &a, int b, int h, int k_lo, int k_hi,
                                         AttncKr set, Classify classify) {
   AttncQrClassify<Classify> transposed = {&a, classify};
+#if defined(ATTNC_KERNEL_CLASSIFIES_TILES) && !defined(ATTNC_QUERY_RANGES_OWN_KERNEL)
   return attnc_kr_refine(attnc_qr_args(a), b, h, k_lo, k_hi, set, transposed);
+#else
+  return attnc_kr_refine_chunks(attnc_qr_args(a), b, h, k_lo, k_hi, set, transposed);
+#endif
 }
 /// Adds v to element (i0, .., i<rank-1>) of input `slot`'s gradient, when one was asked for
 /// (g.data[slot] non-null). Indices are clamped to the input's dims as its read clamps them,

@@ -6,15 +6,18 @@
 // attention/dq_store.cuh's; the preparation, recompute and deterministic dQ kernels stay the
 // portable ones.
 //
-// One CTA per (128-key tile, KV head, batch), launched longest first (attention/
-// key_tile_order.cuh); consumer warpgroup c owns keys 64 c .. 64 c + 63
-// of the tile, whose K and V stay in shared memory. The producer's first warp walks the
-// kBlockM-query tiles (64, or 80 at D = 128: kQueryTile) of V::qRanges (computed before, by
-// attnc_backward_query_intervals: writeQueryIntervals) for every query head of the group,
-// classifies them 32 at a time (V::classify, or V::classifyFactors for a factored mask, one per
-// lane) and streams the non-empty ones' Q and dO (TMA) and their rows' LSE * log2 e and delta
-// (params.row_stats, one bulk copy) through a 2-stage ring. Per query tile, each consumer
-// warpgroup:
+// One CTA per (key tile, KV head, batch), launched longest first (attention/
+// key_tile_order.cuh). A key tile is two 64-key blocks, not always adjacent (attention/
+// key_block_pairs.cuh pairs blocks whose query ranges end together where that saves query
+// tiles); consumer warpgroup c owns block c, whose K and V stay in shared memory. The
+// producer's first warp walks the kBlockM-query tiles (64, or 80 at D = 128: kQueryTile) of
+// the tile's query intervals (V::qRanges of each block, computed before by
+// attnc_backward_query_intervals: writeQueryIntervals, united by the pairing and trimmed by
+// countQueryTiles) for every query head of the group, classifies them 32 at a time
+// (V::classify, or V::classifyFactors for a factored mask, one per lane; per block where the
+// blocks are apart) and streams the non-empty ones' Q and dO (TMA) and their rows' LSE *
+// log2 e and delta (params.row_stats, one bulk copy) through a 2-stage ring. Per query tile,
+// each consumer warpgroup:
 //   S^T  = K_c Q^T, dP^T = V_c dO^T        wgmma, both operands K-major in shared memory,
 //                                          two groups
 //   P^T, dS^T per element                  backward::pairGradient (hooks, masks by class:
@@ -34,7 +37,8 @@
 //   (DqAccum) and the dQ store reads it so. dK is waited before the tile ends (its A registers
 //   must not live across the loop's back-edge: ptxas would serialise every wgmma); the stage,
 //   whose last reader dK is, is released at the next tile's first wait.
-// dK and dV are written from registers at the end.
+// dK and dV leave at the end through the freed Q and dO stages (storeKeyRows: coalesced 16-byte
+// row stores).
 //
 // LAUNCH: grid (ceil(kv_len / 128) * kv_heads * batch), 384 threads, dynamic shared memory and
 // block sizes from __constant__ int attnc_backward_key_tiles_config[8] (as the portable one;
@@ -50,6 +54,7 @@
 
 #include "attention/backward_score.cuh"
 #include "attention/dq_accum.cuh"
+#include "attention/key_block_pairs.cuh"
 #include "attention/key_tile_order.cuh"
 #include "attention/range_scan.cuh"
 #include "attnc_backward_params.h"
@@ -63,7 +68,7 @@ namespace attnc {
 
 template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct BackwardSm90 {
   static constexpr int kBlockM = kQueryTile; // queries per step
-  static constexpr int kBlockN = 128;        // keys per CTA: two consumer warpgroups of 64
+  static constexpr int kBlockN = 128; // keys per CTA: two 64-key blocks, one per consumer warpgroup
   static constexpr int kStages = 2;
   static constexpr int kThreads = 384;
   static constexpr int kPanels = kHeadDim / 64; // 64-column (128-byte) swizzle panels
@@ -126,12 +131,19 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
   static constexpr int kStatsOffset = kDqOffset + 2 * kDqPartBytes; // one part per warpgroup
   static constexpr int kAuxOffset = kStatsOffset + kStages * kStatsBytes;
   static constexpr int kSmemBytes = kAuxOffset + ((int)sizeof(Aux) + 127) / 128 * 128 + 1024;
+  /// The epilogue stages dK, then dV (bf16, 128 rows each) where the Q and dO stages were.
+  static constexpr int kStagedKeyRowsBytes = kBlockN * kHeadDim * 2;
+  static_assert(2 * kStagedKeyRowsBytes <= kDsOffset - kQOffset,
+                "dK and dV fit the Q and dO stages");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per block (sm_90)");
 
   // The interval walk over query intervals, the classification (with the factors proven) and
   // the ring entries' format (query tile start | class | proven factors).
   using Scan = KeyTileScan<V, kBlockM, V::kMaskFactors>;
   using Order = backward::KeyTileOrder<kBlockN>; // which unit each CTA runs
+  using Pairs = backward::KeyBlockPairs;         // which blocks each key tile holds
+  using TileBlocks = backward::KeyTileBlocks;
+  static_assert(Pairs::kTileRows == kBlockN, "two blocks per key tile");
 
   // Named barriers (0 is __syncthreads): both consumer warpgroups; per warpgroup c, its
   // staged dQ part is full / free again (with the dQ writer warp), and its D = 64 barrier.
@@ -157,20 +169,54 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     h = __shfl_sync(0xffffffffu, h, 0);
   }
 
-  /// The query tiles of key tile [k0, kHi] for every query head of KV head kvh's group, a
-  /// warp-wide batch of 32 at a time: the kBlockM-query tiles of the precomputed intervals,
-  /// classified one per lane (Scan::classifyEntry). Calls visit(h, range, start, cls) for each
-  /// batch in order, from all lanes (range: the interval the lane's tile is walked in; cls
-  /// EMPTY for the lanes past the intervals), and headDone(h) after each head's last.
+  /// The entry class of query tile [qLo, qHi] against the key tile's blocks: one
+  /// classification of both where they are adjacent, else each block's, combined (EMPTY or FULL
+  /// where both are; else PARTIAL, with the factors proven on both; an EMPTY block proves
+  /// none). One call site in a loop, so the classifier is inlined once: the producer runs on
+  /// few registers.
+  static __device__ __forceinline__ int classifyTile(const AttncArgs &a, int b, int h, int qLo,
+                                                     int qHi, const TileBlocks &blocks) {
+    const bool single = blocks.k0[1] >= a.kv_len;
+    const bool apart = !single && blocks.k0[1] != blocks.k0[0] + 64;
+    const auto proven = [](int entry) {
+      const int cls = entry & 3;
+      return cls == ATTNC_TILE_FULL      ? ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN
+             : cls == ATTNC_TILE_PARTIAL ? entry & ~3
+                                         : 0;
+    };
+    int entry = 0;
+#pragma unroll 1
+    for (int i = 0; i < (apart ? 2 : 1); ++i) {
+      const int kLo = i == 0 ? blocks.k0[0] : blocks.k0[1];
+      const int kHi = min(kLo + (single || apart ? 64 : kBlockN), a.kv_len) - 1;
+      const int e = Scan::classifyEntry(a, b, h, qLo, qHi, kLo, kHi);
+      if (i == 0) {
+        entry = e;
+      } else if ((entry & 3) != (e & 3) || (e & 3) == ATTNC_TILE_PARTIAL) {
+        // Both factors proven on both blocks is FULL (a ROWS block proves none).
+        const int both = proven(entry) & proven(e);
+        entry = both == (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN)
+                    ? ATTNC_TILE_FULL
+                    : ATTNC_TILE_PARTIAL | both;
+      }
+    }
+    return entry;
+  }
+
+  /// The query tiles of a key tile for every query head of KV head kvh's group, a warp-wide
+  /// batch of 32 at a time: the kBlockM-query tiles of the precomputed intervals, classified one
+  /// per lane (classifyTile). Calls visit(h, range, start, cls) for each batch in order, from
+  /// all lanes (range: the interval the lane's tile is walked in; cls EMPTY for the lanes past
+  /// the intervals), and headDone(h) after each head's last.
   template <class Visit, class HeadDone>
   static __device__ __forceinline__ void
-  scanQueryTiles(const AttncBackwardParams &p, const AttncArgs &a, int b, int kvh, int k0, int kHi,
-                 int lane, Visit &&visit, HeadDone &&headDone) {
+  scanQueryTiles(const AttncBackwardParams &p, const AttncArgs &a, int b, int kvh, int kTile,
+                 const TileBlocks &blocks, int lane, Visit &&visit, HeadDone &&headDone) {
     const int group = a.heads / a.kv_heads;
-    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
+    const long long keyTiles = Pairs::tiles(a);
     for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
       const AttncQueryIntervals &intervals =
-          p.q_intervals[((long long)b * a.heads + h) * keyTiles + k0 / kBlockN];
+          p.q_intervals[((long long)b * a.heads + h) * keyTiles + kTile];
       int lo[ATTNC_MAX_KV_RANGES], hi[ATTNC_MAX_KV_RANGES];
 #pragma unroll
       for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
@@ -184,7 +230,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
         Scan::walkIntervals(lo, hi, ranges, lane, r, start);
         int cls = ATTNC_TILE_EMPTY;
         if (r < ranges)
-          cls = Scan::classifyEntry(a, b, h, start, min(start + kBlockM, a.q_len) - 1, k0, kHi);
+          cls = classifyTile(a, b, h, start, min(start + kBlockM, a.q_len) - 1, blocks);
         visit(h, r, start, cls);
         Scan::walkIntervals(lo, hi, ranges, 32, range, next);
       }
@@ -206,8 +252,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       return;
     const int lane = (int)threadIdx.x % 32;
     const backward::KeyTileUnit unit = Order::decode(a, u);
-    const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
-    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
+    const long long keyTiles = Pairs::tiles(a);
     int tiles = 0;
     // Per interval of the current head: the starts of its first and last tile not EMPTY
     // (first -1: none yet); registers, by unrolled selects.
@@ -248,16 +293,19 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i)
         first[i] = last[i] = -1;
     };
-    scanQueryTiles(p, a, unit.b, unit.kvh, k0, kHi, lane, visit, headDone);
+    scanQueryTiles(p, a, unit.b, unit.kvh, unit.kTile, Pairs::tileBlocks(p, u), lane, visit,
+                   headDone);
     if (lane == 0)
       p.key_tile_lengths[u] = tiles;
   }
 
-  /// The producer's first warp: K and V once, then the query tiles of every head of the group
-  /// (Q and dO by TMA, their rows' LSE * log2 e and delta by one bulk copy).
+  /// The producer's first warp: K and V once (block c to rows 64 c .. 64 c + 63), then the
+  /// query tiles of every head of the group (Q and dO by TMA, their rows' LSE * log2 e and
+  /// delta by one bulk copy).
   static __device__ __forceinline__ void produce(const AttncBackwardParams &p, const AttncArgs &a,
                                                  const AttncBackwardTmaMaps &maps, Aux &aux,
-                                                 unsigned base, int b, int kvh, int k0, int kHi) {
+                                                 unsigned base, int b, int kvh, int kTile,
+                                                 const TileBlocks &blocks) {
     const int lane = (int)threadIdx.x % 32;
 #if ATTNC_SM90_TRACE
     const long long tStart = clock64();
@@ -265,12 +313,15 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     if (lane == 0) {
       hopper::barrierArriveExpectBytes(barrier(aux.kvFull), 2 * kKBytes);
 #pragma unroll
-      for (int panel = 0; panel < kPanels; ++panel) {
-        hopper::tmaLoad4d(base + panel * kBlockN * 128, &maps.k, barrier(aux.kvFull), panel * 64,
-                          k0, kvh, b);
-        hopper::tmaLoad4d(base + kVOffset + panel * kBlockN * 128, &maps.v, barrier(aux.kvFull),
-                          panel * 64, k0, kvh, b);
-      }
+      for (int panel = 0; panel < kPanels; ++panel)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) { // a block past kv_len loads zeros
+          const unsigned rows = panel * kBlockN * 128 + c * 64 * 128;
+          hopper::tmaLoad4d(base + rows, &maps.k, barrier(aux.kvFull), panel * 64, blocks.k0[c],
+                            kvh, b);
+          hopper::tmaLoad4d(base + kVOffset + rows, &maps.v, barrier(aux.kvFull), panel * 64,
+                            blocks.k0[c], kvh, b);
+        }
     }
     int n = 0; // tiles queued
     auto queue = [&](int entry, int h) {
@@ -306,7 +357,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       ++n;
     };
     scanQueryTiles(
-        p, a, b, kvh, k0, kHi, lane,
+        p, a, b, kvh, kTile, blocks, lane,
         [&](int h, int, int start, int cls) {
           unsigned kept = __ballot_sync(0xffffffffu, cls != ATTNC_TILE_EMPTY);
           while (kept != 0u) {
@@ -326,28 +377,53 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
 #endif
   }
 
-  /// The query intervals of V::qRanges for every (batch, head, key tile), clamped, one thread
-  /// each, before the key-tile kernel: the interval algebra needs far more registers than the
-  /// producer keeps after setmaxnreg, and ptxas's spill code for it there touched the
+  /// The query intervals of V::qRanges for every (batch, head, 64-key block), clamped, one
+  /// thread each, before the key-tile kernel: the interval algebra needs far more registers
+  /// than the producer keeps after setmaxnreg, and ptxas's spill code for it there touched the
   /// warpgroup's last register, which faults on the H200 (docs/runtime.md, "setmaxnreg").
   static __device__ __forceinline__ void writeQueryIntervals(const AttncBackwardParams &p,
                                                              const AttncArgs &a) {
-    const long long keyTiles = (a.kv_len + kBlockN - 1) / kBlockN;
+    const long long keyBlocks = Pairs::blocks(a);
     const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (index >= (long long)a.batch * a.heads * keyTiles)
+    if (index >= (long long)a.batch * a.heads * keyBlocks)
       return;
-    const int kTile = (int)(index % keyTiles), h = (int)(index / keyTiles % a.heads),
-              b = (int)(index / keyTiles / a.heads);
-    const int k0 = kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const int block = (int)(index % keyBlocks), h = (int)(index / keyBlocks % a.heads),
+              b = (int)(index / keyBlocks / a.heads);
+    const int k0 = block * Pairs::kBlock, kHi = min(k0 + Pairs::kBlock, a.kv_len) - 1;
     int lo[ATTNC_MAX_KV_RANGES] = {}, hi[ATTNC_MAX_KV_RANGES] = {};
     const int ranges = max(0, min(V::qRanges(a, b, h, k0, kHi, lo, hi), ATTNC_MAX_KV_RANGES));
-    AttncQueryIntervals &out = p.q_intervals[index];
+    // Each interval's ends move to the first and last 64-aligned query tile the classifier
+    // keeps (a few steps at most: the ranges are exact or refined to chunks of a few tiles),
+    // so that blocks which keep the same query tiles get the same sort key in the pairing.
+    constexpr int kTrimTile = 64, kTrimSteps = 16;
+    const auto empty = [&](int qLo, int qHi) {
+      return Scan::classifyEntry(a, b, h, qLo, qHi, k0, kHi) == ATTNC_TILE_EMPTY;
+    };
+    AttncQueryIntervals &out = p.block_intervals[index];
+    int kept = 0;
 #pragma unroll
     for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
-      out.lo[i] = max(lo[i], 0);
-      out.hi[i] = min(hi[i], a.q_len);
+      int l = max(lo[i], 0), r = min(hi[i], a.q_len);
+      for (int step = 0; i < ranges && step < kTrimSteps && l < r; ++step) {
+        const int tileEnd = min((l / kTrimTile + 1) * kTrimTile, r);
+        if (!empty(l, tileEnd - 1))
+          break;
+        l = tileEnd;
+      }
+      for (int step = 0; i < ranges && step < kTrimSteps && l < r; ++step) {
+        const int tileStart = max((r - 1) / kTrimTile * kTrimTile, l);
+        if (!empty(tileStart, r - 1))
+          break;
+        r = tileStart;
+      }
+      if (i < ranges && l < r) {
+        out.lo[kept] = l;
+        out.hi[kept++] = r;
+      }
     }
-    out.count = ranges;
+    for (int i = kept; i < ATTNC_MAX_KV_RANGES; ++i)
+      out.lo[i] = out.hi[i] = 0;
+    out.count = kept;
   }
 
   /// The producer's second warp: adds the dQ parts the consumer warpgroups stage to dq_accum
@@ -388,17 +464,53 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       hopper::bulkWaitAll();
   }
 
-  /// Consumer warpgroup c: keys k0 + 64 c .. k0 + 64 c + 63. Per query tile n the products
+  /// Writes this warpgroup's 64 rows of dK (times `scale`) or dV, a wgmma accumulator (rows:
+  /// keys key0 .. key0 + 63, columns: head dims), to `out` through shared memory (rows 64 c ..
+  /// of `stage`): each row leaves as coalesced 16-byte stores, not as the fragment's 4-byte
+  /// pairs (half of every 32-byte sector per store). The 16-byte chunks are swizzled by row
+  /// (chunk ^ row % 8), so the fragment's writes and the row reads are free of bank conflicts.
+  static __device__ __forceinline__ void storeKeyRows(Kind kind, const float (&acc)[kHeadDim / 2],
+                                                      unsigned stage, int c, int tid,
+                                                      unsigned short *out, long long rowStride,
+                                                      int key0, int kvLen, float scale) {
+    constexpr int kChunks = kHeadDim / 8, kRowBytes = kHeadDim * 2;
+    const int warp = tid / 32, g = tid % 32 / 4, t = tid % 4;
+    stage += c * 64 * kRowBytes;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const unsigned row = stage + (warp * 16 + g + 8 * half) * kRowBytes + 4 * t;
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        asm volatile(
+            "st.shared.u32 [%0], %1;\n" ::"r"(row + (j ^ g) * 16),
+            "r"(tile::pack2(kind, scale * acc[4 * j + 2 * half], scale * acc[4 * j + 2 * half + 1]))
+            : "memory");
+    }
+    hopper::namedSync(kSplitKeysBarrier + c, 128);
+#pragma unroll
+    for (int i = tid; i < 64 * kChunks; i += 128) {
+      const int row = i / kChunks, chunk = i % kChunks;
+      uint4 v;
+      asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                   : "r"(stage + row * kRowBytes + (chunk ^ row % 8) * 16)
+                   : "memory");
+      if (key0 + row < kvLen)
+        *reinterpret_cast<uint4 *>(out + (long long)(key0 + row) * rowStride + chunk * 8) = v;
+    }
+  }
+
+  /// Consumer warpgroup c: the 64 keys from kBlock0 (its block). Per query tile n the products
   /// are issued in the order S_n, dP_n | dV_n | (barrier) dQ_n, dK_n: dQ's staging copy runs
   /// under dK_n, which is waited before S_n+1 and dP_n+1 are issued (dK's A operand is in
   /// registers).
   static __device__ __forceinline__ void consume(const AttncBackwardParams &p, const AttncArgs &a,
-                                                 Aux &aux, unsigned base, int b, int kvh, int k0,
-                                                 int c) {
+                                                 Aux &aux, unsigned base, int b, int kvh,
+                                                 int kBlock0, int c) {
     const Kind kind{};
     const int tid = (int)threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
     const int g = lane / 4, t = lane % 4;
-    const int kRow = k0 + c * 64 + warp * 16 + g; // this thread's first key
+    const int kRow = kBlock0 + warp * 16 + g; // this thread's first key
     const unsigned sK = base, sV = base + kVOffset, sQ = base + kQOffset, sDo = base + kDoOffset;
     const AttncInputGrads *grads = p.input_grads.any ? &p.input_grads : nullptr;
 
@@ -500,7 +612,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
         tile::forEachInRow<float[kBlockM / 2]>(
             [&](int col, int j) { fn(col * 8 + 2 * t + j, col * 4 + j); });
       };
-      const bool bounds = q0 + kBlockM > a.q_len || k0 + kBlockN > a.kv_len;
+      const bool bounds = q0 + kBlockM > a.q_len || kBlock0 + 64 > a.kv_len;
       if constexpr (backward::SplitPair<V>::kSplits) {
         wgmma::wait<1>();
         wgmma::fenceOperands(s);
@@ -675,11 +787,15 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
       hopper::namedSync(kDqFreeBarrier + c, kDqHandoffThreads); // the writer's last arrival
     }
 
-    // dK (times the scale, which dS leaves out) and dV of this thread's keys.
-    tile::storeRowPairs(kind, dk, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
-                        p.dk_stride[2], kRow, a.kv_len, 0, t, a.scale);
-    tile::storeRowPairs(kind, dv, (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh),
-                        p.dv_stride[2], kRow, a.kv_len, 0, t);
+    // dK (times the scale, which dS leaves out) and dV of this warpgroup's keys, staged in the
+    // Q and dO stages (free once both warpgroups are past their last products; the runtime
+    // requires 16-byte aligned dK and dV with strides of 8 elements).
+    hopper::namedSync(kConsumersBarrier, 256);
+    storeKeyRows(kind, dk, sQ, c, tid, (unsigned short *)tile::headBase(p.dk, p.dk_stride, b, kvh),
+                 p.dk_stride[2], kBlock0, a.kv_len, a.scale);
+    storeKeyRows(kind, dv, sQ + kStagedKeyRowsBytes, c, tid,
+                 (unsigned short *)tile::headBase(p.dv, p.dv_stride, b, kvh), p.dv_stride[2],
+                 kBlock0, a.kv_len, 1.f);
 #if ATTNC_SM90_TRACE
     if (tid == 0) {
       const long long tEnd = clock64();
@@ -697,9 +813,10 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     const unsigned raw = tile::sharedAddress(smemRaw);
     const unsigned base = (raw + 1023u) & ~1023u;
     Aux &aux = *reinterpret_cast<Aux *>(smemRaw + (base - raw) + kAuxOffset);
-    const backward::KeyTileUnit unit = Order::unit(p, a);
+    const long long u = __ldg(&p.key_tile_order[blockIdx.x]);
+    const backward::KeyTileUnit unit = Order::decode(a, u);
     const int kvh = unit.kvh, b = unit.b;
-    const int k0 = unit.kTile * kBlockN, kHi = min(k0 + kBlockN, a.kv_len) - 1;
+    const TileBlocks blocks = Pairs::tileBlocks(p, u);
     const int tid = (int)threadIdx.x, warpgroup = tid / 128;
     if (tid == 0) {
       hopper::barrierInit(barrier(aux.kvFull), 1);
@@ -720,12 +837,12 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     if (warpgroup == 0) {
       hopper::releaseRegisters<kProducerRegs>();
       if (tid < 32)
-        produce(p, a, maps, aux, base, b, kvh, k0, kHi);
+        produce(p, a, maps, aux, base, b, kvh, unit.kTile, blocks);
       else if (tid < 64)
         writeDq(p, a, aux, base, b);
     } else {
       hopper::claimRegisters<kConsumerRegs>();
-      consume(p, a, aux, base, b, kvh, k0, warpgroup - 1);
+      consume(p, a, aux, base, b, kvh, blocks.k0[warpgroup - 1], warpgroup - 1);
     }
   }
 };

@@ -44,12 +44,20 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm90::kThreads, 1)
   AttncBackwardSm90::run(p, a, maps, attnc_smem);
 }
 
-/// One thread per (batch, head, key tile): its query intervals (p.q_intervals), 128 threads per
-/// block.
+/// One thread per (batch, head, 64-key block): its query intervals (p.block_intervals), 128
+/// threads per block.
 extern "C" __global__ void __launch_bounds__(128)
     attnc_backward_query_intervals(const __grid_constant__ AttncBackwardParams p,
                                    const __grid_constant__ AttncArgs a) {
   AttncBackwardSm90::writeQueryIntervals(p, a);
+}
+
+/// One warp per (window of 32 key blocks, KV head, batch): the key tiles' blocks
+/// (p.key_blocks) and query intervals (p.q_intervals), 256 threads per block.
+extern "C" __global__ void __launch_bounds__(256)
+    attnc_backward_pair_key_blocks(const __grid_constant__ AttncBackwardParams p,
+                                   const __grid_constant__ AttncArgs a) {
+  AttncBackwardSm90::Pairs::write(p, a);
 }
 
 /// One warp per (batch, KV head, key tile): the query tiles it visits (p.key_tile_lengths),

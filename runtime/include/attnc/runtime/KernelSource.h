@@ -63,8 +63,10 @@ inline constexpr const char *kBackwardStoreDqName = "attnc_backward_store_dq";
 inline constexpr const char *kBackwardConfigName = "attnc_backward_key_tiles_config";
 inline constexpr const char *kBackwardRecomputeName = "attnc_backward_recompute";
 inline constexpr const char *kBackwardDqName = "attnc_backward_dq";
-/// sm_90a only (launch table [6] == 1): each key tile's query intervals for the key-tile kernel.
+/// sm_90a only (launch table [6] == 1): each 64-key block's query intervals, then which blocks
+/// share each key tile and the tiles' intervals (a warp per window of 32 blocks).
 inline constexpr const char *kBackwardQueryIntervalsName = "attnc_backward_query_intervals";
+inline constexpr const char *kBackwardPairKeyBlocksName = "attnc_backward_pair_key_blocks";
 /// sm_90a only: the query tiles each key-tile unit visits (a warp each), then the key-tile
 /// kernel's launch order from them (one CTA of 1024 threads).
 inline constexpr const char *kBackwardCountQueryTilesName = "attnc_backward_count_query_tiles";
