@@ -49,48 +49,30 @@ struct KeyBlockPairs {
     return KeyTileBlocks{{pair.x * kBlock, pair.y * kBlock}};
   }
 
-  /// out = x u y (y may be null), sorted; more than ATTNC_MAX_KV_RANGES intervals are merged
-  /// across their narrowest gaps (a wider set is still sound: the tiles are classified).
+  /// The hooks' interval set (AttncKr) of x.
+  static __device__ __forceinline__ AttncKr intervalSet(const AttncQueryIntervals &x) {
+    AttncKr r;
+    r.n = max(0, min(x.count, ATTNC_MAX_KV_RANGES));
+#pragma unroll
+    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+      r.lo[i] = x.lo[i];
+      r.hi[i] = x.hi[i];
+    }
+    return r;
+  }
+
+  /// out = x u y (y may be null) by the hooks' union (attnc_kr_or: more than
+  /// ATTNC_MAX_KV_RANGES intervals are merged across their narrowest gaps, a wider set that is
+  /// still sound, as the tiles are classified).
   static __device__ __forceinline__ void
   unite(const AttncQueryIntervals &x, const AttncQueryIntervals *y, AttncQueryIntervals &out) {
-    constexpr int kMax = ATTNC_MAX_KV_RANGES;
-    int lo[2 * kMax], hi[2 * kMax], n = 0;
-    const int nx = min(x.count, kMax), ny = y ? min(y->count, kMax) : 0;
-    for (int i = 0, j = 0; i < nx || j < ny;) {
-      int l, r;
-      if (j >= ny || (i < nx && x.lo[i] <= y->lo[j])) {
-        l = x.lo[i];
-        r = x.hi[i++];
-      } else {
-        l = y->lo[j];
-        r = y->hi[j++];
-      }
-      if (l >= r)
-        continue;
-      if (n > 0 && l <= hi[n - 1]) {
-        hi[n - 1] = max(hi[n - 1], r);
-      } else {
-        lo[n] = l;
-        hi[n++] = r;
-      }
+    const AttncKr u = attnc_kr_or(intervalSet(x), y ? intervalSet(*y) : attnc_kr_none());
+#pragma unroll
+    for (int i = 0; i < ATTNC_MAX_KV_RANGES; ++i) {
+      out.lo[i] = i < u.n ? (int)u.lo[i] : 0;
+      out.hi[i] = i < u.n ? (int)u.hi[i] : 0;
     }
-    while (n > kMax) {
-      int narrowest = 0;
-      for (int i = 1; i + 1 < n; ++i)
-        if (lo[i + 1] - hi[i] < lo[narrowest + 1] - hi[narrowest])
-          narrowest = i;
-      hi[narrowest] = hi[narrowest + 1];
-      for (int i = narrowest + 1; i + 1 < n; ++i) {
-        lo[i] = lo[i + 1];
-        hi[i] = hi[i + 1];
-      }
-      --n;
-    }
-    for (int i = 0; i < kMax; ++i) {
-      out.lo[i] = i < n ? lo[i] : 0;
-      out.hi[i] = i < n ? hi[i] : 0;
-    }
-    out.count = n;
+    out.count = u.n;
   }
 
   /// One warp per (window, KV head, batch): sorts the window's blocks by the hull of their
