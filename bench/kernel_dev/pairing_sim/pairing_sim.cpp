@@ -3,8 +3,9 @@
 // (pairing_sim.sh pastes them first): per 64-key block the query intervals, trimmed to the
 // 64-aligned query tiles the classifier keeps; per window of 32 blocks the sorted pairs when they
 // cover fewer query tiles than the adjacent ones. Counts the (query tile, key tile) steps the
-// key-tile kernel visits with 128-key tiles of adjacent blocks and with the pairing, and how
-// many pairs are not adjacent. Index-only programs (no input tensors); one batch, equal lengths.
+// key-tile kernel visits with 128-key tiles of adjacent blocks and with the pairing, how many
+// pairs are not adjacent, and the bound no pairing beats: each block's own steps (half a step
+// each in 128-key work). Index-only programs (no input tensors); one batch, equal lengths.
 //   usage: pairing_sim M HEADS [N]     (M: the query tile, 64 or 80)
 #include <algorithm>
 #include <vector>
@@ -22,7 +23,7 @@ int main(int argc, char **argv) {
   const auto isEmpty = [&](int h, int qLo, int qHi, int kLo, int kHi) {
     return (attnc_classify(a, 0, h, qLo, qHi, kLo, kHi) & 3) == ATTNC_TILE_EMPTY;
   };
-  long adjacentSteps = 0, pairedSteps = 0, apart = 0;
+  long adjacentSteps = 0, pairedSteps = 0, apart = 0, ownSteps = 0;
   for (int h = 0; h < heads; ++h) {
     // The intervals of each block, trimmed as writeQueryIntervals trims them.
     std::vector<std::vector<std::pair<int, int>>> blocks(nBlocks);
@@ -103,6 +104,8 @@ int main(int argc, char **argv) {
         gain += cover(w * kWindow + 2 * p, w * kWindow + 2 * p + 1) -
                 cover(std::min(sx, sy), std::max(sx, sy));
       }
+      for (int bl = w * kWindow; bl < std::min(nBlocks, (w + 1) * kWindow); ++bl)
+        ownSteps += steps(bl, nBlocks); // the block alone
       for (int p = 0; p < pairs; ++p) {
         const int nx = w * kWindow + 2 * p;
         int x = nx, y = nx + 1;
@@ -119,6 +122,8 @@ int main(int argc, char **argv) {
     }
   }
   printf("query tile %d, %d head(s), N %d: key-tile steps adjacent %ld, paired %ld (%.3f), pairs "
-         "apart %ld\n",
-         M, heads, a.q_len, adjacentSteps, pairedSteps, double(pairedSteps) / adjacentSteps, apart);
+         "apart %ld; each block alone %ld steps of 64 keys (%.3f of adjacent in 128-key "
+         "work)\n",
+         M, heads, a.q_len, adjacentSteps, pairedSteps, double(pairedSteps) / adjacentSteps, apart,
+         ownSteps, 0.5 * ownSteps / adjacentSteps);
 }
