@@ -465,13 +465,11 @@ int explainCommand(const ExplainOptions &o) {
   facts.backward = compiler::generateHooks(*bundle.program, attention, backwardCodegen,
                                            backwardHooks, facts.backwardError);
   if (facts.backward) {
-    bool summarizedInputs = false;
-    for (const auto &in : backwardHooks.inputs)
-      summarizedInputs = summarizedInputs || in.summarized;
     facts.queryWindow = backwardHooks.queryWindow;
     facts.sm90BackwardQueryTile = tile_policy::sm90BackwardQueryTile(
-        shape.headDim, backwardHooks.queryWindow, backwardHooks.coordinateReads, summarizedInputs,
-        backwardHooks.hasRoute, int(backwardHooks.maskComparisons));
+        shape.headDim, backwardHooks.queryWindow, backwardHooks.coordinateReads,
+        backwardHooks.summarizedInputs() != 0, backwardHooks.hasRoute,
+        int(backwardHooks.maskComparisons));
   }
   facts.maskAlwaysTrue = hooks.maskAlwaysTrue;
   for (const auto &in : hooks.inputs)

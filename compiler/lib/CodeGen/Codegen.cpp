@@ -47,7 +47,7 @@ std::string cppType(Type type) {
 /// members and its hooks as static member functions, which the kernel templates take as
 /// their type parameter. The members forward to the generated functions, so the hooks'
 /// code (and what the host classifier runs) stays the functions EmitC wrote. Its facts are
-/// those of `hooks`; `summarizedInputs` has bit i set for each input needing a summary.
+/// those of `hooks`.
 /// The backward's input-gradient members: for each region, whether it reads float inputs
 /// and a function adding dL/d(region value) times each read site's derivative to the
 /// gradients of the inputs it reads (attnc_add_input_grad, the backward prelude).
@@ -88,8 +88,8 @@ void emitInputGradMembers(const GeneratedHooks &hooks, llvm::raw_ostream &os) {
   }
 }
 
-void emitVariant(ModuleOp module, const GeneratedHooks &hooks, unsigned summarizedInputs,
-                 llvm::raw_ostream &os) {
+void emitVariant(ModuleOp module, const GeneratedHooks &hooks, llvm::raw_ostream &os) {
+  const unsigned summarizedInputs = hooks.summarizedInputs();
   os << "\n// ---- the program's variant: its facts and hooks, the kernel templates' parameter "
         "----\n";
   os << "struct AttncProgram {\n";
@@ -293,10 +293,6 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     }
   }
 
-  unsigned summaryMask = 0;
-  for (const InputSlot &slot : out.inputs)
-    if (slot.summarized)
-      summaryMask |= 1u << slot.slot;
   std::string source;
   llvm::raw_string_ostream os(source);
   os << "// attnc hooks for attention '" << attention.name << "'\n";
@@ -315,7 +311,7 @@ bool generateHooks(const dsl::Program &program, const dsl::AttentionDecl &attent
     os << "// ---- block routing: the route region (attnc_route_*, float64 gate) ----\n";
     os << routeFunctions;
   }
-  emitVariant(*module, out, summaryMask, os);
+  emitVariant(*module, out, os);
   out.source = std::move(source);
   return true;
 }

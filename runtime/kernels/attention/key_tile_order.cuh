@@ -56,10 +56,9 @@ template <int kBlockN> struct KeyTileOrder {
     unit.b = (int)(u / tiles / a.kv_heads);
     return unit;
   }
-  /// The unit of CTA blockIdx.x (a 1-D grid of units(a) CTAs).
-  static __device__ __forceinline__ KeyTileUnit unit(const AttncBackwardParams &p,
-                                                     const AttncArgs &a) {
-    return decode(a, __ldg(&p.key_tile_order[blockIdx.x]));
+  /// The natural index of the unit CTA blockIdx.x runs (a 1-D grid of units(a) CTAs).
+  static __device__ __forceinline__ long long unitIndex(const AttncBackwardParams &p) {
+    return __ldg(&p.key_tile_order[blockIdx.x]);
   }
   /// Unit u's length: the query tiles it visits (p.key_tile_lengths, counted before).
   static __device__ __forceinline__ long long length(const AttncBackwardParams &p, long long u) {

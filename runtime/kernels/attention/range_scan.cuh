@@ -29,6 +29,22 @@ template <class V, int kBlockN, bool kFactored> struct KeyTileScan {
     return kFactored ? entry & (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN) : 0;
   }
 
+  /// The entry of a tile made of two key ranges classified apart: EMPTY or FULL where both
+  /// are, else PARTIAL with the factors proven on both (a FULL range proves both, an EMPTY one
+  /// neither; both proven on both is FULL).
+  static __device__ __forceinline__ int uniteEntries(int x, int y) {
+    if (entryClass(x) == entryClass(y) && entryClass(x) != ATTNC_TILE_PARTIAL)
+      return x;
+    constexpr int kBoth = ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN;
+    const auto proven = [](int entry) {
+      return entryClass(entry) == ATTNC_TILE_FULL      ? kBoth
+             : entryClass(entry) == ATTNC_TILE_PARTIAL ? entryProven(entry)
+                                                       : 0;
+    };
+    const int both = proven(x) & proven(y);
+    return both == kBoth ? ATTNC_TILE_FULL : ATTNC_TILE_PARTIAL | both;
+  }
+
   /// The scanner's classification of one tile.
   static __device__ __forceinline__ int classifyEntry(const AttncArgs &a, int b, int h, int qLo,
                                                       int qHi, int kLo, int kHi) {

@@ -169,36 +169,20 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     h = __shfl_sync(0xffffffffu, h, 0);
   }
 
-  /// The entry class of query tile [qLo, qHi] against the key tile's blocks: one
-  /// classification of both where they are adjacent, else each block's, combined (EMPTY or FULL
-  /// where both are; else PARTIAL, with the factors proven on both; an EMPTY block proves
-  /// none). One call site in a loop, so the classifier is inlined once: the producer runs on
-  /// few registers.
+  /// The entry of query tile [qLo, qHi] against the key tile's blocks: one classification of
+  /// both where they are adjacent, else each block's, united (Scan::uniteEntries). One call
+  /// site in a loop, so the classifier is inlined once: the producer runs on few registers.
   static __device__ __forceinline__ int classifyTile(const AttncArgs &a, int b, int h, int qLo,
                                                      int qHi, const TileBlocks &blocks) {
     const bool single = blocks.k0[1] >= a.kv_len;
     const bool apart = !single && blocks.k0[1] != blocks.k0[0] + 64;
-    const auto proven = [](int entry) {
-      const int cls = entry & 3;
-      return cls == ATTNC_TILE_FULL      ? ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN
-             : cls == ATTNC_TILE_PARTIAL ? entry & ~3
-                                         : 0;
-    };
     int entry = 0;
 #pragma unroll 1
     for (int i = 0; i < (apart ? 2 : 1); ++i) {
       const int kLo = i == 0 ? blocks.k0[0] : blocks.k0[1];
       const int kHi = min(kLo + (single || apart ? 64 : kBlockN), a.kv_len) - 1;
       const int e = Scan::classifyEntry(a, b, h, qLo, qHi, kLo, kHi);
-      if (i == 0) {
-        entry = e;
-      } else if ((entry & 3) != (e & 3) || (e & 3) == ATTNC_TILE_PARTIAL) {
-        // Both factors proven on both blocks is FULL (a ROWS block proves none).
-        const int both = proven(entry) & proven(e);
-        entry = both == (ATTNC_TILE_INDEX_PROVEN | ATTNC_TILE_DATA_PROVEN)
-                    ? ATTNC_TILE_FULL
-                    : ATTNC_TILE_PARTIAL | both;
-      }
+      entry = i == 0 ? e : Scan::uniteEntries(entry, e);
     }
     return entry;
   }
@@ -813,7 +797,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     const unsigned raw = tile::sharedAddress(smemRaw);
     const unsigned base = (raw + 1023u) & ~1023u;
     Aux &aux = *reinterpret_cast<Aux *>(smemRaw + (base - raw) + kAuxOffset);
-    const long long u = __ldg(&p.key_tile_order[blockIdx.x]);
+    const long long u = Order::unitIndex(p);
     const backward::KeyTileUnit unit = Order::decode(a, u);
     const int kvh = unit.kvh, b = unit.b;
     const TileBlocks blocks = Pairs::tileBlocks(p, u);

@@ -67,6 +67,16 @@ struct GeneratedHooks {
   /// blocks') lie in a window whose size does not grow with the lengths (sliding, sinks).
   bool queryWindow = false;
   std::vector<GradReadSite> gradReads;
+
+  /// Bit i: input slot i needs a per-block min/max summary (the variant's kSummarizedInputs;
+  /// nonzero is its kHasSummaries).
+  unsigned summarizedInputs() const {
+    unsigned mask = 0;
+    for (const InputSlot &slot : inputs)
+      if (slot.summarized)
+        mask |= 1u << slot.slot;
+    return mask;
+  }
 };
 
 struct CodegenOptions {
