@@ -79,6 +79,8 @@ struct Kernel::Backward {
     int config[8] = {};
     /// The same for the recompute of the output before `out` (block_m 0: no `out`).
     int recomputeConfig[6] = {};
+    /// The preparation's: query rows per CTA, threads.
+    int prepareConfig[2] = {};
     /// The dQ store's: query rows per CTA, threads, 1 = one CTA per (row tile, head, batch).
     int storeDqConfig[3] = {};
     /// The key-tile kernel's development counters (built with ATTNC_SM90_TRACE=1), else 0.

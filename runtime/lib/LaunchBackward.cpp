@@ -153,6 +153,14 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  loaded.recomputeConfig, false, manifest.headDim, device);
       !s.ok())
     return fail(s);
+  const int(&prepare)[2] = loaded.prepareConfig;
+  if (Status s = readTable(d, loaded.module, kBackwardPrepareConfigName, loaded.prepareConfig);
+      !s.ok())
+    return fail(s);
+  if (prepare[0] <= 0 || prepare[1] <= 0)
+    return fail(Status(StatusCode::Internal, std::string("the launch table ") +
+                                                 kBackwardPrepareConfigName +
+                                                 " of the backward is malformed"));
   const int(&store)[3] = loaded.storeDqConfig;
   if (Status s = readTable(d, loaded.module, kBackwardStoreDqConfigName, loaded.storeDqConfig);
       !s.ok())
@@ -394,8 +402,8 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
     params.key_blocks = reinterpret_cast<int *>(pairs);
   }
 
-  constexpr int kRowsPerCta = 8; // attention/backward_rows.cuh: one warp per row, 8 warps
-  const long long rowCtas = (rows + kRowsPerCta - 1) / kRowsPerCta;
+  const int rowsPerCta = loaded.prepareConfig[0]; // attention/backward_rows.cuh
+  const long long rowCtas = (rows + rowsPerCta - 1) / rowsPerCta;
   if (rowCtas > 0x7fffffff)
     return invalid("too many query rows (" + std::to_string(rows) + ") for one backward");
   // With `out`: the output before it (the forward's, when bound, else recomputed into
@@ -441,8 +449,9 @@ Status Context::launchBackward(const Kernel &kernel, const Arguments &args, void
   }
   void *kernelParams[] = {&params, &hookArgs};
   void *keyTileKernelParams[] = {&keyTileParams, &hookArgs};
-  if (Status s = scratch.launch(loaded.prepare, unsigned(rowCtas), 1, 1, 32 * kRowsPerCta, 0,
-                                kernelParams, "the backward's preparation");
+  if (Status s =
+          scratch.launch(loaded.prepare, unsigned(rowCtas), 1, 1, unsigned(loaded.prepareConfig[1]),
+                         0, kernelParams, "the backward's preparation");
       !s.ok())
     return s;
   if (params.q_intervals != nullptr) {

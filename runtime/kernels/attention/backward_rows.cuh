@@ -12,7 +12,12 @@
 //   dQ store  dQ = dq_accum converted to the kernel's 16-bit type, at dQ's strides; the
 //             key-tile kernel chooses dq_accum's layout (DqAccum: rows per (batch, head)
 //             rounded up to kTileRows, and the offset of [q, d] in them)
-// One warp per row; each lane takes kHeadDim / 32 consecutive columns (4 to 16 bytes).
+// Each lane takes 8 consecutive columns (16 bytes of a 16-bit row), so a warp takes 4, 2 or 1
+// rows at D = 64, 128, 256: the passes are memory-bound and their warps short-lived, and 16
+// bytes per access and several rows per warp keep more bytes in flight per warp's life.
+//
+// LAUNCH: 1-D grid of ceil(batch * heads * q_len / kRowsPerCta) CTAs of kThreads threads
+// (attnc_backward_prepare_config, and the portable dQ store's attnc_backward_store_dq_config).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_KERNELS_ATTENTION_BACKWARD_ROWS_CUH
@@ -27,29 +32,19 @@ namespace attnc {
 namespace backward {
 
 template <class V, int kHeadDim, class Kind> struct RowPasses {
-  static constexpr int kPerLane = kHeadDim / 32; // 2, 4 or 8 columns
+  static constexpr int kPerLane = 8; // 16 bytes of a 16-bit row
+  static constexpr int kLanesPerRow = kHeadDim / kPerLane;
+  static constexpr int kRowsPerWarp = 32 / kLanesPerRow; // 4, 2 or 1
   static constexpr int kWarps = 8;
   static constexpr int kThreads = kWarps * 32;
-  static_assert(kHeadDim % 64 == 0, "head dim 64, 128 or 256");
+  static constexpr int kRowsPerCta = kWarps * kRowsPerWarp;
+  static_assert(kHeadDim % 64 == 0 && kHeadDim <= 256, "head dim 64, 128 or 256");
 
   /// This lane's kPerLane 16-bit values of one row, as floats.
-  static __device__ __forceinline__ void loadRow(const void *base, long long offset, int lane,
+  static __device__ __forceinline__ void loadRow(const void *base, long long offset, int part,
                                                  float (&x)[kPerLane]) {
-    const unsigned short *row = (const unsigned short *)base + offset + lane * kPerLane;
-    unsigned w[kPerLane / 2];
-    if constexpr (kPerLane == 2) {
-      w[0] = *(const unsigned *)row;
-    } else if constexpr (kPerLane == 4) {
-      const uint2 v = *(const uint2 *)row;
-      w[0] = v.x;
-      w[1] = v.y;
-    } else {
-      const uint4 v = *(const uint4 *)row;
-      w[0] = v.x;
-      w[1] = v.y;
-      w[2] = v.z;
-      w[3] = v.w;
-    }
+    const uint4 v = *(const uint4 *)((const unsigned short *)base + offset + part * kPerLane);
+    const unsigned w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
     for (int i = 0; i < kPerLane / 2; ++i) {
       x[2 * i] = tile::unpackLo(Kind{}, w[i]);
@@ -60,47 +55,54 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
   /// Stores this lane's kPerLane 16-bit values (packed in pairs) at dst.
   static __device__ __forceinline__ void storeRow(unsigned short *dst,
                                                   const unsigned (&w)[kPerLane / 2]) {
-    if constexpr (kPerLane == 2) {
-      *(unsigned *)dst = w[0];
-    } else if constexpr (kPerLane == 4) {
-      *(uint2 *)dst = make_uint2(w[0], w[1]);
-    } else {
-      *(uint4 *)dst = make_uint4(w[0], w[1], w[2], w[3]);
-    }
+    *(uint4 *)dst = make_uint4(w[0], w[1], w[2], w[3]);
   }
 
-  /// Rows are numbered over (batch, head, query), heads fastest after the query.
-  static __device__ __forceinline__ bool row(const AttncArgs &a, int &b, int &h, int &q) {
-    const long long r = (long long)blockIdx.x * kWarps + (int)threadIdx.x / 32;
+  /// This lane's row, numbered over (batch, head, query), the query fastest, and its part of
+  /// it (columns kPerLane part ..); false past the last row (the row's lanes all alike).
+  static __device__ __forceinline__ bool row(const AttncArgs &a, int &b, int &h, int &q,
+                                             int &part) {
+    const int lane = (int)threadIdx.x % 32;
+    part = lane % kLanesPerRow;
+    const long long r = (long long)blockIdx.x * kRowsPerCta + (int)threadIdx.x / 32 * kRowsPerWarp +
+                        lane / kLanesPerRow;
     if (r >= (long long)a.batch * a.heads * a.q_len)
       return false;
-    q = (int)(r % a.q_len);
-    h = (int)(r / a.q_len % a.heads);
-    b = (int)(r / a.q_len / a.heads);
+    const int bh = (int)(r / a.q_len); // one 64-bit division, then 32-bit ones
+    q = (int)(r - (long long)bh * a.q_len);
+    h = bh % a.heads;
+    b = bh / a.heads;
     return true;
   }
 
+  /// The lanes of this lane's row, for its reduction.
+  static __device__ __forceinline__ unsigned rowLanes() {
+    if constexpr (kLanesPerRow == 32)
+      return 0xffffffffu;
+    else
+      return ((1u << kLanesPerRow) - 1) << ((int)threadIdx.x % 32 / kLanesPerRow * kLanesPerRow);
+  }
+
   static __device__ __forceinline__ void prepare(const AttncBackwardParams &p, const AttncArgs &a) {
-    int b, h, q;
-    if (!row(a, b, h, q))
+    int b, h, q, part;
+    if (!row(a, b, h, q, part))
       return;
-    const int lane = (int)threadIdx.x % 32;
     // Every load of the row first, its LSE and dL/dLSE too, then the stores: a load after the
     // reduction would be a second memory latency in series in the warp's short life.
     const bool readsLse = V::kHasOut || p.row_stats != nullptr;
     const float lse = readsLse ? p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + q] : 0.f;
     const float dLse = p.d_lse ? p.d_lse[b * p.dlse_stride[0] + h * p.dlse_stride[1] + q] : 0.f;
     float o[kPerLane], d[kPerLane];
-    loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], lane, o);
-    loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], lane, d);
+    loadRow(p.o, b * p.o_stride[0] + h * p.o_stride[1] + q * p.o_stride[2], part, o);
+    loadRow(p.d_o, b * p.do_stride[0] + h * p.do_stride[1] + q * p.do_stride[2], part, d);
     if (p.dq_accum != nullptr) {
       // Rows q, q + q_len, ... of the head's dq_accum in memory order (one when q_len is a
       // multiple of the tile): all of it, whatever order its layout puts the rows in.
       float *head = p.dq_accum + ((long long)b * a.heads + h) * p.dq_accum_rows * kHeadDim;
       const auto zeroRow = [&](long long r) {
 #pragma unroll
-        for (int i = 0; i < kPerLane; i += 2)
-          *(float2 *)(head + r * kHeadDim + lane * kPerLane + i) = make_float2(0.f, 0.f);
+        for (int i = 0; i < kPerLane; i += 4)
+          *(float4 *)(head + r * kHeadDim + part * kPerLane + i) = make_float4(0.f, 0.f, 0.f, 0.f);
       };
       // Once unless q_len is shorter than a tile: not unrolled, no trip count to divide for.
 #pragma unroll 1
@@ -111,7 +113,7 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
       const bool kept = lse != tile::negInf();
 #pragma unroll
       for (int i = 0; i < kPerLane; ++i) {
-        const int c = lane * kPerLane + i;
+        const int c = part * kPerLane + i;
         if constexpr (V::kOutInputGrads)
           if (kept && p.input_grads.any)
             V::outInputGrads(a, p.input_grads, d[i], o[i], b, h, q, c);
@@ -122,7 +124,7 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
       for (int i = 0; i < kPerLane / 2; ++i)
         w[i] = tile::pack2(Kind{}, d[2 * i], d[2 * i + 1]);
       storeRow((unsigned short *)p.d_o_attn +
-                   (((long long)b * a.heads + h) * a.q_len + q) * kHeadDim + lane * kPerLane,
+                   (((long long)b * a.heads + h) * a.q_len + q) * kHeadDim + part * kPerLane,
                w);
     }
     float sum = 0.f;
@@ -130,9 +132,9 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
     for (int i = 0; i < kPerLane; ++i)
       sum = fmaf(o[i], d[i], sum);
 #pragma unroll
-    for (int s = 16; s > 0; s /= 2)
-      sum += __shfl_xor_sync(0xffffffffu, sum, s);
-    if (lane == 0) {
+    for (int s = kLanesPerRow / 2; s > 0; s /= 2)
+      sum += __shfl_xor_sync(rowLanes(), sum, s);
+    if (part == 0) {
       const float delta = sum - dLse;
       p.delta[((long long)b * a.heads + h) * a.q_len + q] = delta;
       if (p.row_stats != nullptr) {
@@ -147,19 +149,18 @@ template <class V, int kHeadDim, class Kind> struct RowPasses {
   /// times the scale (the key-tile kernels accumulate dS K, backward::pairGradient).
   template <class DqAccum>
   static __device__ __forceinline__ void storeDq(const AttncBackwardParams &p, const AttncArgs &a) {
-    int b, h, q;
-    if (!row(a, b, h, q))
+    int b, h, q, part;
+    if (!row(a, b, h, q, part))
       return;
-    const int lane = (int)threadIdx.x % 32;
     const float *head =
         p.dq_accum + ((long long)b * a.heads + h) * DqAccum::rows(a.q_len) * kHeadDim;
     unsigned w[kPerLane / 2];
 #pragma unroll
     for (int i = 0; i < kPerLane / 2; ++i)
-      w[i] = tile::pack2(Kind{}, a.scale * head[DqAccum::offset(q, lane * kPerLane + 2 * i)],
-                         a.scale * head[DqAccum::offset(q, lane * kPerLane + 2 * i + 1)]);
+      w[i] = tile::pack2(Kind{}, a.scale * head[DqAccum::offset(q, part * kPerLane + 2 * i)],
+                         a.scale * head[DqAccum::offset(q, part * kPerLane + 2 * i + 1)]);
     storeRow((unsigned short *)p.dq + b * p.dq_stride[0] + h * p.dq_stride[1] + q * p.dq_stride[2] +
-                 lane * kPerLane,
+                 part * kPerLane,
              w);
   }
 };

@@ -33,7 +33,7 @@ extern "C" __global__ void __launch_bounds__(AttncBackwardSm80::kThreads, 1)
 
 extern "C" {
 /// {query rows per CTA, threads, 0: grid (rows of all heads / rows per CTA)}
-__constant__ int attnc_backward_store_dq_config[3] = {AttncBackwardRows::kWarps,
+__constant__ int attnc_backward_store_dq_config[3] = {AttncBackwardRows::kRowsPerCta,
                                                       AttncBackwardRows::kThreads, 0};
 }
 extern "C" __global__ void __launch_bounds__(AttncBackwardRows::kThreads)

@@ -28,6 +28,10 @@ using AttncRecompute =
                        AttncRecomputePolicy::kWarps, AttncRecomputePolicy::kStages>;
 
 extern "C" {
+/// The preparation's launch: {query rows per CTA, threads}, grid (rows of all heads / rows per
+/// CTA).
+__constant__ int attnc_backward_prepare_config[2] = {AttncBackwardRows::kRowsPerCta,
+                                                     AttncBackwardRows::kThreads};
 /// {block_m, block_n, threads, stages, dynamic_smem_bytes, head_dim}; block_m 0 without `out`
 /// (no recompute entry).
 __constant__ int attnc_backward_recompute_config[6] = {

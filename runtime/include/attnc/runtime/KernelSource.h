@@ -73,6 +73,9 @@ inline constexpr const char *kBackwardCountQueryTilesName = "attnc_backward_coun
 inline constexpr const char *kBackwardKeyTileOrderName = "attnc_backward_key_tile_order";
 inline constexpr const char *kBackwardDqConfigName = "attnc_backward_dq_config";
 inline constexpr const char *kBackwardRecomputeConfigName = "attnc_backward_recompute_config";
+/// The preparation's launch: __constant__ int[2] = {query rows per CTA, threads}, grid (all
+/// heads' rows / rows per CTA).
+inline constexpr const char *kBackwardPrepareConfigName = "attnc_backward_prepare_config";
 /// The dQ store's launch: __constant__ int[3] = {query rows per CTA, threads, 1: grid (row
 /// tiles, heads, batch), 0: grid (all heads' rows / rows per CTA)}.
 inline constexpr const char *kBackwardStoreDqConfigName = "attnc_backward_store_dq_config";
