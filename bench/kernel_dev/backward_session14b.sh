@@ -1,12 +1,12 @@
 #!/bin/bash
-# The fifteenth session's GPU runs: the row passes with 16-byte accesses (patches/rows-16byte,
+# The fourteenth session's GPU runs after backward_session14.sh: the row passes with 16-byte accesses (patches/rows-16byte,
 # applied), the query-intervals kernel with a warp per key block, and Nsight Compute profiles of
 # attnc's and FlashAttention-4's backward on dense. Three consecutive device runs (the machine
 # forgets everything ~30 s after a run), each carrying [".gpu", ".fa4c/part-N"]. Stage first:
 #   .gpu               scripts/make-gpu-tree.sh of the change, without .gpu/wheel, libraries and
 #                      binaries xz'd in place
 #   .gpu/ab/main.so.xz libattnc.so of main before the change (stripped)
-#   usage: bash bench/kernel_dev/backward_session15.sh N      (N = 1..3, in order)
+#   usage: bash bench/kernel_dev/backward_session14b.sh N      (N = 1..3, in order)
 #   1  backward GPU tests (also with 3 persistent CTAs), memcheck and racecheck on s2, radial,
 #      document, natten2d and sink4 at D = 64 and 128, per-kernel times (profile_kernels.py)
 #      of radial, sliding and s2
