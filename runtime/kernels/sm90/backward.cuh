@@ -531,27 +531,31 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     // producer's rewrite is ordered after every read.
     // S^T = K_c Q^T, then dP^T = V_c dO^T, as two groups: 64 keys x kBlockM queries each.
     float s[kBlockM / 2], dp[kBlockM / 2];
+    // Descriptors as low words plus constant offsets (hopper::descriptorLow128B): one uniform
+    // add per product, where a descriptor rebuilt per product costs four dependent operations
+    // and a move to a uniform register before its wgmma can issue.
+    const unsigned kRowsLow = hopper::descriptorLow128B(sK + c * 64 * 128, 16);
+    const unsigned vRowsLow = hopper::descriptorLow128B(sV + c * 64 * 128, 16);
     const auto issueScores = [&](int stage) {
-      const unsigned tQ = sQ + stage * kQBytes, tDo = sDo + stage * kQBytes;
+      const unsigned qLow = hopper::descriptorLow128B(sQ + stage * kQBytes, 16);
+      const unsigned doLow = hopper::descriptorLow128B(sDo + stage * kQBytes, 16);
       __syncwarp();
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk)
-        wgmma::mmaSS(kind, s,
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                         sK + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
-                     hopper::descriptorFromLow128B(
-                         hopper::descriptorLow128B(tQ + hopper::kMajorStepOffset(kk, kBlockM), 16)),
-                     kk > 0 ? 1 : 0);
+        wgmma::mmaSS(
+            kind, s,
+            hopper::descriptorFromLow128B(kRowsLow + (hopper::kMajorStepOffset(kk, kBlockN) >> 4)),
+            hopper::descriptorFromLow128B(qLow + (hopper::kMajorStepOffset(kk, kBlockM) >> 4)),
+            kk > 0 ? 1 : 0);
       wgmma::commit();
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk)
-        wgmma::mmaSS(kind, dp,
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                         sV + c * 64 * 128 + hopper::kMajorStepOffset(kk, kBlockN), 16)),
-                     hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                         tDo + hopper::kMajorStepOffset(kk, kBlockM), 16)),
-                     kk > 0 ? 1 : 0);
+        wgmma::mmaSS(
+            kind, dp,
+            hopper::descriptorFromLow128B(vRowsLow + (hopper::kMajorStepOffset(kk, kBlockN) >> 4)),
+            hopper::descriptorFromLow128B(doLow + (hopper::kMajorStepOffset(kk, kBlockM) >> 4)),
+            kk > 0 ? 1 : 0);
       wgmma::commit();
     };
 
@@ -712,12 +716,12 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
         wgmma::fence();
         if constexpr (kDsByQuery) {
           // B K-major: 16 keys per step, 32 bytes along dS's rows, a panel per 64 keys.
+          const unsigned dsLow = hopper::descriptorLow128B(sDs + dsKeyOffset, 16);
 #pragma unroll
           for (int kk = 0; kk < kDqKeys / 16; ++kk)
             wgmma::mmaSSTransposedA(
                 kind, dq, hopper::descriptorFromLow128B(kLow + kk * 16 * 128 / 16),
-                hopper::descriptorFromLow128B(hopper::descriptorLow128B(
-                    sDs + dsKeyOffset + hopper::kMajorStepOffset(kk, kBlockM), 16)),
+                hopper::descriptorFromLow128B(dsLow + (hopper::kMajorStepOffset(kk, kBlockM) >> 4)),
                 kk > 0 ? 1 : 0);
         } else {
           const unsigned dsLow = hopper::descriptorLow128B(sDs + dqKeyOffset, 64 * 128);
@@ -801,7 +805,9 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
     const backward::KeyTileUnit unit = Order::decode(a, u);
     const int kvh = unit.kvh, b = unit.b;
     const TileBlocks blocks = Pairs::tileBlocks(p, u);
-    const int tid = (int)threadIdx.x, warpgroup = tid / 128;
+    // The warpgroup as lane 0 has it: ptxas then knows it is warp-uniform and keeps the
+    // descriptors built from it in uniform registers.
+    const int tid = (int)threadIdx.x, warpgroup = __shfl_sync(0xffffffffu, tid / 128, 0);
     if (tid == 0) {
       hopper::barrierInit(barrier(aux.kvFull), 1);
 #pragma unroll
