@@ -10,12 +10,13 @@
 #                      bin/attnc, bin/attnc_runtime_gpu_tests, bin/attnc_runtime_tests)
 #   .gpu/ab/main.so.xz libattnc.so of main without the patch (stripped)
 #   usage: bash bench/kernel_dev/backward_session15.sh N      (N = 1..3, in order)
-#   1  the GPU suite (forward and backward, goldens), backward sanitizers on causal, document and
-#      s2 at D = 64 and 128
-#   2  A/B main / hint, backward (dense, causal, sliding, document, s2) and forward (causal,
+#   1  A/B main / hint, backward (dense, causal, sliding, document, s2) and forward (causal,
 #      sliding, document, natten2d), attnc only
+#   2  the GPU suite (forward and backward, goldens), backward sanitizers on causal, document and
+#      s2 at D = 64 and 128
 #   3  FA4 installed; bench/compare_backward.py on the 13 patterns with Flex Triton and FA4
-#   LIB=main: stage 3 on main's library instead (when the patch is not kept).
+#   LIB=main: stage 3 on main's library (if stage 1 says the patch is not kept; stage 2 tests the
+#   staged tree, the patch included, through its tools: then run it only after restaging main).
 # Logs and a table under $OUT.
 set -u
 stage=${1:?stage 1..3}
@@ -24,16 +25,16 @@ part=.fa4c/part-$stage
 if [ -n "${LIB:-}" ]; then xz -dc ".gpu/ab/$LIB.so.xz" >.gpu/lib/libattnc.so.0.1.0; fi
 case $stage in
 1)
+  bash "$part/fa4-gpu.sh" stash "$part"
+  libs="main=$(ab_lib main) hint=$PWD/.gpu/lib/libattnc.so"
+  ab ab_backward compare_backward dense,causal,sliding_w1024,document_causal,s2_shards 300 "$libs"
+  ab ab_forward compare causal,sliding_w1024,document_causal,natten2d_17 200 "$libs" ;;
+2)
   OUT=$R/suite FA4_PART=$part timeout 330 bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
   stamp "suite rc $?"
   tee -a "$R/table.txt" <"$R/suite/summary.txt"
   tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "$R/suite"
   backward_sanitize "examples/causal.attn examples/document_causal.attn examples/s2_shards.attn" "64 128" ;;
-2)
-  bash "$part/fa4-gpu.sh" stash "$part"
-  libs="main=$(ab_lib main) hint=$PWD/.gpu/lib/libattnc.so"
-  ab ab_backward compare_backward dense,causal,sliding_w1024,document_causal,s2_shards 300 "$libs"
-  ab ab_forward compare causal,sliding_w1024,document_causal,natten2d_17 200 "$libs" ;;
 3)
   OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
   stamp "bench rc $?"
