@@ -15,13 +15,15 @@
 #   2  the GPU suite (forward and backward, goldens), backward sanitizers on causal, document and
 #      s2 at D = 64 and 128
 #   3  FA4 installed; bench/compare_backward.py on the 13 patterns with Flex Triton and FA4
+#   4  (right after 3, carrying part 3 again, FA4's parts still stashed) ncu of attnc's and
+#      FA4's backward kernels on NCU_PATTERNS (default dense; bench/kernel_dev/ncu_rivals.sh)
 #   LIB=main: stage 3 on main's library (if stage 1 says the patch is not kept; stage 2 tests the
 #   staged tree, the patch included, through its tools: then run it only after restaging main).
 # Logs and a table under $OUT.
 set -u
-stage=${1:?stage 1..3}
+stage=${1:?stage 1..4}
 source bench/kernel_dev/device_steps.sh
-part=.fa4c/part-$stage
+part=.fa4c/part-$((stage < 4 ? stage : 3))
 if [ -n "${LIB:-}" ]; then xz -dc ".gpu/ab/$LIB.so.xz" >.gpu/lib/libattnc.so.0.1.0; fi
 case $stage in
 1)
@@ -41,4 +43,9 @@ case $stage in
   cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
   tail -22 "$R/bench.log" | tee -a "$R/table.txt"
   rm -rf "$R/bench" ;;
+4)
+  eval "$(bash "$part/fa4-gpu.sh" install)"
+  NCU_PATTERNS=${NCU_PATTERNS:-dense} timeout 540 bash bench/kernel_dev/ncu_rivals.sh >"$R/ncu.log" 2>&1
+  stamp "ncu rc $?"
+  head -40 "$R/ncu_rivals.txt" | tee -a "$R/table.txt" ;;
 esac
