@@ -47,5 +47,6 @@ case $stage in
   eval "$(bash "$part/fa4-gpu.sh" install)"
   NCU_PATTERNS=${NCU_PATTERNS:-dense} timeout 540 bash bench/kernel_dev/ncu_rivals.sh >"$R/ncu.log" 2>&1
   stamp "ncu rc $?"
-  head -40 "$R/ncu_rivals.txt" | tee -a "$R/table.txt" ;;
+  head -40 "$R/ncu_rivals.txt" | tee -a "$R/table.txt"
+  (cd "$R" && tar -czf ncu.tgz ncu_*_sass.csv ncu_*_raw.csv ncu_*_run.log && rm -f ncu_*_sass.csv ncu_*_raw.csv ncu_*_run.log) ;;
 esac
