@@ -18,14 +18,9 @@
 # Logs and a table under $OUT.
 set -u
 stage=${1:?stage 1..5}
-R=$OUT
-find .gpu -name '*.xz' ! -path '.gpu/ab/*' -exec xz -d {} + 2>/dev/null
-chmod +x .gpu/bin/* 2>/dev/null
+source bench/kernel_dev/device_steps.sh
 part=.fa4/part-$stage
 Q80="dense causal softcap_causal alibi_causal prefix_lm_2048 gated_causal head_gate natten2d_17 natten2d_gna_stride"
-t0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a $R/table.txt; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv | tee -a $R/table.txt
 case $stage in
 1)
   (source scripts/gpu-env.sh /tmp/o >/dev/null 2>&1

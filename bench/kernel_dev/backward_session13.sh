@@ -18,55 +18,30 @@
 # Logs and a table under $OUT.
 set -u
 stage=${1:?stage 1..3}
-R=$OUT
-find .gpu -name '*.xz' ! -path '.gpu/ab/*' -exec xz -d {} + 2>/dev/null
-chmod +x .gpu/bin/* 2>/dev/null
+source bench/kernel_dev/device_steps.sh
 part=.fa4c/part-$stage
-if [ -n "${LIB:-}" ]; then xz -dc .gpu/ab/$LIB.so.xz > .gpu/lib/libattnc.so.0.1.0; fi
-t0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a $R/table.txt; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv | tee -a $R/table.txt
+if [ -n "${LIB:-}" ]; then xz -dc ".gpu/ab/$LIB.so.xz" >.gpu/lib/libattnc.so.0.1.0; fi
 case $stage in
 1)
-  GPU_JOBS=16 OUT=$R/tests FA4_PART=$part timeout 150 bash scripts/gpu-job.sh backward > $R/tests.log 2>&1
-  stamp "backward tests rc $?"; grep "tests" $R/tests/summary.txt | tee -a $R/table.txt
-  tar -xzOf $R/tests/logs.tgz --wildcards "*.log" 2>/dev/null | grep "max |err|" | sort > $R/backward_errors.txt
-  GPU_JOBS=16 ATTNC_MAX_CTAS=3 OUT=$R/ctas timeout 150 bash scripts/gpu-job.sh backward > $R/ctas.log 2>&1
-  stamp "3 CTAs rc $?"; grep "tests" $R/ctas/summary.txt | tee -a $R/table.txt; rm -rf $R/ctas/backward
-  ex="examples/s2_shards.attn examples/document_causal.attn examples/sink4_w1024.attn examples/natten2d_17.attn examples/causal.attn"
-  OUT=$R/san BACKWARD_SANITIZE_EXAMPLES="$ex" BACKWARD_SANITIZE_HEAD_DIMS="64 128" \
-    timeout 150 bash scripts/gpu-job.sh backward-sanitize > $R/san.log 2>&1
-  stamp "sanitize rc $?"; grep "backward sanitize" $R/san/summary.txt | tee -a $R/table.txt
-  rm -rf $R/san/bw-sanitize-logs.tgz
-  source scripts/gpu-env.sh /tmp/o >/dev/null 2>&1
-  mkdir -p /tmp/ab && for l in main epi; do xz -dc .gpu/ab/$l.so.xz > /tmp/ab/$l.so; done
-  OUT=$R/ab LIBS="main=/tmp/ab/main.so epi=/tmp/ab/epi.so pairs=$PWD/.gpu/lib/libattnc.so" \
-    BENCH=compare_backward ROUNDS=${ROUNDS:-2} \
-    PATTERNS=${PATTERNS:-s2_shards,document_causal,sliding_w1024,sink4_w1024,causal,natten2d_17} \
-    timeout 400 bash bench/kernel_dev/ab_run.sh ab > $R/ab.log 2>&1
-  stamp "ab rc $?"; tail -8 $R/ab.log | tee -a $R/table.txt ;;
+  backward_tests tests FA4_PART="$part"
+  backward_tests ctas ATTNC_MAX_CTAS=3
+  backward_sanitize "examples/s2_shards.attn examples/document_causal.attn examples/sink4_w1024.attn examples/natten2d_17.attn examples/causal.attn" "64 128"
+  ab ab compare_backward "${PATTERNS:-s2_shards,document_causal,sliding_w1024,sink4_w1024,causal,natten2d_17}" 400 \
+    "main=$(ab_lib main) epi=$(ab_lib epi) pairs=$PWD/.gpu/lib/libattnc.so" ;;
 2)
-  OUT=$R/suite FA4_PART=$part timeout 480 bash scripts/gpu-job.sh tests > $R/suite.log 2>&1
-  stamp "suite rc $?"; cat $R/suite/summary.txt | tee -a $R/table.txt
-  tar -C $R -czf $R/suite.tgz suite && rm -rf $R/suite ;;
+  OUT=$R/suite FA4_PART=$part timeout 480 bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
+  stamp "suite rc $?"
+  tee -a "$R/table.txt" <"$R/suite/summary.txt"
+  tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "$R/suite" ;;
 3)
-  OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench > $R/bench.log 2>&1
-  stamp "bench rc $?"; cp $R/bench/bench_backward.json $R/ 2>/dev/null; tail -22 $R/bench.log | tee -a $R/table.txt
-  rm -rf $R/bench ;;
+  OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
+  stamp "bench rc $?"
+  cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
+  tail -22 "$R/bench.log" | tee -a "$R/table.txt"
+  rm -rf "$R/bench" ;;
 4)
-  GPU_JOBS=16 OUT=$R/tests timeout 150 bash scripts/gpu-job.sh backward > $R/tests.log 2>&1
-  stamp "backward tests rc $?"; grep "tests" $R/tests/summary.txt | tee -a $R/table.txt
-  tar -xzOf $R/tests/logs.tgz --wildcards "*.log" 2>/dev/null | grep "max |err|" | sort > $R/backward_errors.txt
-  ex="examples/s2_shards.attn examples/radial_video.attn examples/document_causal.attn"
-  OUT=$R/san BACKWARD_SANITIZE_EXAMPLES="$ex" BACKWARD_SANITIZE_HEAD_DIMS="128" \
-    timeout 60 bash scripts/gpu-job.sh backward-sanitize > $R/san.log 2>&1
-  stamp "sanitize rc $?"; grep "backward sanitize" $R/san/summary.txt | tee -a $R/table.txt
-  rm -rf $R/san/bw-sanitize-logs.tgz
-  source scripts/gpu-env.sh /tmp/o >/dev/null 2>&1
-  mkdir -p /tmp/ab && xz -dc .gpu/ab/main.so.xz > /tmp/ab/main.so
-  OUT=$R/ab LIBS="main=/tmp/ab/main.so pairs=$PWD/.gpu/lib/libattnc.so" \
-    BENCH=compare_backward ROUNDS=${ROUNDS:-2} \
-    PATTERNS=${PATTERNS:-radial_video,s2_shards,document_causal,sink4_w1024,natten2d_17} \
-    timeout 240 bash bench/kernel_dev/ab_run.sh ab > $R/ab.log 2>&1
-  stamp "ab rc $?"; tail -7 $R/ab.log | tee -a $R/table.txt ;;
+  backward_tests tests
+  backward_sanitize "examples/s2_shards.attn examples/radial_video.attn examples/document_causal.attn" "128"
+  ab ab compare_backward "${PATTERNS:-radial_video,s2_shards,document_causal,sink4_w1024,natten2d_17}" 240 \
+    "main=$(ab_lib main) pairs=$PWD/.gpu/lib/libattnc.so" ;;
 esac

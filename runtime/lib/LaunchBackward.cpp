@@ -153,22 +153,23 @@ Status loadBackwardModule(const CudaDriver &d, const CachedKernel &entry, Backwa
                                  loaded.recomputeConfig, false, manifest.headDim, device);
       !s.ok())
     return fail(s);
+  // The row passes' tables: {rows per CTA, threads}, and the dQ store's grid form (0 or 1).
+  const auto malformed = [&](const char *table) {
+    return fail(Status(StatusCode::Internal,
+                       std::string("the launch table ") + table + " of the backward is malformed"));
+  };
   const int(&prepare)[2] = loaded.prepareConfig;
   if (Status s = readTable(d, loaded.module, kBackwardPrepareConfigName, loaded.prepareConfig);
       !s.ok())
     return fail(s);
   if (prepare[0] <= 0 || prepare[1] <= 0)
-    return fail(Status(StatusCode::Internal, std::string("the launch table ") +
-                                                 kBackwardPrepareConfigName +
-                                                 " of the backward is malformed"));
+    return malformed(kBackwardPrepareConfigName);
   const int(&store)[3] = loaded.storeDqConfig;
   if (Status s = readTable(d, loaded.module, kBackwardStoreDqConfigName, loaded.storeDqConfig);
       !s.ok())
     return fail(s);
   if (store[0] <= 0 || store[1] <= 0 || (store[2] != 0 && store[2] != 1))
-    return fail(Status(StatusCode::Internal, std::string("the launch table ") +
-                                                 kBackwardStoreDqConfigName +
-                                                 " of the backward is malformed"));
+    return malformed(kBackwardStoreDqConfigName);
   // sm_90a (tensor maps): the query intervals, the key tiles' blocks, the units' query tiles
   // and the launch order.
   const Lookup tmaLookups[] = {{&loaded.queryIntervals, kBackwardQueryIntervalsName},

@@ -95,7 +95,8 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
   /// queries, its 20 registers live beside dQ^T's 40 accumulators, dK's and dV's 128 and dS^T's
   /// fragment would leave ptxas too few of the 240 and it serialises every wgmma (C7512). The
   /// wait follows the barrier between the warpgroups, so that dV's product can still run while
-  /// a warpgroup waits there (its cost is not measured yet).
+  /// a warpgroup waits there. (Without it ptxas now places the same wait itself: it gives dQ^T's
+  /// accumulators P^T's registers.)
   static constexpr bool kWaitDvBeforeDq = kBlockM > 64;
   static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 65536, "register file");
 
@@ -175,12 +176,12 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
   static __device__ __forceinline__ int classifyTile(const AttncArgs &a, int b, int h, int qLo,
                                                      int qHi, const TileBlocks &blocks) {
     const bool single = blocks.k0[1] >= a.kv_len;
-    const bool apart = !single && blocks.k0[1] != blocks.k0[0] + 64;
+    const bool apart = !single && blocks.k0[1] != blocks.k0[0] + Pairs::kBlock;
     int entry = 0;
 #pragma unroll 1
     for (int i = 0; i < (apart ? 2 : 1); ++i) {
       const int kLo = i == 0 ? blocks.k0[0] : blocks.k0[1];
-      const int kHi = min(kLo + (single || apart ? 64 : kBlockN), a.kv_len) - 1;
+      const int kHi = min(kLo + (single || apart ? Pairs::kBlock : kBlockN), a.kv_len) - 1;
       const int e = Scan::classifyEntry(a, b, h, qLo, qHi, kLo, kHi);
       entry = i == 0 ? e : Scan::uniteEntries(entry, e);
     }
@@ -600,7 +601,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
         tile::forEachInRow<float[kBlockM / 2]>(
             [&](int col, int j) { fn(col * 8 + 2 * t + j, col * 4 + j); });
       };
-      const bool bounds = q0 + kBlockM > a.q_len || kBlock0 + 64 > a.kv_len;
+      const bool bounds = q0 + kBlockM > a.q_len || kBlock0 + Pairs::kBlock > a.kv_len;
       if constexpr (backward::SplitPair<V>::kSplits) {
         wgmma::wait<1>();
         wgmma::fenceOperands(s);
