@@ -105,6 +105,16 @@ static __device__ __forceinline__ void storeMatrixX4(unsigned addr, const unsign
                "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
                : "memory");
 }
+/// storeMatrixX4 at `addr` ^ `swizzle` (a 128-byte swizzle's chunk bits), the XOR inside the
+/// asm: a loop then keeps one address live instead of one per swizzled chunk, which the
+/// compiler would otherwise hoist out of it as invariants.
+static __device__ __forceinline__ void storeMatrixX4Xor(unsigned addr, unsigned swizzle,
+                                                        const unsigned (&r)[4]) {
+  asm volatile("{\n .reg .b32 a;\n xor.b32 a, %0, %1;\n"
+               " stmatrix.sync.aligned.m8n8.x4.shared.b16 [a], {%2, %3, %4, %5};\n}\n" ::"r"(addr),
+               "r"(swizzle), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
 /// As storeMatrixX4, each 8x8 matrix transposed: the row lane i addresses receives column i %
 /// 8 of matrix i / 8 (an accumulator fragment stored column by column).
 static __device__ __forceinline__ void storeMatrixX4Trans(unsigned addr, const unsigned (&r)[4]) {

@@ -686,10 +686,13 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
           for (int kk = 0; kk < kQuerySteps; ++kk)
             tile::storeMatrixX4Trans(rowAddr + kk * 16 * 128, dsFrag[kk]);
         } else {
-          const unsigned rowAddr = sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128;
+          // Chunk (2 kk + m / 2) ^ r = ((m / 2) ^ r) ^ 2 kk: step kk's address is step 0's
+          // with its bits 5-6 flipped (the row's base is 128-byte aligned).
+          const unsigned addr0 =
+              sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128 + (((m / 2) ^ r) * 16);
 #pragma unroll
           for (int kk = 0; kk < kQuerySteps; ++kk)
-            tile::storeMatrixX4(rowAddr + (((2 * kk + m / 2) ^ r) * 16), dsFrag[kk]);
+            tile::storeMatrixX4Xor(addr0, 32 * kk, dsFrag[kk]);
         }
       }
       hopper::fenceAsyncShared();
