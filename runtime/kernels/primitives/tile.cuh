@@ -99,17 +99,12 @@ static __device__ __forceinline__ void loadMatrixX4Trans(unsigned (&r)[4], unsig
 
 /// The inverse of loadMatrixX4: register j holds this lane's pair of matrix j (the pair an
 /// m16n8k16 accumulator fragment holds: row lane / 4, columns 2 (lane % 4) and the next), lane
-/// i supplies the address of row i % 8 of matrix i / 8. The warp must be converged.
-static __device__ __forceinline__ void storeMatrixX4(unsigned addr, const unsigned (&r)[4]) {
-  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
-               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
-               : "memory");
-}
-/// storeMatrixX4 at `addr` ^ `swizzle` (a 128-byte swizzle's chunk bits), the XOR inside the
-/// asm: a loop then keeps one address live instead of one per swizzled chunk, which the
-/// compiler would otherwise hoist out of it as invariants.
-static __device__ __forceinline__ void storeMatrixX4Xor(unsigned addr, unsigned swizzle,
-                                                        const unsigned (&r)[4]) {
+/// i supplies the address of row i % 8 of matrix i / 8, stored at `addr` ^ `swizzle`. The
+/// warp must be converged. The XOR happens inside the asm, so that a loop storing with
+/// several swizzles (a 128-byte swizzle's chunk bits) keeps one address live: XORed outside,
+/// the compiler hoists one address per swizzle out of the loop as invariants.
+static __device__ __forceinline__ void storeMatrixX4(unsigned addr, const unsigned (&r)[4],
+                                                     unsigned swizzle = 0) {
   asm volatile("{\n .reg .b32 a;\n xor.b32 a, %0, %1;\n"
                " stmatrix.sync.aligned.m8n8.x4.shared.b16 [a], {%2, %3, %4, %5};\n}\n" ::"r"(addr),
                "r"(swizzle), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])

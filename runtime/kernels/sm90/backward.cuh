@@ -692,7 +692,7 @@ template <class V, int kHeadDim, class Kind, int kQueryTile = 64> struct Backwar
               sDs + (c * 64 + warp * 16 + (m & 1) * 8 + r) * 128 + (((m / 2) ^ r) * 16);
 #pragma unroll
           for (int kk = 0; kk < kQuerySteps; ++kk)
-            tile::storeMatrixX4Xor(addr0, 32 * kk, dsFrag[kk]);
+            tile::storeMatrixX4(addr0, dsFrag[kk], 32 * kk);
         }
       }
       hopper::fenceAsyncShared();
