@@ -29,16 +29,9 @@ case $stage in
   ab ab compare_backward "${PATTERNS:-s2_shards,document_causal,sliding_w1024,sink4_w1024,causal,natten2d_17}" 400 \
     "main=$(ab_lib main) epi=$(ab_lib epi) pairs=$PWD/.gpu/lib/libattnc.so" ;;
 2)
-  OUT=$R/suite FA4_PART=$part timeout 480 bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
-  stamp "suite rc $?"
-  tee -a "$R/table.txt" <"$R/suite/summary.txt"
-  tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "$R/suite" ;;
+  gpu_suite "$part" 480 ;;
 3)
-  OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
-  stamp "bench rc $?"
-  cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
-  tail -22 "$R/bench.log" | tee -a "$R/table.txt"
-  rm -rf "$R/bench" ;;
+  backward_bench "$part" ;;
 4)
   backward_tests tests
   backward_sanitize "examples/s2_shards.attn examples/radial_video.attn examples/document_causal.attn" "128"

@@ -32,17 +32,10 @@ case $stage in
   ab ab_backward compare_backward dense,causal,sliding_w1024,document_causal,s2_shards 300 "$libs"
   ab ab_forward compare causal,sliding_w1024,document_causal,natten2d_17 200 "$libs" ;;
 2)
-  OUT=$R/suite FA4_PART=$part timeout 330 bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
-  stamp "suite rc $?"
-  tee -a "$R/table.txt" <"$R/suite/summary.txt"
-  tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "$R/suite"
+  gpu_suite "$part" 330
   backward_sanitize "examples/causal.attn examples/document_causal.attn examples/s2_shards.attn" "64 128" ;;
 3)
-  OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
-  stamp "bench rc $?"
-  cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
-  tail -22 "$R/bench.log" | tee -a "$R/table.txt"
-  rm -rf "$R/bench" ;;
+  backward_bench "$part" ;;
 4)
   eval "$(bash "$part/fa4-gpu.sh" install)"
   NCU_PATTERNS=${NCU_PATTERNS:-dense} timeout 540 bash bench/kernel_dev/ncu_rivals.sh >"$R/ncu.log" 2>&1

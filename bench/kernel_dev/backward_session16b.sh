@@ -15,17 +15,10 @@ source bench/kernel_dev/device_steps.sh
 part=.fa4c/part-$stage
 case $stage in
 1)
-  OUT=$R/suite FA4_PART=$part timeout 400 bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
-  stamp "suite rc $?"
-  tee -a "$R/table.txt" <"$R/suite/summary.txt"
-  tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "$R/suite" ;;
+  gpu_suite "$part" 400 ;;
 2)
   bash "$part/fa4-gpu.sh" stash "$part"
   backward_sanitize "examples/causal.attn examples/gated_causal.attn examples/natten2d_17.attn" "64 128" ;;
 3)
-  OUT=$R/bench FA4_PART=$part timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
-  stamp "bench rc $?"
-  cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
-  tail -22 "$R/bench.log" | tee -a "$R/table.txt"
-  rm -rf "$R/bench" ;;
+  backward_bench "$part" ;;
 esac

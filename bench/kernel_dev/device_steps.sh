@@ -30,6 +30,26 @@ backward_tests() {
   rm -rf "${R:?}/$name"
 }
 
+# gpu_suite PART TIMEOUT: the GPU suite (gpu-job.sh tests: forward and backward, goldens), FA4's
+# part PART stashed by it; the summary to the table, the logs in suite.tgz.
+gpu_suite() {
+  OUT="$R/suite" FA4_PART=$1 timeout "$2" bash scripts/gpu-job.sh tests >"$R/suite.log" 2>&1
+  stamp "suite rc $?"
+  tee -a "$R/table.txt" <"$R/suite/summary.txt"
+  tar -C "$R" -czf "$R/suite.tgz" suite && rm -rf "${R:?}/suite"
+}
+
+# backward_bench PART: FA4 installed from the stashed parts and PART (the last), then
+# bench/compare_backward.py on the 13 patterns with Flex Triton and FA4 (gpu-job.sh
+# backward-bench); its JSON kept, its table's tail to the table.
+backward_bench() {
+  OUT="$R/bench" FA4_PART=$1 timeout 560 bash scripts/gpu-job.sh backward-bench >"$R/bench.log" 2>&1
+  stamp "bench rc $?"
+  cp "$R/bench/bench_backward.json" "$R/" 2>/dev/null
+  tail -22 "$R/bench.log" | tee -a "$R/table.txt"
+  rm -rf "${R:?}/bench"
+}
+
 # backward_sanitize "EXAMPLES" "HEAD_DIMS": memcheck and racecheck (gpu-job.sh backward-sanitize).
 backward_sanitize() {
   OUT="$R/san" BACKWARD_SANITIZE_EXAMPLES="$1" BACKWARD_SANITIZE_HEAD_DIMS="$2" \
